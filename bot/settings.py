@@ -1,0 +1,162 @@
+"""Settings: read once at start-up from the environment and the community TOML file."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+DEFAULT_FILE_BASE_URL = "https://api.telegram.org/file/bot"
+DEFAULT_DB_PATH = "data/gridbot.sqlite3"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_PATH = REPO_ROOT / "examples" / "community.toml"
+
+_TOKEN_SHAPE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,}$")
+_PLACEHOLDERS = {"", "token", "your_token", "your-token", "changeme", "change-me", "xxx", "todo"}
+_LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+
+
+class SettingsError(Exception):
+    """A setting is missing or wrong; the message names it in one line."""
+
+
+class Secret:
+    """A string that never shows itself in logs, reprs or tracebacks."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def get(self) -> str:
+        """Return the secret value (only for the HTTP layer)."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('********')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    token: Secret
+    db_path: str
+    api_base_url: str
+    file_base_url: str
+    timezone: ZoneInfo
+    log_level: str
+    config_path: Path
+    config: Mapping[str, Any] = field(repr=False)
+
+    @property
+    def tz_name(self) -> str:
+        return str(self.timezone.key)
+
+
+def check_token(value: str) -> Secret:
+    """Refuse a missing, placeholder or malformed bot token."""
+    token = value.strip()
+    if token.lower().strip("<>") in _PLACEHOLDERS or "..." in token:
+        raise SettingsError(
+            "GRIDBOT_TOKEN: 未设置或仍是占位符 (missing or a placeholder); "
+            "get a token from @BotFather"
+        )
+    if not _TOKEN_SHAPE.match(token):
+        raise SettingsError(
+            "GRIDBOT_TOKEN: 格式不对 (not a bot token of the form 123456:ABC-...)"
+        )
+    return Secret(token)
+
+
+def read_config_file(path: Path) -> dict[str, Any]:
+    """Read the community TOML file, naming the file on any problem."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"GRIDBOT_CONFIG: 找不到社区配置文件 {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SettingsError(f"GRIDBOT_CONFIG: 无法读取社区配置文件 {path}: {exc}") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(f"GRIDBOT_CONFIG: {path} 不是合法的 TOML: {exc}") from None
+
+
+def _base_url(value: str, name: str) -> str:
+    url = value.strip()
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise SettingsError(f"{name}: 不是 http(s) 地址: {url!r}")
+    return url
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, require_token: bool = True
+) -> Settings:
+    """Build Settings from the environment; raise SettingsError naming the bad setting."""
+    env = os.environ if env is None else env
+    token_raw = env.get("GRIDBOT_TOKEN", "")
+    if require_token:
+        token = check_token(token_raw)
+    else:
+        token = Secret(token_raw.strip())
+
+    api_base = _base_url(env.get("GRIDBOT_API_BASE_URL", DEFAULT_API_BASE_URL), "GRIDBOT_API_BASE_URL")
+    default_file = (
+        DEFAULT_FILE_BASE_URL
+        if "GRIDBOT_API_BASE_URL" not in env
+        else re.sub(r"/bot$", "/file/bot", api_base.rstrip("/"))
+    )
+    file_base = _base_url(env.get("GRIDBOT_FILE_BASE_URL", default_file), "GRIDBOT_FILE_BASE_URL")
+
+    tz_name = env.get("GRIDBOT_TZ", "Asia/Shanghai").strip()
+    try:
+        timezone = ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(f"GRIDBOT_TZ: 未知时区 {tz_name!r} (e.g. Asia/Shanghai)") from None
+
+    level = env.get("GRIDBOT_LOG_LEVEL", "INFO").strip().upper()
+    if level not in _LOG_LEVELS:
+        raise SettingsError(f"GRIDBOT_LOG_LEVEL: {level!r} 不是 {sorted(_LOG_LEVELS)} 之一")
+
+    db_path = env.get("GRIDBOT_DB", DEFAULT_DB_PATH).strip()
+    if not db_path:
+        raise SettingsError("GRIDBOT_DB: 数据库路径为空")
+
+    config_path = Path(env.get("GRIDBOT_CONFIG", str(DEFAULT_CONFIG_PATH))).expanduser()
+    config = read_config_file(config_path)
+
+    return Settings(
+        token=token,
+        db_path=db_path,
+        api_base_url=api_base,
+        file_base_url=file_base,
+        timezone=timezone,
+        log_level=level,
+        config_path=config_path,
+        config=config,
+    )
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr; httpx's request lines carry the token in the URL, so keep them quiet."""
+    logging.basicConfig(
+        level=getattr(logging, level),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)

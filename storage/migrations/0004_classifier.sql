@@ -1,0 +1,1 @@
+-- Reserved for the 0004_classifier work; filled by that change.

@@ -1,0 +1,1 @@
+-- Reserved for the 0005_lifecycle work; filled by that change.

@@ -1,0 +1,1 @@
+-- Reserved for the 0006_points work; filled by that change.
