@@ -27,3 +27,9 @@ ERROR_GENERIC = "抱歉，刚才处理出了点问题，请稍后再试。您的
 ERROR_BUSY = "系统有点忙，请稍后再试。"
 UNKNOWN_COMMAND = "没有这个命令。发送 /help 查看可用命令。"
 TEXT_TOO_LONG_NOTE = "（内容过长，已截断）"
+
+# Domain error codes -> sentences; each feature adds its own with ERRORS.update({...}).
+ERRORS: dict[str, str] = {
+    "not_allowed": "抱歉，您没有权限进行这个操作。",
+    "bad_argument": "格式不对：{usage}",
+}

@@ -1,0 +1,17 @@
+"""Domain errors: a code the handlers turn into a clear Chinese sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class DomainError(Exception):
+    """A request the community's rules refuse (wrong state, not allowed, bad input)."""
+
+    def __init__(self, code: str, **params: Any) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+    def __repr__(self) -> str:
+        return f"DomainError({self.code!r})"
