@@ -24,7 +24,10 @@ def main(argv: list[str]) -> int:
     chosen = argv or names
     unknown = [n for n in chosen if n not in names]
     if unknown:
-        print(f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}", file=sys.stderr)
+        print(
+            f"unknown benchmark(s): {', '.join(unknown)}; known: {', '.join(names)}",
+            file=sys.stderr,
+        )
         return 2
     for name in chosen:
         print(f"== bench {name}", file=sys.stderr)

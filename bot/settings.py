@@ -76,9 +76,7 @@ def check_token(value: str) -> Secret:
             "get a token from @BotFather"
         )
     if not _TOKEN_SHAPE.match(token):
-        raise SettingsError(
-            "GRIDBOT_TOKEN: 格式不对 (not a bot token of the form 123456:ABC-...)"
-        )
+        raise SettingsError("GRIDBOT_TOKEN: 格式不对 (not a bot token of the form 123456:ABC-...)")
     return Secret(token)
 
 
@@ -103,18 +101,15 @@ def _base_url(value: str, name: str) -> str:
     return url
 
 
-def load_settings(
-    env: Mapping[str, str] | None = None, *, require_token: bool = True
-) -> Settings:
+def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
     """Build Settings from the environment; raise SettingsError naming the bad setting."""
     env = os.environ if env is None else env
     token_raw = env.get("GRIDBOT_TOKEN", "")
-    if require_token:
-        token = check_token(token_raw)
-    else:
-        token = Secret(token_raw.strip())
+    token = check_token(token_raw) if require_token else Secret(token_raw.strip())
 
-    api_base = _base_url(env.get("GRIDBOT_API_BASE_URL", DEFAULT_API_BASE_URL), "GRIDBOT_API_BASE_URL")
+    api_base = _base_url(
+        env.get("GRIDBOT_API_BASE_URL", DEFAULT_API_BASE_URL), "GRIDBOT_API_BASE_URL"
+    )
     default_file = (
         DEFAULT_FILE_BASE_URL
         if "GRIDBOT_API_BASE_URL" not in env

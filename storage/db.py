@@ -58,8 +58,9 @@ def load_migrations() -> list[tuple[int, str, str]]:
 class Database:
     """Own the connection; services open transactions, repositories run statements."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
         self.path = str(path)
+        self.busy_timeout_ms = busy_timeout_ms
         self._conn: aiosqlite.Connection | None = None
         self._tx_lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
@@ -81,7 +82,7 @@ class Database:
         self._conn = conn
         conn.row_factory = sqlite3.Row
         try:
-            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             await conn.execute("PRAGMA foreign_keys = ON")
             await conn.execute("PRAGMA journal_mode = WAL")
             await conn.execute("PRAGMA synchronous = NORMAL")
@@ -215,7 +216,7 @@ class Database:
             cursor = await self.conn.execute(sql, params)
             row = await cursor.fetchone()
             await cursor.close()
-            return row  # type: ignore[no-any-return]
+            return row
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Return all rows of a query."""

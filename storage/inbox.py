@@ -37,7 +37,9 @@ class InboxRepository:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    async def store(self, updates: Sequence[tuple[int, dict[str, Any]]], now: datetime) -> list[int]:
+    async def store(
+        self, updates: Sequence[tuple[int, dict[str, Any]]], now: datetime
+    ) -> list[int]:
         """Insert updates not seen before; return the ids that were new."""
         new: list[int] = []
         for update_id, payload in updates:
@@ -76,6 +78,14 @@ class InboxRepository:
             (status, now.isoformat(), update_id),
         )
 
+    async def payload(self, update_id: int) -> dict[str, Any]:
+        """Return the stored JSON of one update."""
+        raw = await self.db.fetchval("SELECT payload FROM inbox WHERE update_id = ?", (update_id,))
+        if raw is None:
+            raise KeyError(update_id)
+        result: dict[str, Any] = json.loads(raw)
+        return result
+
     async def max_update_id(self) -> int | None:
         """Return the highest update id ever stored."""
         value = await self.db.fetchval("SELECT MAX(update_id) FROM inbox")
@@ -83,7 +93,9 @@ class InboxRepository:
 
     async def status(self, update_id: int) -> str | None:
         """Return an update's status, or None when never stored."""
-        value = await self.db.fetchval("SELECT status FROM inbox WHERE update_id = ?", (update_id,))
+        value = await self.db.fetchval(
+            "SELECT status FROM inbox WHERE update_id = ?", (update_id,)
+        )
         return None if value is None else str(value)
 
     async def prune(self, before: datetime) -> int:

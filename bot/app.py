@@ -1,0 +1,210 @@
+"""Build the python-telegram-bot Application: settings in, handlers registered in one place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from telegram import BotCommand
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackContext,
+    ContextTypes,
+    Defaults,
+    ExtBot,
+    JobQueue,
+)
+from telegram.request import BaseRequest
+
+from bot.poller import DurablePoller, UpdateOutcome
+from bot.services.clock import Clock, SystemClock
+from bot.settings import Settings
+from storage.db import Database
+from storage.inbox import InboxRepository
+from storage.outbox import OutboxRepository
+
+log = logging.getLogger(__name__)
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("start", "开始使用 / 绑定网格员账号"),
+    ("help", "查看用法"),
+    ("report", "反映一个问题：/report 问题描述"),
+    ("ticket", "查看工单：/ticket 编号"),
+    ("mytickets", "网格员：我的待办工单"),
+    ("tasks", "社区任务清单"),
+    ("points", "我的积分"),
+)
+
+
+@dataclass
+class AppState:
+    """Everything the handlers reach through context.bot_data, built once in post_init."""
+
+    settings: Settings | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    db: Database | None = None
+    inbox: InboxRepository | None = None
+    outbox: OutboxRepository | None = None
+    outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
+    bot_username: str = ""
+    privacy_mode: bool = True
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def require_db(self) -> Database:
+        """Return the open database (post_init has run)."""
+        if self.db is None:
+            raise RuntimeError("GridBot is not started: the database is not open")
+        return self.db
+
+
+class GridContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppState]):
+    """The callback context with a typed bot_data."""
+
+    @property
+    def state(self) -> AppState:
+        return self.bot_data
+
+
+GridApp = Application[
+    ExtBot[None], GridContext, dict[Any, Any], dict[Any, Any], AppState, JobQueue[GridContext]
+]
+Hook = Callable[[GridApp], Coroutine[Any, Any, None]]
+
+
+def build_application(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+    rate_limiter: bool = True,
+) -> GridApp:
+    """Build the Application with its handlers; the database opens in post_init."""
+    builder = (
+        ApplicationBuilder()
+        .token(settings.token.get())
+        .base_url(settings.api_base_url)
+        .base_file_url(settings.file_base_url)
+        .defaults(Defaults(tzinfo=settings.timezone))
+        .context_types(ContextTypes(context=GridContext, bot_data=AppState))
+        .updater(None)
+        .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
+    )
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter(max_retries=3))  # type: ignore[arg-type]
+    if request is not None:
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
+    app: GridApp = builder.build()  # type: ignore[assignment]
+    app.bot_data.settings = settings
+    if clock is not None:
+        app.bot_data.clock = clock
+    from bot.handlers import register_handlers
+
+    register_handlers(app)
+    return app
+
+
+async def _post_init(app: GridApp) -> None:
+    """Open the database, read getMe, and make the bot ready to serve."""
+    state = app.bot_data
+    settings = state.settings
+    assert settings is not None
+    db = Database(settings.db_path)
+    await db.open()
+    state.db = db
+    state.inbox = InboxRepository(db)
+    state.outbox = OutboxRepository(db)
+    me = app.bot.bot
+    state.bot_username = me.username or ""
+    state.privacy_mode = not bool(me.can_read_all_group_messages)
+    await db.execute(
+        "INSERT INTO kv (key, value, updated_at) VALUES ('bot_username', ?, ?)"
+        " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+        " updated_at = excluded.updated_at",
+        (state.bot_username, state.clock.now().isoformat()),
+    )
+    if state.privacy_mode:
+        log.warning(
+            "群隐私模式已开启 (can_read_all_group_messages=false): in groups the bot sees only "
+            "commands, mentions and replies. Turn it off with @BotFather: /setprivacy -> Disable, "
+            "then remove and re-add the bot to each group."
+        )
+    from bot.handlers import on_startup
+
+    await on_startup(app)
+    await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
+
+
+async def _post_shutdown(app: GridApp) -> None:
+    """Close the database."""
+    state = app.bot_data
+    from bot.handlers import on_shutdown
+
+    await on_shutdown(app)
+    if state.db is not None:
+        await state.db.close()
+        state.db = None
+
+
+async def start_app(app: GridApp) -> None:
+    """Initialise the bot (getMe), run post_init and start the JobQueue."""
+    await app.initialize()
+    try:
+        if app.post_init is not None:
+            await app.post_init(app)
+        await app.start()
+    except BaseException:
+        await stop_app(app, started=False)
+        raise
+
+
+async def stop_app(app: GridApp, *, started: bool = True) -> None:
+    """Stop the JobQueue, run post_shutdown and close the HTTP clients."""
+    try:
+        if started and app.running:
+            await app.stop()
+    finally:
+        try:
+            if app.post_shutdown is not None:
+                await app.post_shutdown(app)
+        finally:
+            await app.shutdown()
+
+
+async def serve(app: GridApp, stop: asyncio.Event, *, poll_timeout: int = 30) -> None:
+    """Run the bot until `stop` is set: durable polling through the inbox."""
+    await start_app(app)
+    try:
+        state = app.bot_data
+        assert state.inbox is not None
+        poller = DurablePoller(
+            app, state.inbox, state.clock, state.outcome, poll_timeout=poll_timeout
+        )
+        state.extras["poller"] = poller
+        log.info("GridBot @%s is polling", state.bot_username)
+        await poller.run(stop)
+    finally:
+        await stop_app(app)
+
+
+def run_forever(settings: Settings) -> None:
+    """Start long polling and stop cleanly on SIGINT/SIGTERM."""
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        app = build_application(settings)
+        await serve(app, stop)
+
+    asyncio.run(main())

@@ -1,0 +1,66 @@
+"""/start, /help, and a clear answer to commands GridBot does not know."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+
+from bot import texts
+from bot.app import GridContext
+from bot.handlers.replies import send_text
+
+
+def community_name(context: GridContext) -> str:
+    """Return the community's name from its configuration."""
+    settings = context.bot_data.settings
+    section = settings.config.get("community", {}) if settings else {}
+    name = section.get("name") if isinstance(section, dict) else None
+    return str(name) if name else "本社区"
+
+
+async def start(update: Update, context: GridContext) -> None:
+    """Greet a person (privately, with everything; in a group, briefly)."""
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None:
+        return
+    hook = context.bot_data.extras.get("on_start")
+    if hook is not None and await hook(update, context):
+        return
+    text = texts.START_PRIVATE if chat.type == "private" else texts.START_GROUP
+    await send_text(context.bot, chat.id, text.format(community=community_name(context)))
+
+
+async def help_command(update: Update, context: GridContext) -> None:
+    """Explain how to use the bot."""
+    chat = update.effective_chat
+    if chat is None:
+        return
+    await send_text(context.bot, chat.id, texts.HELP)
+
+
+async def unknown_command(update: Update, context: GridContext) -> None:
+    """Answer a command nobody handles (in groups only when it was addressed to this bot)."""
+    chat = update.effective_chat
+    message = update.effective_message
+    if chat is None or message is None or not message.text:
+        return
+    if chat.type != "private":
+        command = message.text.split()[0]
+        if "@" not in command or not command.lower().endswith(
+            "@" + context.bot_data.bot_username.lower()
+        ):
+            return  # a command for another bot in the group: stay quiet
+    await send_text(context.bot, chat.id, texts.UNKNOWN_COMMAND, reply_to=message.message_id)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """The basic commands."""
+    return [CommandHandler("start", start), CommandHandler("help", help_command)]
+
+
+def fallback_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Answers of last resort."""
+    return [MessageHandler(filters.COMMAND, unknown_command)]

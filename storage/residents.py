@@ -1,0 +1,86 @@
+"""Residents and their households (户): who lives where, for points and rankings."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Database
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    user_id: int
+    name: str
+    building: str
+    unit: str
+    room: str
+    household_key: str
+    registered_at: str
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Resident:
+        return cls(
+            user_id=int(row["user_id"]),
+            name=row["name"],
+            building=row["building"],
+            unit=row["unit"],
+            room=row["room"],
+            household_key=row["household_key"],
+            registered_at=row["registered_at"],
+        )
+
+
+_COLUMNS = "user_id, name, building, unit, room, household_key, registered_at"
+
+
+class ResidentRepository:
+    """Store and look up residents."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def upsert(
+        self,
+        user_id: int,
+        name: str,
+        building: str,
+        unit: str,
+        room: str,
+        household_key: str,
+        now: datetime,
+    ) -> None:
+        """Insert a resident or move them to a new household."""
+        at = now.isoformat()
+        await self.db.execute(
+            "INSERT INTO residents (user_id, name, building, unit, room, household_key,"
+            " registered_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (user_id) DO UPDATE SET name = excluded.name,"
+            " building = excluded.building, unit = excluded.unit, room = excluded.room,"
+            " household_key = excluded.household_key, updated_at = excluded.updated_at",
+            (user_id, name, building, unit, room, household_key, at, at),
+        )
+
+    async def get(self, user_id: int) -> Resident | None:
+        """Return one resident, or None when they never registered."""
+        row = await self.db.fetchone(
+            f"SELECT {_COLUMNS} FROM residents WHERE user_id = ?", (user_id,)
+        )
+        return Resident._from_row(row) if row else None
+
+    async def household(self, household_key: str) -> list[Resident]:
+        """Return the members of one household."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM residents WHERE household_key = ? ORDER BY user_id",
+            (household_key,),
+        )
+        return [Resident._from_row(r) for r in rows]
+
+    async def in_building(self, building: str) -> list[Resident]:
+        """Return the residents registered in one building."""
+        rows = await self.db.fetchall(
+            f"SELECT {_COLUMNS} FROM residents WHERE building = ? ORDER BY household_key, user_id",
+            (building,),
+        )
+        return [Resident._from_row(r) for r in rows]

@@ -1,0 +1,266 @@
+"""The task list (任务清单): tasks the community publishes and residents' claims on them."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Database
+
+# A returned claim stays on the task: the resident fixes it and submits proof again.
+ACTIVE_CLAIM_STATUSES = ("claimed", "submitted", "approved", "returned")
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    id: int
+    title: str
+    description: str
+    location: str
+    grid: str | None
+    points: int
+    hours: float
+    difficulty: str | None
+    capacity: int
+    deadline: datetime | None
+    audience: str  # 'public' | 'targeted'
+    targets: tuple[str, ...]
+    status: str  # 'open' | 'done' | 'closed'
+    publisher_id: int
+    publisher_name: str
+    ticket_id: int | None
+    created_at: datetime
+    claimed: int  # active claims, filled by the queries below
+
+    @property
+    def places_left(self) -> int:
+        return max(0, self.capacity - self.claimed)
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Task:
+        deadline = row["deadline"]
+        return cls(
+            id=int(row["id"]),
+            title=row["title"],
+            description=row["description"],
+            location=row["location"],
+            grid=row["grid"],
+            points=int(row["points"]),
+            hours=float(row["hours"]),
+            difficulty=row["difficulty"],
+            capacity=int(row["capacity"]),
+            deadline=datetime.fromisoformat(deadline) if deadline else None,
+            audience=row["audience"],
+            targets=tuple(json.loads(row["targets"])),
+            status=row["status"],
+            publisher_id=int(row["publisher_id"]),
+            publisher_name=row["publisher_name"],
+            ticket_id=row["ticket_id"],
+            created_at=datetime.fromisoformat(row["created_at"]),
+            claimed=int(row["claimed"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TaskClaim:
+    id: int
+    task_id: int
+    user_id: int
+    name: str
+    status: str  # claimed | submitted | approved | returned
+    proof: tuple[str, ...]
+    note: str
+    reason: str
+    claimed_at: datetime
+    submitted_at: datetime | None
+    verified_at: datetime | None
+    verified_by: int | None
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> TaskClaim:
+        def when(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value) if value else None
+
+        return cls(
+            id=int(row["id"]),
+            task_id=int(row["task_id"]),
+            user_id=int(row["user_id"]),
+            name=row["name"],
+            status=row["status"],
+            proof=tuple(json.loads(row["proof"])),
+            note=row["note"],
+            reason=row["reason"],
+            claimed_at=datetime.fromisoformat(row["claimed_at"]),
+            submitted_at=when(row["submitted_at"]),
+            verified_at=when(row["verified_at"]),
+            verified_by=row["verified_by"],
+        )
+
+
+_TASK_SELECT = (
+    "SELECT t.id, t.title, t.description, t.location, t.grid, t.points, t.hours, t.difficulty,"
+    " t.capacity, t.deadline, t.audience, t.targets, t.status, t.publisher_id, t.publisher_name,"
+    " t.ticket_id, t.created_at,"
+    " (SELECT COUNT(*) FROM task_claims c WHERE c.task_id = t.id) AS claimed"
+    " FROM tasks t"
+)
+_CLAIM_COLUMNS = (
+    "id, task_id, user_id, name, status, proof, note, reason, claimed_at, submitted_at,"
+    " verified_at, verified_by"
+)
+
+
+class TaskRepository:
+    """Store tasks and claims; the service owns the transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def insert(
+        self,
+        *,
+        title: str,
+        description: str,
+        location: str,
+        grid: str | None,
+        points: int,
+        hours: float,
+        difficulty: str | None,
+        capacity: int,
+        deadline: datetime | None,
+        audience: str,
+        targets: tuple[str, ...],
+        publisher_id: int,
+        publisher_name: str,
+        ticket_id: int | None,
+        now: datetime,
+    ) -> int:
+        """Insert an open task and return its id."""
+        return await self.db.execute(
+            "INSERT INTO tasks (title, description, location, grid, points, hours, difficulty,"
+            " capacity, deadline, audience, targets, status, publisher_id, publisher_name,"
+            " ticket_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+            (
+                title,
+                description,
+                location,
+                grid,
+                points,
+                hours,
+                difficulty,
+                capacity,
+                deadline.isoformat() if deadline else None,
+                audience,
+                json.dumps(list(targets), ensure_ascii=False),
+                publisher_id,
+                publisher_name,
+                ticket_id,
+                now.isoformat(),
+            ),
+        )
+
+    async def get(self, task_id: int) -> Task | None:
+        """Return one task with its claim count."""
+        row = await self.db.fetchone(f"{_TASK_SELECT} WHERE t.id = ?", (task_id,))
+        return Task._from_row(row) if row else None
+
+    async def by_ticket(self, ticket_id: int) -> Task | None:
+        """Return the task made from a ticket, if any."""
+        row = await self.db.fetchone(f"{_TASK_SELECT} WHERE t.ticket_id = ?", (ticket_id,))
+        return Task._from_row(row) if row else None
+
+    async def list_open(self, now: datetime, grids: tuple[str, ...] | None = None) -> list[Task]:
+        """Return open, unexpired tasks, soonest deadline first; grids=None means every grid."""
+        sql = f"{_TASK_SELECT} WHERE t.status = 'open' AND (t.deadline IS NULL OR t.deadline > ?)"
+        params: list[object] = [now.isoformat()]
+        if grids is not None:
+            marks = ", ".join("?" for _ in grids)
+            sql += f" AND (t.grid IS NULL OR t.grid IN ({marks}))" if grids else " AND t.grid IS NULL"
+            params.extend(grids)
+        sql += " ORDER BY t.deadline IS NULL, t.deadline, t.id"
+        rows = await self.db.fetchall(sql, params)
+        return [Task._from_row(r) for r in rows]
+
+    async def set_status(self, task_id: int, status: str, now: datetime) -> None:
+        """Mark a task done or closed."""
+        await self.db.execute(
+            "UPDATE tasks SET status = ?, closed_at = ? WHERE id = ?",
+            (status, now.isoformat(), task_id),
+        )
+
+    async def insert_claim(self, task_id: int, user_id: int, name: str, now: datetime) -> int:
+        """Insert a claim and return its id."""
+        return await self.db.execute(
+            "INSERT INTO task_claims (task_id, user_id, name, status, claimed_at)"
+            " VALUES (?, ?, ?, 'claimed', ?)",
+            (task_id, user_id, name, now.isoformat()),
+        )
+
+    async def claim(self, task_id: int, user_id: int) -> TaskClaim | None:
+        """Return one resident's claim on a task."""
+        row = await self.db.fetchone(
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE task_id = ? AND user_id = ?",
+            (task_id, user_id),
+        )
+        return TaskClaim._from_row(row) if row else None
+
+    async def claim_by_id(self, claim_id: int) -> TaskClaim | None:
+        """Return a claim by id."""
+        row = await self.db.fetchone(
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE id = ?", (claim_id,)
+        )
+        return TaskClaim._from_row(row) if row else None
+
+    async def claims(self, task_id: int) -> list[TaskClaim]:
+        """Return every claim on a task, first come first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE task_id = ? ORDER BY id", (task_id,)
+        )
+        return [TaskClaim._from_row(r) for r in rows]
+
+    async def claims_of(self, user_id: int) -> list[TaskClaim]:
+        """Return a resident's claims, newest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE user_id = ? ORDER BY id DESC",
+            (user_id,),
+        )
+        return [TaskClaim._from_row(r) for r in rows]
+
+    async def submit(self, claim_id: int, proof: tuple[str, ...], note: str, now: datetime) -> None:
+        """Attach proof to a claim and mark it submitted."""
+        await self.db.execute(
+            "UPDATE task_claims SET status = 'submitted', proof = ?, note = ?, submitted_at = ?"
+            " WHERE id = ?",
+            (json.dumps(list(proof)), note, now.isoformat(), claim_id),
+        )
+
+    async def verify(
+        self, claim_id: int, status: str, by: int, reason: str, now: datetime
+    ) -> None:
+        """Record a verdict on a claim: approved or returned."""
+        await self.db.execute(
+            "UPDATE task_claims SET status = ?, verified_by = ?, verified_at = ?, reason = ?"
+            " WHERE id = ?",
+            (status, by, now.isoformat(), reason, claim_id),
+        )
+
+    async def count_approved(self, task_id: int) -> int:
+        """Return how many claims on a task were approved."""
+        return int(
+            await self.db.fetchval(
+                "SELECT COUNT(*) FROM task_claims WHERE task_id = ? AND status = 'approved'",
+                (task_id,),
+            )
+        )
+
+    async def approved_between(self, start: datetime, end: datetime) -> int:
+        """Return how many claims were approved in [start, end)."""
+        return int(
+            await self.db.fetchval(
+                "SELECT COUNT(*) FROM task_claims WHERE status = 'approved'"
+                " AND verified_at >= ? AND verified_at < ?",
+                (start.isoformat(), end.isoformat()),
+            )
+        )

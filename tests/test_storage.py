@@ -1,0 +1,137 @@
+"""Storage: migrations, the future-database refusal, transactions, locks and the inbox."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database, DatabaseFromFutureError, DatabaseLockedError, load_migrations
+from storage.inbox import InboxRepository
+from storage.outbox import Button, OutboxRepository, OutgoingMessage
+
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+
+
+async def test_migrations_from_empty_to_head(tmp_path: Path) -> None:
+    database = Database(tmp_path / "fresh" / "db.sqlite3")  # the folder is created on first run
+    await database.open()
+    try:
+        head = load_migrations()[-1][0]
+        assert await database.schema_version() == head
+        rows = await database.fetchall("SELECT version FROM schema_version ORDER BY version")
+        assert [r["version"] for r in rows] == list(range(1, head + 1))
+        assert await database.migrate() == []  # idempotent
+        assert await database.fetchval("PRAGMA foreign_keys") == 1
+        assert await database.fetchval("PRAGMA journal_mode") == "wal"
+    finally:
+        await database.close()
+
+
+async def test_database_from_the_future_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with Database(path) as database:
+        head = await database.schema_version()
+        await database.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES (?, 'x', 'now')",
+            (head + 1,),
+        )
+    with pytest.raises(DatabaseFromFutureError, match="newer than this GridBot"):
+        await Database(path).open()
+
+
+async def test_transaction_rolls_back_on_error(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await db.execute("INSERT INTO kv (key, value, updated_at) VALUES ('a', '1', 'x')")
+            raise RuntimeError("boom")
+    assert await db.fetchval("SELECT COUNT(*) FROM kv") == 0
+
+
+async def test_nested_transaction_joins_outer(db: Database) -> None:
+    async with db.transaction():
+        await db.execute("INSERT INTO kv (key, value, updated_at) VALUES ('a', '1', 'x')")
+        async with db.transaction():
+            await db.execute("INSERT INTO kv (key, value, updated_at) VALUES ('b', '2', 'x')")
+    assert await db.fetchval("SELECT COUNT(*) FROM kv") == 2
+
+
+async def test_other_tasks_never_interleave_in_a_transaction(db: Database) -> None:
+    started = asyncio.Event()
+
+    async def writer() -> None:
+        async with db.transaction():
+            await db.execute("INSERT INTO kv (key, value, updated_at) VALUES ('a', '1', 'x')")
+            started.set()
+            await asyncio.sleep(0)
+            raise RuntimeError("rolled back")
+
+    async def reader() -> int:
+        await started.wait()
+        return int(await db.fetchval("SELECT COUNT(*) FROM kv"))
+
+    results = await asyncio.gather(writer(), reader(), return_exceptions=True)
+    assert isinstance(results[0], RuntimeError)
+    assert results[1] == 0  # the reader waited for the rollback, never saw the half-done row
+
+
+async def test_lock_held_by_another_process_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "db.sqlite3"
+    async with Database(path, busy_timeout_ms=50) as database:
+        other = sqlite3.connect(path, isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            with pytest.raises(DatabaseLockedError):
+                async with database.transaction():
+                    pass
+            other.execute("ROLLBACK")
+            async with database.transaction():  # usable again once the lock is gone
+                await database.execute(
+                    "INSERT INTO kv (key, value, updated_at) VALUES ('a', '1', 'x')"
+                )
+        finally:
+            other.close()
+
+
+async def test_ticket_history_is_append_only(db: Database) -> None:
+    ticket = await db.execute(
+        "INSERT INTO tickets (community, number, source_key, text, category, confidence,"
+        " urgency, reporter_id, reporter_name, status, created_at)"
+        " VALUES ('c', 1, 'k', 't', 'noise', 0.9, 'normal', 1, 'r', 'new', 'now')"
+    )
+    await db.execute(
+        "INSERT INTO ticket_events (ticket_id, at, actor_role, kind) VALUES (?, 'now', 's', 'o')",
+        (ticket,),
+    )
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("UPDATE ticket_events SET kind = 'x'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        await db.execute("DELETE FROM ticket_events")
+
+
+async def test_inbox_stores_each_update_once(db: Database) -> None:
+    inbox = InboxRepository(db)
+    assert await inbox.store([(10, {"update_id": 10}), (11, {"update_id": 11})], NOW) == [10, 11]
+    assert await inbox.store([(11, {"update_id": 11}), (12, {"update_id": 12})], NOW) == [12]
+    assert [i.update_id for i in await inbox.pending()] == [10, 11, 12]
+    await inbox.mark(11, "done", NOW)
+    assert [i.update_id for i in await inbox.pending()] == [10, 12]
+    assert await inbox.max_update_id() == 12
+    assert await inbox.payload(12) == {"update_id": 12}
+
+
+async def test_outbox_dedup_and_round_trip(db: Database) -> None:
+    outbox = OutboxRepository(db)
+    message = OutgoingMessage(
+        text="提醒", buttons=((Button("接单", "acc:1"),),), reply_to_message_id=5, photo_png=b"\x89P"
+    )
+    first = await outbox.enqueue(-100, message, NOW, dedup_key="remind:1")
+    again = await outbox.enqueue(-100, message, NOW, dedup_key="remind:1")
+    assert first is not None and again is None
+    (item,) = await outbox.due(NOW)
+    assert item.message == message
+    await outbox.mark_sent(item.id, NOW, 77)
+    assert await outbox.due(NOW) == []
