@@ -54,6 +54,7 @@ class AppState:
     outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
     bot_username: str = ""
     privacy_mode: bool = True
+    known_commands: frozenset[str] = frozenset()
     extras: dict[str, Any] = field(default_factory=dict)
 
     def require_db(self) -> Database:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,9 @@ import pytest
 
 from bot.services.clock import FakeClock
 from storage.db import Database
+
+# python-telegram-bot 22 warns about RetryAfter.retry_after being an int unless this is set.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_EVAL = REPO.parent / "shared" / "eval"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from telegram.ext import CommandHandler
+
 if TYPE_CHECKING:
     from bot.app import GridApp
 
@@ -23,6 +25,12 @@ def register_handlers(app: GridApp) -> None:
     app.add_handlers(basic.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(basic.fallback_handlers(), group=GROUP_FALLBACK)
     app.add_error_handler(errors.on_error)
+    known: set[str] = set()
+    for group in app.handlers.values():
+        for handler in group:
+            if isinstance(handler, CommandHandler):
+                known.update(handler.commands)
+    app.bot_data.known_commands = frozenset(known)
 
 
 async def on_startup(app: GridApp) -> None:

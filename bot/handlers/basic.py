@@ -47,12 +47,13 @@ async def unknown_command(update: Update, context: GridContext) -> None:
     message = update.effective_message
     if chat is None or message is None or not message.text:
         return
-    if chat.type != "private":
-        command = message.text.split()[0]
-        if "@" not in command or not command.lower().endswith(
-            "@" + context.bot_data.bot_username.lower()
-        ):
-            return  # a command for another bot in the group: stay quiet
+    command = message.text.split()[0]
+    name = command[1:].partition("@")[0]
+    if name.lower() in context.bot_data.known_commands:
+        return  # a feature handled it in its own group
+    addressed = command.lower().endswith("@" + context.bot_data.bot_username.lower())
+    if chat.type != "private" and not addressed:
+        return  # in a group, only a command addressed to this bot gets an answer
     await send_text(context.bot, chat.id, texts.UNKNOWN_COMMAND, reply_to=message.message_id)
 
 

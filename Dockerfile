@@ -1,0 +1,24 @@
+# GridBot (网格助手): long polling against the Telegram Bot API; SQLite in a volume.
+FROM python:3.11-slim
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    GRIDBOT_DB=/data/gridbot.sqlite3 \
+    GRIDBOT_CONFIG=/app/examples/community.toml
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY bot ./bot
+COPY storage ./storage
+COPY examples ./examples
+RUN pip install . \
+    && useradd --system --uid 10001 --home-dir /app gridbot \
+    && mkdir -p /data \
+    # build jieba's dictionary cache now (it lands in /tmp, readable at run time)
+    && python -c "from bot.nlp import Classifier; Classifier.load()" \
+    && chown -R gridbot /data
+
+USER gridbot
+VOLUME ["/data"]
+CMD ["gridbot", "run"]

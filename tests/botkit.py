@@ -1,0 +1,142 @@
+"""Whole-bot test kit: the real Application and handlers, over HTTP, against the emulator."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import sys
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.app import GridApp, build_application, serve
+from bot.sandbox import Emulator
+from bot.services.clock import Clock
+from bot.settings import Settings, load_settings
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLE_CONFIG = REPO / "examples" / "community.toml"
+
+# People of the example community (examples/community.toml).
+GROUP = -1001000000001  # 幸福里业主群, bound to every grid
+GROUP_G1 = -1001000000011  # 一网格群, bound to g1
+WORKER_LI = 2001  # grid worker of g1 (buildings 1-5)
+WORKER_ZHANG = 2002  # g2 (6-9)
+WORKER_WANG = 2003  # g3 (10-14)
+SOCIAL_WORKER = 2010
+OFFICE = 2011
+DUTY = 2012
+SECRETARY = 2020
+RESIDENT = 3001
+NEIGHBOUR = 3002
+
+
+def bot_env(emu: Emulator, tmp_path: Path, config: Path | None = None) -> dict[str, str]:
+    """Environment for a bot talking to the emulator with a database under tmp_path."""
+    return {
+        "GRIDBOT_TOKEN": emu.token,
+        "GRIDBOT_API_BASE_URL": emu.base_url,
+        "GRIDBOT_FILE_BASE_URL": emu.base_file_url,
+        "GRIDBOT_DB": str(tmp_path / "gridbot.sqlite3"),
+        "GRIDBOT_CONFIG": str(config or EXAMPLE_CONFIG),
+        "GRIDBOT_LOG_LEVEL": "INFO",
+    }
+
+
+def settings_for(emu: Emulator, tmp_path: Path, config: Path | None = None) -> Settings:
+    """Settings for an in-process bot against the emulator."""
+    return load_settings(bot_env(emu, tmp_path, config))
+
+
+def populate(emu: Emulator) -> None:
+    """Create the example community's people and group chats in the emulator."""
+    people = {
+        WORKER_LI: "李娜",
+        WORKER_ZHANG: "张伟",
+        WORKER_WANG: "王强",
+        SOCIAL_WORKER: "陈静",
+        OFFICE: "社区办公室",
+        DUTY: "赵敏",
+        SECRETARY: "刘书记",
+        RESIDENT: "周大爷",
+        NEIGHBOUR: "吴阿姨",
+    }
+    for user_id, name in people.items():
+        emu.add_user(user_id, name)
+    members = tuple(people)
+    emu.add_group(GROUP, "幸福里业主群", supergroup=True, members=members, admins=(SECRETARY,))
+    emu.add_group(GROUP_G1, "一网格群", supergroup=False, members=members, admins=(SECRETARY,))
+
+
+async def open_privates(emu: Emulator, *user_ids: int) -> None:
+    """Have people press Start in their private chat with the bot."""
+    for user_id in user_ids:
+        before = len(emu.sent(user_id))
+        await emu.open_private(user_id)
+        await emu.wait_for(user_id, after=before)
+
+
+@dataclass
+class RunningBot:
+    emu: Emulator
+    app: GridApp
+    errors: list[tuple[int | None, BaseException]] = field(default_factory=list)
+
+    @property
+    def state(self) -> Any:
+        return self.app.bot_data
+
+    async def idle(self) -> None:
+        """Wait until every update the emulator has delivered has been processed."""
+        poller = self.state.extras.get("poller")
+        await self.emu.wait_until(lambda: self.emu.pending_updates == 0, timeout=10)
+        if poller is not None:
+            await poller.drain()
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    emu: Emulator,
+    tmp_path: Path,
+    *,
+    clock: Clock | None = None,
+    config: Path | None = None,
+    expect_errors: bool = False,
+) -> AsyncIterator[RunningBot]:
+    """Run the real bot in this event loop until the block ends; fail on handler errors."""
+    app = build_application(settings_for(emu, tmp_path, config), clock=clock)
+    running = RunningBot(emu, app)
+    app.bot_data.extras["on_error"] = lambda uid, err: running.errors.append((uid, err))
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(app, stop, poll_timeout=1))
+    try:
+        await emu.wait_until(lambda: "poller" in app.bot_data.extras or task.done(), timeout=30)
+        if task.done():
+            task.result()
+        yield running
+        await running.idle()
+    finally:
+        stop.set()
+        with contextlib.suppress(asyncio.CancelledError):
+            await asyncio.wait_for(task, timeout=30)
+    if running.errors and not expect_errors:
+        uid, err = running.errors[0]
+        raise AssertionError(f"handler error on update {uid}: {err!r}") from err
+
+
+def subprocess_env(env: Mapping[str, str]) -> dict[str, str]:
+    """A clean environment for a bot subprocess (this venv's python, PTB timedelta mode)."""
+    keep = {k: v for k, v in os.environ.items() if k in ("PATH", "HOME", "LANG", "TMPDIR")}
+    keep.update(env)
+    keep["PTB_TIMEDELTA"] = "true"
+    keep["PYTHONUNBUFFERED"] = "1"
+    return keep
+
+
+def gridbot_command() -> list[str]:
+    """The command that starts the bot in a subprocess."""
+    exe = shutil.which("gridbot", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "bot"]
