@@ -307,3 +307,7 @@ ERRORS.update(
         "schedule_bad_value": "“{key}”的值不对，应为：{hint}",
     }
 )
+
+# ── classifier (bot/nlp) ──────────────────────────────────────────────────────────────────────
+CLASSIFIER_LEARNED = "已根据 {count} 次纠正学习"
+CLASSIFIER_NOT_COMPLAINT = "非诉求"

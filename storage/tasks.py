@@ -9,9 +9,6 @@ from datetime import datetime
 
 from storage.db import Database
 
-# A returned claim stays on the task: the resident fixes it and submits proof again.
-ACTIVE_CLAIM_STATUSES = ("claimed", "submitted", "approved", "returned")
-
 
 @dataclass(frozen=True, slots=True)
 class Task:
@@ -32,7 +29,7 @@ class Task:
     publisher_name: str
     ticket_id: int | None
     created_at: datetime
-    claimed: int  # active claims, filled by the queries below
+    claimed: int  # every claim holds a place; a returned one too (its proof is redone)
 
     @property
     def places_left(self) -> int:
@@ -177,7 +174,9 @@ class TaskRepository:
         params: list[object] = [now.isoformat()]
         if grids is not None:
             marks = ", ".join("?" for _ in grids)
-            sql += f" AND (t.grid IS NULL OR t.grid IN ({marks}))" if grids else " AND t.grid IS NULL"
+            sql += (
+                f" AND (t.grid IS NULL OR t.grid IN ({marks}))" if grids else " AND t.grid IS NULL"
+            )
             params.extend(grids)
         sql += " ORDER BY t.deadline IS NULL, t.deadline, t.id"
         rows = await self.db.fetchall(sql, params)
@@ -228,7 +227,9 @@ class TaskRepository:
         )
         return [TaskClaim._from_row(r) for r in rows]
 
-    async def submit(self, claim_id: int, proof: tuple[str, ...], note: str, now: datetime) -> None:
+    async def submit(
+        self, claim_id: int, proof: tuple[str, ...], note: str, now: datetime
+    ) -> None:
         """Attach proof to a claim and mark it submitted."""
         await self.db.execute(
             "UPDATE task_claims SET status = 'submitted', proof = ?, note = ?, submitted_at = ?"
@@ -264,3 +265,11 @@ class TaskRepository:
                 (start.isoformat(), end.isoformat()),
             )
         )
+
+    async def submitted(self) -> list[TaskClaim]:
+        """Return claims whose proof waits for a verdict, oldest first."""
+        rows = await self.db.fetchall(
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE status = 'submitted'"
+            " ORDER BY submitted_at, id"
+        )
+        return [TaskClaim._from_row(r) for r in rows]

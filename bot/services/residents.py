@@ -1,0 +1,110 @@
+"""Residents register where they live; points add up per household (户) and building."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Protocol
+
+from bot.services.clock import Clock
+from bot.services.community import normalise_building
+from bot.services.errors import DomainError
+from storage.db import Database
+from storage.residents import Resident, ResidentRepository
+
+_UNIT = re.compile(r"^(\d{1,3})(?:单元|門|门)?$")
+_ROOM = re.compile(r"^([A-Z]?\d{1,5})(?:室|号|房)?$")
+_CN_SMALL = dict(zip("一二三四五六七八九", "123456789", strict=True))
+
+
+class Actor(Protocol):
+    """Whoever asks: the handler builds it from the Telegram user and the community config."""
+
+    @property
+    def user_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def is_worker(self) -> bool: ...
+    @property
+    def is_admin(self) -> bool: ...
+    @property
+    def org(self) -> str | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A plain Actor: a resident, a worker, an admin, or someone from a company (org)."""
+
+    user_id: int
+    name: str
+    is_worker: bool = False
+    is_admin: bool = False
+    org: str | None = None
+
+
+def household_key(building: str, unit: str, room: str) -> str:
+    """Return the household key '3-2-301' of a building, unit and room."""
+    return f"{building}-{unit}-{room}"
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).strip().upper().replace(" ", "")
+
+
+def normalise_unit(text: str) -> str | None:
+    """Return '2' for '2', '2单元', '二单元'; None when it is not a unit."""
+    raw = _fold(text)
+    if raw[:1] in _CN_SMALL:
+        raw = _CN_SMALL[raw[0]] + raw[1:]
+    match = _UNIT.match(raw)
+    return str(int(match.group(1))) if match else None
+
+
+def normalise_room(text: str) -> str | None:
+    """Return '301' for '301', '301室'; None when it is not a room number."""
+    match = _ROOM.match(_fold(text))
+    return match.group(1) if match else None
+
+
+class ResidentService:
+    """Register residents and look them up."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self.repo = ResidentRepository(db)
+
+    async def register(
+        self, user_id: int, name: str, building: str, unit: str, room: str
+    ) -> Resident:
+        """Register (or move) a resident to a household; raise resident_bad_address."""
+        clean_name = name.strip()
+        b = normalise_building(building)
+        u = normalise_unit(unit)
+        r = normalise_room(room)
+        if not clean_name or b is None or u is None or r is None:
+            raise DomainError("resident_bad_address")
+        async with self.db.transaction():
+            await self.repo.upsert(
+                user_id, clean_name[:64], b, u, r, household_key(b, u, r), self.clock.now()
+            )
+            resident = await self.repo.get(user_id)
+        assert resident is not None
+        return resident
+
+    async def get(self, user_id: int) -> Resident | None:
+        """Return a resident, or None when they never registered."""
+        return await self.repo.get(user_id)
+
+    async def require(self, user_id: int) -> Resident:
+        """Return a resident or raise resident_not_registered."""
+        resident = await self.repo.get(user_id)
+        if resident is None:
+            raise DomainError("resident_not_registered")
+        return resident
+
+    async def household(self, key: str) -> list[Resident]:
+        """Return the members of a household."""
+        return await self.repo.household(key)
