@@ -1,0 +1,496 @@
+"""The complaint classifier: one jieba search-mode cut, dictionary lookups, precompiled regexes."""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import jieba
+import opencc
+
+from bot import texts
+from bot.nlp.lexicon import Taxonomy, apply_overrides, load_default
+from bot.nlp.location import NOWHERE, Location, PlaceFinder, find_location
+
+log = logging.getLogger(__name__)
+
+NONE = "none"
+OTHER = "other"
+# Pastes longer than this are cut: the problem is stated early, and speed must stay bounded.
+MAX_CHARS = 600
+# The first clause (a title in portal posts, the opening line in chats) states the problem.
+HEAD_CHARS = 40
+HEAD_BOOST = 1.5
+MIN_SCORE = 1.0  # a category needs this much keyword weight
+STRONG = 2.0  # a keyword this heavy is a complaint by itself
+OTHER_MIN = 1.5  # complaint words needed for `other`
+NOTICE_RATIO = 0.8  # not-complaint words beat complaint evidence above this ratio
+TICKET_CONFIDENCE = 0.5
+LONG_TEXT = 80
+NEW_WORD_FREQ = 800  # jieba frequency for lexicon words missing from its dictionary
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]+")
+_HEAD_END = re.compile(r"[ 。！？!?\n；;]")
+_NEGATED_BEFORE = re.compile(r"[没未不冇唔]")  # 还没修好 is no thanks
+_CONTENT = re.compile(r"^[\u4e00-\u9fffa-z][\u4e00-\u9fffa-z0-9]*$")
+_ASCII_WORD = re.compile(r"^[a-z0-9 .+#&_%-]+$")
+
+# Filler and function words that say nothing about the category (voice input is full of them).
+_FILLERS = frozenset(
+    [
+        "那个",
+        "就是",
+        "然后",
+        "这个",
+        "我们",
+        "你们",
+        "他们",
+        "大家",
+        "一下",
+        "一个",
+        "已经",
+        "现在",
+        "今天",
+        "昨天",
+        "明天",
+        "还是",
+        "什么",
+        "时候",
+        "有人",
+        "没有",
+        "可以",
+        "因为",
+        "所以",
+        "但是",
+        "而且",
+        "真的",
+        "一直",
+        "这样",
+        "那样",
+        "怎么",
+        "这里",
+        "那里",
+        "里面",
+        "外面",
+        "上面",
+        "下面",
+        "自己",
+        "我家",
+        "他家",
+        "你家",
+        "还有",
+        "一点",
+        "有点",
+        "好多",
+        "很多",
+        "非常",
+        "特别",
+        "小区",
+        "社区",
+        "业主",
+        "居民",
+        "住户",
+    ]
+)
+
+_jieba_lock = threading.Lock()
+_tokenizer: Any = None
+_converter: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """What the classifier read in one message."""
+
+    category: str
+    confidence: float
+    keywords: tuple[str, ...]
+    urgency: str
+    location: Location
+    candidates: tuple[tuple[str, float], ...]
+    decision: str
+    learned_from: int = 0  # corrections behind the learned weights that took part
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (the shape `gridbot classify` prints)."""
+        return {
+            "category": self.category,
+            "confidence": self.confidence,
+            "keywords": list(self.keywords),
+            "urgency": self.urgency,
+            "location": self.location.to_dict(),
+            "candidates": [[code, score] for code, score in self.candidates],
+            "decision": self.decision,
+            "learned_from": self.learned_from,
+        }
+
+
+NOT_A_COMPLAINT = Reading(NONE, 1.0, (), "normal", NOWHERE, (), "ignore")
+
+
+def _literal_regex(words: Iterable[str]) -> re.Pattern[str]:
+    """Compile words into one alternation, longest first so 没人管 wins over 没人."""
+    ordered = sorted(set(words), key=lambda w: (-len(w), w))
+    return re.compile("|".join(re.escape(w) for w in ordered))
+
+
+def shared_tokenizer() -> Any:
+    """Return the process's jieba tokenizer with the domain dictionary, initialising it once."""
+    global _tokenizer, _converter
+    with _jieba_lock:
+        if _tokenizer is None:
+            jieba.setLogLevel(logging.WARNING)
+            tokenizer = jieba.Tokenizer()
+            tokenizer.initialize()
+            userdict = resources.files("bot.nlp") / "data" / "userdict.txt"
+            # A file object, not a path: jieba leaves the files it opens itself unclosed.
+            with userdict.open("rb") as handle:
+                tokenizer.load_userdict(handle)
+            _tokenizer = tokenizer
+            _converter = opencc.OpenCC("t2s")
+        return _tokenizer
+
+
+@dataclass(slots=True)
+class _Index:
+    """Lookup tables built from a taxonomy (plus learned weights)."""
+
+    words: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    keys: frozenset[str] = frozenset()
+    singles: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    single_keys: frozenset[str] = frozenset()
+    phrases: re.Pattern[str] | None = None  # ascii keywords with spaces, e.g. "town council"
+
+
+class Classifier:
+    """Read a resident's message: category, confidence, keywords, urgency, location, decision."""
+
+    def __init__(self, taxonomy: Taxonomy, tokenizer: Any, converter: Any) -> None:
+        self.taxonomy = taxonomy
+        self._tok = tokenizer
+        self._t2s = converter
+        self._codes = taxonomy.codes()
+        self._names = {c.code: c.name for c in taxonomy.categories}
+        self._urgent_codes = frozenset(
+            i for i, c in enumerate(taxonomy.categories) if c.urgency == "urgent"
+        )
+        self._other = self._codes.index(OTHER) if OTHER in self._codes else -1
+        cues = taxonomy.cues
+        self._problem = _literal_regex(cues.problem)
+        self._complaint_w = dict(cues.complaint)
+        self._complaint = _literal_regex(cues.complaint)
+        self._notice_w = dict(cues.not_complaint)
+        self._notice = _literal_regex(cues.not_complaint)
+        self._urgent = _literal_regex(cues.urgent)
+        self._negated = re.compile(
+            "(?:"
+            + "|".join(sorted(map(re.escape, cues.negations), key=len, reverse=True))
+            + ")(?:再|有|在)?("
+            + "|".join(sorted(map(re.escape, cues.negatable), key=len, reverse=True))
+            + ")"
+        )
+        self._places = PlaceFinder(cues.places)
+        self._cue_words = (
+            frozenset([*cues.problem, *cues.complaint, *cues.not_complaint, *cues.negations])
+            | _FILLERS
+        )
+        self._combos = tuple(
+            (i, combo) for i, c in enumerate(taxonomy.categories) for combo in c.combos
+        )
+        self._learned: dict[tuple[str, str], float] = {}
+        self._learned_count: dict[tuple[str, str], int] = {}
+        self._index = self._build_index()
+        self._add_words()
+
+    # ── construction ──────────────────────────────────────────────────────────────────────────
+
+    @classmethod
+    def load(cls, overrides: Mapping[str, Any] | None = None) -> Classifier:
+        """Initialise jieba, the user dictionary and the lexicons (once, at start-up)."""
+        taxonomy = apply_overrides(load_default(), overrides)
+        tokenizer = shared_tokenizer()
+        return cls(taxonomy, tokenizer, _converter)
+
+    def _build_index(self) -> _Index:
+        merged: dict[str, dict[int, float]] = {}
+        for i, category in enumerate(self.taxonomy.categories):
+            for word, weight in category.keywords.items():
+                merged.setdefault(word, {})[i] = weight
+        for (word, code), delta in self._learned.items():
+            if code not in self._codes:
+                continue
+            slot = merged.setdefault(word, {})
+            i = self._codes.index(code)
+            slot[i] = slot.get(i, 0.0) + delta
+        index = _Index()
+        phrases = []
+        for word, per_cat in merged.items():
+            entry = tuple((i, w) for i, w in per_cat.items() if w != 0)
+            if not entry:
+                continue
+            if " " in word:
+                phrases.append(word)
+                index.words[word] = entry
+            elif len(word) == 1:
+                index.singles[word] = entry
+            else:
+                index.words[word] = entry
+        index.keys = frozenset(index.words)
+        index.single_keys = frozenset(index.singles)
+        index.phrases = _literal_regex(phrases) if phrases else None
+        return index
+
+    def _add_words(self) -> None:
+        """Teach jieba every lexicon word so it comes out as one token."""
+        freq = self._tok.FREQ
+        words: set[str] = set(self._index.keys)
+        for _, combo in self._combos:
+            for side in combo.sides:
+                words.update(side)
+        for word in words:
+            if len(word) > 1 and not _ASCII_WORD.match(word) and not freq.get(word):
+                self._tok.add_word(word, NEW_WORD_FREQ)
+
+    # ── public API ────────────────────────────────────────────────────────────────────────────
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Return the category codes this classifier knows (never 'none')."""
+        return self._codes
+
+    def category_name(self, code: str) -> str:
+        """Return the Chinese name of a category, honouring the community's renames."""
+        if code == NONE:
+            return texts.CLASSIFIER_NOT_COMPLAINT
+        return self._names.get(code, code)
+
+    def apply_learned(
+        self, weights: Mapping[tuple[str, str], float], counts: Mapping[tuple[str, str], int]
+    ) -> None:
+        """Install learned weight adjustments: (word, code) -> delta, with corrections behind."""
+        self._learned = dict(weights)
+        self._learned_count = dict(counts)
+        self._index = self._build_index()
+        self._add_words()
+
+    def learned_weights(self) -> dict[tuple[str, str], float]:
+        """Return the learned (word, code) -> delta adjustments in force."""
+        return dict(self._learned)
+
+    def learned_counts(self) -> dict[tuple[str, str], int]:
+        """Return how many corrections stand behind each learned (word, code)."""
+        return dict(self._learned_count)
+
+    def normalise(self, text: str) -> str:
+        """Return the text as the lexicons see it: clean, simplified, lower-case, bounded."""
+        if not isinstance(text, str):
+            return ""
+        text = text[: MAX_CHARS * 2]
+        text = _CONTROL.sub(" ", text)
+        text = unicodedata.normalize("NFKC", text)
+        text = self._t2s.convert(text).lower().strip()
+        return text[:MAX_CHARS]
+
+    def tokens(self, text: str) -> list[str]:
+        """Return jieba's search-mode cut of normalised text (compound words and their parts)."""
+        return list(self._tok.cut_for_search(text, HMM=False))
+
+    def salient_words(self, text: str, limit: int = 6) -> tuple[str, ...]:
+        """Return the content words of a message (no cue words, digits or single characters)."""
+        normal = self.normalise(text)
+        cue_words = self._cue_words
+        found: dict[str, None] = {}
+        for token in self.tokens(normal):
+            if len(token) < 2 or token in cue_words or not _CONTENT.match(token):
+                continue
+            found[token] = None
+        words = sorted(found, key=lambda w: (w not in self._index.keys, -len(w)))
+        return tuple(words[:limit])
+
+    def classify(self, text: str) -> Reading:
+        """Read one message; never raises."""
+        try:
+            return self._classify(text)
+        except Exception:  # a classifier bug must not stop the bot reading the group
+            log.exception("classifier failed on a message of %d chars", len(text or ""))
+            return NOT_A_COMPLAINT
+
+    # ── the reading ───────────────────────────────────────────────────────────────────────────
+
+    def _classify(self, raw: str) -> Reading:
+        text = self.normalise(raw)
+        if not text:
+            return NOT_A_COMPLAINT
+        index = self._index
+        words_table = index.words
+        cut = self._tok.cut_for_search
+        if len(text) > HEAD_CHARS:
+            match = _HEAD_END.search(text, 6, HEAD_CHARS + 20)
+            head_end = match.start() if match else HEAD_CHARS
+            head = set(cut(text[:head_end], HMM=False))
+            tail = set(cut(text[head_end:], HMM=False)) - head
+            head_boost = HEAD_BOOST
+        else:
+            head = set(cut(text, HMM=False))
+            tail = set()
+            head_boost = 1.0
+        chars = set(text)
+
+        negated: set[str] = set()
+        if self._negated.search(text):
+            negated = {m.group(1) for m in self._negated.finditer(text)}
+
+        # Sparse per-category evidence: category index -> [(weight, word)].
+        hits: dict[int, list[tuple[float, str]]] = {}
+        for found, table, boost in (
+            (head & index.keys, words_table, head_boost),
+            (tail & index.keys, words_table, 1.0),
+            (chars & index.single_keys, index.singles, 1.0),
+        ):
+            for word in found:
+                if word in negated:
+                    continue
+                for i, weight in table[word]:
+                    if i in hits:
+                        hits[i].append((weight * boost, word))
+                    else:
+                        hits[i] = [(weight * boost, word)]
+        if index.phrases is not None:
+            for word in {m.group(0) for m in index.phrases.finditer(text)}:
+                for i, weight in words_table[word]:
+                    hits.setdefault(i, []).append((weight, word))
+
+        scores: dict[int, float] = {}
+        strong: set[int] = set()
+        learned_keys = self._learned_count
+        learned_from = 0
+        for i, found_hits in hits.items():
+            if len(found_hits) > 1:
+                # 下水道 and its part 下水 are one piece of evidence, not two.
+                found_hits.sort(key=_longest_first)
+                kept: list[tuple[float, str]] = []
+                for hit in found_hits:
+                    if not any(hit[1] in k[1] for k in kept):
+                        kept.append(hit)
+                hits[i] = found_hits = kept
+            total = 0.0
+            for weight, word in found_hits:
+                total += weight
+                if weight >= STRONG:
+                    strong.add(i)
+                if learned_keys:
+                    learned_from = max(learned_from, learned_keys.get((word, self._codes[i]), 0))
+            scores[i] = total
+
+        present = head | tail | chars
+        if negated:
+            present -= negated
+        for i, combo in self._combos:
+            # Combos stand in for a missing problem word; they never stack on one.
+            sides = combo.sides
+            if i in strong or sides[0].isdisjoint(present) or sides[1].isdisjoint(present):
+                continue
+            if len(sides) > 2 and any(side.isdisjoint(present) for side in sides[2:]):
+                continue
+            scores[i] = scores.get(i, 0.0) + combo.weight
+            strong.add(i)
+            label = "+".join(min(side & present) for side in sides)
+            hits.setdefault(i, []).append((combo.weight, label))
+
+        complaint_words = {m.group(0) for m in self._complaint.finditer(text)}
+        complaint = sum(self._complaint_w[w] for w in complaint_words)
+        notice_words = {
+            m.group(0)
+            for m in self._notice.finditer(text)
+            if not _NEGATED_BEFORE.search(text, max(0, m.start() - 2), m.start())
+        }
+        notice = sum(self._notice_w[w] for w in notice_words)
+        if len(text) > LONG_TEXT:
+            # Long posts that close with 谢谢/感谢 are complaints written politely, not thanks.
+            notice *= 0.5
+
+        order = sorted(scores, key=scores.__getitem__, reverse=True)
+        best = order[0] if order else -1
+        best_score = scores[best] if order else 0.0
+        second = scores[order[1]] if len(order) > 1 else 0.0
+
+        category = NONE
+        support = best_score
+        if best_score >= STRONG or (
+            best_score >= MIN_SCORE
+            and (best in strong or complaint > 0 or self._problem.search(text) is not None)
+        ):
+            category = self._codes[best]
+        elif complaint >= OTHER_MIN and self._other >= 0:
+            category = OTHER
+            best = self._other
+            support = complaint
+        confidence = 0.0
+        if category != NONE:
+            weight_for = support + 0.5 * complaint
+            if notice > 0 and notice >= weight_for * NOTICE_RATIO:
+                category = NONE
+            else:
+                strength = 1.0 - math.exp(-weight_for / 3.0)
+                margin = (support - second) / support if support > 0 else 0.0
+                if category == OTHER and best_score < MIN_SCORE:
+                    margin = 0.5
+                confidence = strength * (0.6 + 0.4 * max(0.0, margin))
+                confidence *= weight_for / (weight_for + notice)
+
+        if category == NONE:
+            certainty = notice / (notice + best_score) if notice else 1.0 - best_score / 4.0
+            return Reading(
+                NONE,
+                round(min(1.0, max(0.3, certainty)), 3),
+                tuple(sorted(notice_words))[:5],
+                "normal",
+                NOWHERE,
+                self._candidates(order, scores),
+                "ignore",
+            )
+
+        ranked = sorted(hits.get(best, ()), key=_heaviest_first)
+        words = [w for _, w in ranked]
+        words += sorted(complaint_words, key=lambda w: -self._complaint_w[w])
+        keywords = tuple(dict.fromkeys(words))[:6]
+        urgent = best in self._urgent_codes or self._urgent.search(text) is not None
+        confidence = round(min(1.0, max(0.0, confidence)), 3)
+        decision = "ticket" if confidence >= TICKET_CONFIDENCE else "confirm"
+        return Reading(
+            category,
+            confidence,
+            keywords,
+            "urgent" if urgent else "normal",
+            find_location(text, self._places),
+            self._candidates(order, scores, first=category),
+            decision,
+            learned_from,
+        )
+
+    def _candidates(
+        self, order: list[int], scores: dict[int, float], first: str | None = None
+    ) -> tuple[tuple[str, float], ...]:
+        total = sum(scores.values())
+        ranked = (
+            [(self._codes[i], round(scores[i] / total, 3)) for i in order[:4]] if total else []
+        )
+        if first is not None and first not in {c for c, _ in ranked}:
+            ranked.insert(0, (first, ranked[0][1] if ranked else 1.0))
+        ranked.sort(key=lambda c: (c[0] != first, -c[1]))
+        return tuple(ranked[:3])
+
+
+def _longest_first(hit: tuple[float, str]) -> tuple[int, float]:
+    return (-len(hit[1]), -hit[0])
+
+
+def _heaviest_first(hit: tuple[float, str]) -> float:
+    return -hit[0]
