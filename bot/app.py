@@ -23,6 +23,7 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.poller import DurablePoller, UpdateOutcome
+from bot.services.bootstrap import Services, build_services
 from bot.services.clock import Clock, SystemClock
 from bot.settings import Settings
 from storage.db import Database
@@ -54,8 +55,15 @@ class AppState:
     outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
     bot_username: str = ""
     privacy_mode: bool = True
+    services: Services | None = None
     known_commands: frozenset[str] = frozenset()
     extras: dict[str, Any] = field(default_factory=dict)
+
+    def require_services(self) -> Services:
+        """Return the services (post_init has run)."""
+        if self.services is None:
+            raise RuntimeError("GridBot is not started: services are not built")
+        return self.services
 
     def require_db(self) -> Database:
         """Return the open database (post_init has run)."""
@@ -139,6 +147,14 @@ async def _post_init(app: GridApp) -> None:
             "commands, mentions and replies. Turn it off with @BotFather: /setprivacy -> Disable, "
             "then remove and re-add the bot to each group."
         )
+    try:
+        state.services = await build_services(
+            settings.config, str(settings.config_path), db, state.clock, settings.timezone
+        )
+    except BaseException:
+        await db.close()
+        state.db = None
+        raise
     from bot.handlers import on_startup
 
     await on_startup(app)

@@ -34,7 +34,10 @@ def register_handlers(app: GridApp) -> None:
 
 
 async def on_startup(app: GridApp) -> None:
-    """Build the services and schedule the jobs, once the database is open."""
+    """Schedule the periodic jobs, once the services are built."""
+    from bot.handlers import jobs
+
+    jobs.schedule_jobs(app)
 
 
 async def on_shutdown(app: GridApp) -> None:

@@ -1,0 +1,45 @@
+"""Periodic jobs (python-telegram-bot's JobQueue): each a one-liner calling a service."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from bot.handlers.sending import drain_outbox
+
+if TYPE_CHECKING:
+    from bot.app import GridApp, GridContext
+
+log = logging.getLogger(__name__)
+
+OUTBOX_EVERY_S = 2.0
+SWEEP_EVERY_S = 60.0
+SCHEDULE_EVERY_S = 60.0
+
+
+async def outbox_job(context: GridContext) -> None:
+    """Send queued messages."""
+    await drain_outbox(context.bot, context.bot_data.require_services())
+
+
+async def sweep_job(context: GridContext) -> None:
+    """Run the deadline and escalation sweep, then send what it queued."""
+    services = context.bot_data.require_services()
+    await services.escalation.run()
+    await drain_outbox(context.bot, services)
+
+
+async def schedule_job(context: GridContext) -> None:
+    """Queue the scheduled posts that are due, then send them."""
+    services = context.bot_data.require_services()
+    await services.schedule.run_due()
+    await drain_outbox(context.bot, services)
+
+
+def schedule_jobs(app: GridApp) -> None:
+    """Register the periodic jobs under predictable names (they are rebuilt at every start)."""
+    queue = app.job_queue
+    assert queue is not None
+    queue.run_repeating(outbox_job, OUTBOX_EVERY_S, first=1.0, name="outbox")
+    queue.run_repeating(sweep_job, SWEEP_EVERY_S, first=2.0, name="sweep")
+    queue.run_repeating(schedule_job, SCHEDULE_EVERY_S, first=3.0, name="schedule")
