@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import signal
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
@@ -57,6 +58,7 @@ class AppState:
     privacy_mode: bool = True
     services: Services | None = None
     known_commands: frozenset[str] = frozenset()
+    known_buttons: tuple[re.Pattern[str], ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
 
     def require_services(self) -> Services:

@@ -45,6 +45,7 @@ TICKET_STATE_LABELS: dict[str, str] = {
     "returned": "已退回待分派",
     "rejected": "不予受理",
     "duplicate": "重复工单",
+    "withdrawn": "已撤回",
 }
 TICKET_ACTION_LABELS: dict[str, str] = {
     "accept": "接单",
@@ -57,6 +58,7 @@ TICKET_ACTION_LABELS: dict[str, str] = {
     "rate": "评价",
     "rate_unsatisfied": "评价",
     "close_unrated": "关闭",
+    "withdraw": "撤回",
 }
 # 退单 reason codes offered as buttons.
 RETURN_REASONS: dict[str, str] = {
@@ -89,8 +91,7 @@ FOLLOWER_RESOLVED = "您关注的问题 #{number} 已办结{note}。如有意见
 RATING_THANKS = "谢谢您的评价（{rating}）！"
 RATING_REOPENED_GROUP = "#{number} 已重新交给 {worker} 继续处理。"
 REOPENED_TO_OFFICE = (
-    "【工单回访】#{number}（{category}）居民评价为“不满意”，已退回 {worker} 重新办理，"
-    "请关注。"
+    "【工单回访】#{number}（{category}）居民评价为“不满意”，已退回 {worker} 重新办理，请关注。"
 )
 REOPENED_TO_WORKER = "工单 #{number} 居民评价“不满意”，已退回给您重新办理，请在 {due} 前办结。"
 PRIORITY_RAISED = "工单 #{number} 已有 {count} 户反映，已提高优先级。"
@@ -120,6 +121,18 @@ LATE_MINUTES = "{minutes} 分钟"
 LATE_HOURS = "{hours} 小时"
 LATE_DAYS = "{days} 天"
 PLACE_UNKNOWN = "位置未注明"
+STATS_TITLE = "📊 {since} 至 {until} 工单“三率”（{by}）"
+STATS_BY_LABELS: dict[str, str] = {"worker": "按网格员", "grid": "按网格", "community": "全社区"}
+STATS_ROW = (
+    "{key}：工单 {tickets} 件\n"
+    "  响应率 {response}｜解决率 {resolution}｜满意率 {satisfaction}"
+    "（{rated} 件评价，{unrated} 件未评价）\n"
+    "  平均接单 {accept}｜平均办结 {resolve}｜超时 {overdue} 件"
+)
+STATS_EMPTY = "这段时间没有工单。"
+STATS_NOT_AVAILABLE = "—"
+STATS_MINUTES = "{value:.0f} 分钟"
+STATS_HOURS = "{value:.1f} 小时"
 
 ERRORS.update(
     {
@@ -311,3 +324,296 @@ ERRORS.update(
 # ── classifier (bot/nlp) ──────────────────────────────────────────────────────────────────────
 CLASSIFIER_LEARNED = "已根据 {count} 次纠正学习"
 CLASSIFIER_NOT_COMPLAINT = "非诉求"
+
+# ── intake, worker cards and the ticket desk (lead) ───────────────────────────────────────────
+URGENCY_LABELS: dict[str, str] = {"urgent": "🔴 紧急", "normal": "普通"}
+GROUP_ACK = "已收到，登记为 #{number}（{category}{urgent}）。\n由{role}{worker}负责，{promise}。"
+GROUP_ACK_URGENT = "，紧急"
+GROUP_ACK_QUOTE = "「{text}」\n"
+PRIVATE_ACK = (
+    "已收到您的反映，登记为 #{number}（{category}）。\n由{role}{worker}负责，{promise}。\n"
+    "群里不会显示是谁反映的。发送 /ticket {number} 可查看进度。"
+)
+PROMISE_ACCEPT = "将在 {due} 前响应"
+ROLE_GRID_WORKER = "网格员"
+ROLE_DUTY = "值班网格员"
+ROLE_SOCIAL = "社工"
+ROLE_OFFICE = ""
+NOBODY_YET = "社区工作人员"
+UNDO_BUTTON = "撤回（不是投诉）"
+UNDONE = "已撤回 #{number}，不再处理。"
+UNDONE_TO_WORKER = "工单 #{number} 已由反映人撤回，无需处理。"
+UNDO_TOO_LATE = "已超过撤回时间，工单 #{number} 已在处理中。如有疑问请联系网格员。"
+CONFIRM_QUESTION = "{name}，您是想反映问题吗？请选一个最接近的类别："
+CONFIRM_NOT_COMPLAINT = "不是投诉"
+CONFIRM_OTHER = "其他问题"
+CONFIRM_DISMISSED = "好的，不登记。"
+ASK_BUILDING = "{name}，请问是哪栋楼的问题？点下面的楼号："
+SIMILAR_OPEN = (
+    "已有同类问题 #{number} 正在处理（{category}，{status}）。如果您也遇到了，请点“我也遇到”。"
+)
+FOLLOW_BUTTON = "我也遇到"
+FOLLOWED = "已记录，#{number} 现在有 {count} 户反映。办结时会通知您。"
+FOLLOW_ALREADY = "您已经关注了 #{number}。"
+PHOTO_ADDED = "照片已加到 #{number}。"
+REPORT_USAGE = "用法：/report 问题描述，例如：/report 5号楼楼道灯不亮了"
+PRIVATE_NOT_UNDERSTOOD = "没太看明白要反映什么问题，能再具体说说吗？比如“3号楼电梯坏了”。"
+NOT_YOUR_BUTTON = "这个按钮只有反映人本人可以点。"
+STALE_BUTTON = "这个按钮已失效。"
+WORKER_UNREACHABLE_ADMIN = (
+    "⚠️ {worker} 无法接收消息（没有打开机器人或已屏蔽），工单 #{number} 已转给 {fallback}。"
+)
+UNASSIGNED_ADMIN = "⚠️ 工单 #{number}（{category}）没有可派的工作人员，请尽快人工指派。"
+GROUP_MIGRATED = "本群已升级为超级群，绑定已随群迁移。"
+
+CARD_TITLE = "{icon} 工单 #{number} ｜ {category} ｜ {urgency}"
+CARD_LOCATION = "📍 {location}"
+CARD_TEXT = "📝 {text}"
+CARD_REPORTER = "👤 反映人：{reporter}"
+CARD_FOLLOWERS = "👥 {count} 户反映"
+CARD_PHOTOS = "📷 照片 {count} 张"
+CARD_ACCEPT_DUE = "⏰ 请在 {due} 前接单"
+CARD_RESOLVE_DUE = "⏰ 请在 {due} 前办结"
+CARD_STATUS = "状态：{status}"
+CARD_ASSIGNEE = "负责人：{worker}"
+CARD_PRIVATE = "（私下反映，勿在群里透露反映人）"
+BTN_ACCEPT = "接单"
+BTN_TRANSFER = "转派"
+BTN_RETURN = "不属于我"
+BTN_RESOLVE = "办结"
+BTN_RESOLVE_NOW = "直接办结（不写说明）"
+BTN_BACK = "« 返回"
+BTN_CHANGE_CATEGORY = "改类别…"
+TRANSFER_PICK = "把 #{number} 转给谁？或者改成别的类别："
+TRANSFER_PICK_CATEGORY = "#{number} 应该是哪一类？"
+TRANSFER_REASON = "请回复转派原因（一句话即可），#{number} 将转给 {target}。"
+RETURN_PICK = "为什么 #{number} 不属于您？选一个原因，工单会退回值班网格员重新分派："
+RESOLVE_NOTE = "请回复办结说明（可以附一张照片），或者点“直接办结”。"
+ACCEPTED_GROUP = "#{number} {worker}已接单，正在处理。"
+TRANSFERRED_GROUP = "#{number} 已转给{worker}处理。"
+RETURNED_GROUP = "#{number} 正在重新分派。"
+RESOLVED_GROUP = "#{number} 已办结{note}。"
+RESOLVED_NOTE = "：{note}"
+ACTION_DONE = "好的。"
+PROMPT_EXPIRED = "这个问题已过期，请在工单卡片上重新操作。"
+LEARNED_NOTE = "已把 #{number} 改为“{category}”，分类器{explanation}。"
+MYTICKETS_HEAD = "您有 {count} 件待办工单："
+MYTICKETS_LINE = "#{number} {category} {place} {status} {due}"
+MYTICKETS_NONE = "您没有待办工单 👍"
+MYTICKETS_NOT_WORKER = "/mytickets 只给网格员和社区工作人员用。"
+TICKET_USAGE = "用法：/ticket 编号，例如 /ticket 128"
+TICKET_NOT_FOUND = "没有找到工单 #{number}。"
+TICKET_PUBLIC = "#{number} {category} {place}：{status}{rating}"
+TIMELINE_HEAD = "—— 处理记录 ——"
+TIMELINE_LINE = "{at} {who}{what}{detail}"
+BIND_USAGE = "用法：/bind 网格代码，例如 /bind g1（可写多个：/bind g1 g2）。可用网格：{grids}"
+BIND_GROUP_ONLY = "/bind 要在小区群里使用。"
+UNBOUND_GROUP_REPORT = "本群还没有绑定网格，管理员发送 /bind 网格代码 后才能受理。"
+
+ERRORS.update(
+    {
+        "stale_button": STALE_BUTTON,
+        "not_your_report": NOT_YOUR_BUTTON,
+        "already_answered": "这个问题已经回答过了。",
+        "question_expired": "这个问题已过期，请重新发送。",
+        "bad_choice": "没有这个选项。",
+        "unknown_building": "没有 {building} 号楼，请点按钮选择。",
+        "undo_too_late": "已超过撤回时间，工单已在处理中。",
+    }
+)
+TIMELINE_KINDS: dict[str, str] = {
+    "opened": "反映问题",
+    "accepted": "接单",
+    "transferred": "转派",
+    "returned": "退单",
+    "reassigned": "改派",
+    "resolved": "办结",
+    "rejected": "不予受理",
+    "duplicate": "标记为重复",
+    "followed": "也遇到",
+    "rated": "评价",
+    "reopened": "重新办理",
+    "closed_unrated": "评价期满关闭",
+    "photo_added": "补充照片",
+    "withdrawn": "撤回",
+    "reminded": "提醒",
+    "escalated": "上报",
+    "whistle": "吹哨",
+    "whistle_acked": "部门报到",
+}
+TIMELINE_SYSTEM = "系统"
+TIMELINE_REPORTER = "反映人"
+MERGED_PRIVATE = "已并入 #{number}。"
+TRANSFER_REASON_NEEDED = "请用一句话写明转派原因。"
+TIMELINE_RESIDENT = "居民"
+
+# ── tasks, points, redemption and schedule in the chat ────────────────────────────────────────
+REGISTER_USAGE = "登记住址：/register 楼栋 单元 房号，例如 /register 3 2 301（建议私聊我登记）"
+REGISTER_DONE = "登记成功：{name}，{household}。完成任务得到的积分会计入您家和{building}号楼。"
+REGISTER_DONE_GROUP = "{name}，登记成功。积分明细请私聊我发送 /points 查看。"
+TASK_USAGE = (
+    "发布任务（网格员、管理员）：\n"
+    "• /task new — 分步填写\n"
+    "• /task new 标题 | 积分或难度 | 截止 11-30 | 名额 2 | 面向 物业公司\n"
+    "  可选：地点 XX、说明 XX、时长 2（志愿服务小时）；不写“面向”即所有居民可接\n"
+    "• /task from 工单编号 [| 积分 | 截止 …] — 把已办结的工单转为任务\n"
+    "• /task close 任务编号 — 提前结束任务\n"
+    "居民：/tasks 查看可接任务，完成后 /done 任务编号 并附上照片或视频。"
+)
+TASK_NOT_ALLOWED = "只有网格员和社区管理员可以发布任务。居民可以发送 /tasks 查看并接单。"
+TASK_DIALOGUE_PRIVATE = "分步发布请私聊我发送 /task new；在群里请用一行格式：\n{usage}"
+TASK_ASK_TITLE = (
+    "发布新任务（随时回复“取消”可退出）。\n第 1 步：任务标题是什么？例如：更换3号楼2单元楼道灯泡"
+)
+TASK_ASK_POINTS = "第 2 步：给多少积分？写数字（如 10），或写难度：{levels}"
+TASK_ASK_DEADLINE = "第 3 步：截止时间？例如 11-30 或 11-30 18:00；不限时间请回复“无”"
+TASK_ASK_CAPACITY = "第 4 步：需要几个人？回复数字，例如 1"
+TASK_ASK_AUDIENCE = (
+    "第 5 步：谁可以接？回复“公开”（所有居民），或“面向 单位名”，例如 面向 物业公司"
+)
+TASK_BAD_ANSWER = "没看懂，请再试一次。{hint}"
+TASK_DIALOGUE_CANCELLED = "已取消。"
+TASK_PUBLISHED = "✅ 已发布任务 #{task_id}「{title}」\n{details}"
+TASK_DETAILS = "积分：{points} 分 · 名额：{capacity} 人{deadline}{audience}{location}{hours}"
+TASK_DETAIL_DEADLINE = " · 截止：{when}"
+TASK_DETAIL_PUBLIC = " · 所有居民可接"
+TASK_DETAIL_TARGETED = " · 限{targets}承接"
+TASK_DETAIL_LOCATION = "\n地点：{location}"
+TASK_DETAIL_HOURS = " · 志愿服务 {hours} 小时"
+TASK_CLOSED_DONE = "任务 #{task_id}「{title}」已结束，不再接单。"
+TASKS_HEAD = "🙋 社区任务清单：{count} 个可接，点按钮接单（完成后私聊我 /done 任务编号 并附照片）"
+TASKS_EMPTY = "目前没有可接的任务，谢谢关心社区！"
+TASK_LINE_DESC = "   {description}"
+CLAIM_OK = (
+    "接单成功！任务 #{task_id}「{title}」。完成后私聊我发送 /done {task_id} 并附上照片或视频。"
+)
+CLAIM_PRIVATE_NOTE = (
+    "您已接下任务 #{task_id}「{title}」（{points} 分）。\n"
+    "完成后在这里发送 /done {task_id}，再发一张照片或视频作为凭证。"
+)
+CLAIM_NEEDS_REGISTER = (
+    "请先私聊我登记住址：/register 楼栋 单元 房号，积分才能计入您家。登记后再点接单。"
+)
+BUTTON_STALE = "这个按钮已失效，请重新发送命令查看最新内容。"
+DONE_USAGE = (
+    "提交完成凭证：/done 任务编号，再发送照片或视频；也可以直接发照片并在说明里写 /done 任务编号。"
+)
+DONE_YOUR_CLAIMS = "您接的任务：\n{lines}"
+DONE_CLAIM_LINE = "#{task_id}「{title}」— {status}"
+CLAIM_STATUS_NAMES = {
+    "claimed": "待提交凭证",
+    "submitted": "待验收",
+    "approved": "已通过",
+    "returned": "被退回，请补交",
+}
+DONE_ASK_PROOF = "好的，请发送任务 #{task_id} 的完成照片或视频（回复“取消”可退出）。"
+DONE_NEED_MEDIA = "请发送照片或视频作为任务 #{task_id} 的完成凭证，或回复“取消”。"
+DONE_SUBMITTED = "已提交任务 #{task_id} 的完成凭证，等待验收，结果会私聊通知您。"
+DONE_SUBMITTED_GROUP = "已收到任务 #{task_id} 的完成凭证，等待验收。"
+VERIFY_CARD = (
+    "📝 任务验收 #{task_id}「{title}」\n"
+    "完成人：{name}\n"
+    "积分：{points} 分\n"
+    "{note}请核对凭证后点“通过”或“退回”。"
+)
+VERIFY_NOTE = "说明：{note}\n"
+VERIFY_VIDEO_NOTE = "（凭证为视频，见上一条消息）\n"
+VERIFY_BUTTON_OK = "✅ 通过"
+VERIFY_BUTTON_RETURN = "↩️ 退回"
+VERIFY_APPROVED = "✅ 已通过（验收人：{by}），{name} 获得 {points} 分。"
+VERIFY_RETURNED = "↩️ 已退回（验收人：{by}）：{reason}"
+VERIFY_ASK_REASON = "请回复退回任务 #{task_id}（{name}）的原因，居民会看到（回复“取消”可退出）。"
+VERIFY_ANSWER_OK = "已通过"
+VERIFY_ANSWER_ASK = "请在私聊中回复退回原因"
+VERIFY_NO_VERIFIER = "任务 #{task_id} 的凭证暂时无人可验收，已记录，请稍后联系网格员。"
+RESIDENT_APPROVED = (
+    "🎉 任务 #{task_id}「{title}」已验收通过，获得 {points} 分{hours}。当前余额 {balance} 分。"
+)
+RESIDENT_APPROVED_HOURS = "、志愿服务 {hours} 小时"
+RESIDENT_RETURNED = "任务 #{task_id}「{title}」的凭证被退回：{reason}\n补做后请重新发送 /done {task_id} 并附上照片。"
+DIALOGUE_CANCELLED = "已取消。"
+
+POINTS_SUMMARY = "🏅 {name} 的积分\n当前余额：{balance} 分（累计获得 {earned} 分{hours}）"
+POINTS_SUMMARY_HOURS = "，志愿服务 {hours} 小时"
+POINTS_HOUSEHOLD = "家庭（{household}）合计：{total} 分"
+POINTS_BUILDING = "{building}号楼累计获得：{total} 分"
+POINTS_NOT_REGISTERED = "还没有登记住址，家庭积分无法合计。发送 /register 楼栋 单元 房号 登记。"
+POINTS_RECENT_HEAD = "最近变动："
+POINTS_RECENT_LINE = "{date} {delta:+d} {reason}"
+POINTS_RECENT_NONE = "暂无积分变动。完成 /tasks 里的任务即可获得积分。"
+POINTS_SENT_PRIVATELY = "已把积分明细私聊发给您。"
+POINTS_OPEN_BOT = "请先私聊我并点“开始”，再发送 /points 查看积分：{link}"
+POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 用户ID"
+AWARD_USAGE = (
+    "{command} 用户ID 清单代码 原因（或回复居民的消息：{command} 清单代码 原因）\n可用：{known}"
+)
+AWARD_WRONG_SIGN_AWARD = "“{name}”是扣分项，请用 /deduct。"
+AWARD_WRONG_SIGN_DEDUCT = "“{name}”是加分项，请用 /award。"
+AWARD_DONE = "已记录：{name} {delta:+d} 分（{reason}），当前余额 {balance} 分。"
+AWARD_NOTICE = (
+    "您的积分变动：{delta:+d} 分（{reason}）。当前余额 {balance} 分。发送 /points 查看明细。"
+)
+AWARD_NOT_DELIVERED = "（对方还没有私聊过我，无法通知本人）"
+
+REDEEM_HEAD = "🎁 积分兑换清单{balance}："
+REDEEM_BALANCE = "（您的余额 {balance} 分）"
+REDEEM_LINE = "• {name} — {points} 分（库存 {stock}）"
+REDEEM_EMPTY = "兑换清单暂时是空的。"
+REDEEM_BUTTON = "兑换 {name}（{points}分）"
+REDEEM_REQUESTED = "已申请兑换 {item}，已扣除 {points} 分，管理员核准后通知您领取。"
+REDEEM_CARD = (
+    "🎁 兑换申请 #{redemption_id}：{name} 申请 {item} ×{quantity}（{points} 分）\n状态：{status}"
+)
+REDEEM_STATUS_NAMES = {
+    "requested": "待核准",
+    "approved": "已核准，待发放",
+    "handed_over": "已发放",
+    "rejected": "已拒绝",
+}
+REDEEM_CARD_BY = "（{by}）"
+REDEEM_CARD_REASON = "\n原因：{reason}"
+REDEEM_BUTTON_APPROVE = "核准"
+REDEEM_BUTTON_HAND_OVER = "已发放"
+REDEEM_BUTTON_REJECT = "拒绝"
+REDEEM_PENDING_HEAD = "待处理的兑换申请 {count} 个："
+REDEEM_ASK_REASON = (
+    "请回复拒绝兑换申请 #{redemption_id} 的原因，积分会退回给居民（回复“取消”可退出）。"
+)
+REDEEM_NOTICE_APPROVED = "您的兑换申请 #{redemption_id}（{item}）已核准，请到社区服务站领取。"
+REDEEM_NOTICE_HANDED = "您兑换的 {item} 已发放，谢谢参与社区服务！"
+REDEEM_NOTICE_REJECTED = (
+    "您的兑换申请 #{redemption_id}（{item}）未通过：{reason}。{points} 分已退回。"
+)
+REDEEM_ANSWER_DONE = "已处理"
+
+SCHEDULE_ONLY_GROUP = "请在要调整的业主群里发送 /schedule。"
+SCHEDULE_NOT_BOUND = "本群还没有绑定到网格，管理员先发送 /bind 网格代码。"
+SCHEDULE_SHOW = (
+    "⏰ 本群定时发布设置（{tz}）：\n"
+    "每日简报：{digest}\n"
+    "积分公示：{weekly}（{detail}）\n"
+    "月报：{monthly}\n"
+    "免打扰：{quiet}\n"
+    "活动提醒：{reminders}\n"
+    "修改：/schedule digest 08:30 · /schedule weekly sun 18:00 · /schedule weekly off · "
+    "/schedule monthly 25 09:00 · /schedule points totals · /schedule quiet 22:00-07:00 · "
+    "/schedule reminders off · /schedule reset"
+)
+SCHEDULE_CHANGED = "已更新。\n{show}"
+SCHEDULE_OFF = "不发"
+SCHEDULE_DAILY = "每天 {at}"
+SCHEDULE_WEEKLY = "每{day} {at}"
+SCHEDULE_MONTHLY = "每月{day}日 {at}"
+SCHEDULE_QUIET = "{begin}—{end}"
+SCHEDULE_ON = "开"
+SCHEDULE_DETAIL_BALANCES = "公示变动居民的余额"
+SCHEDULE_DETAIL_TOTALS = "只公示总数"
+SCHEDULE_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
+SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule digest 08:30。可设置：{known}"
+
+ERRORS.update(
+    {
+        "resident_bad_address": "登记格式不对：" + REGISTER_USAGE,
+        "resident_not_registered": "还没有登记住址。请先私聊我发送 /register 楼栋 单元 房号。",
+    }
+)

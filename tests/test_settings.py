@@ -1,4 +1,4 @@
-"""Settings: bad values fail at start-up with one line naming the setting; the token stays secret."""
+"""Settings: bad values fail at start-up with one line naming the setting; the token is secret."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_bad_values_name_the_setting(tmp_path: Path, key: str, value: str, named
 def test_malformed_toml_names_the_file(tmp_path: Path) -> None:
     config = tmp_path / "community.toml"
     config.write_text("[community\nname = 1", encoding="utf-8")
-    with pytest.raises(SettingsError, match="GRIDBOT_CONFIG.*community.toml"):
+    with pytest.raises(SettingsError, match=r"GRIDBOT_CONFIG.*community\.toml"):
         load_settings(env(tmp_path))
 
 

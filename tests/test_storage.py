@@ -126,7 +126,10 @@ async def test_inbox_stores_each_update_once(db: Database) -> None:
 async def test_outbox_dedup_and_round_trip(db: Database) -> None:
     outbox = OutboxRepository(db)
     message = OutgoingMessage(
-        text="提醒", buttons=((Button("接单", "acc:1"),),), reply_to_message_id=5, photo_png=b"\x89P"
+        text="提醒",
+        buttons=((Button("接单", "acc:1"),),),
+        reply_to_message_id=5,
+        photo_png=b"\x89P",
     )
     first = await outbox.enqueue(-100, message, NOW, dedup_key="remind:1")
     again = await outbox.enqueue(-100, message, NOW, dedup_key="remind:1")

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
-from telegram.ext import CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 if TYPE_CHECKING:
     from bot.app import GridApp
@@ -13,24 +14,41 @@ if TYPE_CHECKING:
 GROUP_GATE = -10
 GROUP_COMMANDS = 0
 GROUP_CALLBACKS = 1
-GROUP_MESSAGES = 2
+GROUP_PROMPTS = 2  # a worker's answer to the bot's question; stops the update when it is one
+GROUP_MESSAGES = 3  # free text: complaints
 GROUP_FALLBACK = 9
 
 
 def register_handlers(app: GridApp) -> None:
     """Add every feature's handlers and the one error handler."""
-    from bot.handlers import basic, errors, gate
+    from bot.handlers import admin, basic, community_tasks, errors, gate, intake, worker
 
     app.add_handlers(gate.handlers(), group=GROUP_GATE)
     app.add_handlers(basic.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(admin.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(intake.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(worker.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(intake.callback_handlers(), group=GROUP_CALLBACKS)
+    app.add_handlers(worker.callback_handlers(), group=GROUP_CALLBACKS)
+    app.add_handlers(worker.prompt_handlers(), group=GROUP_PROMPTS)
+    app.add_handlers(intake.message_handlers(), group=GROUP_MESSAGES)
+    community_tasks.register(app)  # tasks, points, redemption, /schedule (groups 0 and 1)
     app.add_handlers(basic.fallback_handlers(), group=GROUP_FALLBACK)
     app.add_error_handler(errors.on_error)
     known: set[str] = set()
-    for group in app.handlers.values():
-        for handler in group:
+    buttons: list[re.Pattern[str]] = []
+    for group, group_handlers in app.handlers.items():
+        for handler in group_handlers:
             if isinstance(handler, CommandHandler):
                 known.update(handler.commands)
+            elif (
+                isinstance(handler, CallbackQueryHandler)
+                and group != GROUP_FALLBACK
+                and isinstance(handler.pattern, re.Pattern)
+            ):
+                buttons.append(handler.pattern)
     app.bot_data.known_commands = frozenset(known)
+    app.bot_data.known_buttons = tuple(buttons)
 
 
 async def on_startup(app: GridApp) -> None:

@@ -5,7 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from telegram import Update
-from telegram.ext import BaseHandler, CommandHandler, MessageHandler, filters
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
 
 from bot import texts
 from bot.app import GridContext
@@ -26,8 +32,9 @@ async def start(update: Update, context: GridContext) -> None:
     message = update.effective_message
     if chat is None or message is None:
         return
-    hook = context.bot_data.extras.get("on_start")
-    if hook is not None and await hook(update, context):
+    from bot.handlers.admin import start_hook
+
+    if await start_hook(update, context):
         return
     text = texts.START_PRIVATE if chat.type == "private" else texts.START_GROUP
     await send_text(context.bot, chat.id, text.format(community=community_name(context)))
@@ -62,6 +69,20 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [CommandHandler("start", start), CommandHandler("help", help_command)]
 
 
+async def unknown_button(update: Update, context: GridContext) -> None:
+    """A button whose data no feature knows (forged or from an old version): say so."""
+    query = update.callback_query
+    if query is None:
+        return
+    data = query.data or ""
+    if any(pattern.match(data) for pattern in context.bot_data.known_buttons):
+        return  # a feature handled it in its own group
+    await query.answer(texts.STALE_BUTTON, show_alert=True)
+
+
 def fallback_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Answers of last resort."""
-    return [MessageHandler(filters.COMMAND, unknown_command)]
+    return [
+        MessageHandler(filters.COMMAND, unknown_command),
+        CallbackQueryHandler(unknown_button),
+    ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -17,23 +18,35 @@ SWEEP_EVERY_S = 60.0
 SCHEDULE_EVERY_S = 60.0
 
 
+async def drain(context: GridContext) -> int:
+    """Send queued messages, one drain at a time.
+
+    The outbox, sweep and schedule jobs all drain; two drains running at once would both read
+    the same pending rows and send them twice, so they take turns.
+    """
+    lock = context.bot_data.extras.setdefault("outbox_drain_lock", asyncio.Lock())
+    assert isinstance(lock, asyncio.Lock)
+    async with lock:
+        return await drain_outbox(context.bot, context.bot_data.require_services())
+
+
 async def outbox_job(context: GridContext) -> None:
     """Send queued messages."""
-    await drain_outbox(context.bot, context.bot_data.require_services())
+    await drain(context)
 
 
 async def sweep_job(context: GridContext) -> None:
     """Run the deadline and escalation sweep, then send what it queued."""
     services = context.bot_data.require_services()
     await services.escalation.run()
-    await drain_outbox(context.bot, services)
+    await drain(context)
 
 
 async def schedule_job(context: GridContext) -> None:
     """Queue the scheduled posts that are due, then send them."""
     services = context.bot_data.require_services()
     await services.schedule.run_due()
-    await drain_outbox(context.bot, services)
+    await drain(context)
 
 
 def schedule_jobs(app: GridApp) -> None:

@@ -231,7 +231,8 @@ class IntakeService:
             # The person said "this is a report" but the words do not say what: ask.
             return await self._ask_category(report, reading)
         if reading.decision == "confirm":
-            return await self._ask_category(report, reading)
+            merged = await self._merge_burst(report, reading, reading.category)
+            return merged or await self._ask_category(report, reading)
         return await self._place(report, reading, reading.category)
 
     async def _ask_category(self, report: Report, reading: Reading) -> Outcome:
@@ -243,18 +244,26 @@ class IntakeService:
             pending_id = await self.pending.add(report, "confirm_category", reading, now)
         return Outcome(CONFIRM, reading=reading, pending_id=pending_id, candidates=candidates)
 
+    async def _merge_burst(
+        self, report: Report, reading: Reading, category: str
+    ) -> Outcome | None:
+        """Fold a message into the reporter's ticket on the same thing from the last minute."""
+        if category in (NONE, OTHER):
+            return None
+        burst = await self.tickets.recent_by_reporter(report.reporter_id, category, BURST_WINDOW)
+        if burst is None or burst.source_key == report.source_key:
+            return None
+        if report.photo is not None:
+            await self.tickets.add_photo(
+                burst.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
+            )
+        return Outcome(MERGED, reading=reading, ticket=burst)
+
     async def _place(self, report: Report, reading: Reading, category: str) -> Outcome:
         """Fold bursts, point at similar open tickets, route, and open the ticket."""
-        if not report.is_private or report.explicit:
-            burst = await self.tickets.recent_by_reporter(
-                report.reporter_id, category, BURST_WINDOW
-            )
-            if burst is not None and burst.source_key != report.source_key:
-                if report.photo is not None:
-                    await self.tickets.add_photo(
-                        burst.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
-                    )
-                return Outcome(MERGED, reading=reading, ticket=burst)
+        merged = await self._merge_burst(report, reading, category)
+        if merged is not None:
+            return merged
         location = reading.location
         similar = await self.tickets.find_similar_open(
             self.tickets.community, category, location.building, location.place, SIMILAR_WINDOW

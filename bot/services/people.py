@@ -265,3 +265,9 @@ class CommunityState:
     async def bot_username(self) -> str | None:
         """Return the bot's @username the running bot stored, for invitation links."""
         return await read_kv(self.db, "bot_username")
+
+
+async def has_started(state: CommunityState, user_id: int) -> bool:
+    """Tell whether a person opened a private chat with the bot and has not blocked it since."""
+    user = await state.users.get(user_id)
+    return bool(user and user.started_at and not user.unreachable_at)

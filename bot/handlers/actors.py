@@ -1,0 +1,77 @@
+"""Who is asking, in plain values: the Telegram user turned into a services Actor."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from telegram import User
+
+from bot.handlers.sending import Unreachable, send
+from bot.services.residents import Person, parse_organisations
+from storage.outbox import Button
+
+if TYPE_CHECKING:
+    from bot.app import GridContext
+    from bot.services.bootstrap import Services
+
+log = logging.getLogger(__name__)
+
+_ORGS_KEY = "community_organisations"
+
+
+def organisations(context: GridContext) -> dict[int, str]:
+    """Return who belongs to which organisation ([[organisations]] in the community file)."""
+    extras = context.bot_data.extras
+    cached = extras.get(_ORGS_KEY)
+    if cached is None:
+        settings = context.bot_data.settings
+        config = settings.config if settings is not None else {}
+        source = str(settings.config_path) if settings is not None else "config"
+        cached = parse_organisations(config, source)
+        extras[_ORGS_KEY] = cached
+    assert isinstance(cached, dict)
+    return cached
+
+
+async def actor_for(context: GridContext, user: User) -> Person:
+    """Build the Actor of a Telegram user: registered name, worker/admin flags, organisation."""
+    services = context.bot_data.require_services()
+    resident = await services.residents.get(user.id)
+    name = resident.name if resident else (user.full_name.strip() or str(user.id))
+    worker = await services.state.worker_for_user(user.id)
+    admin = await services.state.admin_for_user(user.id)
+    return Person(
+        user_id=user.id,
+        name=name,
+        is_worker=worker is not None,
+        is_admin=admin is not None,
+        org=organisations(context).get(user.id),
+    )
+
+
+async def admin_ids(services: Services) -> list[int]:
+    """Return the Telegram ids of the community's admins that are known."""
+    found: list[int] = []
+    for admin in services.community.admins:
+        telegram_id = await services.state.telegram_id_of(admin.key)
+        if telegram_id is not None and telegram_id not in found:
+            found.append(telegram_id)
+    return found
+
+
+async def tell(
+    context: GridContext,
+    chat_id: int,
+    text: str,
+    *,
+    buttons: tuple[tuple[Button, ...], ...] | list[list[Button]] = (),
+) -> int | None:
+    """Send a private message; return its id, or None when the person cannot be reached."""
+    services = context.bot_data.require_services()
+    try:
+        message = await send(context.bot, services, chat_id, text, buttons=buttons)
+    except Unreachable:
+        log.info("private message to %s not delivered (403)", chat_id)
+        return None
+    return message.message_id

@@ -1,0 +1,77 @@
+"""Admins and accounts: /bind and /unbind a group, /start <invitation> to link a worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot import texts
+from bot.app import GridContext
+from bot.handlers.mapper import incoming
+from bot.handlers.sending import send
+from bot.services.community import Worker
+
+
+async def on_bind(update: Update, context: GridContext) -> None:
+    """/bind g1 [g2 …]: an admin binds this group to grids (the check is in the service)."""
+    msg = incoming(update, context.bot.id)
+    if msg is None:
+        return
+    services = context.bot_data.require_services()
+    grids_known = "、".join(f"{g.code}（{g.name}）" for g in services.community.grids)
+    if not msg.is_group:
+        await send(context.bot, services, msg.chat_id, texts.BIND_GROUP_ONLY)
+        return
+    codes = tuple(a.strip().lower() for a in (context.args or []) if a.strip())
+    if not codes:
+        await send(context.bot, services, msg.chat_id, texts.BIND_USAGE.format(grids=grids_known))
+        return
+    binding = await services.state.bind_group(
+        msg.chat_id, codes, msg.chat_title, msg.sender.user_id
+    )
+    names = "、".join(
+        (g.name if (g := services.community.grid(code)) else code) for code in binding.grids
+    )
+    await send(context.bot, services, msg.chat_id, texts.GROUP_BOUND.format(grids=names))
+
+
+async def on_unbind(update: Update, context: GridContext) -> None:
+    """/unbind: an admin stops the bot taking complaints in this group."""
+    msg = incoming(update, context.bot.id)
+    if msg is None or not msg.is_group:
+        return
+    services = context.bot_data.require_services()
+    await services.state.unbind_group(msg.chat_id, msg.sender.user_id)
+    await send(context.bot, services, msg.chat_id, texts.GROUP_UNBOUND)
+
+
+async def start_hook(update: Update, context: GridContext) -> bool:
+    """On a private /start: remember the person can be messaged; redeem an invitation code."""
+    msg = incoming(update, context.bot.id)
+    if msg is None or not msg.is_private:
+        return False
+    services = context.bot_data.require_services()
+    await services.state.note_started(msg.sender.user_id, msg.sender.name)
+    args = context.args or []
+    if not args:
+        return False
+    person = await services.state.redeem_invite(args[0], msg.sender.user_id)
+    if isinstance(person, Worker):
+        text = texts.INVITE_LINKED_WORKER.format(
+            name=person.name,
+            community=services.community.name,
+            role=texts.WORKER_ROLE_NAMES.get(person.role, person.role),
+        )
+    else:
+        text = texts.INVITE_LINKED_ADMIN.format(
+            name=person.name, community=services.community.name
+        )
+    await send(context.bot, services, msg.chat_id, text)
+    return True
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Admin commands."""
+    return [CommandHandler("bind", on_bind), CommandHandler("unbind", on_unbind)]

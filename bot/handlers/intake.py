@@ -1,0 +1,353 @@
+"""Residents' messages: group complaints, /report, private reports, photos, and the answers."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from typing import Any
+
+from telegram import Update
+from telegram.ext import (
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import texts
+from bot.app import GridContext
+from bot.handlers.mapper import Incoming, incoming
+from bot.handlers.sending import Unreachable, edit, send
+from bot.handlers.tickets_out import deliver, refresh_card
+from bot.nlp import NONE, OTHER
+from bot.services import intake as flow
+from bot.services.bootstrap import Services
+from bot.services.intake import Outcome, Report
+from bot.services.people import has_started
+from storage.outbox import Button
+
+CATEGORY_DATA = re.compile(r"^cat:(\d{1,12}):([a-z_]{1,24})$")
+BUILDING_DATA = re.compile(r"^bld:(\d{1,12}):([A-Za-z0-9]{1,8})$")
+FOLLOW_DATA = re.compile(r"^follow:(\d{1,12})$")
+UNDO_DATA = re.compile(r"^undo:(\d{1,12})$")
+BUILDINGS_PER_ROW = 5
+
+
+def _services(context: GridContext) -> Services:
+    return context.bot_data.require_services()
+
+
+def _report(msg: Incoming, text: str, *, explicit: bool, grids: tuple[str, ...] | None) -> Report:
+    return Report(
+        chat_id=msg.chat_id,
+        message_id=msg.message_id,
+        is_private=msg.is_private,
+        reporter_id=msg.sender.user_id,
+        reporter_name=msg.sender.name,
+        text=text,
+        photo=msg.photo,
+        explicit=explicit,
+        group_grids=grids,
+    )
+
+
+async def on_group_message(update: Update, context: GridContext) -> None:
+    """Read every text (or captioned photo) in a bound group; open a ticket for a complaint."""
+    msg = incoming(update, context.bot.id)
+    if msg is None or not msg.is_group:
+        return
+    services = _services(context)
+    grids = await services.state.group_grids(msg.chat_id)
+    if grids is None:
+        return  # a group nobody bound: the bot stays quiet
+    if msg.photo and msg.reply_to_message_id and await _photo_for_ticket(context, msg):
+        return
+    if not msg.text.strip():
+        return
+    outcome = await services.intake.receive(_report(msg, msg.text, explicit=False, grids=grids))
+    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+
+
+async def on_report(update: Update, context: GridContext) -> None:
+    """/report <text>: an explicit complaint, in a bound group or privately."""
+    msg = incoming(update, context.bot.id)
+    if msg is None:
+        return
+    services = _services(context)
+    text = " ".join(context.args or [])
+    if not text.strip():
+        await send(context.bot, services, msg.chat_id, texts.REPORT_USAGE, reply_to=msg.message_id)
+        return
+    grids: tuple[str, ...] | None = None
+    if msg.is_group:
+        grids = await services.state.group_grids(msg.chat_id)
+        if grids is None:
+            await send(context.bot, services, msg.chat_id, texts.UNBOUND_GROUP_REPORT)
+            return
+    outcome = await services.intake.receive(_report(msg, text, explicit=True, grids=grids))
+    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+
+
+async def on_private_message(update: Update, context: GridContext) -> None:
+    """A message sent to the bot directly is a report the group does not see."""
+    msg = incoming(update, context.bot.id)
+    if msg is None or not msg.is_private:
+        return
+    services = _services(context)
+    if msg.photo and msg.reply_to_message_id and await _photo_for_ticket(context, msg):
+        return
+    if not msg.text.strip():
+        await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)
+        return
+    outcome = await services.intake.receive(_report(msg, msg.text, explicit=True, grids=None))
+    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+
+
+async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
+    """A photo sent as a reply to the bot's answer about a ticket is evidence for that ticket."""
+    services = _services(context)
+    assert msg.photo is not None and msg.reply_to_message_id is not None
+    ticket = await services.tickets.by_reply(msg.chat_id, msg.reply_to_message_id)
+    if ticket is None:
+        return False
+    follower = await services.tickets.is_follower(ticket.id, msg.sender.user_id)
+    if ticket.reporter_id != msg.sender.user_id and not follower:
+        return False
+    role = "reporter" if ticket.reporter_id == msg.sender.user_id else "follower"
+    await services.tickets.add_photo(
+        ticket.id, msg.sender.user_id, msg.photo[0], msg.photo[1], role
+    )
+    await send(
+        context.bot,
+        services,
+        msg.chat_id,
+        texts.PHOTO_ADDED.format(number=ticket.number),
+        reply_to=msg.message_id,
+    )
+    if ticket.card_chat_id is not None and ticket.card_chat_id == ticket.assignee_id:
+        with contextlib.suppress(Unreachable):
+            await send(
+                context.bot,
+                services,
+                ticket.card_chat_id,
+                texts.PHOTO_ADDED.format(number=ticket.number),
+                photo=msg.photo[0],
+                reply_to=ticket.card_message_id,
+            )
+        await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
+    return True
+
+
+async def respond(
+    context: GridContext, chat_id: int, message_id: int, name: str, outcome: Outcome
+) -> None:
+    """Turn intake's decision into replies."""
+    services = _services(context)
+    bot = context.bot
+    if outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
+        await deliver(bot, services, outcome.ticket)
+    elif outcome.kind == flow.SIMILAR and outcome.similar is not None:
+        similar = outcome.similar
+        await send(
+            bot,
+            services,
+            chat_id,
+            texts.SIMILAR_OPEN.format(
+                number=similar.number,
+                category=services.category_name(similar.category),
+                status=texts.TICKET_STATE_LABELS.get(similar.status, similar.status),
+            ),
+            buttons=[[Button(texts.FOLLOW_BUTTON, f"follow:{similar.id}")]],
+            reply_to=message_id,
+        )
+    elif outcome.kind == flow.CONFIRM and outcome.pending_id is not None:
+        pid = outcome.pending_id
+        rows = [
+            [Button(services.category_name(code), f"cat:{pid}:{code}")]
+            for code in outcome.candidates
+        ]
+        rows.append(
+            [
+                Button(texts.CONFIRM_OTHER, f"cat:{pid}:{OTHER}"),
+                Button(texts.CONFIRM_NOT_COMPLAINT, f"cat:{pid}:{NONE}"),
+            ]
+        )
+        prompt = await send(
+            bot,
+            services,
+            chat_id,
+            texts.CONFIRM_QUESTION.format(name=name),
+            buttons=rows,
+            reply_to=message_id,
+        )
+        await services.intake.pending.set_prompt(pid, prompt.message_id)
+    elif outcome.kind == flow.ASK_BUILDING and outcome.pending_id is not None:
+        pid = outcome.pending_id
+        buttons = [Button(f"{b}号楼", f"bld:{pid}:{b}") for b in outcome.buildings]
+        rows = [
+            buttons[i : i + BUILDINGS_PER_ROW] for i in range(0, len(buttons), BUILDINGS_PER_ROW)
+        ]
+        prompt = await send(
+            bot,
+            services,
+            chat_id,
+            texts.ASK_BUILDING.format(name=name),
+            buttons=rows,
+            reply_to=message_id,
+        )
+        await services.intake.pending.set_prompt(pid, prompt.message_id)
+    elif outcome.kind == flow.MERGED and outcome.ticket is not None and chat_id > 0:
+        await send(
+            bot,
+            services,
+            chat_id,
+            texts.MERGED_PRIVATE.format(number=outcome.ticket.number),
+            reply_to=message_id,
+        )
+    elif outcome.kind == flow.IGNORED and chat_id > 0:
+        await send(bot, services, chat_id, texts.PRIVATE_NOT_UNDERSTOOD, reply_to=message_id)
+
+
+async def on_category_choice(update: Update, context: GridContext) -> None:
+    """The reporter picked a category (or said it is not a complaint)."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = CATEGORY_DATA.match(query.data)
+    if match is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    services = _services(context)
+    pid, choice = int(match.group(1)), match.group(2)
+    outcome = await services.intake.answer_category(pid, query.from_user.id, choice)
+    await query.answer()
+    waiting = await services.intake.pending.get(pid)
+    if waiting is None:
+        return
+    if query.message is not None:
+        done = texts.CONFIRM_DISMISSED if outcome.kind == flow.NOT_COMPLAINT else texts.ACTION_DONE
+        await edit(context.bot, query.message.chat.id, query.message.message_id, done)
+    await respond(context, waiting.chat_id, waiting.message_id, waiting.reporter_name, outcome)
+
+
+async def on_building_choice(update: Update, context: GridContext) -> None:
+    """The reporter said which building."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = BUILDING_DATA.match(query.data)
+    if match is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    services = _services(context)
+    pid, building = int(match.group(1)), match.group(2)
+    outcome = await services.intake.answer_building(pid, query.from_user.id, building)
+    await query.answer()
+    waiting = await services.intake.pending.get(pid)
+    if waiting is None:
+        return
+    if query.message is not None:
+        await edit(
+            context.bot,
+            query.message.chat.id,
+            query.message.message_id,
+            texts.BUILDING_LABEL.format(building=building),
+        )
+    await respond(context, waiting.chat_id, waiting.message_id, waiting.reporter_name, outcome)
+
+
+async def on_follow(update: Update, context: GridContext) -> None:
+    """我也遇到: count a neighbour on an open ticket."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = FOLLOW_DATA.match(query.data)
+    if match is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    services = _services(context)
+    user = query.from_user
+    ticket = await services.tickets.get(int(match.group(1)))
+    if ticket.reporter_id == user.id or await services.tickets.is_follower(ticket.id, user.id):
+        await query.answer(texts.FOLLOW_ALREADY.format(number=ticket.number), show_alert=True)
+        return
+    chat_id = user.id if await has_started(services.state, user.id) else None
+    if chat_id is None and query.message is not None:
+        chat_id = query.message.chat.id
+    ticket = await services.tickets.follow(ticket.id, user.id, user.full_name, chat_id)
+    await query.answer(
+        texts.FOLLOWED.format(number=ticket.number, count=ticket.follower_count + 1),
+        show_alert=True,
+    )
+    await refresh_card(context.bot, services, ticket)
+
+
+async def on_undo(update: Update, context: GridContext) -> None:
+    """The reporter withdraws a false alarm within a few minutes."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = UNDO_DATA.match(query.data)
+    if match is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    services = _services(context)
+    ticket = await services.tickets.withdraw(
+        int(match.group(1)), query.from_user.id, within=flow.UNDO_WINDOW
+    )
+    await query.answer(texts.UNDONE.format(number=ticket.number))
+    if query.message is not None:
+        await edit(
+            context.bot,
+            query.message.chat.id,
+            query.message.message_id,
+            texts.UNDONE.format(number=ticket.number),
+        )
+    await refresh_card(context.bot, services, ticket)
+    if ticket.card_chat_id is not None:
+        with contextlib.suppress(Unreachable):
+            await send(
+                context.bot,
+                services,
+                ticket.card_chat_id,
+                texts.UNDONE_TO_WORKER.format(number=ticket.number),
+                reply_to=ticket.card_message_id,
+            )
+
+
+async def on_migrate(update: Update, context: GridContext) -> None:
+    """A group became a supergroup: its binding and queued messages follow the new id."""
+    message = update.effective_message
+    if message is None or not message.migrate_to_chat_id:
+        return
+    services = _services(context)
+    old, new = message.chat.id, int(message.migrate_to_chat_id)
+    if await services.state.migrate_chat(old, new):
+        await services.outbox.retarget(old, new)
+        await send(context.bot, services, new, texts.GROUP_MIGRATED)
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Commands of intake."""
+    return [CommandHandler("report", on_report)]
+
+
+def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Buttons of intake."""
+    return [
+        CallbackQueryHandler(on_category_choice, pattern=r"^cat:"),
+        CallbackQueryHandler(on_building_choice, pattern=r"^bld:"),
+        CallbackQueryHandler(on_follow, pattern=r"^follow:"),
+        CallbackQueryHandler(on_undo, pattern=r"^undo:"),
+    ]
+
+
+def message_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Free text in groups and private chats (after every command and dialogue)."""
+    text_or_caption = filters.TEXT | filters.CAPTION | filters.PHOTO
+    return [
+        MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate),
+        MessageHandler(
+            filters.ChatType.GROUPS & text_or_caption & ~filters.COMMAND, on_group_message
+        ),
+        MessageHandler(
+            filters.ChatType.PRIVATE & text_or_caption & ~filters.COMMAND, on_private_message
+        ),
+    ]

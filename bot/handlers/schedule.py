@@ -1,0 +1,117 @@
+"""/schedule: an admin shows and changes a bound group's posting schedule in the group."""
+
+from __future__ import annotations
+
+from datetime import time
+from typing import Any
+
+from telegram import Update
+from telegram.ext import BaseHandler, CommandHandler
+
+from bot import texts
+from bot.app import GridContext
+from bot.handlers.actors import actor_for
+from bot.handlers.community_tasks import reply, services_of
+from bot.services.errors import DomainError
+from bot.services.schedule import SETTABLE, GroupSchedule
+
+# What people type -> the setting's key in the schedule service.
+KEY_ALIASES = {
+    "digest": "digest",
+    "daily": "digest",
+    "简报": "digest",
+    "每日简报": "digest",
+    "weekly": "weekly",
+    "周报": "weekly",
+    "公示": "weekly",
+    "积分公示": "weekly",
+    "monthly": "monthly",
+    "月报": "monthly",
+    "points": "points_detail",
+    "points_detail": "points_detail",
+    "积分": "points_detail",
+    "quiet": "quiet_hours",
+    "quiet_hours": "quiet_hours",
+    "免打扰": "quiet_hours",
+    "reminders": "reminders",
+    "提醒": "reminders",
+    "活动提醒": "reminders",
+}
+VALUE_ALIASES = {"points_detail": {"总数": "totals", "余额": "balances", "明细": "balances"}}
+
+
+def _hhmm(at: time) -> str:
+    return f"{at:%H:%M}"
+
+
+def describe(schedule: GroupSchedule, tz_name: str) -> str:
+    """Return a group's schedule in words."""
+    off = texts.SCHEDULE_OFF
+    weekly = off
+    if schedule.weekly is not None:
+        day, at = schedule.weekly
+        weekly = texts.SCHEDULE_WEEKLY.format(day=texts.SCHEDULE_WEEKDAYS[day], at=_hhmm(at))
+    monthly = off
+    if schedule.monthly is not None:
+        mday, at = schedule.monthly
+        monthly = texts.SCHEDULE_MONTHLY.format(day=mday, at=_hhmm(at))
+    quiet = off
+    if schedule.quiet_hours is not None:
+        begin, end = schedule.quiet_hours
+        quiet = texts.SCHEDULE_QUIET.format(begin=_hhmm(begin), end=_hhmm(end))
+    return texts.SCHEDULE_SHOW.format(
+        tz=tz_name,
+        digest=off
+        if schedule.digest is None
+        else texts.SCHEDULE_DAILY.format(at=_hhmm(schedule.digest)),
+        weekly=weekly,
+        detail=texts.SCHEDULE_DETAIL_TOTALS
+        if schedule.totals_only
+        else texts.SCHEDULE_DETAIL_BALANCES,
+        monthly=monthly,
+        quiet=quiet,
+        reminders=texts.SCHEDULE_ON if schedule.reminders else off,
+    )
+
+
+async def schedule_command(update: Update, context: GridContext) -> None:
+    """Show the group's schedule, or change one setting: /schedule digest 08:30."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None:
+        return
+    if chat.type == "private":
+        await reply(update, context, texts.SCHEDULE_ONLY_GROUP)
+        return
+    services = services_of(context)
+    actor = await actor_for(context, user)
+    if not actor.is_admin:
+        raise DomainError("not_allowed")
+    if await services.state.group_grids(chat.id) is None:
+        await reply(update, context, texts.SCHEDULE_NOT_BOUND)
+        return
+    tz_name = str(services.tz.key)
+    args = context.args or []
+    if not args:
+        await reply(
+            update, context, describe(await services.schedule.schedule_for(chat.id), tz_name)
+        )
+        return
+    if args[0].lower() in ("reset", "重置", "恢复默认"):
+        schedule = await services.schedule.reset_schedule(actor, chat.id)
+        await reply(
+            update, context, texts.SCHEDULE_CHANGED.format(show=describe(schedule, tz_name))
+        )
+        return
+    key = KEY_ALIASES.get(args[0].lower())
+    if key is None or len(args) < 2:
+        await reply(update, context, texts.SCHEDULE_USAGE.format(known="、".join(SETTABLE)))
+        return
+    value = " ".join(args[1:])
+    value = VALUE_ALIASES.get(key, {}).get(value, value)
+    schedule = await services.schedule.set_schedule(actor, chat.id, {key: value})
+    await reply(update, context, texts.SCHEDULE_CHANGED.format(show=describe(schedule, tz_name)))
+
+
+def command_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """The /schedule command (group 0)."""
+    return [CommandHandler("schedule", schedule_command)]

@@ -1,0 +1,150 @@
+"""Deliver a ticket: the worker's card (with fallback on 403) and the reply to the reporter."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram.ext import ExtBot
+
+from bot import texts
+from bot.handlers.sending import Unreachable, edit, send
+from bot.services.bootstrap import Services
+from bot.services.cards import group_ack, private_ack, worker_card
+from bot.services.desk import Desk
+from storage.outbox import Button
+from storage.tickets import Ticket
+
+log = logging.getLogger(__name__)
+
+MAX_FALLBACKS = 4
+
+
+def render_card(services: Services, ticket: Ticket, photos: int) -> tuple[str, list[list[Button]]]:
+    """Render a ticket's worker card."""
+    return worker_card(
+        ticket,
+        category=services.category_name(ticket.category),
+        worker=services.worker_name(ticket.assignee_key),
+        tz=services.tz,
+        photos=photos,
+    )
+
+
+async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> None:
+    """Redraw the worker's card in place after any change."""
+    if ticket.card_chat_id is None or ticket.card_message_id is None:
+        return
+    photos = len(await services.tickets.photos(ticket.id))
+    text, buttons = render_card(services, ticket, photos)
+    if ticket.card_chat_id != ticket.assignee_id:
+        buttons = []  # the card of someone who no longer has the ticket: read-only
+    await edit(bot, ticket.card_chat_id, ticket.card_message_id, text, buttons=buttons, html=True)
+
+
+async def tell_admins(bot: ExtBot[None], services: Services, text: str) -> None:
+    """Tell every reachable admin; a 403 from one of them does not stop the others."""
+    for admin_id in await Desk(services).admin_ids():
+        try:
+            await send(bot, services, admin_id, text)
+        except Unreachable:
+            log.warning("an admin cannot be reached by private message")
+
+
+async def ensure_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> Ticket:
+    """Send the ticket's card to whoever has it; on 403 move it on and tell the admins."""
+    desk = Desk(services)
+    for _ in range(MAX_FALLBACKS):
+        if ticket.assignee_id is not None and ticket.card_chat_id == ticket.assignee_id:
+            return ticket  # the current worker has their card already
+        if ticket.assignee_id is None:
+            reroute = await desk.reroute_unreachable(ticket)
+            if reroute.route.worker_key is None:
+                await tell_admins(
+                    bot,
+                    services,
+                    texts.UNASSIGNED_ADMIN.format(
+                        number=ticket.number, category=services.category_name(ticket.category)
+                    ),
+                )
+                return ticket
+            ticket = reroute.ticket
+            continue
+        photos = await services.tickets.photos(ticket.id)
+        text, buttons = render_card(services, ticket, len(photos))
+        try:
+            card = await send(bot, services, ticket.assignee_id, text, buttons=buttons, html=True)
+        except Unreachable:
+            unreachable_name = services.worker_name(ticket.assignee_key)
+            reroute = await desk.reroute_unreachable(ticket)
+            fallback = services.worker_name(reroute.route.worker_key)
+            if reroute.route.worker_key is None:
+                await tell_admins(
+                    bot,
+                    services,
+                    texts.UNASSIGNED_ADMIN.format(
+                        number=ticket.number, category=services.category_name(ticket.category)
+                    ),
+                )
+                return reroute.ticket
+            await tell_admins(
+                bot,
+                services,
+                texts.WORKER_UNREACHABLE_ADMIN.format(
+                    worker=unreachable_name, number=ticket.number, fallback=fallback
+                ),
+            )
+            ticket = reroute.ticket
+            continue
+        await services.tickets.set_card(ticket.id, card.chat_id, card.message_id)
+        for photo in photos:
+            try:
+                await send(
+                    bot, services, card.chat_id, "", photo=photo.file_id, reply_to=card.message_id
+                )
+            except Unreachable:
+                break
+        return await services.tickets.get(ticket.id)
+    return ticket
+
+
+async def acknowledge(
+    bot: ExtBot[None], services: Services, ticket: Ticket, *, echo: bool = False
+) -> Ticket:
+    """Tell the reporter (in the group, or privately) who has the ticket, once."""
+    if ticket.reply_message_id is not None or ticket.chat_id is None:
+        return ticket
+    desk = Desk(services)
+    category = services.category_name(ticket.category)
+    worker = services.worker_name(ticket.assignee_key)
+    role = desk.role_label(ticket.assignee_key)
+    undo = [[Button(texts.UNDO_BUTTON, f"undo:{ticket.id}")]]
+    if ticket.is_private:
+        text = private_ack(ticket, category=category, worker=worker, role=role, tz=services.tz)
+    else:
+        text = group_ack(
+            ticket, category=category, worker=worker, role=role, tz=services.tz, echo=echo
+        )
+    try:
+        reply = await send(
+            bot, services, ticket.chat_id, text, buttons=undo, reply_to=ticket.message_id
+        )
+    except Unreachable:
+        return ticket
+    await services.tickets.set_reply(ticket.id, reply.message_id)
+    return await services.tickets.get(ticket.id)
+
+
+async def deliver(bot: ExtBot[None], services: Services, ticket: Ticket) -> Ticket:
+    """Card first (so the reply names who really has it), then the reporter's reply."""
+    ticket = await ensure_card(bot, services, ticket)
+    return await acknowledge(bot, services, ticket, echo=not ticket.is_private)
+
+
+async def announce(bot: ExtBot[None], services: Services, ticket: Ticket, text: str) -> None:
+    """Tell the reporter's chat briefly what happened, as a reply to the complaint."""
+    if ticket.chat_id is None:
+        return
+    try:
+        await send(bot, services, ticket.chat_id, text, reply_to=ticket.message_id)
+    except Unreachable:
+        log.info("ticket %s: the reporter cannot be reached privately", ticket.id)

@@ -1,0 +1,380 @@
+"""The grid worker's side: ticket cards, their buttons, the questions back, /mytickets, /ticket."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from telegram import ForceReply, Update
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+
+from bot import texts
+from bot.app import GridContext
+from bot.handlers.mapper import incoming
+from bot.handlers.sending import drain_outbox, edit, send
+from bot.handlers.tickets_out import announce, ensure_card, refresh_card, render_card
+from bot.services.bootstrap import Services
+from bot.services.cards import local_time, place_of, public_status, timeline
+from bot.services.desk import Desk
+from bot.services.errors import DomainError
+from bot.services.tickets import Actor, Ticket
+from storage.outbox import Button
+from storage.tickets import TicketEvent
+
+# Callback data: verb:ticket[:arg]. Anything else is a forged or stale button.
+CARD_DATA = re.compile(r"^(acc|xfer|xc|ret|res|rs|card):(\d{1,12})$")
+ARG_DATA = re.compile(r"^(xw|xk|rt):(\d{1,12}):([a-z0-9_]{1,32})$")
+TICKET_NUMBER = re.compile(r"^#?(\d{1,9})$")
+
+
+def _services(context: GridContext) -> Services:
+    return context.bot_data.require_services()
+
+
+def _may_act(ticket: Ticket, actor: Actor) -> bool:
+    return actor.is_admin or (
+        actor.worker_key is not None and actor.worker_key == ticket.assignee_key
+    )
+
+
+async def on_card_button(update: Update, context: GridContext) -> None:
+    """Every button on a ticket card."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    services = _services(context)
+    desk = Desk(services)
+    bot = context.bot
+    simple = CARD_DATA.match(query.data)
+    with_arg = ARG_DATA.match(query.data)
+    if simple is None and with_arg is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    verb = (simple or with_arg).group(1)  # type: ignore[union-attr]
+    ticket_id = int((simple or with_arg).group(2))  # type: ignore[union-attr]
+    arg = with_arg.group(3) if with_arg else ""
+    actor = await desk.require_staff(query.from_user.id, query.from_user.full_name)
+    try:
+        ticket = await services.tickets.get(ticket_id)
+    except (DomainError, LookupError):
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    if verb != "card" and not _may_act(ticket, actor):
+        raise DomainError("not_allowed")
+    chat_id = query.message.chat.id if query.message else query.from_user.id
+
+    if verb == "acc":
+        ticket = await services.tickets.accept(ticket_id, actor)
+        await query.answer(texts.ACTION_DONE)
+        await refresh_card(bot, services, ticket)
+        await announce(
+            bot,
+            services,
+            ticket,
+            texts.ACCEPTED_GROUP.format(
+                number=ticket.number, worker=services.worker_name(ticket.assignee_key)
+            ),
+        )
+    elif verb == "card":
+        await query.answer()
+        await _show_card(context, services, ticket, query)
+    elif verb == "xfer":
+        await query.answer()
+        rows: list[list[Button]] = []
+        targets = [
+            Button(w.name, f"xw:{ticket_id}:{w.key}") for w in desk.transfer_targets(ticket)
+        ]
+        rows.extend(targets[i : i + 2] for i in range(0, len(targets), 2))
+        rows.append([Button(texts.BTN_CHANGE_CATEGORY, f"xc:{ticket_id}")])
+        rows.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
+        await _replace_card(context, query, texts.TRANSFER_PICK.format(number=ticket.number), rows)
+    elif verb == "xc":
+        await query.answer()
+        codes = [c for c in services.classifier.categories if c != ticket.category]
+        buttons = [Button(services.category_name(c), f"xk:{ticket_id}:{c}") for c in codes]
+        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+        rows.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
+        await _replace_card(
+            context, query, texts.TRANSFER_PICK_CATEGORY.format(number=ticket.number), rows
+        )
+    elif verb in ("xw", "xk"):
+        if verb == "xw":
+            target_worker = services.community.worker(arg)
+            if target_worker is None:
+                raise DomainError("stale_button")
+            target = target_worker.name
+            data = {"worker": arg}
+        else:
+            if arg not in services.classifier.categories:
+                raise DomainError("stale_button")
+            target = services.category_name(arg)
+            data = {"category": arg}
+        await desk.ask(query.from_user.id, chat_id, "transfer", ticket_id, data)
+        await query.answer()
+        await bot.send_message(
+            chat_id,
+            texts.TRANSFER_REASON.format(number=ticket.number, target=target),
+            reply_markup=ForceReply(selective=True),
+        )
+    elif verb == "ret":
+        await query.answer()
+        reasons = [
+            [Button(label, f"rt:{ticket_id}:{code}")]
+            for code, label in texts.RETURN_REASONS.items()
+        ]
+        reasons.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
+        await _replace_card(
+            context, query, texts.RETURN_PICK.format(number=ticket.number), reasons
+        )
+    elif verb == "rt":
+        ticket = await desk.return_ticket(ticket_id, actor, arg)
+        await query.answer(texts.ACTION_DONE)
+        await _after_move(context, services, ticket, texts.RETURNED_GROUP)
+    elif verb == "res":
+        await desk.ask(query.from_user.id, chat_id, "resolve", ticket_id, {})
+        await query.answer()
+        await send(
+            bot,
+            services,
+            chat_id,
+            texts.RESOLVE_NOTE,
+            buttons=[[Button(texts.BTN_RESOLVE_NOW, f"rs:{ticket_id}")]],
+        )
+    elif verb == "rs":
+        prompt = await desk.open_prompt(query.from_user.id, chat_id)
+        if prompt is not None and prompt.ticket_id == ticket_id:
+            await desk.close_prompt(prompt)
+        await _resolve(context, services, ticket_id, actor, note="", photo=None)
+        await query.answer(texts.ACTION_DONE)
+        if query.message is not None:
+            await edit(bot, chat_id, query.message.message_id, texts.ACTION_DONE)
+
+
+async def _replace_card(
+    context: GridContext, query: Any, text: str, rows: list[list[Button]]
+) -> None:
+    if query.message is None:
+        return
+    await edit(context.bot, query.message.chat.id, query.message.message_id, text, buttons=rows)
+
+
+async def _show_card(context: GridContext, services: Services, ticket: Ticket, query: Any) -> None:
+    if query.message is None:
+        return
+    photos = len(await services.tickets.photos(ticket.id))
+    text, buttons = render_card(services, ticket, photos)
+    actor = await Desk(services).actor(query.from_user.id, query.from_user.full_name)
+    if not _may_act(ticket, actor):
+        buttons = []
+    await edit(
+        context.bot,
+        query.message.chat.id,
+        query.message.message_id,
+        text,
+        buttons=buttons,
+        html=True,
+    )
+
+
+async def _after_move(
+    context: GridContext, services: Services, ticket: Ticket, group_text: str
+) -> None:
+    """After a transfer or return: old card read-only, a card for the new worker, tell all."""
+    await refresh_card(context.bot, services, ticket)
+    ticket = await ensure_card(context.bot, services, ticket)
+    await announce(
+        context.bot,
+        services,
+        ticket,
+        group_text.format(number=ticket.number, worker=services.worker_name(ticket.assignee_key)),
+    )
+
+
+async def _resolve(
+    context: GridContext,
+    services: Services,
+    ticket_id: int,
+    actor: Actor,
+    *,
+    note: str,
+    photo: tuple[str, str] | None,
+) -> None:
+    ticket = await services.tickets.resolve(ticket_id, actor, note=note, photo=photo)
+    await refresh_card(context.bot, services, ticket)
+    await drain_outbox(context.bot, services)  # the rating request goes out now, not in 2 s
+
+
+async def on_prompt_answer(update: Update, context: GridContext) -> None:
+    """A worker's private reply to the bot's question (transfer reason, resolve note)."""
+    msg = incoming(update, context.bot.id)
+    if msg is None or not msg.is_private:
+        return
+    services = _services(context)
+    desk = Desk(services)
+    prompt = await desk.open_prompt(msg.sender.user_id, msg.chat_id)
+    if prompt is None:
+        return  # not an answer: intake reads it as a report
+    actor = await desk.require_staff(msg.sender.user_id, msg.sender.name)
+    text = msg.text.strip()[:500]
+    if prompt.action == "transfer":
+        if not text:
+            await send(context.bot, services, msg.chat_id, texts.TRANSFER_REASON_NEEDED)
+            raise ApplicationHandlerStop
+        if not await desk.close_prompt(prompt):
+            raise ApplicationHandlerStop
+        if "worker" in prompt.data:
+            ticket = await desk.transfer_to_worker(
+                prompt.ticket_id, actor, str(prompt.data["worker"]), text
+            )
+        else:
+            ticket, lesson = await desk.transfer_to_category(
+                prompt.ticket_id, actor, str(prompt.data["category"]), text
+            )
+            if lesson is not None:
+                await send(
+                    context.bot,
+                    services,
+                    msg.chat_id,
+                    texts.LEARNED_NOTE.format(
+                        number=ticket.number,
+                        category=services.category_name(ticket.category),
+                        explanation=lesson.explanation,
+                    ),
+                )
+        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+        await _after_move(context, services, ticket, texts.TRANSFERRED_GROUP)
+    elif prompt.action == "resolve":
+        if not await desk.close_prompt(prompt):
+            raise ApplicationHandlerStop
+        await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
+        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+    raise ApplicationHandlerStop
+
+
+async def on_mytickets(update: Update, context: GridContext) -> None:
+    """List a worker's open tickets, overdue first."""
+    msg = incoming(update, context.bot.id)
+    if msg is None:
+        return
+    services = _services(context)
+    worker = await services.state.worker_for_user(msg.sender.user_id)
+    if worker is None:
+        await send(context.bot, services, msg.chat_id, texts.MYTICKETS_NOT_WORKER)
+        return
+    tickets = await services.tickets.open_for_worker(worker.key)
+    if not tickets:
+        await send(context.bot, services, msg.sender.user_id, texts.MYTICKETS_NONE)
+        return
+    lines = [texts.MYTICKETS_HEAD.format(count=len(tickets))]
+    for t in tickets:
+        due = t.accept_due_at if t.accepted_at is None else t.resolve_due_at
+        lines.append(
+            texts.MYTICKETS_LINE.format(
+                number=t.number,
+                category=services.category_name(t.category),
+                place=place_of(t),
+                status=texts.TICKET_STATE_LABELS.get(t.status, t.status),
+                due=local_time(due, services.tz),
+            )
+        )
+    await send(context.bot, services, msg.sender.user_id, "\n".join(lines))
+
+
+async def on_ticket(update: Update, context: GridContext) -> None:
+    """/ticket N: the card and timeline to those allowed; a calm status line in groups."""
+    msg = incoming(update, context.bot.id)
+    if msg is None:
+        return
+    services = _services(context)
+    args = context.args or []
+    match = TICKET_NUMBER.match(args[0]) if len(args) == 1 else None
+    if match is None:
+        await send(context.bot, services, msg.chat_id, texts.TICKET_USAGE, reply_to=msg.message_id)
+        return
+    number = int(match.group(1))
+    ticket = await services.tickets.by_number(services.community.name, number)
+    if ticket is None:
+        await send(
+            context.bot, services, msg.chat_id, texts.TICKET_NOT_FOUND.format(number=number)
+        )
+        return
+    category = services.category_name(ticket.category)
+    if not msg.is_private:
+        await send(
+            context.bot,
+            services,
+            msg.chat_id,
+            public_status(ticket, category=category),
+            reply_to=msg.message_id,
+        )
+        return
+    desk = Desk(services)
+    actor = await desk.actor(msg.sender.user_id, msg.sender.name)
+    staff = actor.worker_key is not None or actor.is_admin
+    is_reporter = ticket.reporter_id == msg.sender.user_id
+    follower = await services.tickets.is_follower(ticket.id, msg.sender.user_id)
+    if not (staff or is_reporter or follower):
+        raise DomainError("not_allowed")
+    events = await services.tickets.history(ticket.id)
+    photos = await services.tickets.photos(ticket.id)
+    history = timeline(events, tz=services.tz, who=_who(services, ticket))
+    if staff or is_reporter:
+        card, buttons = render_card(services, ticket, len(photos))
+        if not _may_act(ticket, actor):
+            buttons = []
+        text = card + "\n\n" + html.escape(history)
+        await send(context.bot, services, msg.chat_id, text, buttons=buttons, html=True)
+        for photo in photos:
+            await send(context.bot, services, msg.chat_id, "", photo=photo.file_id)
+    else:
+        await send(
+            context.bot,
+            services,
+            msg.chat_id,
+            public_status(ticket, category=category) + "\n\n" + history,
+        )
+
+
+def _who(services: Services, ticket: Ticket) -> Any:
+    def who(event: TicketEvent) -> str:
+        if event.actor_id is None:
+            return texts.TIMELINE_SYSTEM
+        if event.actor_id == ticket.reporter_id:
+            return texts.TIMELINE_REPORTER
+        for worker in services.community.workers:
+            if worker.telegram_id == event.actor_id:
+                return worker.name
+        if event.actor_role in ("worker", "admin", "department"):
+            return services.worker_name(event.actor_role)
+        return texts.TIMELINE_RESIDENT
+
+    return who
+
+
+def handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Worker commands."""
+    return [CommandHandler("mytickets", on_mytickets), CommandHandler("ticket", on_ticket)]
+
+
+def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Ticket card buttons."""
+    return [
+        CallbackQueryHandler(on_card_button, pattern=r"^(acc|xfer|xc|xw|xk|ret|rt|res|rs|card):")
+    ]
+
+
+def prompt_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Answers to the bot's questions, before intake reads private messages as reports."""
+    return [
+        MessageHandler(
+            filters.ChatType.PRIVATE & (filters.TEXT | filters.PHOTO) & ~filters.COMMAND,
+            on_prompt_answer,
+        )
+    ]

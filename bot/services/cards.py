@@ -1,0 +1,177 @@
+"""What people read about a ticket: the worker's card, the group's reply, the timeline.
+
+Pure functions from tickets to (text, buttons); HTML-escaped where the text is sent as HTML.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from bot import texts
+from bot.services import lifecycle as lc
+from bot.services.privacy import mask_pii
+from storage.outbox import Button
+from storage.tickets import Ticket, TicketEvent
+
+Buttons = list[list[Button]]
+QUOTE_LIMIT = 60
+
+
+def local_time(when: datetime | None, tz: ZoneInfo) -> str:
+    """Show a moment in the community's timezone, e.g. 11-23 13:00."""
+    if when is None:
+        return "—"
+    return when.astimezone(tz).strftime("%m-%d %H:%M")
+
+
+def place_of(ticket: Ticket) -> str:
+    """Describe where the problem is: building, unit, room or named place."""
+    location = ticket.location or {}
+    parts: list[str] = []
+    building = ticket.building or location.get("building")
+    if building:
+        parts.append(texts.BUILDING_LABEL.format(building=building))
+    if location.get("unit"):
+        parts.append(f"{location['unit']}单元")
+    if location.get("room"):
+        parts.append(str(location["room"]))
+    if location.get("place"):
+        parts.append(str(location["place"]))
+    return "".join(parts) if parts else texts.PLACE_UNKNOWN
+
+
+def quote(text: str, limit: int = QUOTE_LIMIT) -> str:
+    """A short, masked quote of a resident's words for echoing in a group."""
+    flat = " ".join(mask_pii(text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def card_buttons(ticket: Ticket) -> Buttons:
+    """The buttons a worker's card shows in the ticket's current state."""
+    actions = lc.allowed_actions(ticket.status)
+    tid = ticket.id
+    if ticket.status in lc.AWAITING_ACCEPT:
+        return [
+            [Button(texts.BTN_ACCEPT, f"acc:{tid}")],
+            [Button(texts.BTN_TRANSFER, f"xfer:{tid}"), Button(texts.BTN_RETURN, f"ret:{tid}")],
+        ]
+    if "resolve" in actions:
+        return [
+            [Button(texts.BTN_RESOLVE, f"res:{tid}"), Button(texts.BTN_TRANSFER, f"xfer:{tid}")]
+        ]
+    return []
+
+
+def worker_card(
+    ticket: Ticket,
+    *,
+    category: str,
+    worker: str,
+    tz: ZoneInfo,
+    photos: int = 0,
+) -> tuple[str, Buttons]:
+    """Render the ticket card a worker acts on (HTML)."""
+    e = html.escape
+    icon = "🆕" if ticket.status in lc.AWAITING_ACCEPT else "🛠"
+    if ticket.status in lc.TERMINAL or ticket.status == lc.RESOLVED:
+        icon = "✅"
+    reporter = f'<a href="tg://user?id={ticket.reporter_id}">{e(ticket.reporter_name)}</a>'
+    lines = [
+        texts.CARD_TITLE.format(
+            icon=icon,
+            number=ticket.number,
+            category=e(category),
+            urgency=texts.URGENCY_LABELS.get(ticket.urgency, ticket.urgency),
+        ),
+        texts.CARD_LOCATION.format(location=e(place_of(ticket))),
+        texts.CARD_TEXT.format(text=e(ticket.text[:1500])),
+        texts.CARD_REPORTER.format(reporter=reporter),
+    ]
+    if ticket.is_private:
+        lines.append(texts.CARD_PRIVATE)
+    if ticket.follower_count:
+        lines.append(texts.CARD_FOLLOWERS.format(count=ticket.follower_count + 1))
+    if photos:
+        lines.append(texts.CARD_PHOTOS.format(count=photos))
+    if ticket.status in lc.AWAITING_ACCEPT:
+        lines.append(texts.CARD_ACCEPT_DUE.format(due=local_time(ticket.accept_due_at, tz)))
+    elif ticket.status in lc.IN_HAND:
+        lines.append(texts.CARD_RESOLVE_DUE.format(due=local_time(ticket.resolve_due_at, tz)))
+    lines.append(texts.CARD_ASSIGNEE.format(worker=e(worker or texts.NOBODY_YET)))
+    lines.append(
+        texts.CARD_STATUS.format(
+            status=texts.TICKET_STATE_LABELS.get(ticket.status, ticket.status)
+        )
+    )
+    return "\n".join(lines), card_buttons(ticket)
+
+
+def group_ack(
+    ticket: Ticket, *, category: str, worker: str, role: str, tz: ZoneInfo, echo: bool
+) -> str:
+    """The calm reply in the group: number, category, who has it, when they will respond."""
+    promise = texts.PROMISE_ACCEPT.format(due=local_time(ticket.accept_due_at, tz))
+    text = texts.GROUP_ACK.format(
+        number=ticket.number,
+        category=category,
+        urgent=texts.GROUP_ACK_URGENT if ticket.urgency == "urgent" else "",
+        role=role,
+        worker=worker or texts.NOBODY_YET,
+        promise=promise,
+    )
+    if echo:
+        text = texts.GROUP_ACK_QUOTE.format(text=quote(ticket.text)) + text
+    return text
+
+
+def private_ack(ticket: Ticket, *, category: str, worker: str, role: str, tz: ZoneInfo) -> str:
+    """The private acknowledgement for a complaint sent to the bot directly."""
+    return texts.PRIVATE_ACK.format(
+        number=ticket.number,
+        category=category,
+        role=role,
+        worker=worker or texts.NOBODY_YET,
+        promise=texts.PROMISE_ACCEPT.format(due=local_time(ticket.accept_due_at, tz)),
+    )
+
+
+def public_status(ticket: Ticket, *, category: str) -> str:
+    """A status line with no personal data, for groups."""
+    rating = ""
+    if ticket.rating:
+        rating = f"（{texts.RATING_LABELS.get(ticket.rating, ticket.rating)}）"
+    return texts.TICKET_PUBLIC.format(
+        number=ticket.number,
+        category=category,
+        place=place_of(ticket),
+        status=texts.TICKET_STATE_LABELS.get(ticket.status, ticket.status),
+        rating=rating,
+    )
+
+
+def timeline(
+    events: Sequence[TicketEvent],
+    *,
+    tz: ZoneInfo,
+    who: Callable[[TicketEvent], str],
+) -> str:
+    """The ticket's history, one line per event (plain text)."""
+    lines = [texts.TIMELINE_HEAD]
+    for event in events:
+        label = texts.TIMELINE_KINDS.get(event.kind, event.kind)
+        detail = event.detail or {}
+        extra = ""
+        for key in ("reason", "note", "to_worker", "category", "rating", "level"):
+            value = detail.get(key)
+            if value:
+                extra = f"（{value}）"
+                break
+        lines.append(
+            texts.TIMELINE_LINE.format(
+                at=local_time(event.at, tz), who=who(event), what=label, detail=extra
+            )
+        )
+    return "\n".join(lines)

@@ -1,0 +1,311 @@
+"""Whole bot over HTTP: a resident's complaint reaches the right grid worker, who acts on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot import texts
+from bot.sandbox import Emulator
+from bot.services.clock import FakeClock
+from tests.botkit import (
+    DUTY,
+    GROUP,
+    GROUP_G1,
+    NEIGHBOUR,
+    RESIDENT,
+    SECRETARY,
+    WORKER_LI,
+    WORKER_ZHANG,
+    open_privates,
+    populate,
+    running_bot,
+)
+
+LIFT = "4号楼电梯又坏了，关人了！快来人"
+STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
+
+
+async def test_complaint_to_card_accept_resolve(tmp_path: Path, clock: FakeClock) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF)
+            complaint = await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI)
+            assert "工单 #1" in card.text and "公共设施" in card.text and "紧急" in card.text
+            assert "4号楼" in card.text and "周大爷" in card.text
+            assert [b.text for row in card.buttons for b in row] == ["接单", "转派", "不属于我"]
+
+            ack = await emu.wait_for(GROUP)
+            assert ack.reply_to_message_id == complaint["message_id"]
+            assert "#1" in ack.text and "公共设施" in ack.text and "李娜" in ack.text
+            assert "前响应" in ack.text
+
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            accepted = await emu.wait_for(GROUP)
+            assert accepted.text == texts.ACCEPTED_GROUP.format(number=1, worker="李娜")
+            card = emu.message(WORKER_LI, card.message_id)
+            assert [b.text for row in card.buttons for b in row] == ["办结", "转派"]
+
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "res:1")
+            await emu.wait_for(WORKER_LI, lambda m: m.text == texts.RESOLVE_NOTE)
+            await emu.send_text(WORKER_LI, WORKER_LI, "电梯已修好，维保公司到场处理")
+            rating = await emu.wait_for(GROUP, lambda m: "评价" in m.text)
+            assert rating.reply_to_message_id == complaint["message_id"]
+            assert [b.text for row in rating.buttons for b in row] == [
+                "满意",
+                "基本满意",
+                "不满意",
+            ]
+            ticket = await bot.state.require_services().tickets.get(1)
+            assert ticket.status == "resolved"
+            kinds = [e.kind for e in await bot.state.require_services().tickets.history(1)]
+            assert kinds == ["opened", "accepted", "resolved"]
+
+
+async def test_chit_chat_and_notices_get_no_answer(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            for text in ("大家早上好", "谢谢王师傅把路灯修好了", "通知：明天上午停水检修", "收到"):
+                await emu.send_text(GROUP, RESIDENT, text)
+            await bot.idle()
+            assert emu.sent(GROUP) == []
+            assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+
+
+async def test_private_complaint_is_not_told_to_the_group(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(RESIDENT, RESIDENT, "6号楼楼下每天晚上广场舞太吵了，能不能管管")
+            ack = await emu.wait_for(RESIDENT)
+            assert "#1" in ack.text and "群里不会显示" in ack.text
+            card = await emu.wait_for(WORKER_ZHANG)
+            assert "私下反映" in card.text
+            await bot.idle()
+            assert emu.sent(GROUP) == []
+
+
+async def test_photo_with_caption_is_a_complaint_with_evidence(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_photo(GROUP, RESIDENT, caption="7号楼楼道里有人飞线充电，太危险了")
+            card = await emu.wait_for(WORKER_ZHANG)
+            assert "照片 1 张" in card.text
+            photo = await emu.wait_for(WORKER_ZHANG, lambda m: m.photo is not None)
+            assert photo.reply_to_message_id == card.message_id
+            photos = await bot.state.require_services().tickets.photos(1)
+            assert len(photos) == 1
+
+
+async def test_unreachable_worker_falls_back_to_duty_and_admin_is_told(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, DUTY, SECRETARY)  # 李娜 never opened the bot: 403
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(DUTY)
+            assert "工单 #1" in card.text
+            warning = await emu.wait_for(SECRETARY)
+            assert "李娜" in warning.text and "赵强" in warning.text
+            ack = await emu.wait_for(GROUP)
+            assert "赵强" in ack.text and "李娜" not in ack.text
+            ticket = await bot.state.require_services().tickets.get(1)
+            assert ticket.assignee_key == "duty"
+
+
+async def test_low_confidence_asks_the_reporter_only(tmp_path: Path) -> None:
+    async with Emulator() as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path, expect_errors=True) as bot:
+            await open_privates(emu, *STAFF)
+            services = bot.state.require_services()
+            await emu.send_text(GROUP, RESIDENT, "/report 3号楼那边有点问题")
+            question = await emu.wait_for(GROUP)
+            labels = [b.text for row in question.buttons for b in row]
+            assert "不是投诉" in labels and "其他问题" in labels
+            other = question.button("其他问题")
+            qid = await emu.press_button(
+                GROUP, NEIGHBOUR, question.message_id, other.callback_data
+            )
+            answer = await emu.wait_for_answer(qid)
+            assert answer.text == texts.NOT_YOUR_BUTTON and answer.show_alert
+            assert await services.tickets.by_number("幸福里社区", 1) is None
+
+            await emu.press_button(GROUP, RESIDENT, question.message_id, other.callback_data)
+            card = await emu.wait_for(DUTY)  # 其他诉求 go to the duty worker
+            assert "工单 #1" in card.text and "其他诉求" in card.text
+
+
+async def test_reporter_can_say_it_was_not_a_complaint(tmp_path: Path) -> None:
+    async with Emulator() as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await emu.send_text(GROUP, RESIDENT, "/report 那个事")
+            question = await emu.wait_for(GROUP)
+            no = question.button("不是投诉")
+            await emu.press_button(GROUP, RESIDENT, question.message_id, no.callback_data)
+            await bot.idle()
+            assert emu.message(GROUP, question.message_id).text == texts.CONFIRM_DISMISSED
+            assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+
+
+async def test_burst_of_messages_opens_one_ticket(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            for text in (
+                "4号楼电梯坏了",
+                "4号楼电梯又停了快来修",
+                "电梯坏了没人管吗 4号楼",
+                "4号楼电梯门关不上",
+                "4号楼电梯!!!",
+            ):
+                await emu.send_text(GROUP, RESIDENT, text)
+            await bot.idle()
+            tickets = bot.state.require_services().tickets
+            assert await tickets.by_number("幸福里社区", 1) is not None
+            assert await tickets.by_number("幸福里社区", 2) is None
+            assert len([m for m in emu.sent(WORKER_LI) if "工单 #" in m.text]) == 1
+
+
+async def test_group_echo_masks_phone_numbers(tmp_path: Path) -> None:
+    async with Emulator() as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(
+                GROUP, RESIDENT, "/report 2号楼楼道灯坏了一个月了，有事打我电话13912345678"
+            )
+            ack = await emu.wait_for(GROUP)
+            assert "13912345678" not in ack.text
+            assert "139****5678" in ack.text
+
+
+async def test_forged_and_stale_buttons_change_nothing(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path, expect_errors=True) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI)
+            services = bot.state.require_services()
+            # A resident forging the worker's button, in their own chat.
+            qid = await emu.press_button(RESIDENT, RESIDENT, 1, "acc:1", check=False)
+            assert (await emu.wait_for_answer(qid)).show_alert
+            # Another worker pressing 李娜's button.
+            qid = await emu.press_button(WORKER_ZHANG, WORKER_ZHANG, 1, "acc:1", check=False)
+            assert (await emu.wait_for_answer(qid)).text == texts.ERRORS["not_allowed"]
+            # Malformed and unknown data.
+            for data in ("acc:abc", "acc:99999", "zzz", "rt:1:drop_tables"):
+                qid = await emu.press_button(
+                    WORKER_LI, WORKER_LI, card.message_id, data, check=False
+                )
+                answer = await emu.wait_for_answer(qid)
+                assert answer.show_alert and answer.text
+            assert (await services.tickets.get(1)).status == "new"
+            # Resolving before accepting is refused clearly.
+            qid = await emu.press_button(
+                WORKER_LI, WORKER_LI, card.message_id, "rs:1", check=False
+            )
+            assert "接单" in (await emu.wait_for_answer(qid)).text
+            assert (await services.tickets.get(1)).status == "new"
+
+
+async def test_binding_follows_a_group_upgraded_to_supergroup(tmp_path: Path) -> None:
+    async with Emulator() as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            new_id = await emu.upgrade_to_supergroup(GROUP_G1)
+            await emu.wait_for(new_id, lambda m: m.text == texts.GROUP_MIGRATED)
+            await emu.send_text(new_id, RESIDENT, "/report 2号楼电梯坏了")
+            ack = await emu.wait_for(new_id)
+            assert "#1" in ack.text
+            services = bot.state.require_services()
+            assert await services.state.group_grids(new_id) == ("g1",)
+
+
+async def test_restart_between_complaint_and_press(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI)
+            await emu.wait_for(GROUP)
+        async with running_bot(emu, tmp_path) as bot:  # a new process on the same database
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            assert (await bot.state.require_services().tickets.get(1)).status == "accepted"
+
+
+async def test_transfer_to_another_worker_with_reason(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "xfer:1")
+            menu = await emu.wait_until(
+                lambda: "转给谁" in emu.message(WORKER_LI, card.message_id).text
+            )
+            assert menu is None
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "xw:1:zhang")
+            await emu.wait_for(WORKER_LI, lambda m: "转派原因" in m.text)
+            await emu.send_text(WORKER_LI, WORKER_LI, "这栋楼归第二网格管")
+            new_card = await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #1" in m.text)
+            assert "接单" in [b.text for row in new_card.buttons for b in row]
+            await emu.wait_for(GROUP, lambda m: "张伟" in m.text)
+            old = emu.message(WORKER_LI, card.message_id)
+            assert old.buttons == []
+            ticket = await bot.state.require_services().tickets.get(1)
+            assert ticket.assignee_key == "zhang"
+
+
+async def test_category_correction_teaches_the_classifier(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "/report 3号楼门口的共享单车堆成山了")
+            card = await emu.wait_for(WORKER_LI)
+            services = bot.state.require_services()
+            before = (await services.tickets.get(1)).category
+            target = "sanitation" if before != "sanitation" else "parking"
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "xfer:1")
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "xc:1", check=False)
+            await emu.press_button(
+                WORKER_LI, WORKER_LI, card.message_id, f"xk:1:{target}", check=False
+            )
+            await emu.wait_for(WORKER_LI, lambda m: "转派原因" in m.text)
+            await emu.send_text(WORKER_LI, WORKER_LI, "类别不对")
+            note = await emu.wait_for(WORKER_LI, lambda m: "纠正" in m.text)
+            assert services.category_name(target) in note.text
+            assert (await services.tickets.get(1)).category == target
+            reading = services.classifier.classify("3号楼门口的共享单车堆成山了")
+            assert reading.category == target
+
+
+async def test_return_goes_to_the_duty_worker(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "ret:1")
+            await emu.press_button(
+                WORKER_LI, WORKER_LI, card.message_id, "rt:1:not_my_grid", check=False
+            )
+            duty_card = await emu.wait_for(DUTY, lambda m: "工单 #1" in m.text)
+            assert "接单" in [b.text for row in duty_card.buttons for b in row]
+            ticket = await bot.state.require_services().tickets.get(1)
+            assert ticket.assignee_key == "duty" and ticket.status == "returned"
