@@ -9,6 +9,7 @@ CREATE TABLE ticket_steps (
     ticket_id   INTEGER NOT NULL REFERENCES tickets (id),
     phase       TEXT    NOT NULL CHECK (phase IN ('accept', 'resolve', 'rating', 'whistle')),
     step        TEXT    NOT NULL,
+    started_at  TEXT    NOT NULL,                      -- when this deadline started running
     deadline_at TEXT    NOT NULL,                      -- the deadline this step belongs to
     due_at      TEXT    NOT NULL,                      -- when the sweep must take it
     done_at     TEXT,

@@ -1,0 +1,561 @@
+"""The deadline sweep: reminders, then worker -> office -> street -> department (吹哨)."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot import texts
+from bot.services import lifecycle as lc
+from bot.services.clock import Clock
+from bot.services.community import ConfigError
+from bot.services.errors import DomainError
+from bot.services.sla import SlaPolicy
+from storage.db import Database
+from storage.outbox import Button, OutgoingMessage
+from storage.tickets import NewEvent, PlannedStep, Step, Ticket, TicketRepository, iso
+
+log = logging.getLogger(__name__)
+
+LEVEL_OFFICE = 1
+LEVEL_STREET = 2
+LEVEL_DEPARTMENT = 3
+
+
+class EscalationConfigError(ConfigError):
+    """The [escalation] or [[departments]] section is wrong; the message names file and key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    """A department the street can call in (吹哨) for some categories."""
+
+    key: str
+    name: str
+    categories: tuple[str, ...]
+    contact_id: int  # Telegram id of the department's contact
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPolicy:
+    """When each rung of the ladder is reached, and whom to tell there."""
+
+    # Fractions of the deadline's own length past the deadline: a 30-minute accept window
+    # reaches the street 15 minutes late, a 3-working-day resolve window 1.5 days late.
+    street_after: float = 0.5
+    department_after: float = 1.0
+    ack_time: timedelta = timedelta(minutes=30)
+    office_ids: tuple[int, ...] = ()  # the community office (admins' Telegram ids)
+    street_office_id: int | None = None
+    departments: tuple[Department, ...] = ()
+    community: str = ""
+    # Chinese category names for the messages (the classifier's category_name); codes otherwise.
+    category_names: Mapping[str, str] = field(default_factory=dict)
+    worker_names: Mapping[str, str] = field(default_factory=dict)  # worker key -> name
+
+    def department_for(self, category: str) -> Department | None:
+        """Return the department named for a category, if any."""
+        return next((d for d in self.departments if category in d.categories), None)
+
+    @classmethod
+    def from_config(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        office_ids: Sequence[int] = (),
+        community: str = "",
+        category_names: Mapping[str, str] | None = None,
+        worker_names: Mapping[str, str] | None = None,
+        source: str = "community.toml",
+    ) -> EscalationPolicy:
+        """Build the policy from [escalation] and [[departments]] of the community TOML."""
+        problems: list[str] = []
+        section = raw.get("escalation", {})
+        if not isinstance(section, Mapping):
+            raise EscalationConfigError(["escalation: must be a table"], source)
+        street_after = _fraction(section, "street_after", 0.5, problems)
+        department_after = _fraction(section, "department_after", 1.0, problems)
+        if department_after < street_after:
+            problems.append("escalation.department_after: must not be below street_after")
+        ack = section.get("ack_minutes", 30)
+        if isinstance(ack, bool) or not isinstance(ack, int) or ack <= 0:
+            problems.append("escalation.ack_minutes: must be a positive whole number")
+            ack = 30
+        street = section.get("street_office_id")
+        if street is not None and (isinstance(street, bool) or not isinstance(street, int)):
+            problems.append("escalation.street_office_id: must be a Telegram id (a number)")
+            street = None
+        known = {"street_after", "department_after", "ack_minutes", "street_office_id"}
+        problems.extend(f"escalation.{k}: unknown key" for k in sorted(set(section) - known))
+        departments: list[Department] = []
+        seen: dict[str, str] = {}
+        tables = raw.get("departments", [])
+        if not isinstance(tables, list):
+            problems.append("departments: must be an array of tables ([[departments]])")
+            tables = []
+        for i, table in enumerate(tables):
+            where = f"[[departments]][{i}]"
+            if not isinstance(table, Mapping):
+                problems.append(f"{where}: must be a table")
+                continue
+            key, name = table.get("key"), table.get("name")
+            contact = table.get("contact_id")
+            categories = table.get("categories", [])
+            if not isinstance(key, str) or not key:
+                problems.append(f"{where}.key: missing")
+                continue
+            where = f"[[departments]] {key}"
+            if not isinstance(name, str) or not name:
+                problems.append(f"{where}.name: missing")
+            if isinstance(contact, bool) or not isinstance(contact, int):
+                problems.append(f"{where}.contact_id: must be the contact's Telegram id")
+            if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
+                problems.append(f"{where}.categories: must be a list of category names")
+                categories = []
+            for category in categories:
+                if category in seen:
+                    problems.append(
+                        f"{where}.categories: {category!r} is already handled by {seen[category]}"
+                    )
+                seen[category] = key
+            if isinstance(name, str) and isinstance(contact, int):
+                departments.append(Department(key, name, tuple(categories), contact))
+        if problems:
+            raise EscalationConfigError(problems, source)
+        return cls(
+            street_after=street_after,
+            department_after=department_after,
+            ack_time=timedelta(minutes=ack),
+            office_ids=tuple(office_ids),
+            street_office_id=street,
+            departments=tuple(departments),
+            community=community,
+            category_names=dict(category_names or {}),
+            worker_names=dict(worker_names or {}),
+        )
+
+
+def _fraction(section: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
+    value = section.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        problems.append(f"escalation.{key}: must be a number ≥ 0 (a fraction of the deadline)")
+        return default
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one sweep did (counts of steps taken)."""
+
+    reminded: int = 0
+    escalated: int = 0
+    whistled: int = 0
+    lapsed: int = 0
+    closed_unrated: int = 0
+    skipped: int = 0
+    messages: int = 0
+
+    @property
+    def steps(self) -> int:
+        return self.reminded + self.escalated + self.whistled + self.lapsed + self.closed_unrated
+
+
+@dataclass
+class _Batch:
+    """Everything one batch decides, written in one transaction."""
+
+    events: list[NewEvent] = field(default_factory=list)
+    messages: list[tuple[str, int, OutgoingMessage]] = field(default_factory=list)
+    finished: list[tuple[int, str]] = field(default_factory=list)
+    planned: list[PlannedStep] = field(default_factory=list)
+    levels: list[tuple[int, int]] = field(default_factory=list)
+    whistles: list[tuple[int, str, int, datetime, datetime]] = field(default_factory=list)
+    lapsed: list[int] = field(default_factory=list)
+    closed: list[int] = field(default_factory=list)
+    touched: set[int] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+
+
+class EscalationSweep:
+    """Walk due deadline steps from the database; each step happens once, even across restarts."""
+
+    BATCH = 2000
+
+    def __init__(
+        self, db: Database, clock: Clock, sla: SlaPolicy, policy: EscalationPolicy
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.sla = sla
+        self.policy = policy
+        self.repo = TicketRepository(db)
+
+    async def run(self) -> SweepResult:
+        """Take every step that is due now; return what was done."""
+        now = self.clock.now()
+        total: dict[str, int] = defaultdict(int)
+        # A step may plan the next rung already due (the bot was down): loop until none is.
+        for _ in range(10):
+            async with self.db.transaction():
+                due = await self.repo.due_steps(now, self.BATCH)
+                if not due:
+                    break
+                batch = _Batch()
+                for ticket, step in due:
+                    self._take(ticket, step, now, batch)
+                await self._write(batch, now)
+            for key, value in batch.counts.items():
+                total[key] += value
+            if len(due) < self.BATCH and not any(p.due_at <= now for p in batch.planned):
+                break
+        result = SweepResult(**total)
+        if result.steps:
+            log.info(
+                "deadline sweep: %d reminders, %d escalations, %d whistles, %d lapsed,"
+                " %d closed unrated",
+                result.reminded,
+                result.escalated,
+                result.whistled,
+                result.lapsed,
+                result.closed_unrated,
+            )
+        return result
+
+    async def acknowledge_whistle(self, ticket_id: int, user_id: int) -> Ticket:
+        """Record the department's 收到 on a whistle; the street office is not bothered then."""
+        now = self.clock.now()
+        async with self.db.transaction():
+            ticket = await self.repo.get(ticket_id)
+            if ticket is None:
+                raise DomainError("ticket_not_found", ref=f"#{ticket_id}")
+            whistle = await self.repo.open_whistle(ticket_id)
+            if whistle is None:
+                raise DomainError("no_open_whistle", number=ticket.number)
+            if whistle.contact_id != user_id:
+                raise DomainError("not_department_contact", number=ticket.number)
+            await self.repo.ack_whistle(whistle.id, user_id, now)
+            lapse = await self.repo.pending_step(ticket_id, "whistle", "whistle_lapse")
+            if lapse is not None:
+                await self.repo.finish_steps([(lapse.id, "acked")], now)
+            await self.repo.add_event(
+                NewEvent(
+                    ticket_id,
+                    now,
+                    user_id,
+                    "department",
+                    "whistle_acked",
+                    None,
+                    None,
+                    {"department": whistle.department, "late": now > whistle.ack_due_at},
+                )
+            )
+            await self.repo.refresh_next_check([ticket_id])
+            return ticket
+
+    # ── deciding ──
+    def _take(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> None:
+        if not self._still_relevant(ticket, step):
+            # The ticket moved on without cancelling this step (should not happen): drop it.
+            batch.finished.append((step.id, "skipped"))
+            batch.counts["skipped"] += 1
+            batch.touched.add(ticket.id)
+            return
+        handler = {
+            "remind": self._remind,
+            "office": self._office,
+            "street": self._street,
+            "department": self._department,
+            "whistle_lapse": self._whistle_lapse,
+            "close_unrated": self._close_unrated,
+        }[step.step]
+        outcome = handler(ticket, step, now, batch)
+        batch.finished.append((step.id, outcome))
+        batch.touched.add(ticket.id)
+
+    @staticmethod
+    def _still_relevant(ticket: Ticket, step: Step) -> bool:
+        if step.phase == "accept":
+            return ticket.status in lc.AWAITING_ACCEPT
+        if step.phase == "resolve":
+            return ticket.status in lc.IN_HAND
+        if step.phase == "rating":
+            return ticket.status == lc.RESOLVED
+        return ticket.status in lc.OPEN_STATES  # whistle
+
+    def _key(self, ticket: Ticket, step: Step, who: str | int = "") -> str:
+        # The deadline's epoch seconds name it: a new deadline is a new decision.
+        return f"t{ticket.id}:{step.phase}:{step.step}:{int(step.deadline_at.timestamp())}:{who}"
+
+    def _event(
+        self, ticket: Ticket, now: datetime, kind: str, detail: dict[str, Any], batch: _Batch
+    ) -> None:
+        batch.events.append(
+            NewEvent(ticket.id, now, None, "system", kind, ticket.status, ticket.status, detail)
+        )
+
+    def _send(
+        self, batch: _Batch, key: str, chat_id: int | None, message: OutgoingMessage
+    ) -> None:
+        if chat_id is not None:
+            batch.messages.append((key, chat_id, message))
+
+    def _local(self, when: datetime) -> str:
+        return when.astimezone(self.sla.timezone).strftime("%m-%d %H:%M")
+
+    def _remind(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
+        if now >= step.deadline_at:
+            # The deadline passed while the bot was down: the office step speaks for it.
+            batch.counts["skipped"] += 1
+            return "skipped"
+        template = texts.REMINDER_ACCEPT if step.phase == "accept" else texts.REMINDER_RESOLVE
+        text = template.format(
+            number=ticket.number,
+            category=self.policy.category_names.get(ticket.category, ticket.category),
+            due=self._local(step.deadline_at),
+        )
+        self._send(
+            batch,
+            self._key(ticket, step),
+            ticket.assignee_id,
+            OutgoingMessage(text, private=True, purpose="remind", extra={"ticket_id": ticket.id}),
+        )
+        self._event(
+            ticket,
+            now,
+            "reminded",
+            {"phase": step.phase, "to": ticket.assignee_key, "due": iso(step.deadline_at)},
+            batch,
+        )
+        batch.counts["reminded"] += 1
+        return "done"
+
+    def _facts(self, ticket: Ticket, step: Step, now: datetime) -> dict[str, Any]:
+        place = ticket.location.get("place") if isinstance(ticket.location, dict) else None
+        where = "、".join(
+            x for x in ((f"{ticket.building}号楼" if ticket.building else None), place) if x
+        )
+        return {
+            "number": ticket.number,
+            "category": self.policy.category_names.get(ticket.category, ticket.category),
+            "place": where or texts.PLACE_UNKNOWN,
+            "phase": texts.DEADLINE_PHASE_LABELS[step.phase],
+            "late": late_text(now - step.deadline_at),
+            "worker": self.policy.worker_names.get(ticket.assignee_key or "", "")
+            or ticket.assignee_key
+            or "-",
+            "community": self.policy.community,
+        }
+
+    def _climb(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch, level: int) -> None:
+        batch.levels.append((level, ticket.id))
+        self._event(
+            ticket,
+            now,
+            "escalated",
+            {
+                "phase": step.phase,
+                "level": level,
+                "to": step.step,
+                "late_minutes": int((now - step.deadline_at).total_seconds() // 60),
+            },
+            batch,
+        )
+        batch.counts["escalated"] += 1
+
+    def _plan_next(
+        self, ticket: Ticket, step: Step, name: str, after: float, batch: _Batch
+    ) -> None:
+        window = step.deadline_at - step.started_at
+        batch.planned.append(
+            PlannedStep(
+                ticket.id,
+                step.phase,
+                name,
+                step.started_at,
+                step.deadline_at,
+                step.deadline_at + window * after,
+            )
+        )
+
+    def _office(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
+        facts = self._facts(ticket, step, now)
+        for office_id in self.policy.office_ids:
+            self._send(
+                batch,
+                self._key(ticket, step, office_id),
+                office_id,
+                OutgoingMessage(
+                    texts.ESCALATE_TO_OFFICE.format(**facts),
+                    private=True,
+                    purpose="escalate",
+                    extra={"ticket_id": ticket.id, "level": LEVEL_OFFICE},
+                ),
+            )
+        self._send(
+            batch,
+            self._key(ticket, step, "worker"),
+            ticket.assignee_id,
+            OutgoingMessage(
+                texts.OVERDUE_TO_WORKER.format(**facts),
+                private=True,
+                purpose="overdue",
+                extra={"ticket_id": ticket.id},
+            ),
+        )
+        if not ticket.is_private and ticket.chat_id is not None:
+            # The group only sees that it is being worked on: no names, no lateness.
+            self._send(
+                batch,
+                self._key(ticket, step, "group"),
+                ticket.chat_id,
+                OutgoingMessage(
+                    texts.GROUP_CALM_STATUS.format(number=ticket.number),
+                    reply_to_message_id=ticket.message_id,
+                    purpose="status",
+                    extra={"ticket_id": ticket.id},
+                ),
+            )
+        self._climb(ticket, step, now, batch, LEVEL_OFFICE)
+        self._plan_next(ticket, step, "street", self.policy.street_after, batch)
+        return "done"
+
+    def _street(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
+        facts = self._facts(ticket, step, now)
+        self._send(
+            batch,
+            self._key(ticket, step),
+            self.policy.street_office_id,
+            OutgoingMessage(
+                texts.ESCALATE_TO_STREET.format(**facts),
+                private=True,
+                purpose="escalate",
+                extra={"ticket_id": ticket.id, "level": LEVEL_STREET},
+            ),
+        )
+        self._climb(ticket, step, now, batch, LEVEL_STREET)
+        if self.policy.department_for(ticket.category) is not None:
+            self._plan_next(ticket, step, "department", self.policy.department_after, batch)
+        return "done"
+
+    def _department(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
+        department = self.policy.department_for(ticket.category)
+        if department is None:  # the configuration changed since the step was planned
+            batch.counts["skipped"] += 1
+            return "skipped"
+        facts = self._facts(ticket, step, now)
+        ack_minutes = int(self.policy.ack_time.total_seconds() // 60)
+        ack_due = now + self.policy.ack_time
+        self._send(
+            batch,
+            self._key(ticket, step),
+            department.contact_id,
+            OutgoingMessage(
+                texts.WHISTLE_TO_DEPARTMENT.format(
+                    **facts,
+                    department=department.name,
+                    ack_minutes=ack_minutes,
+                    text=ticket.text[:300],
+                ),
+                buttons=((Button(texts.WHISTLE_ACK_BUTTON, f"ack:{ticket.id}"),),),
+                private=True,
+                purpose="whistle",
+                extra={"ticket_id": ticket.id, "department": department.key},
+            ),
+        )
+        batch.whistles.append((ticket.id, department.key, department.contact_id, now, ack_due))
+        batch.levels.append((LEVEL_DEPARTMENT, ticket.id))
+        self._event(
+            ticket,
+            now,
+            "whistled",
+            {
+                "phase": step.phase,
+                "level": LEVEL_DEPARTMENT,
+                "department": department.key,
+                "ack_due": iso(ack_due),
+            },
+            batch,
+        )
+        batch.planned.append(
+            PlannedStep(ticket.id, "whistle", "whistle_lapse", now, ack_due, ack_due)
+        )
+        batch.counts["whistled"] += 1
+        return "done"
+
+    def _whistle_lapse(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
+        department = self.policy.department_for(ticket.category)
+        name = department.name if department else "-"
+        ack_minutes = int((step.deadline_at - step.started_at).total_seconds() // 60)
+        self._send(
+            batch,
+            self._key(ticket, step),
+            self.policy.street_office_id,
+            OutgoingMessage(
+                texts.WHISTLE_LAPSED_TO_STREET.format(
+                    number=ticket.number, department=name, ack_minutes=ack_minutes
+                ),
+                private=True,
+                purpose="escalate",
+                extra={"ticket_id": ticket.id},
+            ),
+        )
+        batch.lapsed.append(ticket.id)
+        self._event(ticket, now, "whistle_lapsed", {"department": name}, batch)
+        batch.counts["lapsed"] += 1
+        return "done"
+
+    def _close_unrated(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
+        to = lc.check_transition(ticket.status, "close_unrated", number=ticket.number)
+        batch.closed.append(ticket.id)
+        batch.events.append(
+            NewEvent(
+                ticket.id,
+                now,
+                None,
+                "system",
+                "closed_unrated",
+                ticket.status,
+                to,
+                {"rating": "unrated"},
+            )
+        )
+        batch.counts["closed_unrated"] += 1
+        return "done"
+
+    # ── writing ──
+    async def _write(self, batch: _Batch, now: datetime) -> None:
+        repo = self.repo
+        await repo.finish_steps(batch.finished, now)
+        await repo.add_events(batch.events)
+        await repo.queue_messages(batch.messages, now)
+        if batch.planned:
+            await repo.plan_steps(batch.planned)
+        for ticket_id, department, contact, at, ack_due in batch.whistles:
+            await repo.add_whistle(ticket_id, department, contact, at, ack_due)
+        if batch.lapsed:
+            await repo.lapse_whistles(batch.lapsed, now)
+        for ticket_id in batch.closed:
+            ticket = await repo.get(ticket_id)
+            assert ticket is not None and ticket.resolved_at is not None
+            await repo.update(ticket_id, status=lc.CLOSED, rating="unrated", closed_at=now)
+            await repo.add_rating(ticket_id, ticket.resolved_at, None, "system", "unrated", now)
+        levels = dict.fromkeys(batch.touched, 0)
+        for level, ticket_id in batch.levels:
+            levels[ticket_id] = max(levels[ticket_id], level)
+        await repo.raise_level_and_refresh(levels.items())
+        batch.counts["messages"] += len(batch.messages)
+
+
+def late_text(late: timedelta) -> str:
+    """Say how late something is in plain words (分钟 / 小时 / 天)."""
+    minutes = max(0, int(late.total_seconds() // 60))
+    if minutes < 120:
+        return texts.LATE_MINUTES.format(minutes=minutes)
+    hours = minutes // 60
+    if hours < 48:
+        return texts.LATE_HOURS.format(hours=hours)
+    return texts.LATE_DAYS.format(days=hours // 24)

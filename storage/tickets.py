@@ -1,0 +1,786 @@
+"""Tickets, their append-only history, photos, followers, deadline steps, whistles and ratings."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from storage.db import Database
+from storage.outbox import OutgoingMessage
+
+# json.dumps with options builds a new encoder per call; the sweep encodes thousands at once.
+_JSON = json.JSONEncoder(ensure_ascii=False)
+_JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+def iso(dt: datetime) -> str:
+    """Return the stored form of a time: UTC ISO-8601 text."""
+    if dt.tzinfo is None:
+        raise ValueError("naive datetime")
+    return dt.astimezone(UTC).isoformat()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _req_dt(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One complaint and where it stands."""
+
+    id: int
+    community: str
+    number: int
+    source_key: str
+    text: str
+    category: str
+    confidence: float
+    keywords: tuple[str, ...]
+    urgency: str
+    priority: int
+    location: dict[str, Any]
+    building: str | None
+    grid: str | None
+    reporter_id: int
+    reporter_name: str
+    is_private: bool
+    chat_id: int | None
+    message_id: int | None
+    reply_message_id: int | None
+    status: str
+    assignee_key: str | None
+    assignee_id: int | None
+    card_chat_id: int | None
+    card_message_id: int | None
+    escalation_level: int
+    duplicate_of: int | None
+    rating: str | None
+    created_at: datetime
+    accepted_at: datetime | None
+    resolved_at: datetime | None
+    closed_at: datetime | None
+    accept_due_at: datetime | None
+    resolve_due_at: datetime | None
+    next_check_at: datetime | None
+    follower_count: int = 0
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> Ticket:
+        # Positional: every ticket SELECT starts with _TICKET_COLUMNS then follower_count, and
+        # sqlite3.Row's lookup by name scans the column list (the sweep maps thousands of rows).
+        (
+            id_,
+            community,
+            number,
+            source_key,
+            text,
+            category,
+            confidence,
+            keywords,
+            urgency,
+            priority,
+            location,
+            building,
+            grid,
+            reporter_id,
+            reporter_name,
+            is_private,
+            chat_id,
+            message_id,
+            reply_message_id,
+            status,
+            assignee_key,
+            assignee_id,
+            card_chat_id,
+            card_message_id,
+            escalation_level,
+            duplicate_of,
+            rating,
+            created_at,
+            accepted_at,
+            resolved_at,
+            closed_at,
+            accept_due_at,
+            resolve_due_at,
+            next_check_at,
+            followers,
+        ) = tuple(row)[:35]
+        return cls(
+            id=int(id_),
+            community=str(community),
+            number=int(number),
+            source_key=str(source_key),
+            text=str(text),
+            category=str(category),
+            confidence=float(confidence),
+            keywords=tuple(json.loads(keywords)) if keywords != "[]" else (),
+            urgency=str(urgency),
+            priority=int(priority),
+            location=dict(json.loads(location)) if location != "{}" else {},
+            building=building,
+            grid=grid,
+            reporter_id=int(reporter_id),
+            reporter_name=str(reporter_name),
+            is_private=bool(is_private),
+            chat_id=chat_id,
+            message_id=message_id,
+            reply_message_id=reply_message_id,
+            status=str(status),
+            assignee_key=assignee_key,
+            assignee_id=assignee_id,
+            card_chat_id=card_chat_id,
+            card_message_id=card_message_id,
+            escalation_level=int(escalation_level),
+            duplicate_of=duplicate_of,
+            rating=rating,
+            created_at=_req_dt(created_at),
+            accepted_at=_dt(accepted_at),
+            resolved_at=_dt(resolved_at),
+            closed_at=_dt(closed_at),
+            accept_due_at=_dt(accept_due_at),
+            resolve_due_at=_dt(resolve_due_at),
+            next_check_at=_dt(next_check_at),
+            follower_count=int(followers),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketEvent:
+    """One line of a ticket's history."""
+
+    id: int
+    ticket_id: int
+    at: datetime
+    actor_id: int | None
+    actor_role: str
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> TicketEvent:
+        return cls(
+            id=int(row["id"]),
+            ticket_id=int(row["ticket_id"]),
+            at=_req_dt(row["at"]),
+            actor_id=row["actor_id"],
+            actor_role=str(row["actor_role"]),
+            kind=str(row["kind"]),
+            from_status=row["from_status"],
+            to_status=row["to_status"],
+            detail=dict(json.loads(row["detail"])),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPhoto:
+    id: int
+    ticket_id: int
+    file_id: str
+    file_unique_id: str
+    added_by: int
+    role: str
+    at: datetime
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> TicketPhoto:
+        return cls(
+            id=int(row["id"]),
+            ticket_id=int(row["ticket_id"]),
+            file_id=str(row["file_id"]),
+            file_unique_id=str(row["file_unique_id"]),
+            added_by=int(row["added_by"]),
+            role=str(row["role"]),
+            at=_req_dt(row["at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Follower:
+    ticket_id: int
+    user_id: int
+    name: str
+    chat_id: int | None
+    at: datetime
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Follower:
+        return cls(
+            ticket_id=int(row["ticket_id"]),
+            user_id=int(row["user_id"]),
+            name=str(row["name"]),
+            chat_id=row["chat_id"],
+            at=_req_dt(row["at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """A planned deadline step (remind, office, street, department, whistle_lapse, …)."""
+
+    id: int
+    ticket_id: int
+    phase: str
+    step: str
+    started_at: datetime
+    deadline_at: datetime
+    due_at: datetime
+    done_at: datetime | None
+    outcome: str | None
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Step:
+        return cls(
+            id=int(row["id"]),
+            ticket_id=int(row["ticket_id"]),
+            phase=str(row["phase"]),
+            step=str(row["step"]),
+            started_at=_req_dt(row["started_at"]),
+            deadline_at=_req_dt(row["deadline_at"]),
+            due_at=_req_dt(row["due_at"]),
+            done_at=_dt(row["done_at"]),
+            outcome=row["outcome"],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedStep:
+    """A step to plan: which deadline it belongs to and when the sweep must take it."""
+
+    ticket_id: int
+    phase: str
+    step: str
+    started_at: datetime
+    deadline_at: datetime
+    due_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Whistle:
+    """A department called in (吹哨) on an overdue ticket."""
+
+    id: int
+    ticket_id: int
+    department: str
+    contact_id: int
+    whistled_at: datetime
+    ack_due_at: datetime
+    acked_at: datetime | None
+    acked_by: int | None
+    lapsed_at: datetime | None
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> Whistle:
+        return cls(
+            id=int(row["id"]),
+            ticket_id=int(row["ticket_id"]),
+            department=str(row["department"]),
+            contact_id=int(row["contact_id"]),
+            whistled_at=_req_dt(row["whistled_at"]),
+            ack_due_at=_req_dt(row["ack_due_at"]),
+            acked_at=_dt(row["acked_at"]),
+            acked_by=row["acked_by"],
+            lapsed_at=_dt(row["lapsed_at"]),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """An event to append (the id and row come from the database)."""
+
+    ticket_id: int
+    at: datetime
+    actor_id: int | None
+    actor_role: str
+    kind: str
+    from_status: str | None
+    to_status: str | None
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def params(self) -> tuple[Any, ...]:
+        return (
+            self.ticket_id,
+            iso(self.at),
+            self.actor_id,
+            self.actor_role,
+            self.kind,
+            self.from_status,
+            self.to_status,
+            _JSON_SORTED.encode(self.detail),
+        )
+
+
+_TICKET_COLUMNS = (
+    "id, community, number, source_key, text, category, confidence, keywords, urgency, priority,"
+    " location, building, grid, reporter_id, reporter_name, is_private, chat_id, message_id,"
+    " reply_message_id, status, assignee_key, assignee_id, card_chat_id, card_message_id,"
+    " escalation_level, duplicate_of, rating, created_at, accepted_at, resolved_at, closed_at,"
+    " accept_due_at, resolve_due_at, next_check_at"
+)
+_SELECT_TICKET = (
+    "SELECT "
+    + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
+    + ", (SELECT COUNT(*) FROM ticket_followers f WHERE f.ticket_id = t.id) AS follower_count"
+    " FROM tickets t"
+)
+# The sweep never needs the follower count: skip the per-row subquery.
+_SELECT_TICKET_NO_FOLLOWERS = (
+    "SELECT "
+    + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
+    + ", 0 AS follower_count FROM tickets t"
+)
+_EVENT_INSERT = (
+    "INSERT INTO ticket_events"
+    " (ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_STEP_COLUMNS = "id, ticket_id, phase, step, started_at, deadline_at, due_at, done_at, outcome"
+_WHISTLE_COLUMNS = (
+    "id, ticket_id, department, contact_id, whistled_at, ack_due_at, acked_at, acked_by, lapsed_at"
+)
+# Columns a service may change with update(); everything else is fixed at insert.
+_UPDATABLE = frozenset(
+    {
+        "category",
+        "urgency",
+        "priority",
+        "status",
+        "assignee_key",
+        "assignee_id",
+        "card_chat_id",
+        "card_message_id",
+        "reply_message_id",
+        "escalation_level",
+        "duplicate_of",
+        "rating",
+        "accepted_at",
+        "resolved_at",
+        "closed_at",
+        "accept_due_at",
+        "resolve_due_at",
+        "next_check_at",
+    }
+)
+
+
+class TicketRepository:
+    """Statements over the ticket tables; the service owns the transactions."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ── tickets ──
+    async def next_number(self, community: str) -> int:
+        """Allocate the next human number of a community (call inside a transaction)."""
+        await self.db.execute(
+            "INSERT INTO ticket_numbers (community, last) VALUES (?, 1)"
+            " ON CONFLICT (community) DO UPDATE SET last = last + 1",
+            (community,),
+        )
+        return int(
+            await self.db.fetchval(
+                "SELECT last FROM ticket_numbers WHERE community = ?", (community,)
+            )
+        )
+
+    async def insert(self, values: dict[str, Any]) -> int:
+        """Insert a ticket row from column values; return its id."""
+        columns = list(values)
+        placeholders = ", ".join("?" for _ in columns)
+        return await self.db.execute(
+            f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({placeholders})",
+            [_stored(v) for v in values.values()],
+        )
+
+    async def update(self, ticket_id: int, **values: Any) -> None:
+        """Set some columns of a ticket."""
+        unknown = set(values) - _UPDATABLE
+        if unknown:
+            raise ValueError(f"not updatable: {sorted(unknown)}")
+        assignments = ", ".join(f"{c} = ?" for c in values)
+        await self.db.execute(
+            f"UPDATE tickets SET {assignments} WHERE id = ?",
+            [*(_stored(v) for v in values.values()), ticket_id],
+        )
+
+    async def get(self, ticket_id: int) -> Ticket | None:
+        """Return a ticket by id."""
+        row = await self.db.fetchone(_SELECT_TICKET + " WHERE t.id = ?", (ticket_id,))
+        return None if row is None else Ticket._from_row(row)
+
+    async def by_source(self, source_key: str) -> Ticket | None:
+        """Return the ticket opened from a source message, if any."""
+        row = await self.db.fetchone(_SELECT_TICKET + " WHERE t.source_key = ?", (source_key,))
+        return None if row is None else Ticket._from_row(row)
+
+    async def by_number(self, community: str, number: int) -> Ticket | None:
+        """Return a community's ticket #number."""
+        row = await self.db.fetchone(
+            _SELECT_TICKET + " WHERE t.community = ? AND t.number = ?", (community, number)
+        )
+        return None if row is None else Ticket._from_row(row)
+
+    async def find_open_like(
+        self,
+        community: str,
+        category: str,
+        building: str | None,
+        place: str | None,
+        statuses: Sequence[str],
+        since: datetime,
+    ) -> Ticket | None:
+        """Return the newest open ticket of a category at the same building (and place)."""
+        marks = ", ".join("?" for _ in statuses)
+        sql = (
+            _SELECT_TICKET + " WHERE t.community = ? AND t.category = ? AND t.building IS ?"
+            f" AND t.status IN ({marks}) AND t.created_at >= ?"
+        )
+        params: list[Any] = [community, category, building, *statuses, iso(since)]
+        if place is not None:
+            sql += " AND json_extract(t.location, '$.place') IS ?"
+            params.append(place)
+        row = await self.db.fetchone(
+            sql + " ORDER BY t.created_at DESC, t.id DESC LIMIT 1", params
+        )
+        return None if row is None else Ticket._from_row(row)
+
+    async def recent_by_reporter(
+        self, reporter_id: int, category: str, since: datetime
+    ) -> Ticket | None:
+        """Return the reporter's newest ticket of a category opened since a moment."""
+        row = await self.db.fetchone(
+            _SELECT_TICKET + " WHERE t.reporter_id = ? AND t.created_at >= ? AND t.category = ?"
+            " ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
+            (reporter_id, iso(since), category),
+        )
+        return None if row is None else Ticket._from_row(row)
+
+    async def by_assignee(self, worker_key: str, statuses: Sequence[str]) -> list[Ticket]:
+        """Return a worker's tickets in the given states, highest priority and oldest first."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = await self.db.fetchall(
+            _SELECT_TICKET + f" WHERE t.assignee_key = ? AND t.status IN ({marks})"
+            " ORDER BY t.priority DESC, t.created_at, t.id",
+            (worker_key, *statuses),
+        )
+        return [Ticket._from_row(r) for r in rows]
+
+    async def in_period(self, since: datetime, until: datetime) -> list[Ticket]:
+        """Return the tickets created in [since, until)."""
+        rows = await self.db.fetchall(
+            _SELECT_TICKET + " WHERE t.created_at >= ? AND t.created_at < ? ORDER BY t.id",
+            (iso(since), iso(until)),
+        )
+        return [Ticket._from_row(r) for r in rows]
+
+    # ── history ──
+    async def add_event(self, event: NewEvent) -> int:
+        """Append one history row."""
+        return await self.db.execute(_EVENT_INSERT, event.params())
+
+    async def add_events(self, events: Iterable[NewEvent]) -> None:
+        """Append many history rows."""
+        await self.db.executemany(_EVENT_INSERT, [e.params() for e in events])
+
+    async def events(self, ticket_id: int) -> list[TicketEvent]:
+        """Return a ticket's history, oldest first."""
+        rows = await self.db.fetchall(
+            "SELECT id, ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail"
+            " FROM ticket_events WHERE ticket_id = ? ORDER BY id",
+            (ticket_id,),
+        )
+        return [TicketEvent._from_row(r) for r in rows]
+
+    async def events_of_kind(
+        self, kinds: Sequence[str], since: datetime, until: datetime
+    ) -> list[TicketEvent]:
+        """Return events of some kinds in [since, until)."""
+        marks = ", ".join("?" for _ in kinds)
+        rows = await self.db.fetchall(
+            "SELECT id, ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail"
+            f" FROM ticket_events WHERE kind IN ({marks}) AND at >= ? AND at < ? ORDER BY id",
+            (*kinds, iso(since), iso(until)),
+        )
+        return [TicketEvent._from_row(r) for r in rows]
+
+    # ── photos and followers ──
+    async def add_photo(
+        self,
+        ticket_id: int,
+        file_id: str,
+        file_unique_id: str,
+        added_by: int,
+        role: str,
+        at: datetime,
+    ) -> bool:
+        """Attach a photo once; return False when it was attached before."""
+        count = await self.db.execute_rowcount(
+            "INSERT INTO ticket_photos (ticket_id, file_id, file_unique_id, added_by, role, at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, file_unique_id) DO NOTHING",
+            (ticket_id, file_id, file_unique_id, added_by, role, iso(at)),
+        )
+        return count > 0
+
+    async def photos(self, ticket_id: int) -> list[TicketPhoto]:
+        """Return a ticket's photos in the order they came."""
+        rows = await self.db.fetchall(
+            "SELECT id, ticket_id, file_id, file_unique_id, added_by, role, at"
+            " FROM ticket_photos WHERE ticket_id = ? ORDER BY id",
+            (ticket_id,),
+        )
+        return [TicketPhoto._from_row(r) for r in rows]
+
+    async def add_follower(
+        self, ticket_id: int, user_id: int, name: str, chat_id: int | None, at: datetime
+    ) -> bool:
+        """Add a follower once; return False when they already follow."""
+        count = await self.db.execute_rowcount(
+            "INSERT INTO ticket_followers (ticket_id, user_id, name, chat_id, at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (ticket_id, user_id) DO NOTHING",
+            (ticket_id, user_id, name, chat_id, iso(at)),
+        )
+        return count > 0
+
+    async def followers(self, ticket_id: int) -> list[Follower]:
+        """Return a ticket's followers in the order they joined."""
+        rows = await self.db.fetchall(
+            "SELECT ticket_id, user_id, name, chat_id, at FROM ticket_followers"
+            " WHERE ticket_id = ? ORDER BY at, user_id",
+            (ticket_id,),
+        )
+        return [Follower._from_row(r) for r in rows]
+
+    # ── deadline steps ──
+    async def plan_steps(self, steps: Iterable[PlannedStep]) -> None:
+        """Plan steps (a step planned before for the same deadline is kept as it was)."""
+        await self.db.executemany(
+            "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, phase, step, deadline_at)"
+            # A step cancelled by a hand-over and planned again for the same deadline revives.
+            " DO UPDATE SET started_at = excluded.started_at, due_at = excluded.due_at,"
+            " done_at = NULL, outcome = NULL WHERE ticket_steps.outcome = 'cancelled'",
+            [
+                (
+                    s.ticket_id,
+                    s.phase,
+                    s.step,
+                    iso(s.started_at),
+                    iso(s.deadline_at),
+                    iso(s.due_at),
+                )
+                for s in steps
+            ],
+        )
+
+    async def cancel_steps(
+        self, ticket_id: int, now: datetime, phases: Sequence[str] | None = None
+    ) -> None:
+        """Cancel a ticket's pending steps (all, or of some phases)."""
+        sql = "UPDATE ticket_steps SET done_at = ?, outcome = 'cancelled'"
+        sql += " WHERE ticket_id = ? AND done_at IS NULL"
+        params: list[Any] = [iso(now), ticket_id]
+        if phases:
+            sql += f" AND phase IN ({', '.join('?' for _ in phases)})"
+            params.extend(phases)
+        await self.db.execute(sql, params)
+
+    async def steps(self, ticket_id: int) -> list[Step]:
+        """Return every step planned for a ticket."""
+        rows = await self.db.fetchall(
+            f"SELECT {_STEP_COLUMNS} FROM ticket_steps WHERE ticket_id = ? ORDER BY due_at, id",
+            (ticket_id,),
+        )
+        return [Step._from_row(r) for r in rows]
+
+    async def raise_level_and_refresh(self, levels: Iterable[tuple[int, int]]) -> None:
+        """Raise each (ticket, escalation level) and refresh its next_check_at, in one pass."""
+        await self.db.executemany(
+            "UPDATE tickets SET escalation_level = MAX(escalation_level, ?),"
+            " next_check_at = (SELECT MIN(s.due_at) FROM ticket_steps s"
+            " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL) WHERE id = ?",
+            [(level, ticket_id) for ticket_id, level in levels],
+        )
+
+    async def refresh_next_check(self, ticket_ids: Iterable[int]) -> None:
+        """Set next_check_at to each ticket's earliest pending step (NULL when none)."""
+        await self.db.executemany(
+            "UPDATE tickets SET next_check_at = (SELECT MIN(s.due_at) FROM ticket_steps s"
+            " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL) WHERE id = ?",
+            [(i,) for i in ticket_ids],
+        )
+
+    async def due_steps(self, now: datetime, limit: int) -> list[tuple[Ticket, Step]]:
+        """Return pending steps that are due, for tickets whose next check has come."""
+        # The outer scan walks the partial index tickets_next_check, never the whole table.
+        rows = await self.db.fetchall(
+            "WITH due AS (SELECT id FROM tickets INDEXED BY tickets_next_check"
+            " WHERE next_check_at IS NOT NULL AND next_check_at <= ?"
+            " ORDER BY next_check_at LIMIT ?) "
+            + _SELECT_TICKET_NO_FOLLOWERS.replace(" FROM tickets t", "")
+            + ", s.id AS s_id, s.phase AS s_phase, s.step AS s_step,"
+            " s.started_at AS s_started_at, s.deadline_at AS s_deadline_at, s.due_at AS s_due_at"
+            " FROM due JOIN tickets t ON t.id = due.id"
+            " JOIN ticket_steps s ON s.ticket_id = t.id AND s.done_at IS NULL AND s.due_at <= ?"
+            " ORDER BY t.id, s.due_at, s.id",
+            (iso(now), limit, iso(now)),
+        )
+        out: list[tuple[Ticket, Step]] = []
+        for r in rows:
+            values = tuple(r)
+            ticket = Ticket._from_row(values)
+            s_id, s_phase, s_step, s_started, s_deadline, s_due = values[35:41]
+            step = Step(
+                id=int(s_id),
+                ticket_id=ticket.id,
+                phase=str(s_phase),
+                step=str(s_step),
+                started_at=_req_dt(s_started),
+                deadline_at=_req_dt(s_deadline),
+                due_at=_req_dt(s_due),
+                done_at=None,
+                outcome=None,
+            )
+            out.append((ticket, step))
+        return out
+
+    async def finish_steps(self, done: Iterable[tuple[int, str]], now: datetime) -> None:
+        """Mark steps done with an outcome ('done', 'skipped', 'acked')."""
+        await self.db.executemany(
+            "UPDATE ticket_steps SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL",
+            [(iso(now), outcome, step_id) for step_id, outcome in done],
+        )
+
+    async def pending_step(self, ticket_id: int, phase: str, step: str) -> Step | None:
+        """Return a ticket's pending step of a kind, if any."""
+        row = await self.db.fetchone(
+            f"SELECT {_STEP_COLUMNS} FROM ticket_steps"
+            " WHERE ticket_id = ? AND phase = ? AND step = ? AND done_at IS NULL"
+            " ORDER BY due_at LIMIT 1",
+            (ticket_id, phase, step),
+        )
+        return None if row is None else Step._from_row(row)
+
+    # ── whistles ──
+    async def add_whistle(
+        self, ticket_id: int, department: str, contact_id: int, at: datetime, ack_due: datetime
+    ) -> None:
+        """Record that a department was called in."""
+        await self.db.execute(
+            "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at,"
+            " ack_due_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ticket_id, department, contact_id, iso(at), iso(ack_due)),
+        )
+
+    async def open_whistle(self, ticket_id: int) -> Whistle | None:
+        """Return the latest whistle of a ticket not yet acknowledged."""
+        row = await self.db.fetchone(
+            f"SELECT {_WHISTLE_COLUMNS} FROM ticket_whistles"
+            " WHERE ticket_id = ? AND acked_at IS NULL ORDER BY whistled_at DESC LIMIT 1",
+            (ticket_id,),
+        )
+        return None if row is None else Whistle._from_row(row)
+
+    async def whistles(self, ticket_id: int) -> list[Whistle]:
+        """Return every whistle of a ticket."""
+        rows = await self.db.fetchall(
+            f"SELECT {_WHISTLE_COLUMNS} FROM ticket_whistles WHERE ticket_id = ? ORDER BY id",
+            (ticket_id,),
+        )
+        return [Whistle._from_row(r) for r in rows]
+
+    async def ack_whistle(self, whistle_id: int, user_id: int, at: datetime) -> None:
+        """Record a department's acknowledgement."""
+        await self.db.execute(
+            "UPDATE ticket_whistles SET acked_at = ?, acked_by = ? WHERE id = ?",
+            (iso(at), user_id, whistle_id),
+        )
+
+    async def lapse_whistles(self, ticket_ids: Iterable[int], at: datetime) -> None:
+        """Record that unacknowledged whistles were reported to the street office."""
+        await self.db.executemany(
+            "UPDATE ticket_whistles SET lapsed_at = ?"
+            " WHERE ticket_id = ? AND acked_at IS NULL AND lapsed_at IS NULL",
+            [(iso(at), i) for i in ticket_ids],
+        )
+
+    # ── ratings ──
+    async def add_rating(
+        self,
+        ticket_id: int,
+        resolved_at: datetime,
+        user_id: int | None,
+        role: str,
+        rating: str,
+        at: datetime,
+    ) -> bool:
+        """Record the rating of one resolution; return False when it was rated before."""
+        count = await self.db.execute_rowcount(
+            "INSERT INTO ticket_ratings (ticket_id, resolved_at, user_id, role, rating, at)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (ticket_id, iso(resolved_at), user_id, role, rating, iso(at)),
+        )
+        return count > 0
+
+    async def ratings(self, ticket_id: int) -> list[tuple[datetime, int | None, str, str]]:
+        """Return (resolved_at, user_id, role, rating) of each rated resolution."""
+        rows = await self.db.fetchall(
+            "SELECT resolved_at, user_id, role, rating FROM ticket_ratings"
+            " WHERE ticket_id = ? ORDER BY resolved_at",
+            (ticket_id,),
+        )
+        return [
+            (_req_dt(r["resolved_at"]), r["user_id"], str(r["role"]), str(r["rating"]))
+            for r in rows
+        ]
+
+    # ── outbox, in bulk ──
+    async def queue_messages(
+        self, messages: Iterable[tuple[str, int, OutgoingMessage]], now: datetime
+    ) -> None:
+        """Queue (dedup_key, chat_id, message) rows in the outbox, skipping keys queued before."""
+        # Same rows OutboxRepository.enqueue writes, in one statement for the sweep's batches.
+        stamp = now.astimezone(UTC).isoformat()
+        await self.db.executemany(
+            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+            [(key, chat, message_json(msg), stamp, stamp) for key, chat, msg in messages],
+        )
+
+
+def message_json(message: OutgoingMessage) -> str:
+    """Return exactly OutgoingMessage.to_json(), without dataclasses.asdict's deep copies."""
+    # The sweep queues thousands of messages at once; asdict was most of its time.
+    return _JSON.encode(
+        {
+            "text": message.text,
+            "buttons": [
+                [{"text": b.text, "data": b.data} for b in row] for row in message.buttons
+            ],
+            "reply_to_message_id": message.reply_to_message_id,
+            "photo_png": message.photo_png.hex() if message.photo_png is not None else None,
+            "private": message.private,
+            "purpose": message.purpose,
+            "extra": message.extra,
+        }
+    )
+
+
+def _stored(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return iso(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, tuple | list):
+        return json.dumps(list(value), ensure_ascii=False)
+    if isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
