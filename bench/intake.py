@@ -10,6 +10,7 @@ intake_p99_ms.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import csv
 import json
 import statistics
@@ -168,10 +169,8 @@ async def run(kind: str, texts: list[str], folder: Path) -> tuple[float, list[fl
             await poller.drain()
             latencies.append((time.perf_counter() - begin) * 1000)
         worker.cancel()
-        try:
+        with contextlib.suppress(asyncio.CancelledError):
             await worker
-        except asyncio.CancelledError:
-            pass
         return per_s, latencies
     finally:
         await stop_app(app)
