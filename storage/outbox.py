@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from storage.db import Database
@@ -87,6 +87,9 @@ class OutboxRepository:
         not_before: datetime | None = None,
     ) -> int | None:
         """Queue a message; return its id, or None when dedup_key was queued before."""
+        # Stored as UTC text: due() compares text, so every time must share one offset.
+        now = now.astimezone(UTC)
+        not_before = (not_before or now).astimezone(UTC)
         count = await self.db.execute_rowcount(
             "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
@@ -95,7 +98,7 @@ class OutboxRepository:
                 chat_id,
                 message.to_json(),
                 now.isoformat(),
-                (not_before or now).isoformat(),
+                not_before.isoformat(),
             ),
         )
         if not count:
@@ -104,6 +107,7 @@ class OutboxRepository:
 
     async def due(self, now: datetime, limit: int = 200) -> list[OutboxItem]:
         """Return pending messages whose time has come, oldest first."""
+        now = now.astimezone(UTC)
         rows = await self.db.fetchall(
             "SELECT id, chat_id, payload, attempts, dedup_key FROM outbox"
             " WHERE status = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?",
@@ -113,6 +117,7 @@ class OutboxRepository:
 
     async def mark_sent(self, item_id: int, now: datetime, message_id: int | None) -> None:
         """Record that Telegram accepted the message."""
+        now = now.astimezone(UTC)
         await self.db.execute(
             "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
             " attempts = attempts + 1 WHERE id = ?",

@@ -15,6 +15,7 @@ from typing import Any
 from bot.app import GridApp, build_application, serve
 from bot.sandbox import Emulator
 from bot.services.clock import Clock
+from bot.services.errors import DomainError
 from bot.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -122,8 +123,10 @@ async def running_bot(
         stop.set()
         with contextlib.suppress(asyncio.CancelledError):
             await asyncio.wait_for(task, timeout=30)
-    if running.errors and not expect_errors:
-        uid, err = running.errors[0]
+    # A refusal (DomainError) is an answer to the user, not a failure of the bot.
+    failures = [(uid, err) for uid, err in running.errors if not isinstance(err, DomainError)]
+    if failures and not expect_errors:
+        uid, err = failures[0]
         raise AssertionError(f"handler error on update {uid}: {err!r}") from err
 
 

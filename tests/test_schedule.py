@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import time, timedelta
+from datetime import UTC, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -188,13 +188,14 @@ async def test_quiet_hours_push_the_post_to_the_morning(db: Database, clock: Fak
     await add_ticket(db, created_at=clock.now() - DAY)
     schedule = service(db, clock, config(digest="08:30"))
     await schedule.set_schedule(ADMIN, GROUP, {"digest": "23:00"})
-    clock.set(local(2026, 11, 23, 23, 5))
+    clock.set(local(2026, 11, 23, 23, 5).astimezone(UTC))  # a Clock answers in UTC
     [post] = await schedule.run_due()
     assert post.outcome == "queued"
     assert post.not_before == local(2026, 11, 24, 7, 0)
     outbox = OutboxRepository(db)
     assert await outbox.due(clock.now()) == []
-    assert len(await outbox.due(local(2026, 11, 24, 7, 0))) == 1
+    assert await outbox.due(local(2026, 11, 24, 6, 59).astimezone(UTC)) == []
+    assert len(await outbox.due(local(2026, 11, 24, 7, 0).astimezone(UTC))) == 1
 
 
 def test_quiet_window_edges() -> None:

@@ -73,6 +73,10 @@ class RedemptionService:
         log.info("redemption %s requested", redemption_id)
         return found
 
+    async def get(self, redemption_id: int) -> Redemption:
+        """Return a redemption request or raise redeem_not_found."""
+        return await self._get(redemption_id)
+
     async def _get(self, redemption_id: int) -> Redemption:
         found = await self.repo.redemption(redemption_id)
         if found is None:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from bot.services.clock import Clock
 from bot.services.community import normalise_building
@@ -16,6 +18,8 @@ from storage.residents import Resident, ResidentRepository
 _UNIT = re.compile(r"^(\d{1,3})(?:单元|門|门)?$")
 _ROOM = re.compile(r"^([A-Z]?\d{1,5})(?:室|号|房)?$")
 _CN_SMALL = dict(zip("一二三四五六七八九", "123456789", strict=True))
+
+log = logging.getLogger(__name__)
 
 
 class Actor(Protocol):
@@ -42,6 +46,33 @@ class Person:
     is_worker: bool = False
     is_admin: bool = False
     org: str | None = None
+
+
+def parse_organisations(raw: Mapping[str, Any], source: str) -> dict[int, str]:
+    """Read [[organisations]] (name, members = [telegram ids]): who may claim targeted tasks.
+
+    A bad entry is skipped with a warning naming the file and key, so the bot still starts.
+    """
+    members: dict[int, str] = {}
+    entries = raw.get("organisations", [])
+    if not isinstance(entries, list):
+        log.warning("%s: organisations: expected [[organisations]] tables", source)
+        return members
+    for i, entry in enumerate(entries):
+        where = f"{source}: organisations[{i}]"
+        name = entry.get("name") if isinstance(entry, Mapping) else None
+        ids = entry.get("members", []) if isinstance(entry, Mapping) else None
+        if not isinstance(name, str) or not name.strip():
+            log.warning("%s.name: expected a non-empty name", where)
+            continue
+        if not isinstance(ids, list) or any(
+            isinstance(m, bool) or not isinstance(m, int) for m in ids
+        ):
+            log.warning("%s.members: expected a list of Telegram user ids", where)
+            continue
+        for member in ids:
+            members[member] = name.strip()
+    return members
 
 
 def household_key(building: str, unit: str, room: str) -> str:

@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -466,7 +466,8 @@ class ScheduleService:
             ]
         else:
             messages = await build(group, schedule, occurrence, now)
-        not_before = quiet_until(now, schedule.quiet_hours, self.tz)
+        # Stored as UTC text like every time, so the outbox's text comparison orders it right.
+        not_before = quiet_until(now, schedule.quiet_hours, self.tz).astimezone(UTC)
         ids: list[int] = []
         async with self.db.transaction():
             if not messages:

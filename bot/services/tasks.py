@@ -208,6 +208,24 @@ class TaskService:
         assert claim is not None
         return claim
 
+    async def claims_of(self, user_id: int) -> list[TaskClaim]:
+        """Return one person's claims, newest first."""
+        return await self.repo.claims_of(user_id)
+
+    async def check_verifier(self, actor: Actor, task_id: int, user_id: int) -> TaskClaim:
+        """Raise what verify would refuse, without changing anything (before asking a reason)."""
+        task = await self.get(task_id)
+        if not _can_manage(actor, task):
+            raise DomainError("not_allowed")
+        claim = await self.repo.claim(task_id, user_id)
+        if claim is None:
+            raise DomainError("task_not_claimed", task_id=task_id)
+        if claim.user_id == actor.user_id:
+            raise DomainError("task_verify_own")
+        if claim.status != "submitted":
+            raise DomainError("task_not_submitted", task_id=task_id)
+        return claim
+
     async def submit_proof(
         self, actor: Actor, task_id: int, file_ids: Sequence[str], note: str = ""
     ) -> TaskClaim:
