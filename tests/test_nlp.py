@@ -227,6 +227,8 @@ def _raw_default() -> dict[str, object]:
             "categories.Bad-Code",
         ),
         (lambda d: d["categories"]["pets"].update(urgency="soon"), "categories.pets.urgency"),
+        (lambda d: d["categories"]["services"].update(asks="yes"), "categories.services.asks"),
+        (lambda d: d["cues"].update(clear=[]), "cues.clear"),
     ],
 )
 def test_bad_taxonomy_file_names_the_file_and_key(mutate: object, key: str) -> None:

@@ -1,4 +1,4 @@
-"""`gridbot eval FILE.tsv`: accuracy, macro-F1, false alarms, recall and the worst confusions."""
+"""`gridbot eval FILE.tsv`: accuracy, macro-F1, false alarms, recall, confirm and noise rates."""
 
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"messages           {report.total}")
     print(f"accuracy           {report.accuracy:.3f}")
     print(f"macro-F1           {report.macro_f1:.3f}")
-    print(f"false-alarm rate   {report.false_alarm_rate:.3f}   (gold none -> ticket)")
+    print(f"false-alarm rate   {report.false_alarm_rate:.3f}   (gold none -> a complaint)")
     print(f"complaint recall   {report.complaint_recall:.3f}")
+    print(f"confirm_rate       {report.confirm_rate:.3f}   (gold complaint -> asks the category)")
+    print(f"group_noise_rate   {report.group_noise_rate:.3f}   (gold none -> any reply in group)")
     if report.confusions:
         print("worst confusions   (gold -> predicted: count)")
         for gold, predicted, count in report.confusions[: args.confusions]:

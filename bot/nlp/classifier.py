@@ -33,12 +33,24 @@ STRONG = 2.0  # a keyword this heavy is a complaint by itself
 OTHER_MIN = 1.5  # complaint words needed for `other`
 NOTICE_RATIO = 0.8  # not-complaint words beat complaint evidence above this ratio
 TICKET_CONFIDENCE = 0.5
+# Confidence = trust in the complaint-ness x topic strength x margin x notice share. Weak
+# complaint evidence (a question, one vague word) stays below TICKET_CONFIDENCE whatever the topic.
+CLEAR_TRUST = 0.95
+WEAK_TRUST = 0.5
+TOPIC_SCALE = 1.0  # a 1.0-weight topic word with a clear cue is just enough for a ticket
+SELF_EVIDENT = 3.0  # a keyword this heavy names a problem by itself (飞线充电, 高空抛物)
+EVIDENT_UNLESS_ASKED = 2.5  # this heavy names a problem unless the message is a question
+CLOSE = 0.8  # a runner-up this close to the best may win on its core vocabulary
 LONG_TEXT = 80
 NEW_WORD_FREQ = 800  # jieba frequency for lexicon words missing from its dictionary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]+")
 _HEAD_END = re.compile(r"[ 。！？!?\n；;]")
 _NEGATED_BEFORE = re.compile(r"[没未不冇唔]")  # 还没修好 is no thanks
+_QUESTION = re.compile(
+    r"[?？吗嘛]|请问|是不是|有没有|什么时候|啥时候|几时|何时|多久|怎么|咋|能不能|可不可以"
+    r"|可以吗|能否|哪里|在哪|去哪|多少|要不要|需不需要|咨询|想问|问一下"
+)
 _CONTENT = re.compile(r"^[\u4e00-\u9fffa-z][\u4e00-\u9fffa-z0-9]*$")
 _ASCII_WORD = re.compile(r"^[a-z0-9 .+#&_%-]+$")
 
@@ -182,8 +194,10 @@ class Classifier:
             i for i, c in enumerate(taxonomy.categories) if c.urgency == "urgent"
         )
         self._other = self._codes.index(OTHER) if OTHER in self._codes else -1
+        self._asked_for = frozenset(i for i, c in enumerate(taxonomy.categories) if c.asks)
         cues = taxonomy.cues
         self._problem = _literal_regex(cues.problem)
+        self._clear = _literal_regex(cues.clear) if cues.clear else None
         self._complaint_w = dict(cues.complaint)
         self._complaint = _literal_regex(cues.complaint)
         self._notice_w = dict(cues.not_complaint)
@@ -387,11 +401,12 @@ class Classifier:
                     strong.add(i)
                 if learned_keys:
                     learned_from = max(learned_from, learned_keys.get((word, self._codes[i]), 0))
-            scores[i] = total
+            scores[i] = round(total, 6)  # sums in set order must tie exactly
 
         present = head | tail | chars
         if negated:
             present -= negated
+        combined: set[int] = set()
         for i, combo in self._combos:
             # Combos stand in for a missing problem word; they never stack on one.
             sides = combo.sides
@@ -399,8 +414,11 @@ class Classifier:
                 continue
             if len(sides) > 2 and any(side.isdisjoint(present) for side in sides[2:]):
                 continue
+            if _one_word_makes(sides, hits.get(i, ()), text):
+                continue
             scores[i] = scores.get(i, 0.0) + combo.weight
             strong.add(i)
+            combined.add(i)
             label = "+".join(min(side & present) for side in sides)
             hits.setdefault(i, []).append((combo.weight, label))
 
@@ -416,7 +434,18 @@ class Classifier:
             # Long posts that close with 谢谢/感谢 are complaints written politely, not thanks.
             notice *= 0.5
 
-        order = sorted(scores, key=scores.__getitem__, reverse=True)
+        # Ties go to the taxonomy order (or the core word, below): the same text always reads
+        # the same way, whatever order the sets were walked in.
+        order = sorted(scores, key=lambda i: (-scores[i], i))
+        if len(order) > 1 and scores[order[1]] >= CLOSE * scores[order[0]]:
+            # Shared evidence (消防通道 + 车 + 堵): the category whose own core word matched wins
+            # (on long posts, which have words enough for the sums to decide, only a tie).
+            runner_up = self._core(order[1], hits[order[1]])
+            may_swap = scores[order[1]] == scores[order[0]] or (
+                runner_up >= STRONG and len(text) <= LONG_TEXT
+            )
+            if may_swap and runner_up > self._core(order[0], hits[order[0]]):
+                order[0], order[1] = order[1], order[0]
         best = order[0] if order else -1
         best_score = scores[best] if order else 0.0
         second = scores[order[1]] if len(order) > 1 else 0.0
@@ -438,11 +467,21 @@ class Classifier:
             if notice > 0 and notice >= weight_for * NOTICE_RATIO:
                 category = NONE
             else:
-                strength = 1.0 - math.exp(-weight_for / 3.0)
-                margin = (support - second) / support if support > 0 else 0.0
+                clear = best in combined or complaint >= OTHER_MIN or "!!" in text
+                if not clear:
+                    heaviest = self._core(best, hits.get(best, ()))
+                    clear = heaviest >= SELF_EVIDENT or (
+                        heaviest >= EVIDENT_UNLESS_ASKED
+                        and (best in self._asked_for or _QUESTION.search(text) is None)
+                    )
+                if not clear and self._clear is not None:
+                    clear = self._has_clear_cue(text)
+                topic = 1.0 - math.exp(-support / TOPIC_SCALE)
+                margin = abs(support - second) / support if support > 0 else 0.0
                 if category == OTHER and best_score < MIN_SCORE:
                     margin = 0.5
-                confidence = strength * (0.6 + 0.4 * max(0.0, margin))
+                confidence = (CLEAR_TRUST if clear else WEAK_TRUST) * topic
+                confidence *= 0.85 + 0.15 * min(1.0, margin)
                 confidence *= weight_for / (weight_for + notice)
 
         if category == NONE:
@@ -475,6 +514,26 @@ class Classifier:
             learned_from,
         )
 
+    def _core(self, i: int, found: Iterable[tuple[float, str]]) -> float:
+        """Return the weight of category i's heaviest keyword among its hits (not combos)."""
+        index = self._index
+        heaviest = 0.0
+        for _, word in found:
+            entry = index.words.get(word) or index.singles.get(word) or ()
+            for j, weight in entry:
+                if j == i and weight > heaviest:
+                    heaviest = weight
+        return heaviest
+
+    def _has_clear_cue(self, text: str) -> bool:
+        """Say whether a plain problem word (坏, 不亮, 堵, 太) stands un-negated in the text."""
+        assert self._clear is not None
+        for match in self._clear.finditer(text):
+            start = match.start()
+            if not _NEGATED_BEFORE.search(text, max(0, start - 2), start):
+                return True
+        return False
+
     def _candidates(
         self, order: list[int], scores: dict[int, float], first: str | None = None
     ) -> tuple[tuple[str, float], ...]:
@@ -488,9 +547,22 @@ class Classifier:
         return tuple(ranked[:3])
 
 
+def _one_word_makes(
+    sides: tuple[frozenset[str], ...], hits: Iterable[tuple[float, str]], text: str
+) -> bool:
+    """Say whether a combo is met only inside one keyword (停车 holds both 车 and 停)."""
+    covering = [w for _, w in hits if sum(not side.isdisjoint(w) for side in sides) >= 2]
+    if not covering:
+        return False
+    rest = text
+    for word in covering:
+        rest = rest.replace(word, " ")
+    return not all(any(part in rest for part in side) for side in sides)
+
+
 def _longest_first(hit: tuple[float, str]) -> tuple[int, float]:
     return (-len(hit[1]), -hit[0])
 
 
-def _heaviest_first(hit: tuple[float, str]) -> float:
-    return -hit[0]
+def _heaviest_first(hit: tuple[float, str]) -> tuple[float, str]:
+    return (-hit[0], hit[1])

@@ -10,6 +10,9 @@ from pathlib import Path
 
 from bot.nlp.classifier import NONE, Classifier
 
+IGNORE = "ignore"
+CONFIRM = "confirm"
+
 
 @dataclass(frozen=True, slots=True)
 class Example:
@@ -22,6 +25,7 @@ class Example:
 class Outcome:
     example: Example
     predicted: str
+    decision: str = "ticket"  # what the bot does in the group: ticket, confirm or ignore
 
     @property
     def correct(self) -> bool:
@@ -36,8 +40,10 @@ class Report:
     total: int
     accuracy: float
     macro_f1: float
-    false_alarm_rate: float  # gold none predicted as a complaint
+    false_alarm_rate: float  # gold none predicted as a complaint (ticket or confirm)
     complaint_recall: float  # gold complaint predicted as any complaint
+    confirm_rate: float  # gold complaints the bot would ask "which category?" about
+    group_noise_rate: float  # gold none the bot would answer in the group at all
     confusions: tuple[tuple[str, str, int], ...]  # (gold, predicted, count), worst first
     outcomes: tuple[Outcome, ...]
 
@@ -61,7 +67,10 @@ def read_examples(path: str | Path) -> list[Example]:
 
 def evaluate(classifier: Classifier, examples: Sequence[Example]) -> Report:
     """Classify every example and compute the figures."""
-    outcomes = tuple(Outcome(ex, classifier.classify(ex.text).category) for ex in examples)
+    outcomes = []
+    for ex in examples:
+        reading = classifier.classify(ex.text)
+        outcomes.append(Outcome(ex, reading.category, reading.decision))
     return report(outcomes)
 
 
@@ -73,7 +82,7 @@ def _gold(outcome: Outcome) -> str:
 
 
 def report(outcomes: Iterable[Outcome]) -> Report:
-    """Compute accuracy, macro-F1, false alarms, complaint recall and confusions."""
+    """Compute accuracy, macro-F1, false alarms, recall, confirm and noise rates, confusions."""
     items = tuple(outcomes)
     total = len(items)
     correct = sum(o.correct for o in items)
@@ -81,6 +90,8 @@ def report(outcomes: Iterable[Outcome]) -> Report:
     gold_complaint = [o for o in items if NONE not in o.example.labels]
     false_alarms = sum(o.predicted != NONE for o in gold_none)
     found = sum(o.predicted != NONE for o in gold_complaint)
+    confirmed = sum(o.decision == CONFIRM for o in gold_complaint)
+    noisy = sum(o.decision != IGNORE for o in gold_none)
     classes = sorted({_gold(o) for o in items} | {o.predicted for o in items})
     f1s = []
     for code in classes:
@@ -97,6 +108,8 @@ def report(outcomes: Iterable[Outcome]) -> Report:
         macro_f1=sum(f1s) / len(f1s) if f1s else 0.0,
         false_alarm_rate=false_alarms / len(gold_none) if gold_none else 0.0,
         complaint_recall=found / len(gold_complaint) if gold_complaint else 0.0,
+        confirm_rate=confirmed / len(gold_complaint) if gold_complaint else 0.0,
+        group_noise_rate=noisy / len(gold_none) if gold_none else 0.0,
         confusions=tuple((g, p, n) for (g, p), n in confusions.most_common()),
         outcomes=items,
     )

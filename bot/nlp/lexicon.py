@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -42,6 +42,8 @@ class Category:
     urgency: str
     keywords: Mapping[str, float]
     combos: tuple[Combo, ...] = ()
+    # Residents ask for this service in questions (低保怎么申请？): asking is the request.
+    asks: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,8 @@ class Cues:
     negatable: tuple[str, ...]
     urgent: tuple[str, ...]
     places: tuple[str, ...]
+    # Problem words that say plainly something is wrong (坏, 不亮, 堵, 太): a clear complaint.
+    clear: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,7 +145,10 @@ def _category(source: str, code: str, table: object, prefix: str = "categories")
         raise LexiconError(source, f"{key}.urgency", f"must be one of {URGENCIES}")
     keywords = _keywords(source, f"{key}.keywords", table.get("keywords"), allow_empty=False)
     combos = _combos(source, f"{key}.combos", table.get("combos"))
-    return Category(code, name.strip(), str(urgency), keywords, combos)
+    asks = table.get("asks", False)
+    if not isinstance(asks, bool):
+        raise LexiconError(source, f"{key}.asks", "must be true or false")
+    return Category(code, name.strip(), str(urgency), keywords, combos, asks)
 
 
 def parse_taxonomy(data: Mapping[str, Any], source: str = DEFAULT_FILE) -> Taxonomy:
@@ -159,6 +166,7 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = DEFAULT_FILE) -> Taxon
         negatable=_words(source, "cues.negatable", cues.get("negatable")),
         urgent=_words(source, "cues.urgent", cues.get("urgent")),
         places=_words(source, "cues.places", cues.get("places")),
+        clear=_words(source, "cues.clear", cues["clear"]) if "clear" in cues else (),
     )
     tables = data.get("categories")
     if not isinstance(tables, Mapping) or not tables:
@@ -223,9 +231,7 @@ def apply_overrides(base: Taxonomy, overrides: Mapping[str, Any] | None) -> Taxo
             raise LexiconError(src, key, f"unknown category code {code!r}")
         added = _keywords(src, key, words, allow_empty=False)
         old = cats[code]
-        cats[code] = Category(
-            old.code, old.name, old.urgency, {**old.keywords, **added}, old.combos
-        )
+        cats[code] = replace(old, keywords={**old.keywords, **added})
 
     renames = overrides.get("rename", {})
     if not isinstance(renames, Mapping):
@@ -237,7 +243,7 @@ def apply_overrides(base: Taxonomy, overrides: Mapping[str, Any] | None) -> Taxo
         if not isinstance(name, str) or not name.strip():
             raise LexiconError(src, key, "new name must be a non-empty string")
         old = cats[code]
-        cats[code] = Category(old.code, name.strip(), old.urgency, old.keywords, old.combos)
+        cats[code] = replace(old, name=name.strip())
 
     disable = overrides.get("disable", [])
     if not isinstance(disable, Sequence) or isinstance(disable, str):
