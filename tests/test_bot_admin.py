@@ -1,0 +1,149 @@
+"""Whole bot over HTTP: binding groups, linking workers by invitation, undo, /mytickets, /ticket."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot import texts
+from bot.sandbox import Emulator
+from tests.botkit import (
+    DUTY,
+    GROUP,
+    GROUP_G1,
+    NEIGHBOUR,
+    RESIDENT,
+    SECRETARY,
+    WORKER_LI,
+    WORKER_ZHANG,
+    open_privates,
+    populate,
+    running_bot,
+)
+
+STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
+NEW_GROUP = -1009999
+
+
+async def test_admin_binds_a_new_group_and_residents_cannot(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        emu.add_group(NEW_GROUP, "二网格新群", members=(RESIDENT, SECRETARY, WORKER_ZHANG))
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(NEW_GROUP, RESIDENT, "7号楼电梯坏了")
+            await bot.idle()
+            assert emu.sent(NEW_GROUP) == []  # not bound: the bot stays quiet
+
+            await emu.send_text(NEW_GROUP, RESIDENT, "/bind g2")
+            refusal = await emu.wait_for(NEW_GROUP)
+            assert refusal.text == texts.ERRORS["not_allowed"]
+            await emu.send_text(NEW_GROUP, SECRETARY, "/bind")
+            assert "g2" in (await emu.wait_for(NEW_GROUP)).text  # usage lists the grids
+            await emu.send_text(NEW_GROUP, SECRETARY, "/bind g9")
+            assert "g9" in (await emu.wait_for(NEW_GROUP)).text
+            await emu.send_text(NEW_GROUP, SECRETARY, "/bind g2")
+            bound = await emu.wait_for(NEW_GROUP)
+            assert "第二网格" in bound.text
+
+            await emu.send_text(NEW_GROUP, RESIDENT, "电梯又坏了，有人被困")
+            card = await emu.wait_for(WORKER_ZHANG)  # the group's one grid places it
+            assert "工单 #1" in card.text
+
+
+async def test_worker_links_a_new_account_with_an_invitation(tmp_path: Path) -> None:
+    new_phone = 2901
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        emu.add_user(new_phone, "李娜（新手机）")
+        async with running_bot(emu, tmp_path) as bot:
+            services = bot.state.require_services()
+            code = await services.state.create_invite("li")
+            await emu.open_private(new_phone, payload=code)
+            linked = await emu.wait_for(new_phone)
+            assert "绑定成功" in linked.text and "李娜" in linked.text
+            await emu.open_private(NEIGHBOUR, payload=code)
+            used = await emu.wait_for(NEIGHBOUR)
+            assert used.text == texts.ERRORS["invite_used"]
+            await open_privates(emu, DUTY, SECRETARY)
+
+            await emu.send_text(GROUP, RESIDENT, "3号楼电梯坏了，关人了")
+            card = await emu.wait_for(new_phone)
+            assert "工单 #1" in card.text
+            await emu.press_button(new_phone, new_phone, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+
+
+async def test_reporter_undoes_a_false_alarm_in_one_press(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "2号楼门口垃圾堆了三天没人清")
+            card = await emu.wait_for(WORKER_LI)
+            ack = await emu.wait_for(GROUP)
+            undo = ack.button(texts.UNDO_BUTTON)
+            qid = await emu.press_button(GROUP, NEIGHBOUR, ack.message_id, undo.callback_data)
+            assert (await emu.wait_for_answer(qid)).text == texts.NOT_YOUR_BUTTON
+            await emu.press_button(GROUP, RESIDENT, ack.message_id, undo.callback_data)
+            told = await emu.wait_for(WORKER_LI, lambda m: "撤回" in m.text)
+            assert told.text == texts.UNDONE_TO_WORKER.format(number=1)
+            assert emu.message(GROUP, ack.message_id).text == texts.UNDONE.format(number=1)
+            assert emu.message(WORKER_LI, card.message_id).buttons == []
+            assert (await bot.state.require_services().tickets.get(1)).status == "withdrawn"
+
+
+async def test_unknown_building_is_asked_then_routed(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "楼道灯坏了好几天了，晚上黑乎乎的没人管")
+            question = await emu.wait_for(GROUP)
+            assert "哪栋楼" in question.text
+            nine = question.button("9号楼")
+            qid = await emu.press_button(GROUP, NEIGHBOUR, question.message_id, nine.callback_data)
+            assert (await emu.wait_for_answer(qid)).show_alert
+            await emu.press_button(GROUP, RESIDENT, question.message_id, nine.callback_data)
+            card = await emu.wait_for(WORKER_ZHANG)
+            assert "9号楼" in card.text
+            # In a group that covers one grid, nobody is asked.
+            await emu.send_text(GROUP_G1, NEIGHBOUR, "楼道灯坏了好几天了，晚上黑乎乎的没人管")
+            card = await emu.wait_for(WORKER_LI)
+            assert "工单 #2" in card.text
+
+
+async def test_mytickets_and_ticket_show_only_what_each_may_see(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path):
+            await open_privates(emu, *STAFF, RESIDENT, NEIGHBOUR)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了，关人了！电话13912345678")
+            card = await emu.wait_for(WORKER_LI)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+
+            await emu.send_text(WORKER_LI, WORKER_LI, "/mytickets")
+            mine = await emu.wait_for(WORKER_LI)
+            assert "#1" in mine.text and "处理中" in mine.text
+            await emu.send_text(RESIDENT, RESIDENT, "/mytickets")
+            assert (await emu.wait_for(RESIDENT)).text == texts.MYTICKETS_NOT_WORKER
+
+            await emu.send_text(WORKER_LI, WORKER_LI, "/ticket 1")
+            full = await emu.wait_for(WORKER_LI)
+            assert "处理记录" in full.text and "接单" in full.text and "周大爷" in full.text
+            await emu.send_text(RESIDENT, RESIDENT, "/ticket #1")
+            own = await emu.wait_for(RESIDENT)
+            assert "处理记录" in own.text
+            await emu.send_text(NEIGHBOUR, NEIGHBOUR, "/ticket 1")
+            assert (await emu.wait_for(NEIGHBOUR)).text == texts.ERRORS["not_allowed"]
+            await emu.send_text(GROUP, NEIGHBOUR, "/ticket 1")
+            public = await emu.wait_for(GROUP)
+            assert "#1" in public.text and "处理中" in public.text
+            assert "周大爷" not in public.text and "13912345678" not in public.text
+            for bad in ("/ticket", "/ticket abc", "/ticket 999"):
+                await emu.send_text(RESIDENT, RESIDENT, bad)
+                answer = await emu.wait_for(RESIDENT)
+                assert answer.text in (
+                    texts.TICKET_USAGE,
+                    texts.TICKET_NOT_FOUND.format(number=999),
+                )
