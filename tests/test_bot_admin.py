@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: binding groups, linking workers by invitation, undo, /mytickets, /ticket."""
+"""Whole bot over HTTP: binding groups, invitations, undo, /mytickets and /ticket."""
 
 from __future__ import annotations
 
