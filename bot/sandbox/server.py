@@ -283,6 +283,7 @@ class Emulator:
         self._updates: list[_Update] = []
         self._history: dict[int, _Update] = {}
         self._next_update_id = 100_000_001
+        self._first_message_id = 1
         self._allowed: frozenset[str] = _DEFAULT_UPDATES
         self._poll_generation = 0
         self._webhook_url = ""
@@ -380,7 +381,10 @@ class Emulator:
             raise ValueError("user ids are positive")
         person = Person(user_id, first_name, last_name, username)
         self._people[user_id] = person
-        self._chats.setdefault(user_id, ChatState(user_id, "private", person=person))
+        self._chats.setdefault(
+            user_id,
+            ChatState(user_id, "private", person=person, next_message_id=self._first_message_id),
+        )
         self._chats[user_id].person = person
         return person
 
@@ -399,7 +403,11 @@ class Emulator:
         if chat_id >= 0:
             raise ValueError("group chat ids are negative")
         chat = ChatState(
-            chat_id, "supergroup" if supergroup else "group", title=title, username=username
+            chat_id,
+            "supergroup" if supergroup else "group",
+            title=title,
+            username=username,
+            next_message_id=self._first_message_id,
         )
         self._chats[chat_id] = chat
         for user_id in members:
@@ -564,7 +572,13 @@ class Emulator:
         if old.type != "group" or old.migrated_to is not None:
             raise ValueError("only a basic group can be upgraded")
         new_id = -(10**12) + chat_id  # -100… followed by the old id's digits, as on Telegram
-        new = ChatState(new_id, "supergroup", title=old.title, members=dict(old.members))
+        new = ChatState(
+            new_id,
+            "supergroup",
+            title=old.title,
+            members=dict(old.members),
+            next_message_id=self._first_message_id,
+        )
         new.bot_status = old.bot_status
         self._chats[new_id] = new
         actor_id = by_user or next(
@@ -599,6 +613,19 @@ class Emulator:
             self._new_updates.fire()
             return update_id
         return self._push_update(body)
+
+    def continue_after(self, update_id: int, message_id: int = 0) -> None:
+        """Number new updates after update_id and new messages after message_id in every chat.
+
+        For a bot whose database saw an earlier emulator's chats: it asks for the updates after
+        the last one it stored, and it remembers messages by chat and message id, so a fresh
+        emulator starting again from 1 would have its updates skipped and its messages taken
+        for ones already handled.
+        """
+        self._next_update_id = max(self._next_update_id, update_id + 1)
+        self._first_message_id = max(self._first_message_id, message_id + 1)
+        for chat in self._chats.values():
+            chat.next_message_id = max(chat.next_message_id, self._first_message_id)
 
     def redeliver(self, update_id: int) -> None:
         """Deliver an already delivered update once more (updates arrive at least once)."""
