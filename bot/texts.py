@@ -621,3 +621,56 @@ ERRORS.update(
         "resident_not_registered": "还没有登记住址。请先私聊我发送 /register 楼栋 单元 房号。",
     }
 )
+
+# ── ticket lifecycle in the chat: ratings, 不予受理, 重复, whistles, /stats ───────────────────────
+RATED_MESSAGE = "#{number} 已评价：{rating}。谢谢您的反馈！"
+RATED_REOPENED_MESSAGE = "#{number} 评价：不满意。已重新交给{worker}继续处理，社区居委会会跟进。"
+RATING_WINDOW_OVER = "#{number} 的评价期已过，工单已关闭。谢谢关注！"
+BTN_REJECT = "不予受理…"
+BTN_DUPLICATE = "与已有工单重复…"
+REJECT_PICK = "#{number} 不予受理的原因？点一个常用原因，或直接回复一句话（反映人会看到）："
+REJECT_REASONS: dict[str, str] = {
+    "out_of_scope": "不属于社区受理范围",
+    "civil_dispute": "属于个人民事纠纷，建议双方协商或通过法律途径解决",
+    "not_found": "现场核实没有发现这个问题",
+    "no_info": "信息不足，无法核实",
+}
+REJECTED_TO_REPORTER = "#{number} 经核实不予受理。原因：{reason}\n如有疑问，请联系{worker}。"
+REJECTED_TO_FOLLOWER = "您关注的问题 #{number} 不予受理。原因：{reason}"
+REJECT_DONE = "已不予受理 #{number}，已告知反映人。"
+DUPLICATE_ASK = "#{number} 与哪张工单重复？请回复原工单号，例如 #12（回复“取消”可退出）。"
+DUPLICATE_NUMBER_NEEDED = "请回复原工单号，例如 #12（回复“取消”可退出）。"
+DUPLICATE_TO_REPORTER = (
+    "#{number} 与 #{of_number} 是同一个问题，已合并到 #{of_number} 一起处理，办结时会通知您。"
+)
+DUPLICATE_DONE = "已把 #{number} 标为 #{of_number} 的重复工单，反映人已加入 #{of_number} 的关注。"
+PROMPT_CANCEL_WORDS = ("取消", "算了")
+PROMPT_CANCELLED = "已取消。"
+WHISTLE_ACKED_MARK = "\n\n✅ 已确认"
+CARD_PRIORITY = "🔺 已提高优先级"
+STATS_USAGE = (
+    "用法：/stats [时段]。时段可写：本月（默认）、上月、本周、今天、7d（最近 7 天）、"
+    "2026-11（某月）、2026-11-01..2026-11-30（日期范围）。"
+)
+STATS_NOT_STAFF = "/stats 只给社区管理员和网格员使用。"
+STATS_SENT_PRIVATELY = "统计已私聊发给您。"
+STATS_OPEN_BOT = "统计不在群里公布。请先私聊我并点“开始”，再发送 /stats。"
+STATS_PERIOD_WORDS: dict[str, str] = {
+    "本月": "month",
+    "month": "month",
+    "上月": "last_month",
+    "last_month": "last_month",
+    "本周": "week",
+    "week": "week",
+    "今天": "today",
+    "today": "today",
+}
+
+# Timeline words for the sweep's and the followers' events.
+TIMELINE_KINDS.update(
+    {
+        "whistled": "吹哨（呼叫职能部门）",
+        "whistle_lapsed": "吹哨未响应，报街道",
+        "priority_raised": "多户反映，提高优先级",
+    }
+)

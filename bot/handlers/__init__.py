@@ -21,7 +21,7 @@ GROUP_FALLBACK = 9
 
 def register_handlers(app: GridApp) -> None:
     """Add every feature's handlers and the one error handler."""
-    from bot.handlers import admin, basic, community_tasks, errors, gate, intake, worker
+    from bot.handlers import admin, basic, community_tasks, errors, gate, intake, lifecycle, worker
 
     app.add_handlers(gate.handlers(), group=GROUP_GATE)
     app.add_handlers(basic.handlers(), group=GROUP_COMMANDS)
@@ -33,6 +33,7 @@ def register_handlers(app: GridApp) -> None:
     app.add_handlers(worker.prompt_handlers(), group=GROUP_PROMPTS)
     app.add_handlers(intake.message_handlers(), group=GROUP_MESSAGES)
     community_tasks.register(app)  # tasks, points, redemption, /schedule (groups 0 and 1)
+    lifecycle.register(app)  # ratings, 不予受理/重复, whistle 收到, /stats (groups 0 and 1)
     app.add_handlers(basic.fallback_handlers(), group=GROUP_FALLBACK)
     app.add_error_handler(errors.on_error)
     known: set[str] = set()

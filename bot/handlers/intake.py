@@ -272,12 +272,26 @@ async def on_follow(update: Update, context: GridContext) -> None:
     chat_id = user.id if await has_started(services.state, user.id) else None
     if chat_id is None and query.message is not None:
         chat_id = query.message.chat.id
+    before = ticket.priority
     ticket = await services.tickets.follow(ticket.id, user.id, user.full_name, chat_id)
     await query.answer(
         texts.FOLLOWED.format(number=ticket.number, count=ticket.follower_count + 1),
         show_alert=True,
     )
     await refresh_card(context.bot, services, ticket)
+    card_chat = ticket.card_chat_id
+    if ticket.priority > before and card_chat is not None and card_chat == ticket.assignee_id:
+        # Editing the card makes no sound: tell the worker that more households are waiting.
+        with contextlib.suppress(Unreachable):
+            await send(
+                context.bot,
+                services,
+                card_chat,
+                texts.PRIORITY_RAISED.format(
+                    number=ticket.number, count=ticket.follower_count + 1
+                ),
+                reply_to=ticket.card_message_id,
+            )
 
 
 async def on_undo(update: Update, context: GridContext) -> None:

@@ -55,4 +55,9 @@ def schedule_jobs(app: GridApp) -> None:
     assert queue is not None
     queue.run_repeating(outbox_job, OUTBOX_EVERY_S, first=1.0, name="outbox")
     queue.run_repeating(sweep_job, SWEEP_EVERY_S, first=2.0, name="sweep")
+    # One sweep at start-up: a deadline that passed while the bot was down is handled now, and
+    # only once (each step is marked done in the transaction that takes it). A one-off job
+    # with no misfire limit: an interval job whose start is already past when the scheduler
+    # starts would wait a whole interval instead.
+    queue.run_once(sweep_job, 0.0, name="sweep:startup", job_kwargs={"misfire_grace_time": None})
     queue.run_repeating(schedule_job, SCHEDULE_EVERY_S, first=3.0, name="schedule")

@@ -18,11 +18,13 @@ from telegram.ext import (
 
 from bot import texts
 from bot.app import GridContext
+from bot.handlers import lifecycle
+from bot.handlers.jobs import drain
 from bot.handlers.mapper import incoming
-from bot.handlers.sending import drain_outbox, edit, send
+from bot.handlers.sending import edit, send
 from bot.handlers.tickets_out import announce, ensure_card, refresh_card, render_card
 from bot.services.bootstrap import Services
-from bot.services.cards import local_time, place_of, public_status, timeline
+from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
 from bot.services.tickets import Actor, Ticket
@@ -93,6 +95,7 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         ]
         rows.extend(targets[i : i + 2] for i in range(0, len(targets), 2))
         rows.append([Button(texts.BTN_CHANGE_CATEGORY, f"xc:{ticket_id}")])
+        rows.append(closing_buttons(ticket))
         rows.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
         await _replace_card(context, query, texts.TRANSFER_PICK.format(number=ticket.number), rows)
     elif verb == "xc":
@@ -129,6 +132,7 @@ async def on_card_button(update: Update, context: GridContext) -> None:
             [Button(label, f"rt:{ticket_id}:{code}")]
             for code, label in texts.RETURN_REASONS.items()
         ]
+        reasons.append(closing_buttons(ticket))
         reasons.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
         await _replace_card(
             context, query, texts.RETURN_PICK.format(number=ticket.number), reasons
@@ -208,7 +212,7 @@ async def _resolve(
 ) -> None:
     ticket = await services.tickets.resolve(ticket_id, actor, note=note, photo=photo)
     await refresh_card(context.bot, services, ticket)
-    await drain_outbox(context.bot, services)  # the rating request goes out now, not in 2 s
+    await drain(context)  # the rating request goes out now, not in 2 s (one drain at a time)
 
 
 async def on_prompt_answer(update: Update, context: GridContext) -> None:
@@ -255,6 +259,8 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
             raise ApplicationHandlerStop
         await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
         await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+    elif prompt.action in lifecycle.PROMPT_ACTIONS:
+        await lifecycle.answer_prompt(context, prompt, actor, msg.chat_id, text)
     raise ApplicationHandlerStop
 
 

@@ -65,6 +65,17 @@ def card_buttons(ticket: Ticket) -> Buttons:
     return []
 
 
+def closing_buttons(ticket: Ticket) -> list[Button]:
+    """不予受理 / 重复, offered in the card's menus while the ticket's state allows them."""
+    actions = lc.allowed_actions(ticket.status)
+    row: list[Button] = []
+    if "reject" in actions:
+        row.append(Button(texts.BTN_REJECT, f"rej:{ticket.id}"))
+    if "duplicate" in actions:
+        row.append(Button(texts.BTN_DUPLICATE, f"dup:{ticket.id}"))
+    return row
+
+
 def worker_card(
     ticket: Ticket,
     *,
@@ -94,6 +105,8 @@ def worker_card(
         lines.append(texts.CARD_PRIVATE)
     if ticket.follower_count:
         lines.append(texts.CARD_FOLLOWERS.format(count=ticket.follower_count + 1))
+    if ticket.priority > 0 and ticket.status in lc.OPEN_STATES:
+        lines.append(texts.CARD_PRIORITY)
     if photos:
         lines.append(texts.CARD_PHOTOS.format(count=photos))
     if ticket.status in lc.AWAITING_ACCEPT:
@@ -167,6 +180,10 @@ def timeline(
         for key in ("reason", "note", "to_worker", "category", "rating", "level"):
             value = detail.get(key)
             if value:
+                if key == "level":
+                    value = texts.ESCALATION_LEVEL_LABELS.get(value, value)
+                elif key == "rating":
+                    value = texts.RATING_LABELS.get(value, value)
                 extra = f"（{value}）"
                 break
         lines.append(

@@ -478,8 +478,19 @@ class TicketService:
             await self.repo.refresh_next_check([ticket_id])
             return await self.get(ticket_id)
 
-    async def mark_duplicate(self, ticket_id: int, actor: Actor, *, of_ticket_id: int) -> Ticket:
-        """Close a ticket as a duplicate; its reporter follows the original instead."""
+    async def mark_duplicate(
+        self,
+        ticket_id: int,
+        actor: Actor,
+        *,
+        of_ticket_id: int,
+        reporter_chat_id: int | None = None,
+    ) -> Ticket:
+        """Close a ticket as a duplicate; its reporter follows the original instead.
+
+        reporter_chat_id: where to tell the reporter when the original is resolved (their
+        private chat once they have opened the bot); by default only private reporters are told.
+        """
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
@@ -501,7 +512,9 @@ class TicketService:
                     original,
                     ticket.reporter_id,
                     ticket.reporter_name,
-                    ticket.chat_id if ticket.is_private else None,
+                    reporter_chat_id
+                    if reporter_chat_id is not None
+                    else (ticket.chat_id if ticket.is_private else None),
                     now,
                 )
             return await self.get(ticket_id)
