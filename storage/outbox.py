@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 from dataclasses import asdict, dataclass, field
@@ -76,6 +77,8 @@ class OutboxRepository:
 
     def __init__(self, db: Database) -> None:
         self.db = db
+        # One sender at a time: two drains reading the same pending rows would send them twice.
+        self.send_lock = asyncio.Lock()
 
     async def enqueue(
         self,

@@ -7,6 +7,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bot import texts
+from bot.app import GridContext
+from bot.handlers.jobs import sweep_job
 from bot.handlers.lifecycle import parse_period
 from bot.handlers.sending import drain_outbox
 from bot.sandbox import Emulator
@@ -41,10 +43,10 @@ def lifecycle_config(tmp_path: Path) -> Path:
     """The example community with a street office, a lift department and 2 followers to rise."""
     text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
     for old, new in (
-        ("street_office_id = 3001", f"street_office_id = {STREET}"),
+        ("street_office_id = 2030", f"street_office_id = {STREET}"),
         ("follower_threshold = 3", "follower_threshold = 2"),
         (
-            'categories = ["fire_safety"]\ncontact_id = 3103\n',
+            'categories = ["fire_safety"]\ncontact_id = 2033\n',
             'categories = ["fire_safety"]\ncontact_id = 4003\n\n'
             '[[departments]]\nkey = "lift"\nname = "区市场监管局"\n'
             f'categories = ["facilities"]\ncontact_id = {LIFT_DEPARTMENT}\n',
@@ -231,15 +233,15 @@ async def test_unrated_ticket_closes_after_the_window(tmp_path: Path, clock: Fak
         ) as bot:
             services = bot.state.require_services()
             await open_privates(emu, *STAFF)
-            _, _, rating = await resolved_lift(emu)
+            _, card, rating = await resolved_lift(emu)
             clock.advance(timedelta(hours=71))
             await services.escalation.run()
             assert (await services.tickets.get(1)).status == "resolved"
             clock.advance(timedelta(hours=2))  # past the 72-hour rating window
-            await services.escalation.run()
-            await drained(bot)
+            await sweep_job(GridContext(bot.app))  # the job the JobQueue runs every minute
             ticket = await services.tickets.get(1)
             assert ticket.status == "closed" and ticket.rating == "unrated"
+            assert "已关闭" in emu.message(WORKER_LI, card.message_id).text
             qid = await emu.press_button(GROUP, RESIDENT, rating.message_id, "rate:1:satisfied")
             answer = await emu.wait_for_answer(qid)
             assert answer.show_alert and answer.text == texts.RATING_WINDOW_OVER.format(number=1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING
 
 from bot.handlers.sending import drain_outbox
+from bot.handlers.tickets_out import refresh_card
 
 if TYPE_CHECKING:
     from bot.app import GridApp, GridContext
@@ -19,15 +19,8 @@ SCHEDULE_EVERY_S = 60.0
 
 
 async def drain(context: GridContext) -> int:
-    """Send queued messages, one drain at a time.
-
-    The outbox, sweep and schedule jobs all drain; two drains running at once would both read
-    the same pending rows and send them twice, so they take turns.
-    """
-    lock = context.bot_data.extras.setdefault("outbox_drain_lock", asyncio.Lock())
-    assert isinstance(lock, asyncio.Lock)
-    async with lock:
-        return await drain_outbox(context.bot, context.bot_data.require_services())
+    """Send queued messages now (drain_outbox lets one sender run at a time)."""
+    return await drain_outbox(context.bot, context.bot_data.require_services())
 
 
 async def outbox_job(context: GridContext) -> None:
@@ -38,8 +31,10 @@ async def outbox_job(context: GridContext) -> None:
 async def sweep_job(context: GridContext) -> None:
     """Run the deadline and escalation sweep, then send what it queued."""
     services = context.bot_data.require_services()
-    await services.escalation.run()
+    result = await services.escalation.run()
     await drain(context)
+    for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
+        await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
 
 
 async def schedule_job(context: GridContext) -> None:

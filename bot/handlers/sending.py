@@ -117,6 +117,11 @@ async def edit(
 
 async def drain_outbox(bot: ExtBot[None], services: Services, limit: int = 200) -> int:
     """Send what the services queued; each message once. Return how many were sent."""
+    async with services.outbox.send_lock:
+        return await _drain(bot, services, limit)
+
+
+async def _drain(bot: ExtBot[None], services: Services, limit: int) -> int:
     sent = 0
     for item in await services.outbox.due(services.clock.now(), limit=limit):
         message: OutgoingMessage = item.message

@@ -158,6 +158,7 @@ class SweepResult:
     closed_unrated: int = 0
     skipped: int = 0
     messages: int = 0
+    closed_ids: tuple[int, ...] = ()  # tickets closed as unrated: their cards need redrawing
 
     @property
     def steps(self) -> int:
@@ -198,6 +199,7 @@ class EscalationSweep:
         """Take every step that is due now; return what was done."""
         now = self.clock.now()
         total: dict[str, int] = defaultdict(int)
+        closed: list[int] = []
         # A step may plan the next rung already due (the bot was down): loop until none is.
         for _ in range(10):
             async with self.db.transaction():
@@ -210,9 +212,10 @@ class EscalationSweep:
                 await self._write(batch, now)
             for key, value in batch.counts.items():
                 total[key] += value
+            closed.extend(batch.closed)
             if len(due) < self.BATCH and not any(p.due_at <= now for p in batch.planned):
                 break
-        result = SweepResult(**total)
+        result = SweepResult(**total, closed_ids=tuple(closed))
         if result.steps:
             log.info(
                 "deadline sweep: %d reminders, %d escalations, %d whistles, %d lapsed,"
