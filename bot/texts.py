@@ -674,3 +674,9 @@ TIMELINE_KINDS.update(
         "priority_raised": "多户反映，提高优先级",
     }
 )
+PUBLISH_BUTTON = "在群里公示（不显示我的名字）"
+PUBLISHED_GROUP = "有居民私下反映了一个问题，登记为 #{number}（{category}，{place}）：「{quote}」\n由{role}{worker}负责。"
+PUBLISHED_OK = "已在“{group}”公示 #{number}，没有显示您的名字。"
+PUBLISH_NO_GROUP = "没有找到负责这个网格的小区群，未公示。"
+TIMELINE_KINDS["published"] = "在群里公示"
+ERRORS.update({"already_published": "#{number} 已经公示过了。"})

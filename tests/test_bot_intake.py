@@ -88,6 +88,16 @@ async def test_private_complaint_is_not_told_to_the_group(tmp_path: Path) -> Non
             await bot.idle()
             assert emu.sent(GROUP) == []
 
+            # The reporter may choose to let the group see it — never their name.
+            publish = ack.button(texts.PUBLISH_BUTTON)
+            await emu.press_button(RESIDENT, RESIDENT, ack.message_id, publish.callback_data)
+            shown = await emu.wait_for(GROUP)
+            assert "#1" in shown.text and "广场舞" in shown.text and "张伟" in shown.text
+            assert "周大爷" not in shown.text
+            qid = await emu.press_button(RESIDENT, RESIDENT, ack.message_id, publish.callback_data)
+            assert "已经公示" in (await emu.wait_for_answer(qid)).text
+            assert len(emu.sent(GROUP)) == 1
+
 
 async def test_photo_with_caption_is_a_complaint_with_evidence(tmp_path: Path) -> None:
     async with Emulator(privacy_mode=False) as emu:

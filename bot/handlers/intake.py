@@ -23,6 +23,9 @@ from bot.handlers.tickets_out import deliver, refresh_card
 from bot.nlp import NONE, OTHER
 from bot.services import intake as flow
 from bot.services.bootstrap import Services
+from bot.services.cards import place_of, quote
+from bot.services.desk import Desk
+from bot.services.errors import DomainError
 from bot.services.intake import Outcome, Report
 from bot.services.people import has_started
 from storage.outbox import Button
@@ -31,6 +34,7 @@ CATEGORY_DATA = re.compile(r"^cat:(\d{1,12}):([a-z_]{1,24})$")
 BUILDING_DATA = re.compile(r"^bld:(\d{1,12}):([A-Za-z0-9]{1,8})$")
 FOLLOW_DATA = re.compile(r"^follow:(\d{1,12})$")
 UNDO_DATA = re.compile(r"^undo:(\d{1,12})$")
+PUBLISH_DATA = re.compile(r"^pub:(\d{1,12})$")
 BUILDINGS_PER_ROW = 5
 
 
@@ -326,6 +330,48 @@ async def on_undo(update: Update, context: GridContext) -> None:
             )
 
 
+async def on_publish(update: Update, context: GridContext) -> None:
+    """The reporter of a private complaint chooses to let the grid's group see it, unnamed."""
+    query = update.callback_query
+    assert query is not None and query.data is not None
+    match = PUBLISH_DATA.match(query.data)
+    if match is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    services = _services(context)
+    ticket = await services.tickets.get(int(match.group(1)))
+    if ticket.reporter_id != query.from_user.id:
+        raise DomainError("not_your_report")
+    groups = [
+        b
+        for b in await services.state.bound_groups()
+        if not b.grids or ticket.grid is None or ticket.grid in b.grids
+    ]
+    if not groups:
+        await query.answer(texts.PUBLISH_NO_GROUP, show_alert=True)
+        return
+    group = min(groups, key=lambda b: len(b.grids) or 999)  # the grid's own group first
+    ticket = await services.tickets.publish(ticket.id, query.from_user.id)
+    desk = Desk(services)
+    await send(
+        context.bot,
+        services,
+        group.chat_id,
+        texts.PUBLISHED_GROUP.format(
+            number=ticket.number,
+            category=services.category_name(ticket.category),
+            place=place_of(ticket),
+            quote=quote(ticket.text),
+            role=desk.role_label(ticket.assignee_key),
+            worker=services.worker_name(ticket.assignee_key) or texts.NOBODY_YET,
+        ),
+    )
+    await query.answer(
+        texts.PUBLISHED_OK.format(group=group.title or group.chat_id, number=ticket.number),
+        show_alert=True,
+    )
+
+
 async def on_migrate(update: Update, context: GridContext) -> None:
     """A group became a supergroup: its binding and queued messages follow the new id."""
     message = update.effective_message
@@ -350,6 +396,7 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(on_building_choice, pattern=r"^bld:"),
         CallbackQueryHandler(on_follow, pattern=r"^follow:"),
         CallbackQueryHandler(on_undo, pattern=r"^undo:"),
+        CallbackQueryHandler(on_publish, pattern=r"^pub:"),
     ]
 
 

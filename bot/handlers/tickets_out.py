@@ -119,6 +119,7 @@ async def acknowledge(
     role = desk.role_label(ticket.assignee_key)
     undo = [[Button(texts.UNDO_BUTTON, f"undo:{ticket.id}")]]
     if ticket.is_private:
+        undo.append([Button(texts.PUBLISH_BUTTON, f"pub:{ticket.id}")])
         text = private_ack(ticket, category=category, worker=worker, role=role, tz=services.tz)
     else:
         text = group_ack(

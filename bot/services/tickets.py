@@ -537,6 +537,35 @@ class TicketService:
             await self.repo.refresh_next_check([ticket_id])
             return await self.get(ticket_id)
 
+    async def publish(self, ticket_id: int, user_id: int) -> Ticket:
+        """The reporter of a private complaint lets the group see it (never who they are)."""
+        now = self.clock.now()
+        async with self.db.transaction():
+            ticket = await self.get(ticket_id)
+            if ticket.reporter_id != user_id:
+                raise DomainError("not_your_report")
+            if not ticket.is_private:
+                raise DomainError("stale_button")
+            done = await self.db.fetchval(
+                "SELECT 1 FROM ticket_events WHERE ticket_id = ? AND kind = 'published'",
+                (ticket_id,),
+            )
+            if done is not None:
+                raise DomainError("already_published", number=ticket.number)
+            await self.repo.add_event(
+                NewEvent(
+                    ticket_id,
+                    now,
+                    user_id,
+                    "reporter",
+                    "published",
+                    ticket.status,
+                    ticket.status,
+                    {},
+                )
+            )
+            return ticket
+
     async def by_reply(self, chat_id: int, reply_message_id: int) -> Ticket | None:
         """Return the ticket whose acknowledgement is this bot message."""
         ticket_id = await self.db.fetchval(
