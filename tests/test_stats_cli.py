@@ -163,3 +163,14 @@ def test_bad_dates_and_missing_database_are_explained(
     )
     assert "找不到数据库" in capsys.readouterr().err
     assert not (tmp_path / "none.db").exists()
+
+
+def test_table_shows_workers_by_name_from_the_community_file() -> None:
+    from bot.cli.stats import display_names, write_table
+    from bot.services.rates import RateRow
+
+    row = RateRow("li", 2, 2, 1, 0.5, 1, 0.5, 1, 1, 0, 1.0, 12.0, 3.0, 1)
+    out = io.StringIO()
+    write_table([row], out, display_names())  # the default community file: li is 李娜
+    assert "李娜" in out.getvalue() and "50.0%" in out.getvalue()
+    assert " li " not in out.getvalue()

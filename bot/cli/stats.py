@@ -8,6 +8,7 @@ import csv
 import os
 import sys
 import unicodedata
+from collections.abc import Mapping
 from dataclasses import astuple, fields
 from datetime import date, datetime, time, timedelta
 from typing import Any, TextIO
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.services.clock import SystemClock
 from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates
-from bot.settings import DEFAULT_DB_PATH
+from bot.settings import DEFAULT_DB_PATH, SettingsError, load_settings
 from storage.db import Database, DatabaseError
 
 CSV_COLUMNS = tuple(f.name for f in fields(RateRow))
@@ -92,14 +93,33 @@ def _width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def write_table(rows: list[RateRow], out: TextIO) -> None:
-    """Write the rows as an aligned text table."""
+def display_names() -> dict[str, str]:
+    """Names of workers and grids from the community file, for the table (keys otherwise)."""
+    try:
+        config = load_settings(require_token=False).config
+    except SettingsError:
+        return {}
+    names: dict[str, str] = {}
+    for section in ("workers", "grids"):
+        for table in config.get(section, []) or []:
+            if isinstance(table, dict):
+                key = table.get("key", table.get("code"))
+                if isinstance(key, str) and isinstance(table.get("name"), str):
+                    names[key] = table["name"]
+    return names
+
+
+def write_table(rows: list[RateRow], out: TextIO, names: Mapping[str, str] | None = None) -> None:
+    """Write the rows as an aligned text table (workers and grids by name)."""
+    names = names or {}
     lines: list[list[str]] = [[title for _, title in TABLE_HEADERS]]
     for row in rows:
         values = []
         for name, _ in TABLE_HEADERS:
             value = getattr(row, name)
-            if name.endswith("_rate"):
+            if name == "key":
+                values.append(names.get(str(value), str(value)))
+            elif name.endswith("_rate"):
                 values.append(_percent(value))
             elif isinstance(value, float):
                 values.append(f"{value:.1f}")
@@ -160,5 +180,5 @@ def main(args: argparse.Namespace) -> int:
     if args.format == "csv":
         write_csv(rows, sys.stdout)
     else:
-        write_table(rows, sys.stdout)
+        write_table(rows, sys.stdout, display_names())
     return 0
