@@ -319,3 +319,16 @@ async def test_return_goes_to_the_duty_worker(tmp_path: Path) -> None:
             assert "接单" in [b.text for row in duty_card.buttons for b in row]
             ticket = await bot.state.require_services().tickets.get(1)
             assert ticket.assignee_key == "duty" and ticket.status == "returned"
+
+
+async def test_a_greeting_in_private_gets_an_invitation_not_a_question(tmp_path: Path) -> None:
+    async with Emulator() as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, RESIDENT)
+            for text in ("你好", "谢谢你们"):
+                await emu.send_text(RESIDENT, RESIDENT, text)
+                reply = await emu.wait_for(RESIDENT)
+                assert reply.text == texts.PRIVATE_NOT_UNDERSTOOD
+                assert reply.buttons == []
+            assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None

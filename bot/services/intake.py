@@ -228,7 +228,10 @@ class IntakeService:
         if reading.decision == "ignore" or reading.category == NONE:
             if not report.explicit:
                 return Outcome(IGNORED, reading=reading)
-            # The person said "this is a report" but the words do not say what: ask.
+            if report.is_private and not reading.candidates:
+                # "你好", "谢谢" in a private chat: invite them to describe a problem instead.
+                return Outcome(IGNORED, reading=reading)
+            # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
         if reading.decision == "confirm":
             merged = await self._merge_burst(report, reading, reading.category)
