@@ -15,7 +15,7 @@ from telegram.ext import (
 
 from bot import texts
 from bot.app import GridContext
-from bot.handlers.replies import send_text
+from bot.handlers.sending import send
 
 
 def community_name(context: GridContext) -> str:
@@ -37,7 +37,8 @@ async def start(update: Update, context: GridContext) -> None:
     if await start_hook(update, context):
         return
     text = texts.START_PRIVATE if chat.type == "private" else texts.START_GROUP
-    await send_text(context.bot, chat.id, text.format(community=community_name(context)))
+    services = context.bot_data.require_services()
+    await send(context.bot, services, chat.id, text.format(community=community_name(context)))
 
 
 async def help_command(update: Update, context: GridContext) -> None:
@@ -45,7 +46,7 @@ async def help_command(update: Update, context: GridContext) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    await send_text(context.bot, chat.id, texts.HELP)
+    await send(context.bot, context.bot_data.require_services(), chat.id, texts.HELP)
 
 
 async def unknown_command(update: Update, context: GridContext) -> None:
@@ -61,7 +62,8 @@ async def unknown_command(update: Update, context: GridContext) -> None:
     addressed = command.lower().endswith("@" + context.bot_data.bot_username.lower())
     if chat.type != "private" and not addressed:
         return  # in a group, only a command addressed to this bot gets an answer
-    await send_text(context.bot, chat.id, texts.UNKNOWN_COMMAND, reply_to=message.message_id)
+    services = context.bot_data.require_services()
+    await send(context.bot, services, chat.id, texts.UNKNOWN_COMMAND, reply_to=message.message_id)
 
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:

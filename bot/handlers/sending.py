@@ -10,7 +10,7 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TimedOut
 from telegram.ext import ExtBot
 
-from bot.handlers.replies import split_text
+from bot.services.posts import split_text
 from storage.outbox import Button, OutgoingMessage
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ async def send(
                     reply_markup=keyboard,
                     reply_parameters=_reply(reply_to),
                 )
-            parts = split_text(text)
+            parts = split_text(text if text.strip() else "…")
             message: Message | None = None
             for index, part in enumerate(parts):
                 last = index == len(parts) - 1
