@@ -448,6 +448,7 @@ TIMELINE_KINDS: dict[str, str] = {
 TIMELINE_SYSTEM = "系统"
 TIMELINE_REPORTER = "反映人"
 MERGED_PRIVATE = "已并入 #{number}。"
+TYPED_BUILDING_UNKNOWN = "没看懂是哪栋楼（{text}），请点上面的楼号按钮，或回复如“5号楼”。"
 TRANSFER_REASON_NEEDED = "请用一句话写明转派原因。"
 TIMELINE_RESIDENT = "居民"
 

@@ -332,3 +332,25 @@ async def test_a_greeting_in_private_gets_an_invitation_not_a_question(tmp_path:
                 assert reply.text == texts.PRIVATE_NOT_UNDERSTOOD
                 assert reply.buttons == []
             assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+
+
+async def test_with_privacy_on_a_mention_reports_and_a_typed_reply_names_the_building(
+    tmp_path: Path,
+) -> None:
+    async with Emulator() as emu:  # group privacy on, as on real Telegram by default
+        populate(emu)
+        async with running_bot(emu, tmp_path):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "楼道灯坏了好几天了")  # not seen by the bot
+            username = emu.bot_user["username"]
+            await emu.send_text(GROUP, RESIDENT, f"@{username} 楼道灯坏了好几天了，晚上太黑")
+            question = await emu.wait_for(GROUP)
+            assert "哪栋楼" in question.text
+            await emu.send_text(GROUP, RESIDENT, "八号楼吧", reply_to=question.message_id)
+            wrong = await emu.wait_for(GROUP)
+            assert wrong.text == texts.TYPED_BUILDING_UNKNOWN.format(text="八号楼吧")
+            await emu.send_text(GROUP, RESIDENT, "5号楼", reply_to=question.message_id)
+            card = await emu.wait_for(WORKER_LI)
+            assert "工单 #1" in card.text and "5号楼" in card.text
+            ack = await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            assert "李娜" in ack.text and f"@{username}" not in ack.text

@@ -24,6 +24,7 @@ from bot.nlp import NONE, OTHER
 from bot.services import intake as flow
 from bot.services.bootstrap import Services
 from bot.services.cards import place_of, quote
+from bot.services.community import normalise_building
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
 from bot.services.intake import Outcome, Report
@@ -67,10 +68,48 @@ async def on_group_message(update: Update, context: GridContext) -> None:
         return  # a group nobody bound: the bot stays quiet
     if msg.photo and msg.reply_to_message_id and await _photo_for_ticket(context, msg):
         return
-    if not msg.text.strip():
+    if msg.reply_to_bot and await _typed_building(context, msg):
         return
-    outcome = await services.intake.receive(_report(msg, msg.text, explicit=False, grids=grids))
+    text = msg.text
+    mention = f"@{context.bot_data.bot_username}".lower() if context.bot_data.bot_username else ""
+    addressed = bool(mention) and mention in text.lower()
+    if addressed:  # "@bot 4号楼电梯坏了": meant for the bot, even with group privacy on
+        start = text.lower().index(mention)
+        text = (text[:start] + text[start + len(mention) :]).strip()
+    if not text.strip():
+        return
+    outcome = await services.intake.receive(_report(msg, text, explicit=addressed, grids=grids))
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+
+
+async def _typed_building(context: GridContext, msg: Incoming) -> bool:
+    """The reporter answered "哪栋楼？" by typing (e.g. 5号楼) instead of pressing a button."""
+    services = _services(context)
+    assert msg.reply_to_message_id is not None
+    waiting = await services.intake.pending.by_prompt(msg.chat_id, msg.reply_to_message_id)
+    if waiting is None or waiting.kind != "ask_building" or waiting.resolved is not None:
+        return False
+    if waiting.reporter_id != msg.sender.user_id:
+        return False
+    building = normalise_building(msg.text.strip())
+    if building is None or services.community.grid_for_building(building) is None:
+        await send(
+            context.bot,
+            services,
+            msg.chat_id,
+            texts.TYPED_BUILDING_UNKNOWN.format(text=msg.text.strip()[:10]),
+            reply_to=msg.message_id,
+        )
+        return True
+    outcome = await services.intake.answer_building(waiting.id, msg.sender.user_id, building)
+    await edit(
+        context.bot,
+        msg.chat_id,
+        msg.reply_to_message_id,
+        texts.BUILDING_LABEL.format(building=building),
+    )
+    await respond(context, waiting.chat_id, waiting.message_id, waiting.reporter_name, outcome)
+    return True
 
 
 async def on_report(update: Update, context: GridContext) -> None:
@@ -100,6 +139,8 @@ async def on_private_message(update: Update, context: GridContext) -> None:
         return
     services = _services(context)
     if msg.photo and msg.reply_to_message_id and await _photo_for_ticket(context, msg):
+        return
+    if msg.reply_to_bot and await _typed_building(context, msg):
         return
     if not msg.text.strip():
         await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)

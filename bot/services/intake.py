@@ -160,6 +160,15 @@ class PendingRepository:
         )
         return None if row is None else PendingReport._from_row(row)
 
+    async def by_prompt(self, chat_id: int, prompt_message_id: int) -> PendingReport | None:
+        """Return the waiting report whose question is this bot message."""
+        row = await self.db.fetchone(
+            f"SELECT {_PENDING_COLUMNS} FROM pending_reports"
+            " WHERE chat_id = ? AND prompt_message_id = ?",
+            (chat_id, prompt_message_id),
+        )
+        return None if row is None else PendingReport._from_row(row)
+
     async def set_prompt(self, pending_id: int, message_id: int) -> None:
         """Remember the bot's question message (to edit it when answered)."""
         await self.db.execute(
