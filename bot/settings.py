@@ -21,6 +21,11 @@ DEFAULT_CONFIG_PATH = REPO_ROOT / "examples" / "community.toml"
 _TOKEN_SHAPE = re.compile(r"^\d{3,15}:[A-Za-z0-9_-]{20,}$")
 _PLACEHOLDERS = {"", "token", "your_token", "your-token", "changeme", "change-me", "xxx", "todo"}
 _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
+# Telegram's rule for setWebhook's secret_token is 1-256 of these; 16 is our floor for guessing.
+_WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+_WEBHOOK_URL_SHAPE = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?$")
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1"
+DEFAULT_WEBHOOK_PORT = 8443
 
 
 class SettingsError(Exception):
@@ -52,6 +57,22 @@ class Secret:
 
 
 @dataclass(frozen=True, slots=True)
+class WebhookSettings:
+    """Where Telegram posts updates (url) and where this process listens behind the proxy."""
+
+    url: str
+    listen: str
+    port: int
+    secret: Secret
+
+    @property
+    def path(self) -> str:
+        """Return the URL's path, which the reverse proxy forwards unchanged."""
+        rest = self.url.split("://", 1)[1]
+        return "/" + rest.split("/", 1)[1] if "/" in rest else "/"
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     token: Secret
     db_path: str
@@ -61,6 +82,7 @@ class Settings:
     log_level: str
     config_path: Path
     config: Mapping[str, Any] = field(repr=False)
+    webhook: WebhookSettings | None = None
 
     @property
     def tz_name(self) -> str:
@@ -101,7 +123,42 @@ def _base_url(value: str, name: str) -> str:
     return url
 
 
-def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool = True) -> Settings:
+def load_webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
+    """Read the webhook settings (`gridbot run --webhook`); raise SettingsError naming one."""
+    url = env.get("GRIDBOT_WEBHOOK_URL", "").strip()
+    if not url:
+        raise SettingsError(
+            "GRIDBOT_WEBHOOK_URL: 未设置 (required with --webhook): the public https URL "
+            "Telegram posts updates to, e.g. https://bot.example.org/telegram"
+        )
+    if not _WEBHOOK_URL_SHAPE.match(url):
+        raise SettingsError(
+            f"GRIDBOT_WEBHOOK_URL: 不是 https 地址 (Telegram posts only to https): {url!r}"
+        )
+    listen = env.get("GRIDBOT_WEBHOOK_LISTEN", DEFAULT_WEBHOOK_LISTEN).strip()
+    if not listen or any(c.isspace() or c == "/" for c in listen):
+        raise SettingsError(f"GRIDBOT_WEBHOOK_LISTEN: 不是监听地址 (e.g. 127.0.0.1): {listen!r}")
+    port_raw = env.get("GRIDBOT_WEBHOOK_PORT", str(DEFAULT_WEBHOOK_PORT)).strip()
+    if not port_raw.isdigit() or not 0 < int(port_raw) < 65536:
+        raise SettingsError(f"GRIDBOT_WEBHOOK_PORT: 不是 1-65535 的端口号: {port_raw!r}")
+    # The secret's value never appears in a message: a typo would still leak most of it.
+    secret = env.get("GRIDBOT_WEBHOOK_SECRET", "").strip()
+    if not secret:
+        raise SettingsError(
+            "GRIDBOT_WEBHOOK_SECRET: 未设置 (required with --webhook); make one with "
+            "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
+    if not _WEBHOOK_SECRET_SHAPE.match(secret):
+        raise SettingsError(
+            "GRIDBOT_WEBHOOK_SECRET: 须为 16-256 个 A-Z a-z 0-9 _ - 字符 "
+            "(Telegram's secret_token alphabet)"
+        )
+    return WebhookSettings(url=url, listen=listen, port=int(port_raw), secret=Secret(secret))
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None, *, require_token: bool = True, webhook: bool = False
+) -> Settings:
     """Build Settings from the environment; raise SettingsError naming the bad setting."""
     env = os.environ if env is None else env
     token_raw = env.get("GRIDBOT_TOKEN", "")
@@ -133,6 +190,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
 
     config_path = Path(env.get("GRIDBOT_CONFIG", str(DEFAULT_CONFIG_PATH))).expanduser()
     config = read_config_file(config_path)
+    webhook_settings = load_webhook_settings(env) if webhook else None
 
     return Settings(
         token=token,
@@ -143,6 +201,7 @@ def load_settings(env: Mapping[str, str] | None = None, *, require_token: bool =
         log_level=level,
         config_path=config_path,
         config=config,
+        webhook=webhook_settings,
     )
 
 
