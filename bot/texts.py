@@ -476,10 +476,17 @@ TASK_ASK_CAPACITY = "第 4 步：需要几个人？回复数字，例如 1"
 TASK_ASK_AUDIENCE = (
     "第 5 步：谁可以接？回复“公开”（所有居民），或“面向 单位名”，例如 面向 物业公司"
 )
+TASK_ASK_EXTRAS = (
+    "第 6 步（可选）：地点/说明/时长，例如：地点 3号楼2单元 | 说明 自带梯子 | 时长 1；"
+    "不需要请回复“跳过”"
+)
 TASK_BAD_ANSWER = "没看懂，请再试一次。{hint}"
 TASK_DIALOGUE_CANCELLED = "已取消。"
 TASK_PUBLISHED = "✅ 已发布任务 #{task_id}「{title}」\n{details}"
-TASK_DETAILS = "积分：{points} 分 · 名额：{capacity} 人{deadline}{audience}{location}{hours}"
+TASK_DETAILS = "积分：{points} 分 · 名额：{capacity} 人{left}{deadline}{audience}{location}{hours}"
+TASK_DETAIL_LEFT = "（余 {left} 个）"
+TASK_DETAIL_FULL = "（已满）"
+TASK_DETAIL_ENDED = "（已结束）"
 TASK_DETAIL_DEADLINE = " · 截止：{when}"
 TASK_DETAIL_PUBLIC = " · 所有居民可接"
 TASK_DETAIL_TARGETED = " · 限{targets}承接"
@@ -590,6 +597,13 @@ REDEEM_NOTICE_REJECTED = (
     "您的兑换申请 #{redemption_id}（{item}）未通过：{reason}。{points} 分已退回。"
 )
 REDEEM_ANSWER_DONE = "已处理"
+REDEEM_MINE = (
+    "🎁 兑换申请 #{redemption_id}：{item} ×{quantity}，已扣除 {points} 分，等待管理员核准。"
+)
+REDEEM_BUTTON_CANCEL = "取消申请"
+REDEEM_CANCELLED = "已取消兑换申请 #{redemption_id}（{item}），{points} 分已退回。"
+REDEEM_ANSWER_CANCELLED = "已取消，积分已退回"
+REDEEM_CANCELLED_TO_ADMIN = "兑换申请 #{redemption_id}（{name}，{item}）已由本人取消。"
 
 SCHEDULE_ONLY_GROUP = "请在要调整的业主群里发送 /schedule。"
 SCHEDULE_NOT_BOUND = "本群还没有绑定到网格，管理员先发送 /bind 网格代码。"
@@ -620,6 +634,7 @@ ERRORS.update(
     {
         "resident_bad_address": "登记格式不对：" + REGISTER_USAGE,
         "resident_not_registered": "还没有登记住址。请先私聊我发送 /register 楼栋 单元 房号。",
+        "redeem_cancel_too_late": "兑换申请 #{redemption_id} 已由管理员处理，如需取消请联系管理员。",
     }
 )
 

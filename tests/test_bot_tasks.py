@@ -109,10 +109,16 @@ async def test_guided_dialogue_publishes_and_intake_never_sees_the_answers(tmp_p
             assert "第 3 步" in (await say(emu, WORKER_LI, WORKER_LI, "较难")).text
             assert "第 4 步" in (await say(emu, WORKER_LI, WORKER_LI, "12-01 18:00")).text
             assert "第 5 步" in (await say(emu, WORKER_LI, WORKER_LI, "2")).text
-            published = await say(emu, WORKER_LI, WORKER_LI, "公开")
+            assert "第 6 步" in (await say(emu, WORKER_LI, WORKER_LI, "公开")).text
+            retry = await say(emu, WORKER_LI, WORKER_LI, "时长 很久")
+            assert "没看懂" in retry.text and "第 6 步" in retry.text
+            published = await say(
+                emu, WORKER_LI, WORKER_LI, "地点 5号楼1单元 | 两人抬衣柜 | 时长 1.5"
+            )
             assert "已发布任务 #1「帮独居老人搬家具」" in published.text
-            assert "20 分" in published.text and "名额：2 人" in published.text
+            assert "20 分" in published.text and "名额：2 人（余 2 个）" in published.text
             assert "12月1日 18:00" in published.text
+            assert "地点：5号楼1单元" in published.text and "志愿服务 1.5 小时" in published.text
 
             # A dialogue can be left; its answers never became complaints.
             await say(emu, WORKER_LI, WORKER_LI, "/task new")
@@ -123,6 +129,7 @@ async def test_guided_dialogue_publishes_and_intake_never_sees_the_answers(tmp_p
 
             listing = await say(emu, GROUP, RESIDENT, "/tasks")
             assert "帮独居老人搬家具" in listing.text and button_data(listing) == ["claim:1"]
+            assert "两人抬衣柜" in listing.text
 
 
 async def test_residents_cannot_publish_and_targeted_tasks_refuse_others(tmp_path: Path) -> None:

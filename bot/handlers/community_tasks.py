@@ -1,8 +1,8 @@
 """The task list in the chat: /register, /task, /tasks, claim buttons, /done proof, verification.
 
 Short dialogues (the guided /task new, the proof after /done, a reason after 退回 or 拒绝) keep
-their state in memory per user for DIALOGUE_TTL; a restart forgets an unfinished dialogue, and
-the person simply starts again. Messages a dialogue consumes never reach the complaint intake.
+their state in the database (bot.services.dialogues), so a restart mid-dialogue continues, and an
+answer delivered twice is taken once. Messages a dialogue consumes never reach the intake.
 """
 
 from __future__ import annotations
@@ -31,12 +31,13 @@ from bot.app import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
 from bot.handlers.errors import domain_text
 from bot.handlers.sending import Unreachable, edit, markup, send
+from bot.services.dialogues import DialogueService
 from bot.services.errors import DomainError
-from bot.services.posts import month_day
+from bot.services.posts import digest_task_line, month_day
 from bot.services.residents import Person
 from bot.services.tasks import MAX_TASK_POINTS
 from storage.outbox import Button
-from storage.tasks import Task
+from storage.tasks import Task, TaskClaim
 
 if TYPE_CHECKING:
     from bot.app import GridApp
@@ -44,9 +45,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DIALOGUE_TTL = timedelta(minutes=30)
 CANCEL_WORDS = frozenset({"取消", "cancel", "/cancel", "算了"})
-_PENDING_KEY = "community_pending"
+SKIP_WORDS = frozenset({"跳过", "无", "没有", "不用", "-"})
+_DIALOGUES_KEY = "community_dialogues"
 
 _CLAIM = re.compile(r"^claim:(\d{1,9})$")
 _VERIFY = re.compile(r"^(tok|tno):(\d{1,9}):(\d{1,15})$")
@@ -186,17 +187,16 @@ def _parse_field(
     return None
 
 
-# ── dialogue state ────────────────────────────────────────────────────────────────────────────
+# ── dialogue state (kept in the database) ─────────────────────────────────────────────────────
 
 
 @dataclass(frozen=True, slots=True)
 class TaskDialogue:
-    """The guided /task new, one answer at a time."""
+    """The guided /task new, one answer at a time (in the publisher's private chat)."""
 
-    step: str  # title | points | deadline | capacity | audience
+    step: str  # title | points | deadline | capacity | audience | extras
     draft: TaskDraft
     grid: str | None
-    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,7 +205,6 @@ class AwaitProof:
 
     task_id: int
     chat_id: int
-    since: datetime
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,23 +213,84 @@ class AwaitReason:
 
     kind: str  # 'task' | 'redeem'
     ref: int  # task id or redemption id
-    user_id: int  # whose claim (task); 0 for a redemption
+    user_id: int  # whose claim (task) or request (redemption)
     chat_id: int
     card_chat_id: int
     card_message_id: int
     card_text: str
     card_is_photo: bool
-    since: datetime
 
 
 Pending = TaskDialogue | AwaitProof | AwaitReason
 
 
-def pending(context: GridContext) -> dict[int, Pending]:
-    """Return the open dialogues by user id."""
-    found = context.bot_data.extras.setdefault(_PENDING_KEY, {})
-    assert isinstance(found, dict)
-    return found
+def _draft_state(draft: TaskDraft) -> dict[str, Any]:
+    return {
+        "title": draft.title,
+        "points": draft.points,
+        "difficulty": draft.difficulty,
+        "deadline": draft.deadline.isoformat() if draft.deadline else None,
+        "capacity": draft.capacity,
+        "audience": draft.audience,
+        "targets": list(draft.targets),
+        "location": draft.location,
+        "description": draft.description,
+        "hours": draft.hours,
+    }
+
+
+def _draft_from(data: dict[str, Any]) -> TaskDraft:
+    deadline = data.get("deadline")
+    return TaskDraft(
+        title=str(data.get("title", "")),
+        points=data.get("points"),
+        difficulty=data.get("difficulty"),
+        deadline=datetime.fromisoformat(deadline) if deadline else None,
+        capacity=int(data.get("capacity", 1)),
+        audience=str(data.get("audience", "public")),
+        targets=tuple(data.get("targets", ())),
+        location=str(data.get("location", "")),
+        description=str(data.get("description", "")),
+        hours=float(data.get("hours", 0.0)),
+    )
+
+
+def dialogue_row(state: Pending) -> tuple[str, dict[str, Any]]:
+    """Return the (kind, JSON state) a dialogue is stored as."""
+    if isinstance(state, TaskDialogue):
+        return "task", {"step": state.step, "grid": state.grid, "draft": _draft_state(state.draft)}
+    if isinstance(state, AwaitProof):
+        return "proof", {"task_id": state.task_id, "chat_id": state.chat_id}
+    return "reason", {
+        "kind": state.kind,
+        "ref": state.ref,
+        "user_id": state.user_id,
+        "chat_id": state.chat_id,
+        "card_chat_id": state.card_chat_id,
+        "card_message_id": state.card_message_id,
+        "card_text": state.card_text,
+        "card_is_photo": state.card_is_photo,
+    }
+
+
+def dialogue_state(kind: str, data: dict[str, Any]) -> Pending | None:
+    """Return the dialogue stored as (kind, JSON state); None for a closed or unknown one."""
+    if kind == "task":
+        return TaskDialogue(str(data["step"]), _draft_from(data["draft"]), data.get("grid"))
+    if kind == "proof":
+        return AwaitProof(int(data["task_id"]), int(data["chat_id"]))
+    if kind == "reason":
+        return AwaitReason(
+            kind=str(data["kind"]),
+            ref=int(data["ref"]),
+            user_id=int(data["user_id"]),
+            chat_id=int(data["chat_id"]),
+            card_chat_id=int(data["card_chat_id"]),
+            card_message_id=int(data["card_message_id"]),
+            card_text=str(data["card_text"]),
+            card_is_photo=bool(data["card_is_photo"]),
+        )
+    return None
 
 
 def services_of(context: GridContext) -> Services:
@@ -238,14 +298,23 @@ def services_of(context: GridContext) -> Services:
     return context.bot_data.require_services()
 
 
-def _fresh(context: GridContext, user_id: int) -> Pending | None:
-    state = pending(context).get(user_id)
-    if state is None:
-        return None
-    if services_of(context).clock.now() - state.since > DIALOGUE_TTL:
-        pending(context).pop(user_id, None)
-        return None
-    return state
+def dialogues(context: GridContext) -> DialogueService:
+    """Return the dialogue store of this application."""
+    found = context.bot_data.extras.get(_DIALOGUES_KEY)
+    if found is None:
+        services = services_of(context)
+        found = DialogueService(services.db, services.clock)
+        context.bot_data.extras[_DIALOGUES_KEY] = found
+    assert isinstance(found, DialogueService)
+    return found
+
+
+async def open_dialogue(
+    context: GridContext, user_id: int, chat_id: int, state: Pending, message_id: int = 0
+) -> None:
+    """Start or advance a person's dialogue; message_id is the message it consumed."""
+    kind, data = dialogue_row(state)
+    await dialogues(context).save(user_id, kind, chat_id, data, message_id)
 
 
 async def reply(update: Update, context: GridContext, text: str, **kwargs: Any) -> Message:
@@ -301,9 +370,16 @@ def task_details(task: Task, tz: ZoneInfo) -> str:
         if task.audience == "targeted"
         else texts.TASK_DETAIL_PUBLIC
     )
+    if task.status != "open":
+        left = texts.TASK_DETAIL_ENDED
+    elif task.places_left > 0:
+        left = texts.TASK_DETAIL_LEFT.format(left=task.places_left)
+    else:
+        left = texts.TASK_DETAIL_FULL
     return texts.TASK_DETAILS.format(
         points=task.points,
         capacity=task.capacity,
+        left=left,
         deadline=deadline,
         audience=audience,
         location=texts.TASK_DETAIL_LOCATION.format(location=task.location)
@@ -319,6 +395,36 @@ def claim_button(task: Task) -> Button:
     return Button(label, f"claim:{task.id}")
 
 
+def claimable(task: Task, now: datetime) -> bool:
+    """Return whether a task still takes claims (open, not expired, a place left)."""
+    expired = task.deadline is not None and task.deadline <= now
+    return task.status == "open" and not expired and task.places_left > 0
+
+
+def announcement(task: Task, tz: ZoneInfo, now: datetime) -> tuple[str, list[list[Button]]]:
+    """Return the text and button of a task's own post (after /task new)."""
+    text = texts.TASK_PUBLISHED.format(
+        task_id=task.id, title=task.title, details=task_details(task, tz)
+    )
+    return text, [[claim_button(task)]] if claimable(task, now) else []
+
+
+def task_list(
+    tasks: Sequence[Task], tz: ZoneInfo, now: datetime
+) -> tuple[str, list[list[Button]]]:
+    """Return the /tasks listing with a claim button for every task that still takes one."""
+    takes = [t for t in tasks if claimable(t, now)]
+    lines = [texts.TASKS_HEAD.format(count=len(takes))]
+    buttons: list[list[Button]] = []
+    for task in tasks:
+        lines.append(f"#{task.id}「{task.title}」· {task_details(task, tz)}")
+        if task.description:
+            lines.append(texts.TASK_LINE_DESC.format(description=task.description))
+        if task in takes:
+            buttons.append([claim_button(task)])
+    return "\n".join(lines), buttons
+
+
 async def _publisher_grid(context: GridContext, chat_id: int, user_id: int) -> str | None:
     services = services_of(context)
     grids = await services.state.group_grids(chat_id) if chat_id < 0 else None
@@ -331,10 +437,9 @@ async def _publisher_grid(context: GridContext, chat_id: int, user_id: int) -> s
 
 
 async def _announce(update: Update, context: GridContext, task: Task) -> None:
-    text = texts.TASK_PUBLISHED.format(
-        task_id=task.id, title=task.title, details=task_details(task, services_of(context).tz)
-    )
-    await reply(update, context, text, buttons=[[claim_button(task)]])
+    services = services_of(context)
+    text, buttons = announcement(task, services.tz, services.clock.now())
+    await reply(update, context, text, buttons=buttons)
 
 
 async def task_command(update: Update, context: GridContext) -> None:
@@ -401,17 +506,16 @@ async def task_command(update: Update, context: GridContext) -> None:
                 update, context, texts.TASK_DIALOGUE_PRIVATE.format(usage=texts.TASK_USAGE)
             )
             return
-        pending(context)[user.id] = TaskDialogue("title", TaskDraft(), grid, now)
+        dialogue = TaskDialogue("title", TaskDraft(), grid)
+        await open_dialogue(context, user.id, chat.id, dialogue, message.message_id)
         await reply(update, context, texts.TASK_ASK_TITLE)
         return
     draft = parse_task_line(line, now, services.tz, levels)
-    await _publish(update, context, actor, draft, grid)
+    await _announce(update, context, await _publish(services, actor, draft, grid))
 
 
-async def _publish(
-    update: Update, context: GridContext, actor: Person, draft: TaskDraft, grid: str | None
-) -> None:
-    task = await services_of(context).tasks.publish(
+async def _publish(services: Services, actor: Person, draft: TaskDraft, grid: str | None) -> Task:
+    return await services.tasks.publish(
         actor,
         title=draft.title,
         points=draft.points,
@@ -425,14 +529,37 @@ async def _publish(
         hours=draft.hours,
         grid=grid,
     )
-    await _announce(update, context, task)
+
+
+def parse_extras(text: str, draft: TaskDraft) -> TaskDraft | None:
+    """Read the optional '地点 … | 说明 … | 时长 2' answer; plain words are the description."""
+    if text.strip() in SKIP_WORDS:
+        return draft
+    described: list[str] = []
+    for part in (p.strip() for p in re.split(r"[|｜\n；;]", text)):
+        if not part:
+            continue
+        if part.startswith(("地点", "位置")):
+            draft = replace(draft, location=part[2:].strip(" ：:")[:60])
+        elif part.startswith(("说明", "描述", "内容")):
+            described.append(part[2:].strip(" ：:"))
+        elif part.startswith("时长") or re.fullmatch(r"\d+(?:\.\d+)?\s*(?:小时|h)", part):
+            hours = re.fullmatch(r"(?:时长)?[\s：:]*(\d+(?:\.\d+)?)\s*(?:小时|h)?", part)
+            if hours is None:
+                return None
+            draft = replace(draft, hours=float(hours.group(1)))
+        else:
+            described.append(part)
+    if described:
+        draft = replace(draft, description="；".join(d for d in described if d)[:300])
+    return draft
 
 
 async def _task_dialogue(
     update: Update, context: GridContext, state: TaskDialogue, text: str
 ) -> None:
-    user = update.effective_user
-    assert user is not None
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
     services = services_of(context)
     levels = list(services.points.config.difficulty)
     now = services.clock.now()
@@ -475,19 +602,31 @@ async def _task_dialogue(
             )
             return
         nxt, ask, draft = "audience", texts.TASK_ASK_AUDIENCE, replace(draft, capacity=capacity)
-    else:
+    elif state.step == "audience":
         audience = parse_audience(text)
         if audience is None:
             await reply(
                 update, context, texts.TASK_BAD_ANSWER.format(hint=texts.TASK_ASK_AUDIENCE)
             )
             return
+        nxt, ask = "extras", texts.TASK_ASK_EXTRAS
         draft = replace(draft, audience=audience[0], targets=audience[1])
-        pending(context).pop(user.id, None)
+    else:
+        extras = parse_extras(text, draft)
+        if extras is None:
+            await reply(update, context, texts.TASK_BAD_ANSWER.format(hint=texts.TASK_ASK_EXTRAS))
+            return
         actor = await actor_for(context, user)
-        await _publish(update, context, actor, draft, state.grid)
+        task = await dialogues(context).finish(
+            user.id,
+            user.id,
+            message.message_id,
+            lambda: _publish(services, actor, extras, state.grid),
+        )
+        await _announce(update, context, task)
         return
-    pending(context)[user.id] = replace(state, step=nxt, draft=draft)
+    next_state = replace(state, step=nxt, draft=draft)
+    await open_dialogue(context, user.id, user.id, next_state, message.message_id)
     await reply(update, context, ask)
 
 
@@ -505,15 +644,8 @@ async def tasks_command(update: Update, context: GridContext) -> None:
     if not tasks:
         await reply(update, context, texts.TASKS_EMPTY)
         return
-    lines = [texts.TASKS_HEAD.format(count=len(tasks))]
-    buttons: list[list[Button]] = []
-    for task in tasks[:20]:
-        lines.append(f"#{task.id}「{task.title}」· {task_details(task, services.tz)}")
-        if task.description:
-            lines.append(texts.TASK_LINE_DESC.format(description=task.description))
-        if task.places_left > 0:
-            buttons.append([claim_button(task)])
-    await reply(update, context, "\n".join(lines), buttons=buttons)
+    text, buttons = task_list(tasks[:20], services.tz, services.clock.now())
+    await reply(update, context, text, buttons=buttons)
 
 
 async def on_claim(update: Update, context: GridContext) -> None:
@@ -542,11 +674,52 @@ async def on_claim(update: Update, context: GridContext) -> None:
     await query.answer(
         texts.CLAIM_OK.format(task_id=task.id, title=task.title)[:200], show_alert=True
     )
+    if isinstance(query.message, Message):
+        await refresh_task_post(context, query.message, await services.tasks.get(task_id))
     await tell(
         context,
         user.id,
         texts.CLAIM_PRIVATE_NOTE.format(task_id=task.id, title=task.title, points=task.points),
     )
+
+
+_LISTED = re.compile(r"^#(\d{1,9})「", re.MULTILINE)
+
+
+async def refresh_task_post(context: GridContext, post: Message, task: Task) -> None:
+    """Redraw a post with claim buttons after a claim: places left, and no button when full.
+
+    The post is the task's own announcement, a /tasks listing (both redrawn from the database)
+    or a daily digest, where only the task's line and its button change: the rest of a digest
+    is that morning's report and stays as it was.
+    """
+    services = services_of(context)
+    now = services.clock.now()
+    original = post.text or ""
+    if original.startswith(
+        texts.TASK_PUBLISHED.format(task_id=task.id, title=task.title, details="")
+    ):
+        text, buttons = announcement(task, services.tz, now)
+    elif original.startswith(texts.TASKS_HEAD.split("{")[0]):
+        listed = [await services.tasks.get(int(n)) for n in _LISTED.findall(original)]
+        text, buttons = task_list(listed, services.tz, now)
+    else:
+        line = re.compile(rf"^#{task.id} .*· 余 \d+ 个名额.*$", re.MULTILINE)
+        text = line.sub(lambda _: digest_task_line(task, services.tz), original, count=1)
+        takes = claimable(task, now)
+        buttons = [
+            [
+                Button(b.text, b.callback_data)
+                for b in row
+                if isinstance(b.callback_data, str)
+                and (takes or b.callback_data != f"claim:{task.id}")
+            ]
+            for row in (post.reply_markup.inline_keyboard if post.reply_markup else ())
+        ]
+    try:
+        await edit(context.bot, post.chat.id, post.message_id, text, buttons=buttons)
+    except TelegramError as exc:  # the claim itself is recorded; a stale post is harmless
+        log.info("could not redraw task post %s: %s", post.message_id, type(exc).__name__)
 
 
 # ── /done and proof ───────────────────────────────────────────────────────────────────────────
@@ -595,11 +768,12 @@ async def done_command(update: Update, context: GridContext) -> None:
         await services.tasks.get(task_id)
         if not any(c.user_id == user.id for c in claims):
             raise DomainError("task_not_claimed", task_id=task_id)
-        pending(context)[user.id] = AwaitProof(task_id, chat.id, services.clock.now())
+        waiting = AwaitProof(task_id, chat.id)
+        await open_dialogue(context, user.id, chat.id, waiting, message.message_id)
         await reply(update, context, texts.DONE_ASK_PROOF.format(task_id=task_id))
         return
     note = " ".join(args[1:])
-    await _submit(update, context, task_id, media, note)
+    await _submit(update, context, task_id, media, note, in_dialogue=False)
 
 
 async def done_caption(update: Update, context: GridContext) -> None:
@@ -612,14 +786,31 @@ async def done_caption(update: Update, context: GridContext) -> None:
 
 
 async def _submit(
-    update: Update, context: GridContext, task_id: int, media: tuple[str, bool], note: str
+    update: Update,
+    context: GridContext,
+    task_id: int,
+    media: tuple[str, bool],
+    note: str,
+    *,
+    in_dialogue: bool,
 ) -> None:
-    user, chat = update.effective_user, update.effective_chat
-    assert user is not None and chat is not None
+    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
+    assert user is not None and chat is not None and message is not None
     services = services_of(context)
     actor = await actor_for(context, user)
-    claim = await services.tasks.submit_proof(actor, task_id, [media[0]], note)
-    pending(context).pop(user.id, None)
+    store = dialogues(context)
+
+    async def submit() -> TaskClaim:
+        return await services.tasks.submit_proof(actor, task_id, [media[0]], note)
+
+    if in_dialogue:
+        claim = await store.finish(user.id, chat.id, message.message_id, submit)
+    else:
+        claim = await submit()
+        # A captioned photo also answers a '/done 3' still waiting for its photo.
+        open_one = await store.current(user.id)
+        if open_one is not None and open_one.kind == "proof":
+            await store.close(user.id, open_one.chat_id)
     done = texts.DONE_SUBMITTED if chat.type == "private" else texts.DONE_SUBMITTED_GROUP
     await reply(update, context, done.format(task_id=task_id))
     task = await services.tasks.get(task_id)
@@ -688,7 +879,7 @@ async def on_verify(update: Update, context: GridContext) -> None:
     card = query.message if isinstance(query.message, Message) else None
     if verb == "tno":
         claim = await services.tasks.check_verifier(actor, task_id, user_id)
-        pending(context)[user.id] = AwaitReason(
+        waiting = AwaitReason(
             kind="task",
             ref=task_id,
             user_id=user_id,
@@ -697,14 +888,14 @@ async def on_verify(update: Update, context: GridContext) -> None:
             card_message_id=card.message_id if card is not None else 0,
             card_text=(card.caption or card.text or "") if card is not None else "",
             card_is_photo=bool(card is not None and card.photo),
-            since=services.clock.now(),
         )
+        await open_dialogue(context, user.id, user.id, waiting)
         await query.answer(texts.VERIFY_ANSWER_ASK)
         asked = await tell(
             context, user.id, texts.VERIFY_ASK_REASON.format(task_id=task_id, name=claim.name)
         )
         if asked is None:
-            pending(context).pop(user.id, None)
+            await dialogues(context).close(user.id, user.id)
         return
     verdict = await services.tasks.verify(actor, task_id, user_id, approve=True)
     await query.answer(texts.VERIFY_ANSWER_OK)
@@ -765,18 +956,22 @@ async def finish_card(
 async def _reason_given(
     update: Update, context: GridContext, state: AwaitReason, reason: str
 ) -> None:
-    user = update.effective_user
-    assert user is not None
+    user, message = update.effective_user, update.effective_message
+    assert user is not None and message is not None
     services = services_of(context)
     actor = await actor_for(context, user)
-    pending(context).pop(user.id, None)
     if state.kind == "redeem":
         from bot.handlers.points import reject_with_reason
 
         await reject_with_reason(update, context, actor, state, reason)
         return
-    verdict = await services.tasks.verify(
-        actor, state.ref, state.user_id, approve=False, reason=reason
+    verdict = await dialogues(context).finish(
+        user.id,
+        state.chat_id,
+        message.message_id,
+        lambda: services.tasks.verify(
+            actor, state.ref, state.user_id, approve=False, reason=reason
+        ),
     )
     outcome = texts.VERIFY_RETURNED.format(by=actor.name, reason=verdict.claim.reason)
     await reply(update, context, outcome)
@@ -805,31 +1000,34 @@ async def on_dialogue_message(update: Update, context: GridContext) -> None:
     user, chat, message = update.effective_user, update.effective_chat, update.effective_message
     if user is None or chat is None or message is None:
         return
-    state = _fresh(context, user.id)
-    if state is None:
+    store = dialogues(context)
+    found = await store.current(user.id)
+    if found is None:
+        return
+    if chat.id == found.chat_id and message.message_id <= found.last_message_id:
+        # Delivered again after a restart: this answer was taken already.
+        raise ApplicationHandlerStop
+    state = dialogue_state(found.kind, found.state)
+    if state is None or chat.id != found.chat_id:
         return
     text = (message.text or "").strip()
+    if text.lower() in CANCEL_WORDS:
+        await store.close(user.id, chat.id, message.message_id)
+        await reply(update, context, texts.DIALOGUE_CANCELLED)
+        raise ApplicationHandlerStop
     if isinstance(state, AwaitProof):
-        if chat.id != state.chat_id:
-            return
-        if text.lower() in CANCEL_WORDS:
-            pending(context).pop(user.id, None)
-            await reply(update, context, texts.DIALOGUE_CANCELLED)
-            raise ApplicationHandlerStop
         media = _media_of(message)
         if media is None:
             return  # a complaint typed meanwhile still reaches the intake
         try:
-            await _submit(update, context, state.task_id, media, message.caption or "")
+            await _submit(
+                update, context, state.task_id, media, message.caption or "", in_dialogue=True
+            )
         except DomainError as exc:
             await reply(update, context, domain_text(exc))
         raise ApplicationHandlerStop
     if chat.type != "private" or chat.id != user.id:
         return
-    if text.lower() in CANCEL_WORDS:
-        pending(context).pop(user.id, None)
-        await reply(update, context, texts.DIALOGUE_CANCELLED)
-        raise ApplicationHandlerStop
     if not text:
         hint = texts.TASK_BAD_ANSWER.format(hint="")
         await reply(update, context, hint)

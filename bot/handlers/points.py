@@ -14,12 +14,13 @@ from bot.app import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
 from bot.handlers.community_tasks import (
     AwaitReason,
+    dialogues,
     finish_card,
-    pending,
+    open_dialogue,
     reply,
     services_of,
 )
-from bot.handlers.sending import Unreachable, send
+from bot.handlers.sending import Unreachable, edit, send
 from bot.services.errors import DomainError
 from bot.services.posts import month_day
 from bot.services.residents import Person
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 _USER_ID = re.compile(r"^\d{1,15}$")
 _REDEEM = re.compile(r"^redeem:([a-z][a-z0-9_]{0,31})$")
 _DECIDE = re.compile(r"^(rdok|rdgive|rdno):(\d{1,9})$")
+_CANCEL = re.compile(r"^rdcancel:(\d{1,9})$")
 
 
 def summary_text(summary: PointsSummary, context: GridContext) -> str:
@@ -258,6 +260,11 @@ async def on_redeem(update: Update, context: GridContext) -> None:
     await query.answer(
         texts.REDEEM_REQUESTED.format(item=item.item_name, points=item.points), show_alert=True
     )
+    mine = texts.REDEEM_MINE.format(
+        redemption_id=item.id, item=item.item_name, quantity=item.quantity, points=item.points
+    )
+    cancel = [[Button(texts.REDEEM_BUTTON_CANCEL, f"rdcancel:{item.id}")]]
+    await tell(context, user.id, mine, buttons=cancel)
     for admin in await admin_ids(services):
         try:
             await send(
@@ -290,7 +297,7 @@ async def on_decide(update: Update, context: GridContext) -> None:
         found = await services.redemption.get(redemption_id)
         if found.status not in ("requested", "approved"):
             raise DomainError("redeem_wrong_state", redemption_id=redemption_id)
-        pending(context)[user.id] = AwaitReason(
+        waiting = AwaitReason(
             kind="redeem",
             ref=redemption_id,
             user_id=found.user_id,
@@ -299,14 +306,14 @@ async def on_decide(update: Update, context: GridContext) -> None:
             card_message_id=card.message_id if card is not None else 0,
             card_text="",
             card_is_photo=False,
-            since=services.clock.now(),
         )
+        await open_dialogue(context, user.id, user.id, waiting)
         await query.answer()
         asked = await tell(
             context, user.id, texts.REDEEM_ASK_REASON.format(redemption_id=redemption_id)
         )
         if asked is None:
-            pending(context).pop(user.id, None)
+            await dialogues(context).close(user.id, user.id)
         return
     if verb == "rdok":
         item = await services.redemption.approve(actor, redemption_id)
@@ -333,7 +340,13 @@ async def reject_with_reason(
 ) -> None:
     """Reject a request with the reason the admin typed; the points go back at once."""
     services = services_of(context)
-    item = await services.redemption.reject(actor, state.ref, reason)
+    message = update.effective_message
+    item = await dialogues(context).finish(
+        actor.user_id,
+        state.chat_id,
+        message.message_id if message is not None else 0,
+        lambda: services.redemption.reject(actor, state.ref, reason),
+    )
     text = redemption_card(item, by=actor.name)
     await reply(update, context, text)
     await finish_card(context, state.card_chat_id, state.card_message_id, "", False, text)
@@ -344,6 +357,42 @@ async def reject_with_reason(
             redemption_id=item.id, item=item.item_name, reason=item.reason, points=item.points
         ),
     )
+
+
+async def on_cancel(update: Update, context: GridContext) -> None:
+    """A resident's 取消申请 under their own request: the points and the stock come back."""
+    query, user = update.callback_query, update.effective_user
+    if query is None or user is None:
+        return
+    match = _CANCEL.match(query.data or "")
+    if not match:
+        await query.answer(texts.BUTTON_STALE, show_alert=True)
+        return
+    services = services_of(context)
+    redemption_id = int(match.group(1))
+    found = await services.redemption.get(redemption_id)
+    if found.user_id != user.id:
+        raise DomainError("not_allowed")
+    if found.status in ("approved", "handed_over"):
+        raise DomainError("redeem_cancel_too_late", redemption_id=redemption_id)
+    actor = await actor_for(context, user)
+    # The service refunds with a new ledger row and puts the stock back, in one transaction.
+    item = await services.redemption.reject(actor, redemption_id, "")
+    await query.answer(texts.REDEEM_ANSWER_CANCELLED)
+    if isinstance(query.message, Message):
+        done = texts.REDEEM_CANCELLED.format(
+            redemption_id=item.id, item=item.item_name, points=item.points
+        )
+        await edit(context.bot, query.message.chat.id, query.message.message_id, done)
+    for admin in await admin_ids(services):
+        if admin != user.id:
+            await tell(
+                context,
+                admin,
+                texts.REDEEM_CANCELLED_TO_ADMIN.format(
+                    redemption_id=item.id, name=item.name, item=item.item_name
+                ),
+            )
 
 
 def command_handlers() -> list[BaseHandler[Any, Any, Any]]:
@@ -361,4 +410,5 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
     return [
         CallbackQueryHandler(on_redeem, pattern=r"^redeem:"),
         CallbackQueryHandler(on_decide, pattern=r"^rd(ok|give|no):"),
+        CallbackQueryHandler(on_cancel, pattern=r"^rdcancel:"),
     ]

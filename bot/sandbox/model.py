@@ -122,6 +122,7 @@ class BotMessage:
     document: JSON | None
     edit_date: int | None
     raw: JSON
+    video: JSON | None = None
 
     @classmethod
     def from_raw(cls, raw: JSON) -> BotMessage:
@@ -139,6 +140,7 @@ class BotMessage:
             document=raw.get("document"),
             edit_date=raw.get("edit_date"),
             raw=copy.deepcopy(raw),
+            video=raw.get("video"),
         )
 
     @property

@@ -291,6 +291,7 @@ class Emulator:
         self._next_query = 1
         self._files: dict[str, StoredFile] = {}
         self._photo_sets: dict[str, list[JSON]] = {}
+        self._videos: dict[str, JSON] = {}
         self._next_file = 1
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._faults: dict[str, list[_Fault]] = {}
@@ -501,6 +502,30 @@ class Emulator:
         chat, person = self._acting(chat_id, user_id)
         message = self._new_message(chat, person.as_user(), reply_to)
         message["photo"] = self._store_photo(image if image is not None else make_png())
+        if caption:
+            message["caption"] = caption
+            entities = auto_entities(caption)
+            if entities:
+                message["caption_entities"] = entities
+        self._person_posted(chat, message)
+        return copy.deepcopy(message)
+
+    async def send_video(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes = b"\x00\x00\x00\x18ftypmp42",
+        caption: str | None = None,
+        reply_to: int | None = None,
+        *,
+        width: int = 640,
+        height: int = 360,
+        duration: int = 5,
+    ) -> JSON:
+        """Post a video (any bytes, with the given size and length) and an optional caption."""
+        chat, person = self._acting(chat_id, user_id)
+        message = self._new_message(chat, person.as_user(), reply_to)
+        message["video"] = self._store_video(data, width, height, duration)
         if caption:
             message["caption"] = caption
             entities = auto_entities(caption)
@@ -895,6 +920,7 @@ class Emulator:
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
             "sendPhoto": self._send_photo,
+            "sendVideo": self._send_video,
             "sendDocument": self._send_document,
             "sendChatAction": self._send_chat_action,
             "editMessageText": self._edit_message_text,
@@ -1031,6 +1057,37 @@ class Emulator:
         self._check_rate(chat.id)
         message = self._new_message(chat, dict(self._bot_user), reply_to)
         message["photo"] = photo
+        if caption:
+            message["caption"] = caption
+        if entities:
+            message["caption_entities"] = entities
+        if markup is not None:
+            message["reply_markup"] = markup
+        return self._bot_posted(chat, message)
+
+    async def _send_video(self, params: _Params) -> JSON:
+        chat = self._target_chat(params)
+        upload = params.uploads.get("video")
+        reference = params.text("video")
+        if upload is None and reference and reference.startswith("attach://"):
+            upload = params.uploads.get(reference.removeprefix("attach://"))
+        if upload is not None:
+            video = self._store_video(
+                upload.data,
+                params.integer("width", 0) or 0,
+                params.integer("height", 0) or 0,
+                params.integer("duration", 0) or 0,
+            )
+        elif reference and reference in self._videos:
+            video = copy.deepcopy(self._videos[reference])
+        else:
+            raise bad_request("wrong file identifier/HTTP URL specified")
+        caption, entities = self._caption(params)
+        markup = self._reply_markup(params)
+        reply_to = self._reply_target(chat, params)
+        self._check_rate(chat.id)
+        message = self._new_message(chat, dict(self._bot_user), reply_to)
+        message["video"] = video
         if caption:
             message["caption"] = caption
         if entities:
@@ -1472,6 +1529,21 @@ class Emulator:
         )
         self._files[stored.file_id] = stored
         return stored
+
+    def _store_video(self, data: bytes, width: int, height: int, duration: int) -> JSON:
+        """Keep a video and describe it as Telegram does (one Video object)."""
+        stored = self._store_file(data, "videos", "video.mp4", "BAACAgIAAxkBAAI")
+        video: JSON = {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "width": width,
+            "height": height,
+            "duration": duration,
+            "mime_type": "video/mp4",
+            "file_size": len(data),
+        }
+        self._videos[stored.file_id] = video
+        return copy.deepcopy(video)
 
     def _store_photo(self, data: bytes) -> list[JSON]:
         """Keep a photo and describe it as Telegram does: a list of sizes, largest last."""

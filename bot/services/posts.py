@@ -101,6 +101,22 @@ def _ticket_line(ticket: OpenTicket, now: datetime, category_names: Mapping[str,
     ).replace("  ", " ")
 
 
+def digest_task_line(task: Task, tz: ZoneInfo) -> str:
+    """Return a task's line in the digest: '#3 清理楼道 · 5分 · 余 2 个名额 · 截止11月30日'."""
+    extra = ""
+    if task.deadline is not None:
+        extra += texts.DIGEST_TASK_DEADLINE.format(when=month_day(task.deadline, tz))
+    if task.audience == "targeted":
+        extra += texts.DIGEST_TASK_TARGETED.format(targets="、".join(task.targets))
+    return texts.DIGEST_TASK_LINE.format(
+        task_id=task.id,
+        title=task.title,
+        points=task.points,
+        left=task.places_left if task.status == "open" else 0,
+        extra=extra,
+    )
+
+
 def build_digest(
     *,
     now: datetime,
@@ -142,20 +158,7 @@ def build_digest(
         lines.append("")
         lines.append(texts.DIGEST_TASKS_HEAD.format(count=len(tasks)))
         for task in tasks[:MAX_DIGEST_TASKS]:
-            extra = ""
-            if task.deadline is not None:
-                extra += texts.DIGEST_TASK_DEADLINE.format(when=month_day(task.deadline, tz))
-            if task.audience == "targeted":
-                extra += texts.DIGEST_TASK_TARGETED.format(targets="、".join(task.targets))
-            lines.append(
-                texts.DIGEST_TASK_LINE.format(
-                    task_id=task.id,
-                    title=task.title,
-                    points=task.points,
-                    left=task.places_left,
-                    extra=extra,
-                )
-            )
+            lines.append(digest_task_line(task, tz))
             if task.places_left > 0:
                 label = texts.DIGEST_CLAIM_BUTTON.format(
                     task_id=task.id, title=task.title[:BUTTON_TITLE]
