@@ -229,6 +229,9 @@ def _raw_default() -> dict[str, object]:
         (lambda d: d["categories"]["pets"].update(urgency="soon"), "categories.pets.urgency"),
         (lambda d: d["categories"]["services"].update(asks="yes"), "categories.services.asks"),
         (lambda d: d["cues"].update(clear=[]), "cues.clear"),
+        (lambda d: d["cues"].update(announce_veto=["又", ""]), "cues.announce_veto"),
+        (lambda d: d["cues"]["slips"].update({"怀了": 3}), "cues.slips.怀了"),
+        (lambda d: d["cues"].update(slips=["怀了"]), "cues.slips"),
     ],
 )
 def test_bad_taxonomy_file_names_the_file_and_key(mutate: object, key: str) -> None:

@@ -51,6 +51,11 @@ _QUESTION = re.compile(
     r"[?？吗嘛]|请问|是不是|有没有|什么时候|啥时候|几时|何时|多久|怎么|咋|能不能|可不可以"
     r"|可以吗|能否|哪里|在哪|去哪|多少|要不要|需不需要|咨询|想问|问一下"
 )
+# WeChat-style codes ([捂脸], [强]): the words inside are no keywords ([裂开] is no crack).
+_WECHAT_CODE = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")
+_LATIN = re.compile(r"[a-z]")
+# A calendar date (12月5日) announces a day as much as 明天 does.
+_DATE = re.compile(r"\d{1,2}月\d{1,2}[日号]")
 _CONTENT = re.compile(r"^[\u4e00-\u9fffa-z][\u4e00-\u9fffa-z0-9]*$")
 _ASCII_WORD = re.compile(r"^[a-z0-9 .+#&_%-]+$")
 
@@ -211,6 +216,30 @@ class Classifier:
             + ")"
         )
         self._places = PlaceFinder(cues.places)
+        self._slip_fix = dict(cues.slips)
+        latin = [w for w in cues.slips if _ASCII_WORD.match(w)]
+        cjk = [w for w in cues.slips if w not in latin and not w.startswith("[")]
+        self._slips = _literal_regex(cjk) if cjk else None
+        self._latin_slips = (
+            re.compile(r"(?<![a-z])(?:" + _literal_regex(latin).pattern + r")(?![a-z])")
+            if latin
+            else None
+        )
+        self._announce_when = _literal_regex(cues.announce_when) if cues.announce_when else None
+        to_or_works = [*cues.announce_to, *cues.announce_works]
+        self._announce_to = _literal_regex(to_or_works) if to_or_works else None
+        # The heading opens the message, perhaps after the sender's name (物业温馨提示).
+        sender = ""
+        if cues.announce_from:
+            sender = f"(?:{_literal_regex(cues.announce_from).pattern})?[:,]?"
+        self._announce_head = (
+            re.compile(f"{sender}({_literal_regex(cues.announce_head).pattern})")
+            if cues.announce_head
+            else None
+        )
+        self._announce_veto = _literal_regex(cues.announce_veto) if cues.announce_veto else None
+        # Notice words a complaint quotes (通知了三次还没人来修) count half beside a veto word.
+        self._quoted = frozenset([*cues.announce_to, *cues.announce_works])
         self._cue_words = (
             frozenset([*cues.problem, *cues.complaint, *cues.not_complaint, *cues.negations])
             | _FILLERS
@@ -308,9 +337,21 @@ class Classifier:
             return ""
         text = text[: MAX_CHARS * 2]
         text = _CONTROL.sub(" ", text)
-        text = unicodedata.normalize("NFKC", text)
+        text = _nfkc(text)
         text = self._t2s.convert(text).lower().strip()
-        return text[:MAX_CHARS]
+        if "[" in text:
+            text = _WECHAT_CODE.sub(self._fix_code, text)
+        if self._slips is not None:
+            text = self._slips.sub(self._fix_slip, text)
+        if self._latin_slips is not None and _LATIN.search(text):
+            text = self._latin_slips.sub(self._fix_slip, text)
+        return text[:MAX_CHARS].strip()
+
+    def _fix_slip(self, match: re.Match[str]) -> str:
+        return self._slip_fix[match.group(0)]
+
+    def _fix_code(self, match: re.Match[str]) -> str:
+        return self._slip_fix.get(match.group(0), " ")
 
     def tokens(self, text: str) -> list[str]:
         """Return jieba's search-mode cut of normalised text (compound words and their parts)."""
@@ -430,6 +471,9 @@ class Classifier:
             if not _NEGATED_BEFORE.search(text, max(0, m.start() - 2), m.start())
         }
         notice = sum(self._notice_w[w] for w in notice_words)
+        quoted = notice_words & self._quoted
+        if quoted and self._vetoed(text):
+            notice -= 0.5 * sum(self._notice_w[w] for w in quoted)
         if len(text) > LONG_TEXT:
             # Long posts that close with 谢谢/感谢 are complaints written politely, not thanks.
             notice *= 0.5
@@ -462,6 +506,12 @@ class Classifier:
             best = self._other
             support = complaint
         confidence = 0.0
+        if category != NONE:
+            announced = self._announcement(text)
+            if announced and not self._vetoed(text):
+                category = NONE
+                notice_words.update(announced)
+                notice = max(notice, best_score)
         if category != NONE:
             weight_for = support + 0.5 * complaint
             if notice > 0 and notice >= weight_for * NOTICE_RATIO:
@@ -525,6 +575,24 @@ class Classifier:
                     heaviest = weight
         return heaviest
 
+    def _vetoed(self, text: str) -> bool:
+        """Say whether a complaint word stands beside the notice words (还没, 又, 坏了)."""
+        return self._announce_veto is not None and self._announce_veto.search(text) is not None
+
+    def _announcement(self, text: str) -> tuple[str, ...]:
+        """Return the words that make the text a notice of planned work (or nothing)."""
+        if self._announce_head is not None:
+            head = self._announce_head.match(text)
+            if head is not None:
+                return (head.group(1),)
+        if self._announce_when is None or self._announce_to is None or "?" in text:
+            return ()
+        when = self._announce_when.search(text) or _DATE.search(text)
+        if when is None:
+            return ()
+        to = self._announce_to.search(text)
+        return (when.group(0), to.group(0)) if to is not None else ()
+
     def _has_clear_cue(self, text: str) -> bool:
         """Say whether a plain problem word (坏, 不亮, 堵, 太) stands un-negated in the text."""
         assert self._clear is not None
@@ -545,6 +613,22 @@ class Classifier:
             ranked.insert(0, (first, ranked[0][1] if ranked else 1.0))
         ranked.sort(key=lambda c: (c[0] != first, -c[1]))
         return tuple(ranked[:3])
+
+
+def _nfkc(text: str) -> str:
+    """NFKC-normalise text; the common full-width punctuation first, as NFKC is slow."""
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    text = (
+        text.replace("，", ",")
+        .replace("！", "!")
+        .replace("？", "?")
+        .replace("：", ":")
+        .replace("；", ";")
+    )
+    if unicodedata.is_normalized("NFKC", text):
+        return text
+    return unicodedata.normalize("NFKC", text)
 
 
 def _one_word_makes(

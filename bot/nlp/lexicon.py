@@ -57,6 +57,18 @@ class Cues:
     places: tuple[str, ...]
     # Problem words that say plainly something is wrong (坏, 不亮, 堵, 太): a clear complaint.
     clear: tuple[str, ...] = ()
+    # A notice of planned work: a future time (明天) with an address to all (请大家) or
+    # planned works (年检), or a notice heading (【通知】); a veto word (还没, 又, 坏了) makes
+    # it a complaint.
+    announce_when: tuple[str, ...] = ()
+    announce_to: tuple[str, ...] = ()
+    announce_works: tuple[str, ...] = ()
+    announce_head: tuple[str, ...] = ()
+    announce_from: tuple[str, ...] = ()
+    announce_veto: tuple[str, ...] = ()
+    # Typing and voice-input slips rewritten before reading (怀了 -> 坏了, dianti -> 电梯); an
+    # entry mapped to itself protects a real word (怀了孕) from a shorter slip.
+    slips: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +126,21 @@ def _words(source: str, key: str, value: object) -> tuple[str, ...]:
     return tuple(words)
 
 
+def _optional_words(source: str, cues: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    return _words(source, f"cues.{key}", cues[key]) if key in cues else ()
+
+
+def _slips(source: str, key: str, value: object) -> dict[str, str]:
+    if not isinstance(value, Mapping):
+        raise LexiconError(source, key, 'must be a table "错字" = "正字"')
+    slips: dict[str, str] = {}
+    for wrong, right in value.items():
+        if not isinstance(right, str) or not wrong.strip() or not right.strip():
+            raise LexiconError(source, f"{key}.{wrong}", "slip and its fix must be non-empty")
+        slips[wrong.strip().lower()] = right.strip().lower()
+    return slips
+
+
 def _combos(source: str, key: str, value: object) -> tuple[Combo, ...]:
     if value is None:
         return ()
@@ -167,6 +194,13 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = DEFAULT_FILE) -> Taxon
         urgent=_words(source, "cues.urgent", cues.get("urgent")),
         places=_words(source, "cues.places", cues.get("places")),
         clear=_words(source, "cues.clear", cues["clear"]) if "clear" in cues else (),
+        announce_when=_optional_words(source, cues, "announce_when"),
+        announce_to=_optional_words(source, cues, "announce_to"),
+        announce_works=_optional_words(source, cues, "announce_works"),
+        announce_head=_optional_words(source, cues, "announce_head"),
+        announce_from=_optional_words(source, cues, "announce_from"),
+        announce_veto=_optional_words(source, cues, "announce_veto"),
+        slips=_slips(source, "cues.slips", cues.get("slips", {})),
     )
     tables = data.get("categories")
     if not isinstance(tables, Mapping) or not tables:
