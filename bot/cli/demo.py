@@ -35,7 +35,12 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--no-scene", action="store_true", help="skip the default scene, go straight to typing"
     )
-    parser.add_argument("--fresh", action="store_true", help="start with a new, empty database")
+    parser.add_argument(
+        "--fresh",
+        action="store_true",
+        help="start with a new, empty database (the default scene on the default "
+        "data/demo.sqlite3 always does)",
+    )
     parser.add_argument(
         "--db", metavar="PATH", help=f"database file (default: $GRIDBOT_DB or {DEFAULT_DEMO_DB})"
     )
@@ -85,6 +90,10 @@ def run(args: argparse.Namespace) -> int:
         return 2
     # No keyboard (CI, a pipe): play the scene and exit rather than wait for input forever.
     interactive = not args.script and not args.no_interactive and tty_in
+    # The default scene tells one story from the start, so it replays on a new demo database
+    # (only the demo's own default file: a --db or GRIDBOT_DB you chose is never removed).
+    default_scene_run = not args.script and not args.no_scene
+    fresh = args.fresh or (default_scene_run and db_path == DEFAULT_DEMO_DB)
     pace = (
         args.pace if args.pace is not None else (READING_PACE_S if tty_out and interactive else 0)
     )
@@ -97,11 +106,11 @@ def run(args: argparse.Namespace) -> int:
         pace=pace,
         color=tty_out and "NO_COLOR" not in os.environ,
         timezone=os.environ.get("GRIDBOT_TZ", "Asia/Shanghai"),
-        reused_database=not args.fresh and Path(db_path).exists(),
+        reused_database=not fresh and Path(db_path).exists(),
     )
     level = os.environ.get("GRIDBOT_LOG_LEVEL", "WARNING").strip().upper()
     configure_logging(level if level in LOG_LEVELS else "WARNING")
-    if args.fresh:
+    if fresh:
         _remove_database(db_path)
     try:
         return asyncio.run(run_demo(options))
