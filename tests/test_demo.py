@@ -256,3 +256,23 @@ async def test_a_label_presses_the_exact_button_on_the_latest_message_that_has_i
             hit = stage.find_button(resident, "满意")
             assert hit is not None and hit[:2] == (group, older.message_id)
             assert stage.find_button(resident, "接单") is None
+
+
+def test_the_readme_command_can_run_twice_in_a_row(tmp_path: Path) -> None:
+    """Without GRIDBOT_DB the default scene plays on data/demo.sqlite3, new each time."""
+    env = subprocess_env({})
+    env.pop("GRIDBOT_DB", None)
+    for _ in range(2):
+        result = subprocess.run(
+            [*gridbot_command(), "demo"],
+            cwd=tmp_path,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "工单 #1" in result.stdout  # the story starts again from ticket #1
+    assert (tmp_path / "data" / "demo.sqlite3").exists()
