@@ -232,6 +232,7 @@ def _raw_default() -> dict[str, object]:
         (lambda d: d["cues"].update(announce_veto=["又", ""]), "cues.announce_veto"),
         (lambda d: d["cues"]["slips"].update({"怀了": 3}), "cues.slips.怀了"),
         (lambda d: d["cues"].update(slips=["怀了"]), "cues.slips"),
+        (lambda d: d["cues"].update(requests=["请|麻烦 … "]), "cues.requests"),
     ],
 )
 def test_bad_taxonomy_file_names_the_file_and_key(mutate: object, key: str) -> None:

@@ -323,3 +323,85 @@ def test_a_slip_is_not_rewritten_inside_a_real_word(clf: Classifier) -> None:
     assert clf.normalise("电梯怀了") == "电梯坏了"
     assert clf.classify("表姐怀了二胎[裂开][裂开]").decision == "ignore"
     assert clf.normalise("download 好慢") == "download 好慢"
+
+
+# ── polite requests and broken promises ─────────────────────────────────────────────────────
+# Written for these tests, none of them in eval/. A request to 物业/社区/网格员 to repair, clear
+# or look at a named thing says the thing is broken: the bot opens the ticket.
+REQUESTS_WITH_TOPIC: list[tuple[str, set[str]]] = [
+    ("请物业明天修好电梯", {"facilities"}),
+    ("明天能不能派人来修一下3号楼电梯", {"facilities"}),
+    ("PM 什么时候来修电梯", {"facilities"}),
+    ("麻烦物业派人来看看5栋的路灯", {"facilities"}),
+    ("能不能尽快处理一下单元门口的垃圾", {"sanitation"}),
+    ("希望社区管一下楼下的广场舞音响", {"noise"}),
+    ("劳驾网格员来看看我们楼的下水道", {"drainage"}),
+    ("什么时候派人来修小区的道闸", {"facilities", "parking"}),
+    ("可不可以请物业清理一下地库的建筑垃圾", {"sanitation"}),
+    ("请物业尽快疏通一下2单元的下水管", {"drainage"}),
+    ("希望物业尽快把门口的僵尸车拖走", {"parking"}),
+    ("几时来修水管啊", {"utilities"}),
+    ("请物业明天来维修电梯", {"facilities"}),
+    ("请问物业什么时候来修电梯", {"facilities"}),
+    # broken promises about a named thing
+    ("说好今天来修电梯，又推到明天了", {"facilities"}),
+    ("路灯的事一拖再拖，一直没来修", {"facilities"}),
+    ("下水道的师傅又放鸽子了", {"drainage"}),
+    ("答应这周清理垃圾房，又推到下周了", {"sanitation"}),
+    ("各位邻居，物业说好明天来修电梯，又推到下周", {"facilities"}),
+]
+
+# A request or a broken promise that names nothing: a complaint, but about what? The bot asks.
+REQUESTS_WITHOUT_TOPIC: list[str] = [
+    "说好明天来修的，今天又推到明天",
+    "能不能派人来处理一下",
+    "什么时候派人来处理啊",
+    "希望尽快解决",
+    "一拖再拖，到底什么时候来",
+    "答应好的事又推到下周了",
+    "约好上午来的师傅放鸽子了",
+]
+
+# Requests to everyone are notices, and a neighbour asking where to get something repaired
+# asks for a tip: the bot opens no ticket.
+QUIET_REQUESTS: list[str] = [
+    "物业通知：明天上午9点维修电梯，请大家走楼梯",
+    "请大家明天挪车，地库冲洗",
+    "请各位车主明天上午把车挪出地库，配合清洗",
+    "明天上午物业派人来清理楼道杂物，请大家配合",
+    "通知：本周六上午统一清理绿化带，请业主们把私人物品收回",
+    "各位邻居，下周二物业来修路灯，晚上请注意安全",
+    "请大家互相转告，明天停水",
+    "明天物业会派人来修电梯，请大家耐心等待",
+    "请各位业主尽快清理楼道杂物，下周一统一清运",
+    "请各位业主务必于周五前缴纳物业费",
+]
+
+
+@pytest.mark.parametrize(("text", "labels"), REQUESTS_WITH_TOPIC)
+def test_a_request_to_repair_a_named_thing_opens_a_ticket(
+    clf: Classifier, text: str, labels: set[str]
+) -> None:
+    reading = clf.classify(text)
+    assert reading.category in labels, reading
+    assert reading.decision == "ticket", reading
+
+
+@pytest.mark.parametrize("text", REQUESTS_WITHOUT_TOPIC)
+def test_a_request_or_broken_promise_without_a_topic_is_asked_about(
+    clf: Classifier, text: str
+) -> None:
+    reading = clf.classify(text)
+    assert (reading.category, reading.decision) == ("other", "confirm"), reading
+
+
+@pytest.mark.parametrize("text", QUIET_REQUESTS)
+def test_a_request_to_everyone_is_a_notice_and_gets_no_reply(clf: Classifier, text: str) -> None:
+    assert clf.classify(text).decision == "ignore"
+
+
+def test_a_neighbour_asking_where_to_get_a_repair_gets_no_ticket(clf: Classifier) -> None:
+    assert clf.classify("请问哪里可以修热水器").decision != "ticket"
+    assert clf.classify("有没有人知道哪里能修电动车").decision != "ticket"
+    # The same words asked of the property office are a request.
+    assert clf.classify("请物业派人来修热水器").decision == "ticket"

@@ -42,14 +42,22 @@ SELF_EVIDENT = 3.0  # a keyword this heavy names a problem by itself (飞线充�
 EVIDENT_UNLESS_ASKED = 2.5  # this heavy names a problem unless the message is a question
 CLOSE = 0.8  # a runner-up this close to the best may win on its core vocabulary
 LONG_TEXT = 80
+# A request (请物业来修) or a broken promise (说好…又推到) counts as this much complaint weight:
+# enough to make `other` on its own (the bot then asks), never a clear complaint without a topic.
+REQUEST = OTHER_MIN
 NEW_WORD_FREQ = 800  # jieba frequency for lexicon words missing from its dictionary
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202f\u2060-\u206f\ufeff]+")
 _HEAD_END = re.compile(r"[ 。！？!?\n；;]")
 _NEGATED_BEFORE = re.compile(r"[没未不冇唔]")  # 还没修好 is no thanks
+_QUESTION_WORDS = (
+    "请问|是不是|有没有|什么时候|啥时候|几时|何时|多久|怎么|咋|能不能|可不可以"
+    "|可以吗|能否|哪里|在哪|去哪|多少|要不要|需不需要|咨询|想问|问一下"
+)
+# The look-ahead on first characters lets the scan skip ahead (re finds none itself here).
 _QUESTION = re.compile(
-    r"[?？吗嘛]|请问|是不是|有没有|什么时候|啥时候|几时|何时|多久|怎么|咋|能不能|可不可以"
-    r"|可以吗|能否|哪里|在哪|去哪|多少|要不要|需不需要|咨询|想问|问一下"
+    f"(?=[?？吗嘛{''.join(sorted({w[0] for w in _QUESTION_WORDS.split('|')}))}])"
+    f"(?:[?？吗嘛]|{_QUESTION_WORDS})"
 )
 # WeChat-style codes ([捂脸], [强]): the words inside are no keywords ([裂开] is no crack).
 _WECHAT_CODE = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")
@@ -58,6 +66,9 @@ _LATIN = re.compile(r"[a-z]")
 _DATE = re.compile(r"\d{1,2}月\d{1,2}[日号]")
 _CONTENT = re.compile(r"^[\u4e00-\u9fffa-z][\u4e00-\u9fffa-z0-9]*$")
 _ASCII_WORD = re.compile(r"^[a-z0-9 .+#&_%-]+$")
+# The sides of a request stand within one sentence, a few characters apart (请物业明天来修).
+_REQUEST_GAP = r"[^.!?;。！？\n]{0,12}?"
+_CLAUSE_BREAKS = frozenset(",.!?;:。！？，\n")
 
 # Filler and function words that say nothing about the category (voice input is full of them).
 _FILLERS = frozenset(
@@ -158,6 +169,11 @@ def _literal_regex(words: Iterable[str]) -> re.Pattern[str]:
     return re.compile("|".join(re.escape(w) for w in ordered))
 
 
+def _first_chars(words: Iterable[str]) -> str:
+    """Return a character class of the words' first characters."""
+    return "[" + "".join(sorted({re.escape(w[0]) for w in words})) + "]"
+
+
 def shared_tokenizer() -> Any:
     """Return the process's jieba tokenizer with the domain dictionary, initialising it once."""
     global _tokenizer, _converter
@@ -238,6 +254,13 @@ class Classifier:
             else None
         )
         self._announce_veto = _literal_regex(cues.announce_veto) if cues.announce_veto else None
+        self._request = _request_regex(cues.requests) if cues.requests else None
+        self._request_not = _literal_regex(cues.request_not) if cues.request_not else None
+        # The urging words that open a request (尽快, 务必); addressed to everyone they veto no
+        # notice (请各位业主务必于周五前缴费).
+        self._urges = frozenset(w for sides in cues.requests if len(sides) > 1 for w in sides[0])
+        # Whom a request is addressed to is no topic (请物业来处理一下 names no problem).
+        self._addressees = frozenset(cues.announce_from)
         # Notice words a complaint quotes (通知了三次还没人来修) count half beside a veto word.
         self._quoted = frozenset([*cues.announce_to, *cues.announce_works])
         self._cue_words = (
@@ -465,11 +488,19 @@ class Classifier:
 
         complaint_words = {m.group(0) for m in self._complaint.finditer(text)}
         complaint = sum(self._complaint_w[w] for w in complaint_words)
-        notice_words = {
-            m.group(0)
+        # The request is looked for only where it can change the reading (a notice word, no
+        # category yet, no clear cue): most complaints never need it, and speed must stay flat.
+        looked = self._request is None
+        request: tuple[int, int] | None = None
+        notices = [
+            m
             for m in self._notice.finditer(text)
             if not _NEGATED_BEFORE.search(text, max(0, m.start() - 2), m.start())
-        }
+        ]
+        if notices and not looked:
+            request, looked = self._request_span(text), True
+        # 请物业修好电梯 asks for a repair and thanks for none.
+        notice_words = {m.group(0) for m in notices if not _overlaps(m, request)}
         notice = sum(self._notice_w[w] for w in notice_words)
         quoted = notice_words & self._quoted
         if quoted and self._vetoed(text):
@@ -496,24 +527,37 @@ class Classifier:
 
         category = NONE
         support = best_score
+        topical = False
         if best_score >= STRONG or (
             best_score >= MIN_SCORE
             and (best in strong or complaint > 0 or self._problem.search(text) is not None)
         ):
             category = self._codes[best]
-        elif complaint >= OTHER_MIN and self._other >= 0:
-            category = OTHER
-            best = self._other
-            support = complaint
+            topical = True
+        else:
+            if not looked:
+                request, looked = self._request_span(text), True
+            if request is not None and best_score >= MIN_SCORE:
+                category = self._codes[best]
+                topical = True
+            elif complaint + (REQUEST if request else 0.0) >= OTHER_MIN and self._other >= 0:
+                category = OTHER
+                best = self._other
+                support = complaint + (REQUEST if request else 0.0)
         confidence = 0.0
         if category != NONE:
-            announced = self._announcement(text)
+            announced = self._announcement(text, request)
+            if announced and not looked:
+                request, looked = self._request_span(text), True
+                if request is not None:
+                    announced = self._announcement(text, request)
             if announced and not self._vetoed(text):
                 category = NONE
                 notice_words.update(announced)
                 notice = max(notice, best_score)
         if category != NONE:
-            weight_for = support + 0.5 * complaint
+            # Read only beside a notice word, where the request has been looked for.
+            weight_for = support + 0.5 * (complaint + (REQUEST if request else 0.0))
             if notice > 0 and notice >= weight_for * NOTICE_RATIO:
                 category = NONE
             else:
@@ -524,8 +568,16 @@ class Classifier:
                         heaviest >= EVIDENT_UNLESS_ASKED
                         and (best in self._asked_for or _QUESTION.search(text) is None)
                     )
-                if not clear and self._clear is not None:
+                if not clear and topical and self._clear is not None:
+                    # Without a topic only complaint words are clear: 说好…又推到 asks which.
                     clear = self._has_clear_cue(text)
+                if not clear and topical:
+                    if not looked:
+                        request, looked = self._request_span(text), True
+                    # A request to repair a named thing says it is broken (请物业明天修好电梯).
+                    clear = request is not None and (
+                        self._topic_weight(hits.get(best, ())) >= MIN_SCORE
+                    )
                 topic = 1.0 - math.exp(-support / TOPIC_SCALE)
                 margin = abs(support - second) / support if support > 0 else 0.0
                 if category == OTHER and best_score < MIN_SCORE:
@@ -548,7 +600,8 @@ class Classifier:
 
         ranked = sorted(hits.get(best, ()), key=_heaviest_first)
         words = [w for _, w in ranked]
-        words += sorted(complaint_words, key=lambda w: -self._complaint_w[w])
+        # Ties by the word itself: set order changes with the hash seed.
+        words += sorted(complaint_words, key=lambda w: (-self._complaint_w[w], w))
         keywords = tuple(dict.fromkeys(words))[:6]
         urgent = best in self._urgent_codes or self._urgent.search(text) is not None
         confidence = round(min(1.0, max(0.0, confidence)), 3)
@@ -575,11 +628,41 @@ class Classifier:
                     heaviest = weight
         return heaviest
 
+    def _topic_weight(self, found: Iterable[tuple[float, str]]) -> float:
+        """Return the weight of a category's hits other than whom a request addresses (物业)."""
+        return sum(weight for weight, word in found if word not in self._addressees)
+
+    def _request_span(self, text: str) -> tuple[int, int] | None:
+        """Return where a request or broken promise stands, unless its clause asks everyone."""
+        assert self._request is not None
+        pos = 0
+        while (match := self._request.search(text, pos)) is not None:
+            start = match.start()
+            if not self._to_everyone(text, start, match.end()):
+                return (start, match.end())
+            pos = start + 1  # 请各位业主尽快清理: the 尽快清理 in it asks everyone as well
+        return None
+
+    def _to_everyone(self, text: str, start: int, end: int) -> bool:
+        """Say whether the clause up to text[start:end] speaks to everyone (请大家, 各位业主)."""
+        if self._request_not is None:
+            return False
+        clause = start
+        while clause > 0 and text[clause - 1] not in _CLAUSE_BREAKS:
+            clause -= 1
+        return self._request_not.search(text, clause, end) is not None
+
     def _vetoed(self, text: str) -> bool:
         """Say whether a complaint word stands beside the notice words (还没, 又, 坏了)."""
-        return self._announce_veto is not None and self._announce_veto.search(text) is not None
+        if self._announce_veto is None:
+            return False
+        for match in self._announce_veto.finditer(text):
+            word = match.group(0)
+            if word not in self._urges or not self._to_everyone(text, match.start(), match.end()):
+                return True
+        return False
 
-    def _announcement(self, text: str) -> tuple[str, ...]:
+    def _announcement(self, text: str, request: tuple[int, int] | None) -> tuple[str, ...]:
         """Return the words that make the text a notice of planned work (or nothing)."""
         if self._announce_head is not None:
             head = self._announce_head.match(text)
@@ -591,6 +674,11 @@ class Classifier:
         if when is None:
             return ()
         to = self._announce_to.search(text)
+        if to is not None and _overlaps(to, request):
+            # 请物业明天来维修: the works are what the resident asks for, not what is planned.
+            to = next(
+                (m for m in self._announce_to.finditer(text) if not _overlaps(m, request)), None
+            )
         return (when.group(0), to.group(0)) if to is not None else ()
 
     def _has_clear_cue(self, text: str) -> bool:
@@ -642,6 +730,23 @@ def _one_word_makes(
     for word in covering:
         rest = rest.replace(word, " ")
     return not all(any(part in rest for part in side) for side in sides)
+
+
+def _request_regex(patterns: Iterable[tuple[tuple[str, ...], ...]]) -> re.Pattern[str]:
+    """Compile request patterns into one regex: every side in order, a short gap between."""
+    patterns = list(patterns)
+    alternation = "|".join(
+        _REQUEST_GAP.join(f"(?:{_literal_regex(side).pattern})" for side in sides)
+        for sides in patterns
+    )
+    # A look-ahead on the first characters lets the scan skip where no request starts (re
+    # finds no such prefix itself in an alternation of gapped groups): 3x faster.
+    return re.compile(f"(?={_first_chars(w for s in patterns for w in s[0])})(?:{alternation})")
+
+
+def _overlaps(match: re.Match[str], span: tuple[int, int] | None) -> bool:
+    """Say whether a match lies (partly) inside a span."""
+    return span is not None and match.start() < span[1] and match.end() > span[0]
 
 
 def _longest_first(hit: tuple[float, str]) -> tuple[int, float]:

@@ -66,6 +66,11 @@ class Cues:
     announce_head: tuple[str, ...] = ()
     announce_from: tuple[str, ...] = ()
     announce_veto: tuple[str, ...] = ()
+    # A request to have something done (请物业明天来修) or a broken promise (说好…又推到): each
+    # entry is sides of alternatives ("请|麻烦 … 修|处理") that must appear in order, close by.
+    requests: tuple[tuple[tuple[str, ...], ...], ...] = ()
+    # Words in the same clause that make a request a notice or a neighbour's question (请大家).
+    request_not: tuple[str, ...] = ()
     # Typing and voice-input slips rewritten before reading (怀了 -> 坏了, dianti -> 电梯); an
     # entry mapped to itself protects a real word (怀了孕) from a shorter slip.
     slips: Mapping[str, str] = field(default_factory=dict)
@@ -158,6 +163,20 @@ def _combos(source: str, key: str, value: object) -> tuple[Combo, ...]:
     return tuple(combos)
 
 
+def _requests(source: str, cues: Mapping[str, Any]) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """Parse request patterns: "a|b … c|d" (sides in order) or "a|b" (words alone)."""
+    entries = _optional_words(source, cues, "requests")
+    parsed = []
+    for entry in entries:
+        sides = tuple(
+            tuple(w.strip() for w in side.split("|") if w.strip()) for side in entry.split("…")
+        )
+        if any(not side for side in sides):
+            raise LexiconError(source, "cues.requests", f"pattern {entry!r} has an empty side")
+        parsed.append(sides)
+    return tuple(parsed)
+
+
 def _category(source: str, code: str, table: object, prefix: str = "categories") -> Category:
     key = f"{prefix}.{code}"
     if not _CODE.match(code):
@@ -200,6 +219,8 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = DEFAULT_FILE) -> Taxon
         announce_head=_optional_words(source, cues, "announce_head"),
         announce_from=_optional_words(source, cues, "announce_from"),
         announce_veto=_optional_words(source, cues, "announce_veto"),
+        requests=_requests(source, cues),
+        request_not=_optional_words(source, cues, "request_not"),
         slips=_slips(source, "cues.slips", cues.get("slips", {})),
     )
     tables = data.get("categories")
