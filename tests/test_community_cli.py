@@ -41,7 +41,8 @@ def test_invite_prints_a_deep_link_that_links_the_worker(
     assert main(["invite", "zhang", "--bot-username", "@xingfuli_bot"]) == 0
     out = capsys.readouterr().out
     assert "张伟" in out and "72 小时" in out
-    match = re.search(r"https://t\.me/xingfuli_bot\?start=([A-Za-z0-9_-]{12})(?![A-Za-z0-9_-])", out)
+    link = r"https://t\.me/xingfuli_bot\?start=([A-Za-z0-9_-]{12})(?![A-Za-z0-9_-])"
+    match = re.search(link, out)
     assert match, out
     assert redeem(db_path, match.group(1), 8080) == "zhang"
 
