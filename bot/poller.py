@@ -88,11 +88,10 @@ class InboxWorker:
     async def process_one(self, update_id: int) -> None:
         """Process one stored update and settle it in the inbox."""
         self._queued.discard(update_id)
-        status = await self.inbox.status(update_id)
-        if status != "pending":
+        claimed = await self.inbox.claim(update_id)
+        if claimed is None:
             return  # a replay of something already done: processed once
-        attempts = await self.inbox.begin_attempt(update_id)
-        item_payload = await self.inbox.payload(update_id)
+        attempts, item_payload = claimed
         update = Update.de_json(item_payload, self.app.bot)
         await self.app.process_update(update)
         if update_id in self.outcome.retry:

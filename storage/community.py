@@ -233,6 +233,11 @@ class ChatMigrationRepository:
             (old_chat_id, new_chat_id, _ts(now)),
         )
 
+    async def all(self) -> dict[int, int]:
+        """Return every recorded move, old chat id -> new chat id."""
+        rows = await self.db.fetchall("SELECT old_chat_id, new_chat_id FROM chat_migrations")
+        return {int(r["old_chat_id"]): int(r["new_chat_id"]) for r in rows}
+
     async def new_id(self, old_chat_id: int) -> int | None:
         value = await self.db.fetchval(
             "SELECT new_chat_id FROM chat_migrations WHERE old_chat_id = ?", (old_chat_id,)

@@ -179,18 +179,19 @@ class Database:
             return contextlib.nullcontext()
         return self._tx_lock
 
+    # Each call below is one hop to aiosqlite's thread (execute + fetch together), since on a
+    # busy path the hops, not SQLite, are what costs: a cursor fetch and close are hops too.
+
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return the last inserted row id (or 0)."""
         async with await self._guarded():
             try:
-                cursor = await self.conn.execute(sql, params)
+                row = await self.conn.execute_insert(sql, params)
             except sqlite3.OperationalError as exc:
                 if _is_locked(exc):
                     raise DatabaseLockedError(str(exc)) from exc
                 raise
-            rowid = cursor.lastrowid or 0
-            await cursor.close()
-            return rowid
+            return int(row[0] or 0) if row is not None else 0
 
     async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
@@ -201,29 +202,33 @@ class Database:
                 if _is_locked(exc):
                     raise DatabaseLockedError(str(exc)) from exc
                 raise
-            count = cursor.rowcount
-            await cursor.close()
-            return count
+            # The statement has run to completion; the cursor holds nothing to release.
+            return int(cursor.rowcount)
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         """Run one statement for many parameter rows."""
         async with await self._guarded():
-            await self.conn.executemany(sql, rows)
+            try:
+                await self.conn.executemany(sql, rows)
+            except sqlite3.OperationalError as exc:
+                if _is_locked(exc):
+                    raise DatabaseLockedError(str(exc)) from exc
+                raise
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
-        """Return the first row of a query, or None."""
-        async with await self._guarded():
-            cursor = await self.conn.execute(sql, params)
-            row = await cursor.fetchone()
-            await cursor.close()
-            return row
+        """Return the first row of a query (or of an INSERT/UPDATE … RETURNING), or None."""
+        rows = await self.fetchall(sql, params)
+        return rows[0] if rows else None
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Return all rows of a query."""
         async with await self._guarded():
-            cursor = await self.conn.execute(sql, params)
-            rows = await cursor.fetchall()
-            await cursor.close()
+            try:
+                rows = await self.conn.execute_fetchall(sql, params)
+            except sqlite3.OperationalError as exc:
+                if _is_locked(exc):
+                    raise DatabaseLockedError(str(exc)) from exc
+                raise
             return list(rows)
 
     async def fetchval(self, sql: str, params: Params = ()) -> Any:

@@ -83,6 +83,13 @@ class DialogueRepository:
         )
         return None if row is None else Dialogue._from_row(row)
 
+    async def user_ids(self, now: datetime) -> set[int]:
+        """Return the people who have an unexpired dialogue row."""
+        rows = await self.db.fetchall(
+            "SELECT user_id FROM dialogues WHERE expires_at > ?", (now.isoformat(),)
+        )
+        return {int(r["user_id"]) for r in rows}
+
     async def purge(self, now: datetime) -> int:
         """Delete expired dialogues; return how many."""
         return await self.db.execute_rowcount(

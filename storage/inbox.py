@@ -61,6 +61,18 @@ class InboxRepository:
         )
         return [InboxItem._from_row(r) for r in rows]
 
+    async def claim(self, update_id: int) -> tuple[int, dict[str, Any]] | None:
+        """Count an attempt on a pending update; return (attempts, payload), None if settled."""
+        row = await self.db.fetchone(
+            "UPDATE inbox SET attempts = attempts + 1 WHERE update_id = ? AND status = 'pending'"
+            " RETURNING attempts, payload",
+            (update_id,),
+        )
+        if row is None:
+            return None
+        payload: dict[str, Any] = json.loads(row["payload"])
+        return int(row["attempts"]), payload
+
     async def begin_attempt(self, update_id: int) -> int:
         """Count one processing attempt; return the attempts so far."""
         await self.db.execute(

@@ -381,16 +381,13 @@ class TicketRepository:
     # ── tickets ──
     async def next_number(self, community: str) -> int:
         """Allocate the next human number of a community (call inside a transaction)."""
-        await self.db.execute(
+        row = await self.db.fetchone(
             "INSERT INTO ticket_numbers (community, last) VALUES (?, 1)"
-            " ON CONFLICT (community) DO UPDATE SET last = last + 1",
+            " ON CONFLICT (community) DO UPDATE SET last = last + 1 RETURNING last",
             (community,),
         )
-        return int(
-            await self.db.fetchval(
-                "SELECT last FROM ticket_numbers WHERE community = ?", (community,)
-            )
-        )
+        assert row is not None
+        return int(row["last"])
 
     async def insert(self, values: dict[str, Any]) -> int:
         """Insert a ticket row from column values; return its id."""

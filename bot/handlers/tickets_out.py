@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram.ext import ExtBot
 
@@ -96,6 +97,7 @@ async def ensure_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> 
             ticket = reroute.ticket
             continue
         await services.tickets.set_card(ticket.id, card.chat_id, card.message_id)
+        ticket = replace(ticket, card_chat_id=card.chat_id, card_message_id=card.message_id)
         for photo in photos:
             try:
                 await send(
@@ -103,7 +105,7 @@ async def ensure_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> 
                 )
             except Unreachable:
                 break
-        return await services.tickets.get(ticket.id)
+        return ticket
     return ticket
 
 
@@ -132,7 +134,7 @@ async def acknowledge(
     except Unreachable:
         return ticket
     await services.tickets.set_reply(ticket.id, reply.message_id)
-    return await services.tickets.get(ticket.id)
+    return replace(ticket, reply_message_id=reply.message_id)
 
 
 async def deliver(bot: ExtBot[None], services: Services, ticket: Ticket) -> Ticket:

@@ -25,9 +25,16 @@ class DialogueService:
         self.clock = clock
         self.ttl = ttl
         self.repo = DialogueRepository(db)
+        # Every message asks "is this person in a dialogue?"; almost nobody is. People with a
+        # row are remembered here (a superset: expired rows are dropped by the lookup).
+        self._with_rows: set[int] | None = None
 
     async def current(self, user_id: int) -> Dialogue | None:
         """Return the person's dialogue if it has not expired (a closed one too)."""
+        if self._with_rows is None:
+            self._with_rows = await self.repo.user_ids(self.clock.now())
+        if user_id not in self._with_rows:
+            return None
         return await self.repo.get(user_id, self.clock.now())
 
     async def save(
@@ -38,11 +45,17 @@ class DialogueService:
         async with self.db.transaction():
             await self.repo.purge(now)
             await self.repo.save(user_id, kind, chat_id, state, message_id, now, now + self.ttl)
+        self._remember(user_id)
 
     async def close(self, user_id: int, chat_id: int, message_id: int = 0) -> None:
         """End a dialogue, remembering the last message it took so a replay is ignored."""
         now = self.clock.now()
         await self.repo.save(user_id, CLOSED, chat_id, {}, message_id, now, now + self.ttl)
+        self._remember(user_id)
+
+    def _remember(self, user_id: int) -> None:
+        if self._with_rows is not None:
+            self._with_rows.add(user_id)
 
     async def finish(
         self,

@@ -126,12 +126,12 @@ class PendingRepository:
 
     async def add(self, report: Report, kind: str, reading: Reading, now: datetime) -> int:
         """Store a waiting report (once per message); return its id."""
-        await self.db.execute(
+        row = await self.db.fetchone(
             "INSERT INTO pending_reports (kind, reporter_id, reporter_name, chat_id, message_id,"
             " is_private, text, reading, photos, created_at, expires_at)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (chat_id, message_id) DO UPDATE SET kind = excluded.kind,"
-            " reading = excluded.reading",
+            " reading = excluded.reading RETURNING id",
             (
                 kind,
                 report.reporter_id,
@@ -146,12 +146,8 @@ class PendingRepository:
                 (now + PENDING_TTL).isoformat(),
             ),
         )
-        return int(
-            await self.db.fetchval(
-                "SELECT id FROM pending_reports WHERE chat_id = ? AND message_id = ?",
-                (report.chat_id, report.message_id),
-            )
-        )
+        assert row is not None
+        return int(row["id"])
 
     async def get(self, pending_id: int) -> PendingReport | None:
         """Return one waiting report."""
@@ -227,9 +223,8 @@ class IntakeService:
 
     async def receive(self, report: Report) -> Outcome:
         """Classify a message and act on it."""
-        existing = await self.tickets.repo.by_source(report.source_key)
-        if existing is not None:  # a replayed update: the ticket is already there
-            return Outcome(REPLAYED, ticket=existing)
+        # A replayed update needs no look-up here: open_ticket is idempotent on source_key and
+        # delivery sends only what was not sent yet.
         text = report.text.strip()
         if not text:
             return Outcome(IGNORED)
@@ -252,8 +247,8 @@ class IntakeService:
         candidates = tuple(code for code, _ in reading.candidates if code not in (NONE, OTHER))[:3]
         if not candidates and reading.category not in (NONE, OTHER):
             candidates = (reading.category,)
-        async with self.db.transaction():
-            pending_id = await self.pending.add(report, "confirm_category", reading, now)
+        # One upsert is atomic on its own: no transaction round trips around it.
+        pending_id = await self.pending.add(report, "confirm_category", reading, now)
         return Outcome(CONFIRM, reading=reading, pending_id=pending_id, candidates=candidates)
 
     async def _merge_burst(
@@ -292,10 +287,9 @@ class IntakeService:
             unavailable,
         )
         if route.needs_building:
-            async with self.db.transaction():
-                pending_id = await self.pending.add(
-                    report, "ask_building", replace(reading, category=category), self.clock.now()
-                )
+            pending_id = await self.pending.add(
+                report, "ask_building", replace(reading, category=category), self.clock.now()
+            )
             buildings = tuple(b for g in self.community.grids for b in g.buildings)
             return Outcome(
                 ASK_BUILDING,
@@ -396,8 +390,7 @@ class IntakeService:
         return waiting
 
     async def _settle(self, pending_id: int, how: str) -> bool:
-        async with self.db.transaction():
-            return await self.pending.settle(pending_id, how)
+        return await self.pending.settle(pending_id, how)  # one conditional UPDATE
 
     @staticmethod
     def _report_of(waiting: PendingReport) -> Report:

@@ -52,6 +52,10 @@ class CommunityState:
         # Every group message asks for its grids, so the bindings live in memory too; this
         # process is the only writer.
         self._groups: dict[int, GroupBinding] | None = None
+        # Every message sent asks where a chat moved, and every complaint whom routing must
+        # skip: both are kept in memory and refreshed when this process changes them.
+        self._moves: dict[int, int] | None = None
+        self._unavailable: frozenset[str] | None = None
 
     # ── start-up ──────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
@@ -120,6 +124,7 @@ class CommunityState:
                 raise DomainError(
                     "invite_account_taken", name=await self._linked_name(telegram_id)
                 ) from None
+        self._unavailable = None  # a newly linked worker can take tickets now
         return person
 
     def _name_of(self, key: str) -> str:
@@ -215,8 +220,10 @@ class CommunityState:
 
     async def resolve_chat(self, chat_id: int) -> int:
         """Follow recorded supergroup upgrades to a chat's current id."""
+        if self._moves is None:
+            self._moves = await self.migrations.all()
         seen = {chat_id}
-        while (new_id := await self.migrations.new_id(chat_id)) is not None:
+        while (new_id := self._moves.get(chat_id)) is not None:
             if new_id in seen:
                 break
             seen.add(new_id)
@@ -229,6 +236,7 @@ class CommunityState:
         async with self.db.transaction():
             await self.migrations.record(old_chat_id, new_chat_id, self.clock.now())
             moved = await self.bindings.move(old_chat_id, new_chat_id)
+        self._moves = None
         await self._reload()
         return moved
 
@@ -237,11 +245,13 @@ class CommunityState:
         """Record that a user opened the private chat: the bot can message them again."""
         async with self.db.transaction():
             await self.users.started(user_id, name, self.clock.now())
+        self._unavailable = None
 
     async def mark_unreachable(self, user_id: int) -> None:
         """Record that Telegram refused a message to this user (403)."""
         async with self.db.transaction():
             await self.users.unreachable(user_id, self.clock.now())
+        self._unavailable = None
 
     async def is_reachable(self, user_id: int) -> bool:
         """Tell whether the bot may message this user (no 403 since they last opened the chat)."""
@@ -249,6 +259,11 @@ class CommunityState:
 
     async def unavailable_workers(self) -> frozenset[str]:
         """Return the keys of workers routing must skip: inactive, unknown or unreachable."""
+        if self._unavailable is None:
+            self._unavailable = await self._compute_unavailable()
+        return self._unavailable
+
+    async def _compute_unavailable(self) -> frozenset[str]:
         links = {link.worker_key: link.telegram_id for link in await self.links.all()}
         ids: dict[str, int] = {}
         skip: set[str] = set()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -193,6 +193,9 @@ class TicketService:
                 return existing, False
             number = await self.repo.next_number(new.community)
             accept_due = self.sla.accept_due(new.category, new.urgency, now)
+            # The first deadline steps are known now: their earliest is the next check, so the
+            # row is written once instead of being refreshed after the steps.
+            steps = deadline_steps(0, "accept", now, accept_due, self.sla)
             ticket_id = await self.repo.insert(
                 {
                     "community": new.community,
@@ -217,6 +220,7 @@ class TicketService:
                     "created_at": now,
                     "accept_due_at": accept_due,
                     "resolve_due_at": self.sla.resolve_due(new.category, new.urgency, now),
+                    "next_check_at": min(step.due_at for step in steps),
                 }
             )
             for file_id, unique_id in new.photos:
@@ -240,10 +244,7 @@ class TicketService:
                     },
                 )
             )
-            await self.repo.plan_steps(
-                deadline_steps(ticket_id, "accept", now, accept_due, self.sla)
-            )
-            await self.repo.refresh_next_check([ticket_id])
+            await self.repo.plan_steps(replace(step, ticket_id=ticket_id) for step in steps)
             return await self.get(ticket_id), True
 
     # ── the worker's side ──
