@@ -56,6 +56,7 @@ class CommunityState:
         # skip: both are kept in memory and refreshed when this process changes them.
         self._moves: dict[int, int] | None = None
         self._unavailable: frozenset[str] | None = None
+        self._links: dict[str, int] | None = None  # worker/admin key -> linked Telegram id
 
     # ── start-up ──────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
@@ -125,7 +126,13 @@ class CommunityState:
                     "invite_account_taken", name=await self._linked_name(telegram_id)
                 ) from None
         self._unavailable = None  # a newly linked worker can take tickets now
+        self._links = None
         return person
+
+    async def _linked(self) -> dict[str, int]:
+        if self._links is None:
+            self._links = {link.worker_key: link.telegram_id for link in await self.links.all()}
+        return self._links
 
     def _name_of(self, key: str) -> str:
         person = self._person(key)
@@ -140,9 +147,10 @@ class CommunityState:
         people: Iterable[Worker | Admin] = (
             self.community.workers if isinstance(like, Worker) else self.community.admins
         )
-        link = await self.links.by_telegram_id(telegram_id)
-        if link is not None and any(p.key == link.worker_key for p in people):
-            return link.worker_key
+        links = await self._linked()
+        linked_key = next((k for k, tid in links.items() if tid == telegram_id), None)
+        if linked_key is not None and any(p.key == linked_key for p in people):
+            return linked_key
         for person in people:
             if person.telegram_id == telegram_id:
                 own = await self.links.get(person.key)
@@ -171,9 +179,9 @@ class CommunityState:
 
     async def telegram_id_of(self, worker_key: str) -> int | None:
         """Return the Telegram id to message a worker (or admin) at; a link beats the config."""
-        link = await self.links.get(worker_key)
-        if link is not None:
-            return link.telegram_id
+        linked = (await self._linked()).get(worker_key)
+        if linked is not None:
+            return linked
         person = self._person(worker_key)
         return None if person is None else person.telegram_id
 
