@@ -389,14 +389,17 @@ class TicketRepository:
         assert row is not None
         return int(row["last"])
 
-    async def insert(self, values: dict[str, Any]) -> int:
-        """Insert a ticket row from column values; return its id."""
+    async def insert(self, values: dict[str, Any]) -> Ticket:
+        """Insert a ticket row from column values; return it as stored (no followers yet)."""
         columns = list(values)
         placeholders = ", ".join("?" for _ in columns)
-        return await self.db.execute(
-            f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({placeholders})",
+        row = await self.db.fetchone(
+            f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({placeholders})"
+            f" RETURNING {_TICKET_COLUMNS}, 0 AS follower_count",
             [_stored(v) for v in values.values()],
         )
+        assert row is not None
+        return Ticket._from_row(row)
 
     async def update(self, ticket_id: int, **values: Any) -> None:
         """Set some columns of a ticket."""

@@ -191,7 +191,8 @@ async def respond(
     services = _services(context)
     bot = context.bot
     if outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
-        await deliver(bot, services, outcome.ticket)
+        fresh = outcome.kind == flow.OPENED and not outcome.with_photo
+        await deliver(bot, services, outcome.ticket, new_without_photos=fresh)
     elif outcome.kind == flow.SIMILAR and outcome.similar is not None:
         similar = outcome.similar
         await send(

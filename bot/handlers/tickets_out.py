@@ -51,7 +51,9 @@ async def tell_admins(bot: ExtBot[None], services: Services, text: str) -> None:
             log.warning("an admin cannot be reached by private message")
 
 
-async def ensure_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> Ticket:
+async def ensure_card(
+    bot: ExtBot[None], services: Services, ticket: Ticket, *, may_have_photos: bool = True
+) -> Ticket:
     """Send the ticket's card to whoever has it; on 403 move it on and tell the admins."""
     desk = Desk(services)
     for _ in range(MAX_FALLBACKS):
@@ -70,7 +72,7 @@ async def ensure_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> 
                 return ticket
             ticket = reroute.ticket
             continue
-        photos = await services.tickets.photos(ticket.id)
+        photos = await services.tickets.photos(ticket.id) if may_have_photos else []
         text, buttons = render_card(services, ticket, len(photos))
         try:
             card = await send(bot, services, ticket.assignee_id, text, buttons=buttons, html=True)
@@ -137,9 +139,11 @@ async def acknowledge(
     return replace(ticket, reply_message_id=reply.message_id)
 
 
-async def deliver(bot: ExtBot[None], services: Services, ticket: Ticket) -> Ticket:
+async def deliver(
+    bot: ExtBot[None], services: Services, ticket: Ticket, *, new_without_photos: bool = False
+) -> Ticket:
     """Card first (so the reply names who really has it), then the reporter's reply."""
-    ticket = await ensure_card(bot, services, ticket)
+    ticket = await ensure_card(bot, services, ticket, may_have_photos=not new_without_photos)
     return await acknowledge(bot, services, ticket, echo=not ticket.is_private)
 
 

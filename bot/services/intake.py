@@ -73,6 +73,7 @@ class Outcome:
     candidates: tuple[str, ...] = ()
     buildings: tuple[str, ...] = ()
     created: bool = False
+    with_photo: bool = False  # the message that opened the ticket carried a photo
 
 
 @dataclass(frozen=True, slots=True)
@@ -340,6 +341,7 @@ class IntakeService:
             ticket=ticket,
             route=route,
             created=created,
+            with_photo=report.photo is not None,
         )
 
     async def answer_category(self, pending_id: int, user_id: int, choice: str) -> Outcome:

@@ -196,7 +196,7 @@ class TicketService:
             # The first deadline steps are known now: their earliest is the next check, so the
             # row is written once instead of being refreshed after the steps.
             steps = deadline_steps(0, "accept", now, accept_due, self.sla)
-            ticket_id = await self.repo.insert(
+            ticket = await self.repo.insert(
                 {
                     "community": new.community,
                     "number": number,
@@ -223,6 +223,7 @@ class TicketService:
                     "next_check_at": min(step.due_at for step in steps),
                 }
             )
+            ticket_id = ticket.id
             for file_id, unique_id in new.photos:
                 await self.repo.add_photo(
                     ticket_id, file_id, unique_id, new.reporter_id, "reporter", now
@@ -245,7 +246,7 @@ class TicketService:
                 )
             )
             await self.repo.plan_steps(replace(step, ticket_id=ticket_id) for step in steps)
-            return await self.get(ticket_id), True
+            return ticket, True
 
     # ── the worker's side ──
     async def accept(self, ticket_id: int, actor: Actor) -> Ticket:
