@@ -354,3 +354,15 @@ async def test_with_privacy_on_a_mention_reports_and_a_typed_reply_names_the_bui
             assert "工单 #1" in card.text and "5号楼" in card.text
             ack = await emu.wait_for(GROUP, lambda m: "#1" in m.text)
             assert "李娜" in ack.text and f"@{username}" not in ack.text
+
+
+async def test_an_edited_message_does_not_open_a_second_ticket(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            sent = await emu.send_text(GROUP, NEIGHBOUR, "大家晚上好")
+            await emu.edit_text(GROUP, NEIGHBOUR, sent["message_id"], "4号楼电梯又坏了，关人了")
+            await bot.idle()
+            assert emu.sent(GROUP) == []  # edits are not read as new complaints
+            assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
