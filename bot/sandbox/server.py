@@ -1048,15 +1048,14 @@ class Emulator:
             message["reply_markup"] = markup
         return self._bot_posted(chat, message)
 
-    async def _send_photo(self, params: _Params) -> JSON:
-        chat = self._target_chat(params)
-        photo = self._photo_input(params)
+    def _post_media(self, chat: ChatState, params: _Params, field: str, media: Any) -> JSON:
+        """Post a photo, video or document the bot sent, with its caption and buttons."""
         caption, entities = self._caption(params)
         markup = self._reply_markup(params)
         reply_to = self._reply_target(chat, params)
         self._check_rate(chat.id)
         message = self._new_message(chat, dict(self._bot_user), reply_to)
-        message["photo"] = photo
+        message[field] = media
         if caption:
             message["caption"] = caption
         if entities:
@@ -1064,6 +1063,11 @@ class Emulator:
         if markup is not None:
             message["reply_markup"] = markup
         return self._bot_posted(chat, message)
+
+    async def _send_photo(self, params: _Params) -> JSON:
+        chat = self._target_chat(params)
+        photo = self._photo_input(params)
+        return self._post_media(chat, params, "photo", photo)
 
     async def _send_video(self, params: _Params) -> JSON:
         chat = self._target_chat(params)
@@ -1082,19 +1086,7 @@ class Emulator:
             video = copy.deepcopy(self._videos[reference])
         else:
             raise bad_request("wrong file identifier/HTTP URL specified")
-        caption, entities = self._caption(params)
-        markup = self._reply_markup(params)
-        reply_to = self._reply_target(chat, params)
-        self._check_rate(chat.id)
-        message = self._new_message(chat, dict(self._bot_user), reply_to)
-        message["video"] = video
-        if caption:
-            message["caption"] = caption
-        if entities:
-            message["caption_entities"] = entities
-        if markup is not None:
-            message["reply_markup"] = markup
-        return self._bot_posted(chat, message)
+        return self._post_media(chat, params, "video", video)
 
     async def _send_document(self, params: _Params) -> JSON:
         chat = self._target_chat(params)
@@ -1120,19 +1112,7 @@ class Emulator:
             }
         else:
             raise bad_request("wrong file identifier/HTTP URL specified")
-        caption, entities = self._caption(params)
-        markup = self._reply_markup(params)
-        reply_to = self._reply_target(chat, params)
-        self._check_rate(chat.id)
-        message = self._new_message(chat, dict(self._bot_user), reply_to)
-        message["document"] = document
-        if caption:
-            message["caption"] = caption
-        if entities:
-            message["caption_entities"] = entities
-        if markup is not None:
-            message["reply_markup"] = markup
-        return self._bot_posted(chat, message)
+        return self._post_media(chat, params, "document", document)
 
     async def _send_chat_action(self, params: _Params) -> bool:
         self._target_chat(params)
