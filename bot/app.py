@@ -175,9 +175,6 @@ async def _post_init(app: GridApp) -> None:
 async def _post_shutdown(app: GridApp) -> None:
     """Close the database."""
     state = app.bot_data
-    from bot.handlers import on_shutdown
-
-    await on_shutdown(app)
     if state.db is not None:
         await state.db.close()
         state.db = None

@@ -57,7 +57,3 @@ async def on_startup(app: GridApp) -> None:
     from bot.handlers import jobs
 
     jobs.schedule_jobs(app)
-
-
-async def on_shutdown(app: GridApp) -> None:
-    """Release what on_startup built."""
