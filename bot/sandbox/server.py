@@ -499,16 +499,8 @@ class Emulator:
         reply_to: int | None = None,
     ) -> JSON:
         """Post a photo (a generated PNG when image is None) with an optional caption."""
-        chat, person = self._acting(chat_id, user_id)
-        message = self._new_message(chat, person.as_user(), reply_to)
-        message["photo"] = self._store_photo(image if image is not None else make_png())
-        if caption:
-            message["caption"] = caption
-            entities = auto_entities(caption)
-            if entities:
-                message["caption_entities"] = entities
-        self._person_posted(chat, message)
-        return copy.deepcopy(message)
+        media = self._store_photo(image if image is not None else make_png())
+        return self._person_media(chat_id, user_id, "photo", media, caption, reply_to)
 
     async def send_video(
         self,
@@ -523,9 +515,22 @@ class Emulator:
         duration: int = 5,
     ) -> JSON:
         """Post a video (any bytes, with the given size and length) and an optional caption."""
+        media = self._store_video(data, width, height, duration)
+        return self._person_media(chat_id, user_id, "video", media, caption, reply_to)
+
+    def _person_media(
+        self,
+        chat_id: int,
+        user_id: int,
+        field: str,
+        media: Any,
+        caption: str | None,
+        reply_to: int | None,
+    ) -> JSON:
+        """Post a person's photo or video with an optional caption."""
         chat, person = self._acting(chat_id, user_id)
         message = self._new_message(chat, person.as_user(), reply_to)
-        message["video"] = self._store_video(data, width, height, duration)
+        message[field] = media
         if caption:
             message["caption"] = caption
             entities = auto_entities(caption)
