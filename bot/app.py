@@ -22,12 +22,14 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot import texts
 from bot.handlers.ratelimit import PacedRateLimiter
+from bot.handlers.sending import OutboxSender, SenderSettings
 from bot.poller import DurablePoller, UpdateOutcome
 from bot.services.bootstrap import Services, build_services
 from bot.services.clock import Clock, SystemClock
 from bot.settings import Settings, quiet_libraries
-from storage.db import Database
+from storage.db import Database, InstanceLock
 from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
 
@@ -64,6 +66,8 @@ class AppState:
     bot_username: str = ""
     privacy_mode: bool = True
     services: Services | None = None
+    sender: OutboxSender | None = None
+    instance: InstanceLock | None = None
     known_commands: frozenset[str] = frozenset()
     known_buttons: tuple[re.Pattern[str], ...] = ()
     extras: dict[str, Any] = field(default_factory=dict)
@@ -118,7 +122,8 @@ def build_application(
     )
     if rate_limiter:
         # Evenly paced sends (30/s overall, 20/min per group): no burst, so no 429s.
-        builder = builder.rate_limiter(PacedRateLimiter())  # type: ignore[arg-type]
+        # A 429 is not retried here: the outbox sender waits it out for that chat alone.
+        builder = builder.rate_limiter(PacedRateLimiter(max_retries=0))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
     if get_updates_request is not None:
@@ -141,6 +146,12 @@ async def _post_init(app: GridApp) -> None:
     db = Database(settings.db_path)
     await db.open()
     state.db = db
+    try:
+        state.instance = await InstanceLock.acquire(db)
+    except BaseException:
+        await db.close()
+        state.db = None
+        raise
     state.inbox = InboxRepository(db)
     state.outbox = OutboxRepository(db)
     me = app.bot.bot
@@ -167,14 +178,34 @@ async def _post_init(app: GridApp) -> None:
         state.db = None
         raise
     from bot.handlers import on_startup
+    from bot.handlers.tickets_out import tell_admins
 
+    services = state.services
+
+    async def refused(key: str, reason: str) -> None:
+        text = texts.DELIVERY_FAILED_ADMIN.format(
+            purpose=texts.DELIVERY_PURPOSES.get("", ""), reason=reason[:200]
+        )
+        await tell_admins(app.bot, services, text, key=key)
+
+    delivery = SenderSettings(
+        retry_for_s=settings.send_retry_s, backoff_base_s=settings.send_backoff_s
+    )
+    state.sender = OutboxSender(app.bot, services, delivery, tell_admins=refused)
+    state.sender.start()
     await on_startup(app)
     await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
 
 
 async def _post_shutdown(app: GridApp) -> None:
-    """Close the database."""
+    """Stop the sender and the instance lock, then close the database."""
     state = app.bot_data
+    if state.sender is not None:
+        await state.sender.stop()
+        state.sender = None
+    if state.instance is not None:
+        await state.instance.release()
+        state.instance = None
     if state.db is not None:
         await state.db.close()
         state.db = None

@@ -1,10 +1,12 @@
-"""Durable intake: store every update before Telegram is told it arrived.
+"""Durable intake: store every update before Telegram is told it arrived; one transaction each.
 
 python-telegram-bot's own Updater confirms a batch (by asking for the next offset) before its
 handlers have run, so a crash in between would lose a resident's complaint. This poller writes
-each batch to the inbox first, confirms it by the next getUpdates call, processes the updates
-one by one, marks each done, and on start replays whatever was stored but not done. The webhook
-(bot/webhook.py) feeds the same InboxWorker: it answers Telegram only after the store.
+each batch to the inbox first, confirms it by the next getUpdates call, and processes the
+updates in order, each in ONE transaction: the state change, its history, points, every message
+queued in the outbox and the inbox row's "done" commit together. A committed update never runs
+again; one that did not commit runs again from scratch. The webhook (bot/webhook.py) feeds the
+same InboxWorker: it answers Telegram only after the store.
 """
 
 from __future__ import annotations
@@ -13,36 +15,73 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TimedOut
+from telegram.error import (
+    Conflict,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import Application
 
+from bot import texts
+from bot.handlers.sending import Unreachable, crash_point, duplicate_press, effect_scope, send
 from bot.services.clock import Clock
-from storage.db import DatabaseLockedError
+from bot.services.desk import Desk
+from storage.db import DatabaseLockedError, DatabaseUnwritableError
 from storage.inbox import InboxRepository
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An update whose transaction must not commit: try again, or settle it as failed."""
+
+    retry: bool
+    apology: tuple[int, str] | None = None  # (chat, text) to send when it is settled as failed
 
 
 class UpdateOutcome:
     """What the error handler learned about one update while it was processed."""
 
     def __init__(self) -> None:
-        self.retry: set[int] = set()
+        self.failures: dict[int, Failure] = {}
+
+    @property
+    def retry(self) -> set[int]:
+        """The updates that asked to be tried again."""
+        return {uid for uid, failure in self.failures.items() if failure.retry}
 
     def ask_retry(self, update_id: int) -> None:
-        """Keep the update in the inbox to try again (e.g. the database was locked)."""
-        self.retry.add(update_id)
+        """Undo the update and try it again later (e.g. the database was locked)."""
+        self.failures[update_id] = Failure(retry=True)
+
+    def fail(self, update_id: int, apology: tuple[int, str] | None) -> None:
+        """Undo the update and settle it as failed, apologising to the person if given."""
+        self.failures.setdefault(update_id, Failure(retry=False, apology=apology))
+
+    def take(self, update_id: int) -> Failure | None:
+        """Return and forget what went wrong with an update."""
+        return self.failures.pop(update_id, None)
+
+
+class _Undo(Exception):
+    """Roll the update's transaction back."""
 
 
 class InboxWorker:
-    """Store incoming updates in the inbox, then process them in order, exactly once.
+    """Store incoming updates in the inbox, then process each in one transaction, exactly once.
 
     Polling and the webhook both feed this one worker: whatever the source, an update is in the
-    database before Telegram is told it arrived, and it is marked done only after its handlers
-    ran.
+    database before Telegram is told it arrived. Its handlers run inside one transaction that
+    also holds every message they queue and the inbox row's "done": committed together, or
+    rolled back together and run again from scratch.
     """
 
     def __init__(
@@ -61,7 +100,9 @@ class InboxWorker:
         self.retry_delay = retry_delay
         self._queue: asyncio.Queue[int] = asyncio.Queue()
         self._queued: set[int] = set()
+        self._later: set[int] = set()
         self.processed = 0
+        self.storage_down = StorageAlarm(application)
 
     async def replay_pending(self) -> int:
         """Queue what an earlier run stored but did not finish; return how many."""
@@ -73,9 +114,14 @@ class InboxWorker:
         return len(items)
 
     def _enqueue(self, update_id: int) -> None:
+        self._later.discard(update_id)
         if update_id not in self._queued:
             self._queued.add(update_id)
             self._queue.put_nowait(update_id)
+
+    def _enqueue_later(self, update_id: int, delay: float) -> None:
+        self._later.add(update_id)
+        asyncio.get_running_loop().call_later(delay, self._enqueue, update_id)
 
     async def accept(self, updates: Sequence[Update]) -> list[int]:
         """Store updates not seen before and queue them; return the ids that were new."""
@@ -86,28 +132,73 @@ class InboxWorker:
         return new_ids
 
     async def process_one(self, update_id: int) -> None:
-        """Process one stored update and settle it in the inbox."""
+        """Process one stored update in one transaction and settle it in the inbox."""
         self._queued.discard(update_id)
         claimed = await self.inbox.claim(update_id)
         if claimed is None:
             return  # a replay of something already done: processed once
         attempts, item_payload = claimed
         update = Update.de_json(item_payload, self.app.bot)
-        await self.app.process_update(update)
-        if update_id in self.outcome.retry:
-            self.outcome.retry.discard(update_id)
-            if attempts < InboxRepository.MAX_ATTEMPTS:
-                asyncio.get_running_loop().call_later(
-                    self.retry_delay * attempts, self._enqueue, update_id
-                )
-                return
-            await self.inbox.mark(update_id, "failed", self.clock.now())
-            log.error(
-                "update %s failed %d times; left as failed in the inbox", update_id, attempts
-            )
+        if await self._older_copy_pressed(update):
+            await self.inbox.mark(update_id, "done", self.clock.now())
             return
-        await self.inbox.mark(update_id, "done", self.clock.now())
-        self.processed += 1
+        db = self.inbox.db
+        failure: Failure | None = None
+        try:
+            with effect_scope(f"upd:{update_id}"):
+                async with db.transaction():
+                    await self.app.process_update(update)
+                    failure = self.outcome.take(update_id)
+                    if failure is not None:
+                        raise _Undo
+                    await self.inbox.mark(update_id, "done", self.clock.now())
+        except _Undo:
+            pass
+        except (DatabaseLockedError, DatabaseUnwritableError) as exc:
+            # BEGIN or COMMIT could not write: nothing of the update happened.
+            failure = Failure(retry=True)
+            self.outcome.take(update_id)
+            if isinstance(exc, DatabaseUnwritableError):
+                await self.storage_down.noticed(exc)
+                self._enqueue_later(update_id, self.storage_down.delay())
+                return
+        if failure is None:
+            crash_point("commit")
+            self.processed += 1
+            self.storage_down.recovered()
+            _wake_sender(self.app)
+            return
+        if failure.retry and attempts < InboxRepository.MAX_ATTEMPTS:
+            log.warning("update %s rolled back; it runs again from scratch", update_id)
+            self._enqueue_later(update_id, self.retry_delay * attempts)
+            return
+        await self._settle_failed(update_id, failure)
+
+    async def _settle_failed(self, update_id: int, failure: Failure) -> None:
+        services = getattr(self.app.bot_data, "services", None)
+        async with self.inbox.db.transaction():
+            await self.inbox.mark(update_id, "failed", self.clock.now())
+            if failure.apology is not None and services is not None:
+                chat_id, text = failure.apology
+                with contextlib.suppress(Unreachable):
+                    await send(
+                        self.app.bot, services, chat_id, text, key=f"upd:{update_id}:failed"
+                    )
+        log.error("update %s failed; left as failed in the inbox", update_id)
+        _wake_sender(self.app)
+
+    async def _older_copy_pressed(self, update: Update) -> bool:
+        query = update.callback_query
+        message = query.message if query is not None else None
+        if query is None or message is None or not query.data:
+            return False
+        if not await duplicate_press(
+            self.app.bot, message.chat.id, message.message_id, query.data
+        ):
+            return False
+        with contextlib.suppress(TelegramError):
+            await query.answer(texts.OLDER_COPY_PRESSED, show_alert=True)
+        return True
 
     async def _process_loop(self) -> None:
         while True:
@@ -116,7 +207,10 @@ class InboxWorker:
                 await self.process_one(update_id)
             except DatabaseLockedError:
                 log.warning("database locked while settling update %s; will retry", update_id)
-                asyncio.get_running_loop().call_later(self.retry_delay, self._enqueue, update_id)
+                self._enqueue_later(update_id, self.retry_delay)
+            except DatabaseUnwritableError as exc:
+                await self.storage_down.noticed(exc)
+                self._enqueue_later(update_id, self.storage_down.delay())
             except Exception:
                 log.exception("update %s could not be processed", update_id)
             finally:
@@ -135,8 +229,15 @@ class InboxWorker:
                 await worker
 
     async def drain(self) -> None:
-        """Wait until every queued update has been processed."""
-        await self._queue.join()
+        """Wait until every queued update has been processed and its messages delivered."""
+        while True:
+            await self._queue.join()
+            sender = getattr(self.app.bot_data, "sender", None)
+            if sender is not None:
+                await sender.idle()
+            if self._queue.empty() and not self._later:
+                return
+            await asyncio.sleep(0.02)
 
 
 class DurablePoller(InboxWorker):
@@ -182,11 +283,23 @@ class DurablePoller(InboxWorker):
                 backoff = 1.0
             except RetryAfter as exc:
                 await _sleep_or_stop(stop, _seconds(exc.retry_after))
+            except DatabaseUnwritableError as exc:
+                # Not stored, so not confirmed: Telegram keeps the updates until we can write.
+                await self.storage_down.noticed(exc)
+                await _sleep_or_stop(stop, self.storage_down.delay())
+            except Conflict:
+                log.warning(
+                    "another process is polling with this bot token (Telegram said 409); "
+                    "waiting %.0f s",
+                    backoff,
+                )
+                await _sleep_or_stop(stop, backoff)
+                backoff = min(backoff * 2, 30.0)
             except (TimedOut, NetworkError, DatabaseLockedError) as exc:
                 log.warning("polling paused: %s", type(exc).__name__)
                 await _sleep_or_stop(stop, backoff)
                 backoff = min(backoff * 2, 30.0)
-            except (InvalidToken, Conflict):
+            except InvalidToken:
                 raise
 
     async def _leave_webhook(self) -> None:
@@ -216,6 +329,53 @@ class DurablePoller(InboxWorker):
                 for task in (fetcher, stopper):
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
+
+
+class StorageAlarm:
+    """A full disk or a read-only database: one clear log line, backoff, and the admins told."""
+
+    def __init__(self, application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+        self.app = application
+        self.down = False
+        self.failures = 0
+
+    def delay(self) -> float:
+        """How long to wait before writing again."""
+        return float(min(60.0, 2.0 ** min(self.failures, 6)))
+
+    async def noticed(self, exc: BaseException) -> None:
+        """Log once per episode and tell the admins directly (the outbox cannot be written)."""
+        self.failures += 1
+        if self.down:
+            return
+        self.down = True
+        log.error(
+            "cannot write the database (%s): updates are not confirmed to Telegram until it can; "
+            "free disk space or make the database file and folder writable",
+            exc,
+        )
+        services = getattr(self.app.bot_data, "services", None)
+        if services is None:
+            return
+        try:
+            for admin_id in await Desk(services).admin_ids():
+                with contextlib.suppress(TelegramError):
+                    await self.app.bot.send_message(admin_id, texts.STORAGE_DOWN_ADMIN)
+        except Exception as error:  # reading the admins may fail too; the log line stands
+            log.warning("could not tell the admins: %s", type(error).__name__)
+
+    def recovered(self) -> None:
+        """Writes work again."""
+        if self.down:
+            log.warning("the database is writable again; processing resumes")
+        self.down = False
+        self.failures = 0
+
+
+def _wake_sender(application: Application[Any, Any, Any, Any, Any, Any]) -> None:
+    sender = getattr(application.bot_data, "sender", None)
+    if sender is not None:
+        sender.wake()
 
 
 def _seconds(value: object) -> float:

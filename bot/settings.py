@@ -83,6 +83,8 @@ class Settings:
     config_path: Path
     config: Mapping[str, Any] = field(repr=False)
     webhook: WebhookSettings | None = None
+    send_retry_s: float = 6 * 3600.0  # how long a transient delivery failure is retried
+    send_backoff_s: float = 0.5  # the first wait before a retry (doubling, with jitter)
 
     @property
     def tz_name(self) -> str:
@@ -191,6 +193,8 @@ def load_settings(
     config_path = Path(env.get("GRIDBOT_CONFIG", str(DEFAULT_CONFIG_PATH))).expanduser()
     config = read_config_file(config_path)
     webhook_settings = load_webhook_settings(env) if webhook else None
+    send_retry_s = _positive(env, "GRIDBOT_SEND_RETRY_HOURS", 6.0) * 3600.0
+    send_backoff_s = _positive(env, "GRIDBOT_SEND_BACKOFF_S", 0.5)
 
     return Settings(
         token=token,
@@ -202,7 +206,22 @@ def load_settings(
         config_path=config_path,
         config=config,
         webhook=webhook_settings,
+        send_retry_s=send_retry_s,
+        send_backoff_s=send_backoff_s,
     )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value <= 0:
+        raise SettingsError(f"{name}: 须为正数 (a positive number): {raw!r}")
+    return value
 
 
 def configure_logging(level: str) -> None:

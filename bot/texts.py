@@ -696,3 +696,16 @@ PUBLISHED_OK = "已在“{group}”公示 #{number}，没有显示您的名字�
 PUBLISH_NO_GROUP = "没有找到负责这个网格的小区群，未公示。"
 TIMELINE_KINDS["published"] = "在群里公示"
 ERRORS.update({"already_published": "#{number} 已经公示过了。"})
+
+# ── runtime: delivery, storage and instances ─────────────────────────────────────────────────
+OLDER_COPY_PRESSED = "这是一条重复发出的旧消息，请使用下方最新的那一条。"
+STORAGE_DOWN_ADMIN = (
+    "GridBot 暂时无法写入数据库（磁盘已满或文件只读）。新消息会在恢复后继续处理，不会丢失；"
+    "请尽快清理磁盘空间或检查文件权限。"
+)
+DELIVERY_FAILED_ADMIN = "有一条消息被 Telegram 拒收，未能送达（{purpose}）。原因：{reason}"
+DELIVERY_PURPOSES: dict[str, str] = {
+    "card": "网格员工单卡片",
+    "delivery_failed": "送达失败提醒",
+    "": "机器人回复",
+}

@@ -24,7 +24,7 @@ from telegram.error import BadRequest
 from bot.app import GridApp, build_application, start_app, stop_app
 from bot.poller import InboxWorker
 from bot.settings import Secret, Settings, WebhookSettings
-from storage.db import DatabaseLockedError
+from storage.db import DatabaseLockedError, DatabaseUnwritableError
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +109,14 @@ class WebhookServer:
             return web.Response(status=400, text="not a Telegram update")
         try:
             await self.worker.accept([update])
+        except DatabaseUnwritableError as exc:
+            # Not stored, so not confirmed: Telegram keeps it and posts it again later.
+            await self.worker.storage_down.noticed(exc)
+            return web.Response(
+                status=503,
+                text="storage unavailable",
+                headers={"Retry-After": str(LOCKED_RETRY_AFTER_S)},
+            )
         except DatabaseLockedError:
             # Not stored, so not confirmed: Telegram delivers it again later.
             log.warning("webhook: database locked; update %s refused with 503", update_id)

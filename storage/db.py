@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
+import os
 import re
+import secrets
+import socket
 import sqlite3
+import time
 from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -34,6 +40,21 @@ class DatabaseLockedError(DatabaseError):
     """Another process holds the database lock for longer than busy_timeout."""
 
 
+class DatabaseUnwritableError(DatabaseError):
+    """The disk is full, or the database file or its folder is read-only."""
+
+
+_UNWRITABLE = ("disk is full", "readonly database", "read-only", "disk i/o error")
+
+
+def _raise_known(exc: sqlite3.Error) -> None:
+    """Raise the storage error a caller can act on (wait, retry, tell the admin), if it is one."""
+    if _is_locked(exc):
+        raise DatabaseLockedError(str(exc)) from exc
+    if any(marker in str(exc).lower() for marker in _UNWRITABLE):
+        raise DatabaseUnwritableError(str(exc)) from exc
+
+
 def _is_locked(exc: BaseException) -> bool:
     return isinstance(exc, sqlite3.OperationalError) and (
         "locked" in str(exc) or "busy" in str(exc)
@@ -50,8 +71,10 @@ def load_migrations() -> list[tuple[int, str, str]]:
             found.append((int(match.group(1)), entry.name, entry.read_text(encoding="utf-8")))
     found.sort()
     versions = [v for v, _, _ in found]
-    if versions != list(range(1, len(versions) + 1)):
-        raise DatabaseError(f"migrations are not numbered 1..N without gaps: {versions}")
+    # Numbers are unique and start at 1; a gap is allowed (parallel branches take numbers ahead
+    # of their merge), since each database records exactly which versions it applied.
+    if len(set(versions)) != len(versions) or (versions and versions[0] != 1):
+        raise DatabaseError(f"migrations are not numbered uniquely from 1: {versions}")
     return found
 
 
@@ -64,6 +87,7 @@ class Database:
         self._conn: aiosqlite.Connection | None = None
         self._tx_lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
+        self._savepoints = 0
 
     @property
     def conn(self) -> aiosqlite.Connection:
@@ -124,9 +148,10 @@ class Database:
                 f"database {self.path} is at schema version {current}, "
                 f"newer than this GridBot (knows up to {head}); upgrade GridBot"
             )
+        done = {int(r[0]) for r in await self.fetchall("SELECT version FROM schema_version")}
         applied: list[int] = []
         for version, name, sql in migrations:
-            if version <= current:
+            if version in done:
                 continue
             async with self.transaction():
                 for statement in _split_sql(sql):
@@ -145,32 +170,61 @@ class Database:
         """Run the block in one IMMEDIATE transaction; nested use joins the outer one."""
         task = asyncio.current_task()
         if self._tx_owner is not None and self._tx_owner is task:
-            yield self
+            # A service's transaction inside an update's: a savepoint, so a refusal raised in
+            # the service undoes its own writes and nothing else of the update.
+            self._savepoints += 1
+            name = f"sp{self._savepoints}"
+            await self._statement(f"SAVEPOINT {name}")
+            try:
+                yield self
+            except BaseException:
+                await self._statement(f"ROLLBACK TO {name}")
+                await self._statement(f"RELEASE {name}")
+                raise
+            else:
+                await self._statement(f"RELEASE {name}")
+            finally:
+                self._savepoints -= 1
             return
         async with self._tx_lock:
             self._tx_owner = task
             try:
                 try:
                     await self.conn.execute("BEGIN IMMEDIATE")
-                except sqlite3.OperationalError as exc:
-                    if _is_locked(exc):
-                        raise DatabaseLockedError(str(exc)) from exc
+                except sqlite3.Error as exc:
+                    _raise_known(exc)
                     raise
                 try:
                     yield self
                 except BaseException:
-                    await self.conn.execute("ROLLBACK")
+                    await self._rollback()
                     raise
                 else:
                     try:
                         await self.conn.execute("COMMIT")
-                    except sqlite3.OperationalError as exc:
-                        await self.conn.execute("ROLLBACK")
-                        if _is_locked(exc):
-                            raise DatabaseLockedError(str(exc)) from exc
+                    except sqlite3.Error as exc:
+                        await self._rollback()
+                        _raise_known(exc)
                         raise
             finally:
                 self._tx_owner = None
+
+    async def _rollback(self) -> None:
+        # SQLite may have rolled back already (a full disk, an I/O error): nothing left to undo.
+        with contextlib.suppress(sqlite3.Error):
+            await self.conn.execute("ROLLBACK")
+
+    async def _statement(self, sql: str) -> None:
+        try:
+            await self.conn.execute(sql)
+        except sqlite3.Error as exc:
+            _raise_known(exc)
+            raise
+
+    @property
+    def in_transaction(self) -> bool:
+        """Tell whether the current task is inside a transaction."""
+        return self._tx_owner is not None and self._tx_owner is asyncio.current_task()
 
     async def _guarded(self) -> contextlib.AbstractAsyncContextManager[Any]:
         """Wait for another task's transaction so single statements never land inside it."""
@@ -187,9 +241,8 @@ class Database:
         async with await self._guarded():
             try:
                 row = await self.conn.execute_insert(sql, params)
-            except sqlite3.OperationalError as exc:
-                if _is_locked(exc):
-                    raise DatabaseLockedError(str(exc)) from exc
+            except sqlite3.Error as exc:
+                _raise_known(exc)
                 raise
             return int(row[0] or 0) if row is not None else 0
 
@@ -198,9 +251,8 @@ class Database:
         async with await self._guarded():
             try:
                 cursor = await self.conn.execute(sql, params)
-            except sqlite3.OperationalError as exc:
-                if _is_locked(exc):
-                    raise DatabaseLockedError(str(exc)) from exc
+            except sqlite3.Error as exc:
+                _raise_known(exc)
                 raise
             # The statement has run to completion; the cursor holds nothing to release.
             return int(cursor.rowcount)
@@ -210,9 +262,8 @@ class Database:
         async with await self._guarded():
             try:
                 await self.conn.executemany(sql, rows)
-            except sqlite3.OperationalError as exc:
-                if _is_locked(exc):
-                    raise DatabaseLockedError(str(exc)) from exc
+            except sqlite3.Error as exc:
+                _raise_known(exc)
                 raise
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
@@ -225,9 +276,8 @@ class Database:
         async with await self._guarded():
             try:
                 rows = await self.conn.execute_fetchall(sql, params)
-            except sqlite3.OperationalError as exc:
-                if _is_locked(exc):
-                    raise DatabaseLockedError(str(exc)) from exc
+            except sqlite3.Error as exc:
+                _raise_known(exc)
                 raise
             return list(rows)
 
@@ -253,3 +303,110 @@ def _split_sql(script: str) -> list[str]:
     if buffer.strip():
         raise DatabaseError(f"unterminated SQL statement in migration: {buffer.strip()[:60]}")
     return statements
+
+
+class AnotherInstanceError(DatabaseError):
+    """Another GridBot process serves this database."""
+
+
+class InstanceLock:
+    """One running GridBot per database: a row in kv with a heartbeat.
+
+    A second process finds a fresh heartbeat of a live process and stops at once with one line
+    naming it; a heartbeat older than `stale_s`, or the row of a process that no longer exists on
+    this host (killed), is taken over.
+    """
+
+    KEY = "instance"
+    HEARTBEAT_S = 10.0
+    STALE_S = 45.0
+
+    def __init__(self, db: Database, token: str, owner: str) -> None:
+        self.db = db
+        self.token = token
+        self.owner = owner
+        self._beat: asyncio.Task[None] | None = None
+        self._started = 0.0
+
+    @classmethod
+    async def acquire(cls, db: Database, *, stale_s: float = STALE_S) -> InstanceLock:
+        """Take the database for this process, or raise AnotherInstanceError."""
+        host = socket.gethostname()
+        lock = cls(db, secrets.token_hex(8), f"pid {os.getpid()} on {host}")
+        now = time.time()
+        async with db.transaction():
+            row = await db.fetchone("SELECT value FROM kv WHERE key = ?", (cls.KEY,))
+            if row is not None:
+                held = _decode_lock(str(row[0]))
+                age = now - float(held.get("beat", 0.0))
+                alive = age < stale_s and _alive(held, host)
+                if alive:
+                    started = datetime.fromtimestamp(float(held.get("started", 0.0)), UTC)
+                    raise AnotherInstanceError(
+                        f"another GridBot is already running on {db.path}: {held.get('owner')}, "
+                        f"started {started:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {age:.0f} s "
+                        "ago; stop it first (this one exits and leaves it running)"
+                    )
+            await lock._write(now, started=now)
+        lock._beat = asyncio.create_task(lock._heartbeat(), name="gridbot-instance-heartbeat")
+        return lock
+
+    async def _write(self, now: float, *, started: float | None = None) -> None:
+        value = {
+            "token": self.token,
+            "owner": self.owner,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "beat": now,
+            "started": started if started is not None else self._started,
+        }
+        self._started = float(value["started"])  # type: ignore[arg-type]
+        await self.db.execute(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (self.KEY, json.dumps(value), datetime.fromtimestamp(now, UTC).isoformat()),
+        )
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(self.HEARTBEAT_S)
+            try:
+                await self._write(time.time())
+            except DatabaseError as exc:
+                log.warning("instance heartbeat not written: %s", exc)
+
+    async def release(self) -> None:
+        """Stop the heartbeat and free the database for the next start."""
+        if self._beat is not None:
+            self._beat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._beat
+            self._beat = None
+        try:
+            row = await self.db.fetchone("SELECT value FROM kv WHERE key = ?", (self.KEY,))
+            if row is not None and _decode_lock(str(row[0])).get("token") == self.token:
+                await self.db.execute("DELETE FROM kv WHERE key = ?", (self.KEY,))
+        except DatabaseError as exc:
+            log.warning("instance lock not released: %s", exc)
+
+
+def _decode_lock(raw: str) -> dict[str, Any]:
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _alive(held: dict[str, Any], host: str) -> bool:
+    """Tell whether the lock's process may still run (only checkable on this host)."""
+    if held.get("host") != host:
+        return True
+    try:
+        os.kill(int(held.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, ValueError, OverflowError):
+        return True
+    return int(held.get("pid", 0)) > 0

@@ -1,4 +1,11 @@
-"""The outbox: messages decided by services, sent later by a job, each exactly once."""
+"""The outbox: every message people should receive, written in the transaction that decided it.
+
+A row is one effect on a chat: a new message (`send`), a new text or caption for one the bot sent
+(`edit`), or taking a message's buttons away (`markup`). A message that is not sent yet is known
+by a placeholder id, the negative of its row id: it can be stored (a ticket's card) and used as a
+reply or edit target at once; the sender resolves it when it delivers, and writes the real id over
+the placeholder wherever it was stored (PLACEHOLDER_COLUMNS).
+"""
 
 from __future__ import annotations
 
@@ -29,10 +36,20 @@ class OutgoingMessage:
     private: bool = False  # a private chat: a 403 means the user cannot be reached
     purpose: str = ""  # e.g. 'remind', 'escalate', 'digest' — for logs and fallbacks
     extra: dict[str, Any] = field(default_factory=dict)
+    kind: str = "send"  # 'send', 'edit' (text or caption) or 'markup' (buttons only)
+    message_id: int | None = None  # what an edit changes: a real id or a placeholder
+    html: bool = False
+    photo_id: str | None = None  # a photo Telegram already has (file_id)
+    caption: bool = False  # an edit of a photo's caption
 
     def to_json(self) -> str:
         data = asdict(self)
         data["photo_png"] = self.photo_png.hex() if self.photo_png is not None else None
+        # The delivery fields are written only when set: a plain message keeps the JSON that
+        # bulk writers (storage.tickets.message_json) produce.
+        for name, default in _DELIVERY_DEFAULTS.items():
+            if data[name] == default:
+                del data[name]
         return json.dumps(data, ensure_ascii=False)
 
     @classmethod
@@ -48,7 +65,21 @@ class OutgoingMessage:
             private=bool(data.get("private", False)),
             purpose=data.get("purpose", ""),
             extra=dict(data.get("extra", {})),
+            kind=data.get("kind", "send"),
+            message_id=data.get("message_id"),
+            html=bool(data.get("html", False)),
+            photo_id=data.get("photo_id"),
+            caption=bool(data.get("caption", False)),
         )
+
+
+_DELIVERY_DEFAULTS: dict[str, Any] = {
+    "kind": "send",
+    "message_id": None,
+    "html": False,
+    "photo_id": None,
+    "caption": False,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,16 +89,32 @@ class OutboxItem:
     message: OutgoingMessage
     attempts: int
     dedup_key: str | None
+    in_flight: bool = False  # a crash interrupted a send: the message may have arrived
+    first_try_at: str | None = None
 
     @classmethod
     def _from_row(cls, row: sqlite3.Row) -> OutboxItem:
+        keys = row.keys()
         return cls(
             id=int(row["id"]),
             chat_id=int(row["chat_id"]),
             message=OutgoingMessage.from_json(row["payload"]),
             attempts=int(row["attempts"]),
             dedup_key=row["dedup_key"],
+            in_flight="in_flight_at" in keys and row["in_flight_at"] is not None,
+            first_try_at=row["first_try_at"] if "first_try_at" in keys else None,
         )
+
+
+# Where a message id the bot got back is kept: a placeholder stored there is replaced by the
+# real id once the sender has delivered the message.
+PLACEHOLDER_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tickets", "card_message_id"),
+    ("tickets", "reply_message_id"),
+    ("pending_reports", "prompt_message_id"),
+)
+
+_ITEM_COLUMNS = "id, chat_id, payload, attempts, dedup_key, in_flight_at, first_try_at"
 
 
 class OutboxRepository:
@@ -112,20 +159,94 @@ class OutboxRepository:
         """Return pending messages whose time has come, oldest first."""
         now = now.astimezone(UTC)
         rows = await self.db.fetchall(
-            "SELECT id, chat_id, payload, attempts, dedup_key FROM outbox"
+            f"SELECT {_ITEM_COLUMNS} FROM outbox"
             " WHERE status = 'pending' AND not_before <= ? ORDER BY not_before, id LIMIT ?",
             (now.isoformat(), limit),
         )
         return [OutboxItem._from_row(r) for r in rows]
 
     async def mark_sent(self, item_id: int, now: datetime, message_id: int | None) -> None:
-        """Record that Telegram accepted the message."""
+        """Record that Telegram accepted the message, and put its id where a placeholder is."""
         now = now.astimezone(UTC)
-        await self.db.execute(
-            "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
-            " attempts = attempts + 1 WHERE id = ?",
-            (now.isoformat(), message_id, item_id),
+        async with self.db.transaction():
+            await self.db.execute(
+                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
+                " in_flight_at = NULL, attempts = attempts + 1 WHERE id = ?",
+                (now.isoformat(), message_id, item_id),
+            )
+            if message_id is not None:
+                for table, column in PLACEHOLDER_COLUMNS:
+                    await self.db.execute(
+                        f"UPDATE {table} SET {column} = ? WHERE {column} = ?",
+                        (message_id, -item_id),
+                    )
+
+    async def id_of_key(self, dedup_key: str) -> int | None:
+        """Return the row queued under an effect key."""
+        value = await self.db.fetchval("SELECT id FROM outbox WHERE dedup_key = ?", (dedup_key,))
+        return None if value is None else int(value)
+
+    async def delivered_id(self, item_id: int) -> tuple[str, int | None] | None:
+        """Return a row's status and the id Telegram gave its message (None while unsent)."""
+        row = await self.db.fetchone(
+            "SELECT status, message_id FROM outbox WHERE id = ?", (item_id,)
         )
+        if row is None:
+            return None
+        value = row["message_id"]
+        return str(row["status"]), None if value is None else int(value)
+
+    async def chats_due(self, now: datetime) -> list[int]:
+        """Return the chats that have a message due, the longest waiting first."""
+        rows = await self.db.fetchall(
+            "SELECT chat_id FROM outbox WHERE status = 'pending' AND not_before <= ?"
+            " GROUP BY chat_id ORDER BY MIN(id)",
+            (now.astimezone(UTC).isoformat(),),
+        )
+        return [int(r[0]) for r in rows]
+
+    async def next_for_chat(self, chat_id: int, now: datetime) -> OutboxItem | None:
+        """Return a chat's oldest due message."""
+        row = await self.db.fetchone(
+            f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE chat_id = ? AND status = 'pending'"
+            " AND not_before <= ? ORDER BY id LIMIT 1",
+            (chat_id, now.astimezone(UTC).isoformat()),
+        )
+        return None if row is None else OutboxItem._from_row(row)
+
+    async def start_attempt(self, item_id: int, now: datetime, *, resent: bool) -> None:
+        """Mark a message in flight before Telegram is called (a crash leaves the mark)."""
+        stamp = now.astimezone(UTC).isoformat()
+        await self.db.execute(
+            "UPDATE outbox SET in_flight_at = ?, first_try_at = COALESCE(first_try_at, ?),"
+            " resent = resent OR ? WHERE id = ?",
+            (stamp, stamp, int(resent), item_id),
+        )
+
+    async def note_retry(self, item_id: int, error: str) -> None:
+        """Count a failed attempt that will be tried again (Telegram did not take it)."""
+        await self.db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = ?, in_flight_at = NULL"
+            " WHERE id = ?",
+            (error[:300], item_id),
+        )
+
+    async def give_up(self, item_id: int, reason: str) -> None:
+        """Record that a message will never be delivered, and why."""
+        await self.db.execute(
+            "UPDATE outbox SET status = 'failed', attempts = attempts + 1, last_error = ?,"
+            " in_flight_at = NULL WHERE id = ?",
+            (reason[:300], item_id),
+        )
+
+    async def resent_with_buttons(self, chat_id: int) -> list[tuple[int, OutgoingMessage]]:
+        """Return the sent messages of a chat that were sent again after a crash."""
+        rows = await self.db.fetchall(
+            "SELECT message_id, payload FROM outbox WHERE chat_id = ? AND resent = 1"
+            " AND status = 'sent' AND message_id IS NOT NULL",
+            (chat_id,),
+        )
+        return [(int(r[0]), OutgoingMessage.from_json(r[1])) for r in rows]
 
     async def mark_failed(self, item_id: int, error: str, *, final: bool) -> None:
         """Count a failed attempt; a final failure stops retries."""

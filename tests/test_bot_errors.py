@@ -41,7 +41,8 @@ async def test_a_bug_is_logged_without_the_message_and_the_user_gets_an_apology(
             assert emu.token not in caplog.text
 
 
-async def test_a_locked_database_answers_busy_and_retries_the_update(tmp_path: Path) -> None:
+async def test_a_locked_database_mid_update_rolls_back_and_runs_it_again(tmp_path: Path) -> None:
+    """A lock after the ticket was written: nothing of the first try stays, nobody hears 'busy'."""
     async with Emulator() as emu:
         populate(emu)
         async with running_bot(emu, tmp_path, expect_errors=True) as bot:
@@ -50,17 +51,19 @@ async def test_a_locked_database_answers_busy_and_retries_the_update(tmp_path: P
             real = services.intake.receive
             calls = {"n": 0}
 
-            async def locked_once(report: Any) -> Any:
+            async def locked_after_writing(report: Any) -> Any:
                 calls["n"] += 1
+                outcome = await real(report)  # the ticket and its history are written …
                 if calls["n"] == 1:
-                    raise DatabaseLockedError("database is locked")
-                return await real(report)
+                    raise DatabaseLockedError("database is locked")  # … then the lock
+                return outcome
 
-            services.intake.receive = locked_once  # type: ignore[method-assign]
+            services.intake.receive = locked_after_writing  # type: ignore[method-assign]
             await emu.send_text(RESIDENT, RESIDENT, "5号楼电梯坏了，麻烦尽快修")
-            busy = await emu.wait_for(RESIDENT)
-            assert busy.text == texts.ERROR_BUSY
-            # The update stayed in the inbox and is tried again: nothing is lost.
             ack = await emu.wait_for(RESIDENT, lambda m: "#1" in m.text, timeout=10)
+            await bot.idle()
             assert "已收到" in ack.text
             assert calls["n"] == 2
+            assert [m.text for m in emu.sent(RESIDENT) if m.text == texts.ERROR_BUSY] == []
+            assert len([m for m in emu.sent(RESIDENT) if "#1" in m.text]) == 1
+            assert await services.db.fetchval("SELECT COUNT(*) FROM tickets") == 1

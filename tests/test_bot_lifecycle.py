@@ -161,6 +161,7 @@ async def test_unsatisfied_reopens_to_the_same_worker_and_tells_the_office(
             assert "#1" in office.text and "李娜" in office.text
             told = await emu.wait_for(WORKER_LI, lambda m: "不满意" in m.text)
             assert "#1" in told.text and "重新办理" in told.text
+            await bot.idle()  # the redraws are queued after the notices
             assert emu.message(
                 GROUP, rating.message_id
             ).text == texts.RATED_REOPENED_MESSAGE.format(number=1, worker="李娜")

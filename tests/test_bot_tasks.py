@@ -325,6 +325,7 @@ async def test_a_resolved_ticket_becomes_a_task(tmp_path: Path) -> None:
             done_id = await open_ticket(bot, "greenery", "b")
             await services.tickets.accept(done_id, li)
             await services.tickets.resolve(done_id, li, note="已修好", photo=None)
+            await bot.idle()  # the rating request the resolve queued goes out first
             number = (await services.tickets.get(done_id)).number
             open_number = (await services.tickets.get(open_id)).number
 

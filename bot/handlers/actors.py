@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from telegram import User
 
 from bot.handlers.sending import Unreachable, send
+from bot.services.people import has_started
 from bot.services.residents import Person, parse_organisations
 from storage.outbox import Button
 
@@ -69,6 +70,10 @@ async def tell(
 ) -> int | None:
     """Send a private message; return its id, or None when the person cannot be reached."""
     services = context.bot_data.require_services()
+    if chat_id > 0 and not await has_started(services.state, chat_id):
+        # Telegram refuses a first private message; known now, not only when the outbox sends.
+        log.info("private message to %s not queued: the person never opened the bot", chat_id)
+        return None
     try:
         message = await send(context.bot, services, chat_id, text, buttons=buttons)
     except Unreachable:

@@ -30,7 +30,7 @@ from bot import texts
 from bot.app import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
 from bot.handlers.errors import domain_text
-from bot.handlers.sending import Unreachable, edit, markup, send
+from bot.handlers.sending import Sent, Unreachable, edit, send
 from bot.services.dialogues import DialogueService
 from bot.services.errors import DomainError
 from bot.services.posts import digest_task_line, month_day
@@ -317,7 +317,7 @@ async def open_dialogue(
     await dialogues(context).save(user_id, kind, chat_id, data, message_id)
 
 
-async def reply(update: Update, context: GridContext, text: str, **kwargs: Any) -> Message:
+async def reply(update: Update, context: GridContext, text: str, **kwargs: Any) -> Sent:
     """Answer in the chat the update came from."""
     chat = update.effective_chat
     assert chat is not None
@@ -852,8 +852,7 @@ async def _send_card(
     file_id, is_video = media
     try:
         if is_video:
-            await context.bot.send_video(chat_id, file_id)
-            await send(context.bot, services, chat_id, card, buttons=buttons)
+            await send(context.bot, services, chat_id, card, buttons=buttons, video=file_id)
         else:
             await send(context.bot, services, chat_id, card, buttons=buttons, photo=file_id)
     except Unreachable:
@@ -940,15 +939,7 @@ async def finish_card(
         return
     text = f"{original}\n\n{outcome}" if original else outcome
     try:
-        if is_photo:
-            await context.bot.edit_message_caption(
-                chat_id=chat_id,
-                message_id=message_id,
-                caption=text[:1024],
-                reply_markup=markup(buttons or []),
-            )
-        else:
-            await edit(context.bot, chat_id, message_id, text, buttons=buttons or [])
+        await edit(context.bot, chat_id, message_id, text, buttons=buttons or [], caption=is_photo)
     except TelegramError as exc:  # the card may be gone; the decision itself is recorded
         log.info("could not update card %s: %s", message_id, type(exc).__name__)
 

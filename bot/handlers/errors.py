@@ -1,16 +1,22 @@
-"""The one error handler: log the traceback and the update id, never the message text."""
+"""The one error handler: log the traceback and the update id, never the message text.
+
+It never sends by itself: a refusal (DomainError) is queued in the update's transaction like any
+reply; anything else rolls the update back (see bot.poller), and the apology, if one is due,
+is queued only when the update is settled as failed.
+"""
 
 from __future__ import annotations
 
 import logging
 
 from telegram import Update
-from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot import texts
 from bot.app import GridContext
+from bot.handlers.sending import Unreachable, send
 from bot.services.errors import DomainError
-from storage.db import DatabaseLockedError
+from storage.db import DatabaseLockedError, DatabaseUnwritableError
 
 log = logging.getLogger("bot.errors")
 
@@ -26,42 +32,56 @@ def domain_text(error: DomainError) -> str:
         return template
 
 
+def _transient(error: BaseException | None) -> bool:
+    """A failure that a later try may not meet: the update runs again from scratch."""
+    if isinstance(error, DatabaseLockedError | DatabaseUnwritableError | RetryAfter | TimedOut):
+        return True
+    # BadRequest subclasses NetworkError in python-telegram-bot, but a 400 will not heal.
+    return isinstance(error, NetworkError) and not isinstance(error, BadRequest | Forbidden)
+
+
 async def on_error(update: object, context: GridContext) -> None:
-    """Log the failure; answer the person in Chinese when there is something to tell them."""
+    """Log the failure; tell the person in Chinese when there is something to tell them."""
     error = context.error
     update_id = update.update_id if isinstance(update, Update) else None
     chat = update.effective_chat if isinstance(update, Update) else None
     query = update.callback_query if isinstance(update, Update) else None
-
-    if isinstance(error, DomainError):
-        reply = domain_text(error)
-    elif isinstance(error, DatabaseLockedError):
-        log.warning("update %s: database locked; it stays in the inbox for a retry", update_id)
-        if update_id is not None:
-            context.bot_data.outcome.ask_retry(update_id)
-        reply = texts.ERROR_BUSY
-    elif isinstance(error, RetryAfter | TimedOut | NetworkError) and not isinstance(
-        error, Forbidden
-    ):
-        log.warning("update %s: transient Telegram error %s", update_id, type(error).__name__)
-        return
-    else:
-        log.error("update %s failed", update_id, exc_info=error)
-        reply = texts.ERROR_GENERIC
-        if chat is not None and chat.type != "private" and query is None:
-            message = update.effective_message if isinstance(update, Update) else None
-            # In a group, apologise only to someone who addressed the bot.
-            if message is None or not (message.text or "").startswith("/"):
-                return
-
-    try:
-        if query is not None:
-            await query.answer(reply[:200], show_alert=True)
-        elif chat is not None:
-            await context.bot.send_message(chat.id, reply)
-    except Exception as exc:  # the apology itself failed: log and move on
-        log.warning("update %s: could not send the error reply: %s", update_id, type(exc).__name__)
+    outcome = context.bot_data.outcome
 
     test_hook = context.bot_data.extras.get("on_error")
     if test_hook is not None:
         test_hook(update_id, error)
+
+    if isinstance(error, DomainError):
+        reply = domain_text(error)
+        try:
+            if query is not None:
+                await query.answer(reply[:200], show_alert=True)
+            elif chat is not None:
+                await send(context.bot, context.bot_data.require_services(), chat.id, reply)
+        except (TelegramError, Unreachable) as exc:
+            log.warning("update %s: could not answer a refusal: %s", update_id, type(exc).__name__)
+        return
+
+    if _transient(error):
+        log.warning("update %s: %s; rolled back, it runs again", update_id, type(error).__name__)
+        if update_id is not None:
+            outcome.ask_retry(update_id)
+        return
+
+    log.error("update %s failed", update_id, exc_info=error)
+    apology: tuple[int, str] | None = None
+    if query is not None:
+        try:
+            await query.answer(texts.ERROR_GENERIC[:200], show_alert=True)
+        except TelegramError as exc:
+            log.warning("update %s: could not answer the press: %s", update_id, type(exc).__name__)
+    elif chat is not None:
+        message = update.effective_message if isinstance(update, Update) else None
+        # In a group, apologise only to someone who addressed the bot.
+        if chat.type == "private" or (
+            message is not None and (message.text or "").startswith("/")
+        ):
+            apology = (chat.id, texts.ERROR_GENERIC)
+    if update_id is not None:
+        outcome.fail(update_id, apology)

@@ -13,28 +13,22 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-OUTBOX_EVERY_S = 2.0
 SWEEP_EVERY_S = 60.0
 SCHEDULE_EVERY_S = 60.0
 
 
 async def drain(context: GridContext) -> int:
-    """Send queued messages now (drain_outbox lets one sender run at a time)."""
+    """Have the outbox sender deliver what was just queued; return when it is idle."""
     return await drain_outbox(context.bot, context.bot_data.require_services())
-
-
-async def outbox_job(context: GridContext) -> None:
-    """Send queued messages."""
-    await drain(context)
 
 
 async def sweep_job(context: GridContext) -> None:
     """Run the deadline and escalation sweep, then send what it queued."""
     services = context.bot_data.require_services()
     result = await services.escalation.run()
-    await drain(context)
     for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
         await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
+    await drain(context)
 
 
 async def schedule_job(context: GridContext) -> None:
@@ -48,7 +42,6 @@ def schedule_jobs(app: GridApp) -> None:
     """Register the periodic jobs under predictable names (they are rebuilt at every start)."""
     queue = app.job_queue
     assert queue is not None
-    queue.run_repeating(outbox_job, OUTBOX_EVERY_S, first=1.0, name="outbox")
     queue.run_repeating(sweep_job, SWEEP_EVERY_S, first=2.0, name="sweep")
     # One sweep at start-up: a deadline that passed while the bot was down is handled now, and
     # only once (each step is marked done in the transaction that takes it). A one-off job

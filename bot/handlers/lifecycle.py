@@ -426,6 +426,8 @@ async def on_stats(update: Update, context: GridContext) -> None:
         return
     # Per-worker figures are not for the residents' group: they go to the asker privately.
     try:
+        if not await has_started(services.state, user_id):
+            raise Unreachable(user_id)  # a first private message would be refused
         await send(bot, services, user_id, text)
     except Unreachable:
         await send(bot, services, msg.chat_id, texts.STATS_OPEN_BOT, reply_to=reply_to)

@@ -1,22 +1,52 @@
-"""Send to Telegram the way it really behaves: 403s, migrated groups, long texts, the outbox."""
+"""Every message goes through the outbox; one sender per chat delivers it the way Telegram behaves.
+
+`send` and `edit` write an outbox row in whatever transaction is open (during an update: the
+update's own, so the messages commit with the state that caused them, or not at all) and return
+at once. `OutboxSender` delivers: one ordered queue per chat, chats independent, retries with
+backoff and jitter on 429/5xx/timeouts/network errors, permanent errors handled by kind, and the
+message id Telegram gives back stored with the row (placeholders replaced, see storage.outbox).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import contextvars
 import logging
-from typing import TYPE_CHECKING
+import os
+import random
+import re
+import signal
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TimedOut
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    Forbidden,
+    InvalidToken,
+    NetworkError,
+    RetryAfter,
+    TelegramError,
+    TimedOut,
+)
 from telegram.ext import ExtBot
 
 from bot.services.posts import split_text
-from storage.outbox import Button, OutgoingMessage
+from storage.db import DatabaseError
+from storage.outbox import Button, OutboxItem, OutgoingMessage
 
 if TYPE_CHECKING:
     from bot.services.bootstrap import Services
 
 log = logging.getLogger(__name__)
+
+MESSAGE_LIMIT = 4096
+CAPTION_LIMIT = 1024
 
 
 def markup(
@@ -30,7 +60,137 @@ def markup(
 
 
 class Unreachable(Exception):
-    """Telegram said 403: the person never opened the bot or blocked it."""
+    """The person cannot be messaged: Telegram said 403 (never opened the bot, or blocked it)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    """A queued message: its chat and its id (negative: a placeholder until it is delivered)."""
+
+    chat_id: int
+    message_id: int
+
+
+# ── the bot's outbox, reached from a bot object ─────────────────────────────────────────────────
+
+_BOUND: dict[int, OutboxSender] = {}
+
+
+def bind(sender: OutboxSender) -> None:
+    """Let `edit` and `drain_outbox` find the outbox of this bot (done once in post_init)."""
+    _BOUND[id(sender.bot)] = sender
+
+
+def unbind(sender: OutboxSender) -> None:
+    """Forget a stopped bot's sender."""
+    _BOUND.pop(id(sender.bot), None)
+
+
+def sender_of(bot: ExtBot[None]) -> OutboxSender:
+    """Return the sender bound to a bot."""
+    sender = _BOUND.get(id(bot))
+    if sender is None:
+        raise RuntimeError("GridBot is not started: no outbox sender for this bot")
+    return sender
+
+
+# ── effect keys: what caused a message, so a replay cannot queue it twice ──────────────────────
+
+
+@dataclass
+class _Scope:
+    prefix: str
+    count: int = 0
+
+
+_scope: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar(
+    "effect_scope", default=None
+)
+
+
+@contextlib.contextmanager
+def effect_scope(prefix: str) -> Iterator[None]:
+    """Key every message queued in the block by its cause (`upd:<update_id>:<n>`)."""
+    token = _scope.set(_Scope(prefix))
+    try:
+        yield
+    finally:
+        _scope.reset(token)
+
+
+def _next_key() -> str | None:
+    scope = _scope.get()
+    if scope is None:
+        return None
+    scope.count += 1
+    return f"{scope.prefix}:{scope.count}"
+
+
+# ── crash points (tests kill the real process at named points) ────────────────────────────────
+
+_crash_counts: dict[str, int] = {}
+
+
+def crash_point(name: str) -> None:
+    """Kill this process (SIGKILL) when GRIDBOT_CRASH_AT names this point ("send:2": 2nd time)."""
+    wanted = os.environ.get("GRIDBOT_CRASH_AT")
+    if not wanted:
+        return
+    point, _, nth = wanted.partition(":")
+    if point != name:
+        return
+    _crash_counts[name] = _crash_counts.get(name, 0) + 1
+    if _crash_counts[name] >= int(nth or 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+# ── fitting texts to Telegram's limits ────────────────────────────────────────────────────────
+
+_TAG = re.compile(r"<(/?)([a-zA-Z][a-zA-Z0-9-]*)[^>]*>")
+
+
+def fit_html(text: str, limit: int) -> str:
+    """Shorten HTML to `limit` characters without cutting a tag or an entity; close open tags."""
+    if len(text) <= limit:
+        return text
+    budget = limit - 1
+    while budget > 0:
+        cut = text[:budget]
+        lt, gt = cut.rfind("<"), cut.rfind(">")
+        if lt > gt:  # inside a tag
+            cut = cut[:lt]
+        amp, semi = cut.rfind("&"), cut.rfind(";")
+        if amp > semi:  # inside an entity such as &amp;
+            cut = cut[:amp]
+        stack: list[str] = []
+        for match in _TAG.finditer(cut):
+            name = match.group(2).lower()
+            if match.group(1):
+                if name in stack:
+                    del stack[len(stack) - 1 - stack[::-1].index(name)]
+            elif not match.group(0).endswith("/>"):
+                stack.append(name)
+        closing = "".join(f"</{name}>" for name in reversed(stack))
+        result = f"{cut}…{closing}"
+        if len(result) <= limit:
+            return result
+        budget -= len(result) - limit
+    return "…"
+
+
+def fit_plain(text: str, limit: int) -> str:
+    """Shorten plain text to `limit` characters."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _fitted(text: str, *, html: bool, caption: bool) -> str:
+    limit = CAPTION_LIMIT if caption else MESSAGE_LIMIT
+    if html:
+        return fit_html(text, limit)
+    return fit_plain(text, limit) if caption else text  # long plain texts are split when sent
+
+
+# ── queueing ────────────────────────────────────────────────────────────────────────────────
 
 
 async def send(
@@ -43,53 +203,41 @@ async def send(
     reply_to: int | None = None,
     html: bool = False,
     photo: str | bytes | None = None,
-) -> Message:
-    """Send text (split at 4096) or a photo; follow a migrated group; raise Unreachable on 403."""
+    video: str | None = None,
+    force_reply: bool = False,
+    after: int | None = None,
+    key: str | None = None,
+    purpose: str = "",
+    extra: dict[str, Any] | None = None,
+) -> Sent:
+    """Queue a message (split at 4096 when sent) or a photo; raise Unreachable after a 403.
+
+    `after` is the placeholder of a message in another chat that must be settled first (the
+    reporter's reply waits for the worker's card, so it names who really has the ticket).
+    """
     chat_id = await services.state.resolve_chat(chat_id)
-    keyboard = markup(buttons)
-    parse_mode = ParseMode.HTML if html else None
-    for attempt in range(2):
-        try:
-            if photo is not None:
-                return await bot.send_photo(
-                    chat_id,
-                    photo,
-                    caption=text[:1024] or None,
-                    parse_mode=parse_mode,
-                    reply_markup=keyboard,
-                    reply_parameters=_reply(reply_to),
-                )
-            parts = split_text(text if text.strip() else "…")
-            message: Message | None = None
-            for index, part in enumerate(parts):
-                last = index == len(parts) - 1
-                message = await bot.send_message(
-                    chat_id,
-                    part,
-                    parse_mode=parse_mode,
-                    reply_markup=keyboard if last else None,
-                    reply_parameters=_reply(reply_to) if index == 0 else None,
-                )
-            assert message is not None
-            return message
-        except ChatMigrated as exc:
-            if attempt:
-                raise
-            new_id = int(exc.new_chat_id)
-            await services.state.migrate_chat(chat_id, new_id)
-            await services.outbox.retarget(chat_id, new_id)
-            chat_id = new_id
-        except Forbidden as exc:
-            if chat_id > 0:
-                await services.state.mark_unreachable(chat_id)
-            raise Unreachable(chat_id) from exc
-    raise AssertionError("unreachable")
-
-
-def _reply(message_id: int | None) -> ReplyParameters | None:
-    if not message_id:
-        return None
-    return ReplyParameters(message_id, allow_sending_without_reply=True)
+    if chat_id > 0 and not await services.state.is_reachable(chat_id):
+        raise Unreachable(chat_id)
+    is_photo = photo is not None
+    details = dict(extra or {})
+    if video is not None:
+        details["video_id"] = video
+    if force_reply:
+        details["force_reply"] = True
+    if after is not None and after < 0:
+        details["after"] = -after
+    message = OutgoingMessage(
+        text=_fitted(text, html=html, caption=is_photo),
+        buttons=tuple(tuple(row) for row in buttons if row),
+        reply_to_message_id=reply_to,
+        photo_png=photo if isinstance(photo, bytes) else None,
+        private=chat_id > 0,
+        purpose=purpose,
+        extra=details,
+        html=html,
+        photo_id=photo if isinstance(photo, str) else None,
+    )
+    return Sent(chat_id, -await _queue(services, chat_id, message, key))
 
 
 async def edit(
@@ -100,52 +248,372 @@ async def edit(
     *,
     buttons: tuple[tuple[Button, ...], ...] | list[list[Button]] = (),
     html: bool = False,
+    caption: bool = False,
 ) -> None:
-    """Edit a card in place; 'message is not modified' is not an error."""
-    try:
-        await bot.edit_message_text(
-            text[:4096],
-            chat_id=chat_id,
-            message_id=message_id,
-            parse_mode=ParseMode.HTML if html else None,
-            reply_markup=markup(buttons),
-        )
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
+    """Queue a new text (or caption) and buttons for a message the bot sent."""
+    sender = sender_of(bot)
+    message = OutgoingMessage(
+        text=_fitted(text, html=html, caption=caption),
+        buttons=tuple(tuple(row) for row in buttons if row),
+        kind="edit",
+        message_id=message_id,
+        html=html,
+        caption=caption,
+        private=chat_id > 0,
+    )
+    await _queue(sender.services, chat_id, message, None)
+
+
+async def _queue(
+    services: Services, chat_id: int, message: OutgoingMessage, key: str | None
+) -> int:
+    key = key or _next_key()
+    row_id = await services.outbox.enqueue(chat_id, message, services.clock.now(), dedup_key=key)
+    if row_id is None:  # queued before under the same effect key
+        assert key is not None
+        existing = await services.outbox.id_of_key(key)
+        assert existing is not None
+        row_id = existing
+    sender = _BOUND.get(id(services))
+    if sender is not None:
+        sender.wake()
+    return row_id
 
 
 async def drain_outbox(bot: ExtBot[None], services: Services, limit: int = 200) -> int:
-    """Send what the services queued; each message once. Return how many were sent."""
-    async with services.outbox.send_lock:
-        return await _drain(bot, services, limit)
+    """Deliver what is due now and wait until the sender is idle; return how many were sent."""
+    sender = sender_of(bot)
+    before = sender.delivered
+    sender.wake()
+    if services.db.in_transaction:
+        return 0  # inside an update: its messages go out once it commits
+    await sender.idle()
+    return sender.delivered - before
 
 
-async def _drain(bot: ExtBot[None], services: Services, limit: int) -> int:
-    sent = 0
-    for item in await services.outbox.due(services.clock.now(), limit=limit):
-        message: OutgoingMessage = item.message
+# ── delivery ────────────────────────────────────────────────────────────────────────────────
+
+UnreachableHook = Callable[[ExtBot[None], "Services", OutboxItem], Awaitable[None]]
+AdminNotice = Callable[[str, str], Awaitable[None]]
+
+# What to do when Telegram says 403 to a message of a given purpose (e.g. a worker's card: the
+# fallback worker takes the ticket). Registered by the feature that sends such messages.
+UNREACHABLE_HOOKS: dict[str, UnreachableHook] = {}
+
+
+class _TargetLost(Exception):
+    """An edit or reply points at a message that was never delivered."""
+
+
+@dataclass(frozen=True, slots=True)
+class SenderSettings:
+    retry_for_s: float = 6 * 3600.0  # keep trying a transient failure this long
+    backoff_base_s: float = 0.5
+    backoff_cap_s: float = 300.0
+    poll_every_s: float = 1.0  # look for messages that became due (quiet hours, other writers)
+
+
+class OutboxSender:
+    """Deliver the outbox: one ordered queue per chat, chats independent."""
+
+    def __init__(
+        self,
+        bot: ExtBot[None],
+        services: Services,
+        settings: SenderSettings | None = None,
+        *,
+        tell_admins: AdminNotice | None = None,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.bot = bot
+        self.services = services
+        self.settings = settings or SenderSettings()
+        self.tell_admins = tell_admins
+        self._rng = rng
+        self._wake = asyncio.Event()
+        self._chats: dict[int, asyncio.Task[None]] = {}
+        self._dispatcher: asyncio.Task[None] | None = None
+        self.delivered = 0
+        self.failed = 0
+        _BOUND[id(services)] = self
+
+    def start(self) -> None:
+        """Start delivering."""
+        bind(self)
+        if self._dispatcher is None:
+            self._dispatcher = asyncio.create_task(self._dispatch(), name="gridbot-sender")
+        self.wake()
+
+    async def stop(self) -> None:
+        """Stop delivering; what is not sent stays in the outbox for the next start."""
+        tasks = [t for t in (self._dispatcher, *self._chats.values()) if t is not None]
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._dispatcher = None
+        self._chats.clear()
+        unbind(self)
+        _BOUND.pop(id(self.services), None)
+
+    def wake(self) -> None:
+        """Look for due messages now (something was queued)."""
+        self._wake.set()
+
+    @property
+    def busy_chats(self) -> frozenset[int]:
+        """The chats whose queue is being delivered."""
+        return frozenset(self._chats)
+
+    async def idle(self) -> None:
+        """Wait until nothing due is left to deliver."""
+        while True:
+            if not self._chats:
+                try:
+                    due = await self.services.outbox.chats_due(self.services.clock.now())
+                except DatabaseError:
+                    due = [0]
+                if not due:
+                    return
+                self.wake()
+            await asyncio.sleep(0.02)
+
+    async def _dispatch(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_every_s)
+            self._wake.clear()
+            try:
+                chats = await self.services.outbox.chats_due(self.services.clock.now())
+            except DatabaseError as exc:
+                log.warning("outbox unreadable (%s); retrying", type(exc).__name__)
+                await asyncio.sleep(self.settings.poll_every_s)
+                continue
+            for chat_id in chats:
+                if chat_id not in self._chats:
+                    self._chats[chat_id] = asyncio.create_task(
+                        self._chat_loop(chat_id), name=f"gridbot-send:{chat_id}"
+                    )
+
+    async def _chat_loop(self, chat_id: int) -> None:
+        pause = self.settings.backoff_base_s
         try:
-            result = await send(
-                bot,
-                services,
-                item.chat_id,
-                message.text,
-                buttons=message.buttons,
-                reply_to=message.reply_to_message_id,
-                photo=message.photo_png,
+            while True:
+                try:
+                    item = await self.services.outbox.next_for_chat(
+                        chat_id, self.services.clock.now()
+                    )
+                    if item is None:
+                        return
+                    await self.deliver(item)
+                    pause = self.settings.backoff_base_s
+                except DatabaseError as exc:
+                    # The outbox could not be read or settled (locked, full disk): try again.
+                    log.warning("chat %s: outbox not writable (%s); retrying", chat_id, exc)
+                    await asyncio.sleep(pause)
+                    pause = min(pause * 2, 60.0)
+        finally:
+            if self._chats.get(chat_id) is asyncio.current_task():
+                del self._chats[chat_id]
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2.0**attempt)
+        return float(base * (0.5 + self._rng()))
+
+    async def deliver(self, item: OutboxItem) -> None:
+        """Deliver one row, retrying transient failures; settle it as sent or failed."""
+        outbox = self.services.outbox
+        after = item.message.extra.get("after")
+        if isinstance(after, int):
+            await self._settled(after)
+            mine = await outbox.delivered_id(item.id)
+            if mine is None or mine[0] != "pending":
+                return  # superseded while it waited
+        chat_id = item.chat_id
+        resent = item.in_flight  # a crash interrupted an earlier attempt: it may have arrived
+        deadline = time.monotonic() + self.settings.retry_for_s
+        attempt = 0
+        while True:
+            wait: float
+            try:
+                await outbox.start_attempt(item.id, self.services.clock.now(), resent=resent)
+                message_id = await self._call(chat_id, item)
+                crash_point("send")
+                await outbox.mark_sent(item.id, self.services.clock.now(), message_id)
+                self.delivered += 1
+                return
+            except RetryAfter as exc:
+                wait, reason = _seconds(exc.retry_after), "429 retry after"
+            except ChatMigrated as exc:
+                new_id = int(exc.new_chat_id)
+                await self.services.state.migrate_chat(chat_id, new_id)
+                await outbox.retarget(chat_id, new_id)
+                log.info("chat %s became %s; following it", chat_id, new_id)
+                chat_id = new_id
+                continue
+            except Forbidden as exc:
+                await self._unreachable(chat_id, item, str(exc))
+                return
+            except BadRequest as exc:
+                if "not modified" in str(exc).lower():
+                    await outbox.mark_sent(item.id, self.services.clock.now(), None)
+                    return
+                await self._refused(item, f"400 {exc}")
+                return
+            except _TargetLost:
+                await outbox.give_up(item.id, "the message to change was never delivered")
+                self.failed += 1
+                return
+            except TimedOut:
+                # Telegram may have taken it: a repeat is possible, and a repeated card is
+                # made harmless when its old copy is pressed (see duplicate_press).
+                resent = True
+                wait, reason = self._backoff(attempt), "timed out"
+            except InvalidToken:
+                raise
+            except NetworkError as exc:  # 5xx, connection errors (after BadRequest/TimedOut)
+                wait, reason = self._backoff(attempt), f"network: {exc}"
+            except TelegramError as exc:
+                await self._refused(item, f"{type(exc).__name__}: {exc}")
+                return
+            attempt += 1
+            if time.monotonic() + wait > deadline:
+                await outbox.give_up(item.id, f"gave up after {attempt} tries: {reason}")
+                self.failed += 1
+                log.error("outbox %s to chat %s: gave up (%s)", item.id, chat_id, reason)
+                return
+            await outbox.note_retry(item.id, reason)
+            log.info("outbox %s: %s; retrying in %.1f s", item.id, reason, wait)
+            await asyncio.sleep(wait)
+
+    async def _settled(self, item_id: int) -> None:
+        """Wait until another chat's message is sent or given up."""
+        while True:
+            found = await self.services.outbox.delivered_id(item_id)
+            if found is None or found[0] != "pending":
+                return
+            await asyncio.sleep(0.05)  # the row is settled by another task
+
+    async def _resolve(self, message_id: int | None) -> int | None:
+        if message_id is None or message_id > 0:
+            return message_id
+        found = await self.services.outbox.delivered_id(-message_id)
+        if found is None or found[1] is None:
+            return None
+        return found[1]
+
+    async def _call(self, chat_id: int, item: OutboxItem) -> int | None:
+        m = item.message
+        keyboard = markup(m.buttons)
+        parse_mode = ParseMode.HTML if m.html else None
+        if m.kind in ("edit", "markup"):
+            target = await self._resolve(m.message_id)
+            if target is None:
+                raise _TargetLost
+            if m.kind == "markup":
+                await self.bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=target, reply_markup=keyboard
+                )
+            elif m.caption:
+                await self.bot.edit_message_caption(
+                    chat_id=chat_id,
+                    message_id=target,
+                    caption=m.text,
+                    parse_mode=parse_mode,
+                    reply_markup=keyboard,
+                )
+            else:
+                await self.bot.edit_message_text(
+                    m.text,
+                    chat_id=chat_id,
+                    message_id=target,
+                    parse_mode=parse_mode,
+                    reply_markup=keyboard,
+                )
+            return target
+        reply = _reply(await self._resolve(m.reply_to_message_id))
+        video = m.extra.get("video_id")
+        if video:
+            await self.bot.send_video(chat_id, str(video))
+        photo = m.photo_id or m.photo_png
+        if photo is not None:
+            sent = await self.bot.send_photo(
+                chat_id,
+                photo,
+                caption=m.text or None,
+                parse_mode=parse_mode,
+                reply_markup=keyboard,
+                reply_parameters=reply,
             )
-        except Unreachable:
-            await services.outbox.mark_failed(item.id, "403 unreachable", final=True)
-            log.warning("outbox %s: recipient unreachable (%s)", item.id, message.purpose)
+            return int(sent.message_id)
+        extra_markup: ForceReply | InlineKeyboardMarkup | None = keyboard
+        if m.extra.get("force_reply"):
+            extra_markup = ForceReply(selective=True)
+        parts = [m.text] if m.html else split_text(m.text if m.text.strip() else "…")
+        message_id: int | None = None
+        for index, part in enumerate(parts):
+            last = index == len(parts) - 1
+            sent = await self.bot.send_message(
+                chat_id,
+                part,
+                parse_mode=parse_mode,
+                reply_markup=extra_markup if last else None,
+                reply_parameters=reply if index == 0 else None,
+            )
+            message_id = int(sent.message_id)
+        return message_id
+
+    async def _unreachable(self, chat_id: int, item: OutboxItem, reason: str) -> None:
+        log.warning(
+            "outbox %s: chat %s cannot be reached (%s)", item.id, chat_id, item.message.purpose
+        )
+        if chat_id > 0:
+            await self.services.state.mark_unreachable(chat_id)
+        hook = UNREACHABLE_HOOKS.get(item.message.purpose)
+        if hook is not None:  # before the row is settled: what waits for it sees the new plan
+            await hook(self.bot, self.services, item)
+        await self.services.outbox.give_up(item.id, f"403 {reason}")
+        self.failed += 1
+        self.wake()
+
+    async def _refused(self, item: OutboxItem, reason: str) -> None:
+        await self.services.outbox.give_up(item.id, reason)
+        self.failed += 1
+        log.warning("outbox %s refused by Telegram: %s", item.id, reason[:200])
+        if self.tell_admins is not None and item.message.purpose != "delivery_failed":
+            await self.tell_admins(f"refused:{item.id}", reason)
+            self.wake()
+
+
+def _reply(message_id: int | None) -> ReplyParameters | None:
+    if not message_id:
+        return None
+    return ReplyParameters(message_id, allow_sending_without_reply=True)
+
+
+def _seconds(value: object) -> float:
+    total = getattr(value, "total_seconds", None)
+    seconds: float = float(total()) if callable(total) else float(value)  # type: ignore[arg-type]
+    return seconds
+
+
+async def duplicate_press(bot: ExtBot[None], chat_id: int, message_id: int, data: str) -> bool:
+    """Tell whether a pressed button sits on an older copy of a message sent again after a crash.
+
+    Such a copy is made harmless at the press: its buttons are taken away and it points to the
+    live message.
+    """
+    sender = _BOUND.get(id(bot))
+    if sender is None:
+        return False
+    for live_id, message in await sender.services.outbox.resent_with_buttons(chat_id):
+        if live_id == message_id:
             continue
-        except (RetryAfter, TimedOut):
-            await services.outbox.mark_failed(item.id, "retry later", final=False)
-            break  # Telegram asks us to slow down: the next run continues
-        except BadRequest as exc:
-            await services.outbox.mark_failed(item.id, str(exc), final=True)
-            log.warning("outbox %s: refused by Telegram: %s", item.id, exc)
-            continue
-        await services.outbox.mark_sent(item.id, services.clock.now(), result.message_id)
-        sent += 1
-    return sent
+        if any(b.data == data for row in message.buttons for b in row):
+            with contextlib.suppress(TelegramError):
+                await bot.edit_message_reply_markup(
+                    chat_id=chat_id, message_id=message_id, reply_markup=None
+                )
+            return True
+    return False

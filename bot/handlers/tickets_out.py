@@ -8,11 +8,11 @@ from dataclasses import replace
 from telegram.ext import ExtBot
 
 from bot import texts
-from bot.handlers.sending import Unreachable, edit, send
+from bot.handlers.sending import UNREACHABLE_HOOKS, Unreachable, edit, send
 from bot.services.bootstrap import Services
 from bot.services.cards import group_ack, private_ack, worker_card
 from bot.services.desk import Desk
-from storage.outbox import Button
+from storage.outbox import Button, OutboxItem
 from storage.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -42,19 +42,81 @@ async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) ->
     await edit(bot, ticket.card_chat_id, ticket.card_message_id, text, buttons=buttons, html=True)
 
 
-async def tell_admins(bot: ExtBot[None], services: Services, text: str) -> None:
+async def tell_admins(
+    bot: ExtBot[None], services: Services, text: str, *, key: str | None = None
+) -> None:
     """Tell every reachable admin; a 403 from one of them does not stop the others."""
     for admin_id in await Desk(services).admin_ids():
         try:
-            await send(bot, services, admin_id, text)
+            await send(
+                bot,
+                services,
+                admin_id,
+                text,
+                key=f"{key}:{admin_id}" if key else None,
+                purpose="delivery_failed" if key else "",
+            )
         except Unreachable:
             log.warning("an admin cannot be reached by private message")
+
+
+async def _move_on(bot: ExtBot[None], services: Services, ticket: Ticket) -> Ticket | None:
+    """The worker cannot be reached: route to the next one and tell the admins (None: nobody)."""
+    desk = Desk(services)
+    unreachable_name = services.worker_name(ticket.assignee_key)
+    reroute = await desk.reroute_unreachable(ticket)
+    fallback = services.worker_name(reroute.route.worker_key)
+    if reroute.route.worker_key is None:
+        await tell_admins(
+            bot,
+            services,
+            texts.UNASSIGNED_ADMIN.format(
+                number=ticket.number, category=services.category_name(ticket.category)
+            ),
+        )
+        return None
+    await tell_admins(
+        bot,
+        services,
+        texts.WORKER_UNREACHABLE_ADMIN.format(
+            worker=unreachable_name, number=ticket.number, fallback=fallback
+        ),
+    )
+    return reroute.ticket
+
+
+async def card_unreachable(bot: ExtBot[None], services: Services, item: OutboxItem) -> None:
+    """Telegram refused a worker's card (403): the fallback worker takes the ticket.
+
+    The reporter's reply waits for the card; if it is still queued it is replaced by one that
+    names the fallback worker.
+    """
+    ticket_id = item.message.extra.get("ticket_id")
+    if not isinstance(ticket_id, int):
+        return
+    async with services.db.transaction():
+        ticket = await services.tickets.get(ticket_id)
+        if ticket.assignee_id != item.chat_id or ticket.card_chat_id != item.chat_id:
+            return  # the ticket has moved on since this card was queued
+        moved = await _move_on(bot, services, ticket)
+        if moved is None:
+            return
+        moved = await ensure_card(bot, services, moved)
+        reply = moved.reply_message_id
+        if reply is not None and reply < 0:
+            found = await services.outbox.delivered_id(-reply)
+            if found is not None and found[0] == "pending":
+                await services.outbox.give_up(-reply, "superseded: the ticket moved on")
+                await _queue_ack(bot, services, moved, echo=not moved.is_private)
+
+
+UNREACHABLE_HOOKS["card"] = card_unreachable
 
 
 async def ensure_card(
     bot: ExtBot[None], services: Services, ticket: Ticket, *, may_have_photos: bool = True
 ) -> Ticket:
-    """Send the ticket's card to whoever has it; on 403 move it on and tell the admins."""
+    """Queue the ticket's card for whoever has it; when they cannot be reached, move it on."""
     desk = Desk(services)
     for _ in range(MAX_FALLBACKS):
         if ticket.assignee_id is not None and ticket.card_chat_id == ticket.assignee_id:
@@ -75,28 +137,21 @@ async def ensure_card(
         photos = await services.tickets.photos(ticket.id) if may_have_photos else []
         text, buttons = render_card(services, ticket, len(photos))
         try:
-            card = await send(bot, services, ticket.assignee_id, text, buttons=buttons, html=True)
-        except Unreachable:
-            unreachable_name = services.worker_name(ticket.assignee_key)
-            reroute = await desk.reroute_unreachable(ticket)
-            fallback = services.worker_name(reroute.route.worker_key)
-            if reroute.route.worker_key is None:
-                await tell_admins(
-                    bot,
-                    services,
-                    texts.UNASSIGNED_ADMIN.format(
-                        number=ticket.number, category=services.category_name(ticket.category)
-                    ),
-                )
-                return reroute.ticket
-            await tell_admins(
+            card = await send(
                 bot,
                 services,
-                texts.WORKER_UNREACHABLE_ADMIN.format(
-                    worker=unreachable_name, number=ticket.number, fallback=fallback
-                ),
+                ticket.assignee_id,
+                text,
+                buttons=buttons,
+                html=True,
+                purpose="card",
+                extra={"ticket_id": ticket.id},
             )
-            ticket = reroute.ticket
+        except Unreachable:
+            moved = await _move_on(bot, services, ticket)
+            if moved is None:
+                return ticket
+            ticket = moved
             continue
         await services.tickets.set_card(ticket.id, card.chat_id, card.message_id)
         ticket = replace(ticket, card_chat_id=card.chat_id, card_message_id=card.message_id)
@@ -117,6 +172,13 @@ async def acknowledge(
     """Tell the reporter (in the group, or privately) who has the ticket, once."""
     if ticket.reply_message_id is not None or ticket.chat_id is None:
         return ticket
+    return await _queue_ack(bot, services, ticket, echo=echo)
+
+
+async def _queue_ack(
+    bot: ExtBot[None], services: Services, ticket: Ticket, *, echo: bool
+) -> Ticket:
+    assert ticket.chat_id is not None
     desk = Desk(services)
     category = services.category_name(ticket.category)
     worker = services.worker_name(ticket.assignee_key)
@@ -129,9 +191,16 @@ async def acknowledge(
         text = group_ack(
             ticket, category=category, worker=worker, role=role, tz=services.tz, echo=echo
         )
+    card = ticket.card_message_id
     try:
         reply = await send(
-            bot, services, ticket.chat_id, text, buttons=undo, reply_to=ticket.message_id
+            bot,
+            services,
+            ticket.chat_id,
+            text,
+            buttons=undo,
+            reply_to=ticket.message_id,
+            after=card if card is not None and card < 0 else None,
         )
     except Unreachable:
         return ticket

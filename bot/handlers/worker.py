@@ -6,7 +6,7 @@ import html
 import re
 from typing import Any
 
-from telegram import ForceReply, Update
+from telegram import Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -121,10 +121,12 @@ async def on_card_button(update: Update, context: GridContext) -> None:
             data = {"category": arg}
         await desk.ask(query.from_user.id, chat_id, "transfer", ticket_id, data)
         await query.answer()
-        await bot.send_message(
+        await send(
+            bot,
+            services,
             chat_id,
             texts.TRANSFER_REASON.format(number=ticket.number, target=target),
-            reply_markup=ForceReply(selective=True),
+            force_reply=True,
         )
     elif verb == "ret":
         await query.answer()

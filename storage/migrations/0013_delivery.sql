@@ -1,0 +1,7 @@
+-- The per-chat sender: a row is marked in flight before Telegram is called, so a crash while it
+-- was in flight is known at restart (the message may have arrived: sent again, marked resent);
+-- delivery is retried per chat in order of id.
+ALTER TABLE outbox ADD COLUMN in_flight_at TEXT;
+ALTER TABLE outbox ADD COLUMN resent INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN first_try_at TEXT;
+CREATE INDEX outbox_chat_pending ON outbox (chat_id, id) WHERE status = 'pending';
