@@ -52,6 +52,7 @@ class PacedRateLimiter(BaseRateLimiter[int]):
         per_second: float = 30.0,
         per_group_minute: int = 20,
         *,
+        private_burst: int = 5,
         max_retries: int = 3,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -63,6 +64,8 @@ class PacedRateLimiter(BaseRateLimiter[int]):
         self._monotonic = monotonic
         self._next_slot = 0.0
         self._groups: dict[int, deque[float]] = {}
+        # A private chat: about one a second, a short burst allowed (a card and its photos).
+        self.private_burst = private_burst
         self._paused_until = 0.0
 
     async def initialize(self) -> None:
@@ -72,18 +75,23 @@ class PacedRateLimiter(BaseRateLimiter[int]):
         """Nothing to release."""
 
     def group_ready(self, chat_id: int | None, now: float) -> float:
-        """Return when a group may receive its next message (now for private chats)."""
-        if chat_id is None or chat_id >= 0:
+        """Return when a chat may receive its next message (groups: 20 a minute; private: ~1/s)."""
+        if chat_id is None:
             return now
+        limit, window = (
+            (self.per_group_minute, 60.0)
+            if chat_id < 0
+            else (self.private_burst, 1.0 * self.private_burst)
+        )
         sends = self._groups.get(chat_id)
         if not sends:
             return now
-        while sends and sends[0] <= now - 60.0:
+        while sends and sends[0] <= now - window:
             sends.popleft()
-        if len(sends) < self.per_group_minute:
+        if len(sends) < limit:
             return now
-        # The group's oldest send in the window must be a full minute old first.
-        return sends[-self.per_group_minute] + 60.0
+        # The chat's oldest send in the window must be a full window old first.
+        return sends[-limit] + window
 
     def reserve(self, chat_id: int | None) -> float:
         """Reserve the next overall send slot for a chat and return when it starts."""
@@ -91,7 +99,7 @@ class PacedRateLimiter(BaseRateLimiter[int]):
         now = self._monotonic()
         slot = max(now, self._next_slot, self._paused_until)
         self._next_slot = slot + self.interval
-        if chat_id is not None and chat_id < 0:
+        if chat_id is not None:
             self._groups.setdefault(chat_id, deque()).append(slot)
         return slot
 

@@ -76,6 +76,22 @@ def closing_buttons(ticket: Ticket) -> list[Button]:
     return row
 
 
+CARD_TEXT_LIMIT = 1500  # the resident's words on a card, escaped: the card stays far under 4096
+
+
+def escaped_within(text: str, limit: int) -> str:
+    """Escape a person's words for HTML, shortened first so the escaped form fits `limit`."""
+    out: list[str] = []
+    used = 0
+    for char in text:
+        piece = html.escape(char)
+        if used + len(piece) > limit - 1:
+            return "".join(out) + "…"
+        out.append(piece)
+        used += len(piece)
+    return "".join(out)
+
+
 def worker_card(
     ticket: Ticket,
     *,
@@ -98,7 +114,7 @@ def worker_card(
             urgency=texts.URGENCY_LABELS.get(ticket.urgency, ticket.urgency),
         ),
         texts.CARD_LOCATION.format(location=e(place_of(ticket))),
-        texts.CARD_TEXT.format(text=e(ticket.text[:1500])),
+        texts.CARD_TEXT.format(text=escaped_within(ticket.text, CARD_TEXT_LIMIT)),
         texts.CARD_REPORTER.format(reporter=reporter),
     ]
     if ticket.is_private:
