@@ -182,10 +182,9 @@ async def _post_init(app: GridApp) -> None:
 
     services = state.services
 
-    async def refused(key: str, reason: str) -> None:
-        text = texts.DELIVERY_FAILED_ADMIN.format(
-            purpose=texts.DELIVERY_PURPOSES.get("", ""), reason=reason[:200]
-        )
+    async def refused(key: str, purpose: str, reason: str) -> None:
+        label = texts.DELIVERY_PURPOSES.get(purpose, texts.DELIVERY_PURPOSES[""])
+        text = texts.DELIVERY_FAILED_ADMIN.format(purpose=label, reason=reason[:200])
         await tell_admins(app.bot, services, text, key=key)
 
     delivery = SenderSettings(

@@ -47,6 +47,9 @@ log = logging.getLogger(__name__)
 
 MESSAGE_LIMIT = 4096
 CAPTION_LIMIT = 1024
+# Wait long for Telegram's answer to a send: a slow answer taken for a failure would send the
+# message twice (a timed-out send may well have arrived).
+SEND_TIMEOUT_S = 30.0
 
 
 def markup(
@@ -294,7 +297,7 @@ async def drain_outbox(bot: ExtBot[None], services: Services, limit: int = 200) 
 # ── delivery ────────────────────────────────────────────────────────────────────────────────
 
 UnreachableHook = Callable[[ExtBot[None], "Services", OutboxItem], Awaitable[None]]
-AdminNotice = Callable[[str, str], Awaitable[None]]
+AdminNotice = Callable[[str, str, str], Awaitable[None]]  # (effect key, purpose, reason)
 
 # What to do when Telegram says 403 to a message of a given purpose (e.g. a worker's card: the
 # fallback worker takes the ticket). Registered by the feature that sends such messages.
@@ -367,8 +370,8 @@ class OutboxSender:
         return frozenset(self._chats)
 
     async def idle(self) -> None:
-        """Wait until nothing due is left to deliver."""
-        while True:
+        """Wait until nothing due is left to deliver (at once when the sender is stopped)."""
+        while self._dispatcher is not None:
             if not self._chats:
                 try:
                     due = await self.services.outbox.chats_due(self.services.clock.now())
@@ -535,7 +538,9 @@ class OutboxSender:
         reply = _reply(await self._resolve(m.reply_to_message_id))
         video = m.extra.get("video_id")
         if video:
-            await self.bot.send_video(chat_id, str(video))
+            await self.bot.send_video(
+                chat_id, str(video), read_timeout=SEND_TIMEOUT_S, write_timeout=SEND_TIMEOUT_S
+            )
         photo = m.photo_id or m.photo_png
         if photo is not None:
             sent = await self.bot.send_photo(
@@ -545,6 +550,8 @@ class OutboxSender:
                 parse_mode=parse_mode,
                 reply_markup=keyboard,
                 reply_parameters=reply,
+                read_timeout=SEND_TIMEOUT_S,
+                write_timeout=SEND_TIMEOUT_S,
             )
             return int(sent.message_id)
         extra_markup: ForceReply | InlineKeyboardMarkup | None = keyboard
@@ -560,6 +567,8 @@ class OutboxSender:
                 parse_mode=parse_mode,
                 reply_markup=extra_markup if last else None,
                 reply_parameters=reply if index == 0 else None,
+                read_timeout=SEND_TIMEOUT_S,
+                write_timeout=SEND_TIMEOUT_S,
             )
             message_id = int(sent.message_id)
         return message_id
@@ -582,7 +591,7 @@ class OutboxSender:
         self.failed += 1
         log.warning("outbox %s refused by Telegram: %s", item.id, reason[:200])
         if self.tell_admins is not None and item.message.purpose != "delivery_failed":
-            await self.tell_admins(f"refused:{item.id}", reason)
+            await self.tell_admins(f"refused:{item.id}", item.message.purpose, reason)
             self.wake()
 
 

@@ -115,6 +115,7 @@ class _Upload:
 class _Fault:
     error: ApiError
     times: int
+    chat_id: int | None = None  # only calls for this chat fail
 
 
 @dataclass
@@ -792,10 +793,15 @@ class Emulator:
         description: str,
         parameters: JSON | None = None,
         times: int = 1,
+        *,
+        chat_id: int | None = None,
     ) -> None:
-        """Make the next `times` calls of a method fail with this error, taking no effect."""
+        """Make the next `times` calls of a method fail with this error, taking no effect.
+
+        With `chat_id`, only calls for that chat fail (a storm in one chat, the others fine).
+        """
         canonical = self._canonical(method)
-        fault = _Fault(ApiError(error_code, description, parameters), times)
+        fault = _Fault(ApiError(error_code, description, parameters), times, chat_id)
         self._faults.setdefault(canonical, []).append(fault)
 
     def set_delay(self, method: str, seconds: float) -> None:
@@ -838,7 +844,7 @@ class Emulator:
                     await asyncio.wait_for(self._stopping.wait(), delay)
                 if self._stopping.is_set():
                     raise ApiError(502, "Bad Gateway")
-            self._raise_fault(name)
+            self._raise_fault(name, params)
             result = await handler(params)
         except ApiError as error:
             self.stats.errors[error.error_code] += 1
@@ -898,14 +904,19 @@ class Emulator:
             shown[key] = f"<upload {upload.filename} {len(upload.data)} bytes>"
         return shown
 
-    def _raise_fault(self, name: str) -> None:
+    def _raise_fault(self, name: str, params: _Params) -> None:
         faults = self._faults.get(name)
         if not faults:
             return
-        fault = faults[0]
+        chat = params.get("chat_id")
+        for fault in faults:
+            if fault.chat_id is None or str(fault.chat_id) == str(chat):
+                break
+        else:
+            return
         fault.times -= 1
         if fault.times <= 0:
-            faults.pop(0)
+            faults.remove(fault)
         raise ApiError(fault.error.error_code, fault.error.description, fault.error.parameters)
 
     def _canonical(self, method: str) -> str:
