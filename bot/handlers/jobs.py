@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from bot.handlers.sending import drain_outbox
+from bot.handlers.sending import crash_point, drain_outbox
 from bot.handlers.tickets_out import refresh_card
 
 if TYPE_CHECKING:
@@ -35,6 +35,7 @@ async def schedule_job(context: GridContext) -> None:
     """Queue the scheduled posts that are due, then send them."""
     services = context.bot_data.require_services()
     await services.schedule.run_due()
+    crash_point("job")
     await drain(context)
 
 

@@ -135,9 +135,16 @@ _crash_counts: dict[str, int] = {}
 
 
 def crash_point(name: str) -> None:
-    """Kill this process (SIGKILL) when GRIDBOT_CRASH_AT names this point ("send:2": 2nd time)."""
+    """Kill this process (SIGKILL) when GRIDBOT_CRASH_AT names this point ("send:2": 2nd time).
+
+    With GRIDBOT_CRASH_ARM (a file path), points count only while that file exists, so a test
+    can choose the very step at which the process dies.
+    """
     wanted = os.environ.get("GRIDBOT_CRASH_AT")
     if not wanted:
+        return
+    arm = os.environ.get("GRIDBOT_CRASH_ARM")
+    if arm and not os.path.exists(arm):
         return
     point, _, nth = wanted.partition(":")
     if point != name:
