@@ -166,8 +166,7 @@ class InboxWorker:
             crash_point("commit")
             self.processed += 1
             self.storage_down.recovered()
-            _wake_sender(self.app)
-            return
+            return  # the sender was told of each chat a message was queued for
         if failure.retry and attempts < InboxRepository.MAX_ATTEMPTS:
             log.warning("update %s rolled back; it runs again from scratch", update_id)
             self._enqueue_later(update_id, self.retry_delay * attempts)

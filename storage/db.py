@@ -257,6 +257,22 @@ class Database:
             # The statement has run to completion; the cursor holds nothing to release.
             return int(cursor.rowcount)
 
+    async def script(self, statements: Sequence[str]) -> None:
+        """Run parameter-free statements atomically in one hop (inside a transaction or not)."""
+        if self.in_transaction:
+            # executescript would commit the open transaction first: one statement at a time.
+            for statement in statements:
+                await self.execute(statement)
+            return
+        async with await self._guarded():
+            body = ";\n".join(statements)
+            try:
+                await self.conn.executescript(f"BEGIN IMMEDIATE;\n{body};\nCOMMIT;")
+            except sqlite3.Error as exc:
+                await self._rollback()
+                _raise_known(exc)
+                raise
+
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         """Run one statement for many parameter rows."""
         async with await self._guarded():

@@ -101,7 +101,8 @@ class OutboxItem:
             message=OutgoingMessage.from_json(row["payload"]),
             attempts=int(row["attempts"]),
             dedup_key=row["dedup_key"],
-            in_flight="in_flight_at" in keys and row["in_flight_at"] is not None,
+            in_flight=("in_flight_at" in keys and row["in_flight_at"] is not None)
+            or ("resent" in keys and bool(row["resent"])),
             first_try_at=row["first_try_at"] if "first_try_at" in keys else None,
         )
 
@@ -140,9 +141,9 @@ class OutboxRepository:
         # Stored as UTC text: due() compares text, so every time must share one offset.
         now = now.astimezone(UTC)
         not_before = (not_before or now).astimezone(UTC)
-        count = await self.db.execute_rowcount(
+        row = await self.db.fetchone(
             "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             (
                 dedup_key,
                 chat_id,
@@ -151,9 +152,7 @@ class OutboxRepository:
                 not_before.isoformat(),
             ),
         )
-        if not count:
-            return None
-        return int(await self.db.fetchval("SELECT last_insert_rowid()"))
+        return None if row is None else int(row[0])
 
     async def due(self, now: datetime, limit: int = 200) -> list[OutboxItem]:
         """Return pending messages whose time has come, oldest first."""
@@ -167,19 +166,22 @@ class OutboxRepository:
 
     async def mark_sent(self, item_id: int, now: datetime, message_id: int | None) -> None:
         """Record that Telegram accepted the message, and put its id where a placeholder is."""
-        now = now.astimezone(UTC)
-        async with self.db.transaction():
-            await self.db.execute(
-                "UPDATE outbox SET status = 'sent', sent_at = ?, message_id = ?,"
-                " in_flight_at = NULL, attempts = attempts + 1 WHERE id = ?",
-                (now.isoformat(), message_id, item_id),
+        stamp = now.astimezone(UTC).isoformat()
+        item_id, real = int(item_id), None if message_id is None else int(message_id)
+        # One hop: the ids are integers and the time is ISO text, so inlining them is safe.
+        statements = [
+            f"UPDATE outbox SET status = 'sent', sent_at = '{stamp}',"
+            f" message_id = {'NULL' if real is None else real}, in_flight_at = NULL,"
+            f" attempts = attempts + 1 WHERE id = {item_id}"
+        ]
+        if real is not None:
+            statements.extend(
+                # "< 0" lets SQLite use the partial index of placeholders.
+                f"UPDATE {table} SET {column} = {real}"
+                f" WHERE {column} = {-item_id} AND {column} < 0"
+                for table, column in PLACEHOLDER_COLUMNS
             )
-            if message_id is not None:
-                for table, column in PLACEHOLDER_COLUMNS:
-                    await self.db.execute(
-                        f"UPDATE {table} SET {column} = ? WHERE {column} = ?",
-                        (message_id, -item_id),
-                    )
+        await self.db.script(statements)
 
     async def id_of_key(self, dedup_key: str) -> int | None:
         """Return the row queued under an effect key."""
@@ -206,16 +208,23 @@ class OutboxRepository:
         return [int(r[0]) for r in rows]
 
     async def next_for_chat(self, chat_id: int, now: datetime) -> OutboxItem | None:
-        """Return a chat's oldest due message."""
+        """Take a chat's oldest due message and mark it in flight before Telegram is called.
+
+        A crash leaves the mark: the next start sees the message may have arrived (`in_flight`).
+        """
+        stamp = now.astimezone(UTC).isoformat()
         row = await self.db.fetchone(
-            f"SELECT {_ITEM_COLUMNS} FROM outbox WHERE chat_id = ? AND status = 'pending'"
-            " AND not_before <= ? ORDER BY id LIMIT 1",
-            (chat_id, now.astimezone(UTC).isoformat()),
+            "UPDATE outbox SET resent = resent OR in_flight_at IS NOT NULL, in_flight_at = ?,"
+            " first_try_at = COALESCE(first_try_at, ?)"
+            " WHERE id = (SELECT id FROM outbox WHERE chat_id = ? AND status = 'pending'"
+            " AND not_before <= ? ORDER BY id LIMIT 1)"
+            " RETURNING id, chat_id, payload, attempts, dedup_key, first_try_at, resent",
+            (stamp, stamp, chat_id, stamp),
         )
         return None if row is None else OutboxItem._from_row(row)
 
     async def start_attempt(self, item_id: int, now: datetime, *, resent: bool) -> None:
-        """Mark a message in flight before Telegram is called (a crash leaves the mark)."""
+        """Mark a message in flight again before another try."""
         stamp = now.astimezone(UTC).isoformat()
         await self.db.execute(
             "UPDATE outbox SET in_flight_at = ?, first_try_at = COALESCE(first_try_at, ?),"

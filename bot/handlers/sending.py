@@ -286,7 +286,7 @@ async def _queue(
         row_id = existing
     sender = _BOUND.get(id(services))
     if sender is not None:
-        sender.wake()
+        sender.wake(chat_id)
     return row_id
 
 
@@ -341,6 +341,10 @@ class OutboxSender:
         self.tell_admins = tell_admins
         self._rng = rng
         self._wake = asyncio.Event()
+        self._look_all = True
+        self._hints: set[int] = set()
+        self._again: set[int] = set()
+        self._progress = asyncio.Event()
         self._chats: dict[int, asyncio.Task[None]] = {}
         self._dispatcher: asyncio.Task[None] | None = None
         self.delivered = 0
@@ -367,8 +371,12 @@ class OutboxSender:
         unbind(self)
         _BOUND.pop(id(self.services), None)
 
-    def wake(self) -> None:
-        """Look for due messages now (something was queued)."""
+    def wake(self, chat_id: int | None = None) -> None:
+        """Look for due messages now: in one chat (a message was queued there), or in all."""
+        if chat_id is None:
+            self._look_all = True
+        else:
+            self._hints.add(chat_id)
         self._wake.set()
 
     @property
@@ -379,6 +387,7 @@ class OutboxSender:
     async def idle(self) -> None:
         """Wait until nothing due is left to deliver (at once when the sender is stopped)."""
         while self._dispatcher is not None:
+            changed = self._progress
             if not self._chats:
                 try:
                     due = await self.services.outbox.chats_due(self.services.clock.now())
@@ -387,24 +396,36 @@ class OutboxSender:
                 if not due:
                     return
                 self.wake()
-            await asyncio.sleep(0.02)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), timeout=0.05)
 
     async def _dispatch(self) -> None:
         while True:
+            woken = False
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.poll_every_s)
+                woken = await asyncio.wait_for(
+                    self._wake.wait(), timeout=self.settings.poll_every_s
+                )
             self._wake.clear()
-            try:
-                chats = await self.services.outbox.chats_due(self.services.clock.now())
-            except DatabaseError as exc:
-                log.warning("outbox unreadable (%s); retrying", type(exc).__name__)
-                await asyncio.sleep(self.settings.poll_every_s)
-                continue
+            chats, self._hints = self._hints, set()
+            if self._look_all or not woken:  # asked to, or the periodic look (quiet hours …)
+                self._look_all = False
+                try:
+                    chats.update(await self.services.outbox.chats_due(self.services.clock.now()))
+                except DatabaseError as exc:
+                    log.warning("outbox unreadable (%s); retrying", type(exc).__name__)
+                    await asyncio.sleep(self.settings.poll_every_s)
+                    continue
             for chat_id in chats:
-                if chat_id not in self._chats:
-                    self._chats[chat_id] = asyncio.create_task(
-                        self._chat_loop(chat_id), name=f"gridbot-send:{chat_id}"
-                    )
+                if chat_id in self._chats:
+                    self._again.add(chat_id)  # it may be just finishing: look once more
+                else:
+                    self._spawn(chat_id)
+
+    def _spawn(self, chat_id: int) -> None:
+        self._chats[chat_id] = asyncio.create_task(
+            self._chat_loop(chat_id), name=f"gridbot-send:{chat_id}"
+        )
 
     async def _chat_loop(self, chat_id: int) -> None:
         pause = self.settings.backoff_base_s
@@ -416,7 +437,9 @@ class OutboxSender:
                     )
                     if item is None:
                         return
+                    self._again.discard(chat_id)
                     await self.deliver(item)
+                    self._settle()
                     pause = self.settings.backoff_base_s
                 except DatabaseError as exc:
                     # The outbox could not be read or settled (locked, full disk): try again.
@@ -426,6 +449,10 @@ class OutboxSender:
         finally:
             if self._chats.get(chat_id) is asyncio.current_task():
                 del self._chats[chat_id]
+                if chat_id in self._again:
+                    self._again.discard(chat_id)
+                    self.wake(chat_id)
+            self._settle()
 
     def _backoff(self, attempt: int) -> float:
         base = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2.0**attempt)
@@ -435,8 +462,7 @@ class OutboxSender:
         """Deliver one row, retrying transient failures; settle it as sent or failed."""
         outbox = self.services.outbox
         after = item.message.extra.get("after")
-        if isinstance(after, int):
-            await self._settled(after)
+        if isinstance(after, int) and await self._settled(after):
             mine = await outbox.delivered_id(item.id)
             if mine is None or mine[0] != "pending":
                 return  # superseded while it waited
@@ -447,7 +473,8 @@ class OutboxSender:
         while True:
             wait: float
             try:
-                await outbox.start_attempt(item.id, self.services.clock.now(), resent=resent)
+                if attempt or chat_id != item.chat_id:  # the first was marked when taken
+                    await outbox.start_attempt(item.id, self.services.clock.now(), resent=resent)
                 message_id = await self._call(chat_id, item)
                 crash_point("send")
                 await outbox.mark_sent(item.id, self.services.clock.now(), message_id)
@@ -497,13 +524,22 @@ class OutboxSender:
             log.info("outbox %s: %s; retrying in %.1f s", item.id, reason, wait)
             await asyncio.sleep(wait)
 
-    async def _settled(self, item_id: int) -> None:
-        """Wait until another chat's message is sent or given up."""
+    async def _settled(self, item_id: int) -> bool:
+        """Wait until another chat's message is sent or given up; tell whether it waited."""
+        waited = False
         while True:
+            progress = self._progress
             found = await self.services.outbox.delivered_id(item_id)
             if found is None or found[0] != "pending":
-                return
-            await asyncio.sleep(0.05)  # the row is settled by another task
+                return waited
+            waited = True
+            with contextlib.suppress(TimeoutError):  # settled by another chat's task
+                await asyncio.wait_for(progress.wait(), timeout=self.settings.poll_every_s)
+
+    def _settle(self) -> None:
+        """Tell whoever waits for a message of another chat that one was settled."""
+        self._progress.set()
+        self._progress = asyncio.Event()
 
     async def _resolve(self, message_id: int | None) -> int | None:
         if message_id is None or message_id > 0:

@@ -5,3 +5,9 @@ ALTER TABLE outbox ADD COLUMN in_flight_at TEXT;
 ALTER TABLE outbox ADD COLUMN resent INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN first_try_at TEXT;
 CREATE INDEX outbox_chat_pending ON outbox (chat_id, id) WHERE status = 'pending';
+-- A placeholder (the negative id of an unsent message) is replaced once the message is sent:
+-- small partial indexes find the few rows that hold one.
+CREATE INDEX tickets_card_placeholder ON tickets (card_message_id) WHERE card_message_id < 0;
+CREATE INDEX tickets_reply_placeholder ON tickets (reply_message_id) WHERE reply_message_id < 0;
+CREATE INDEX pending_reports_prompt_placeholder ON pending_reports (prompt_message_id)
+    WHERE prompt_message_id < 0;
