@@ -7,6 +7,8 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from bot import texts
 from bot.handlers.sending import fit_html
 from bot.sandbox import Emulator
@@ -246,3 +248,14 @@ async def test_a_second_instance_on_the_same_database_stops_with_one_line(tmp_pa
             first.send_signal(signal.SIGTERM)
             await asyncio.wait_for(first.wait(), timeout=60)
         assert first.returncode == 0
+
+
+def test_the_retry_time_is_a_setting_in_hours(tmp_path: Path) -> None:
+    from bot.settings import SettingsError, load_settings
+    from tests.test_settings import env
+
+    assert load_settings(env(tmp_path)).send_retry_s == 6 * 3600
+    settings = load_settings(env(tmp_path, GRIDBOT_SEND_RETRY_HOURS="0.5"))
+    assert settings.send_retry_s == 1800
+    with pytest.raises(SettingsError, match="GRIDBOT_SEND_RETRY_HOURS"):
+        load_settings(env(tmp_path, GRIDBOT_SEND_RETRY_HOURS="0"))
