@@ -13,11 +13,14 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /app
+# Exact versions with hashes first (a layer that changes only with the lock file), then the code.
+COPY requirements/runtime.txt ./requirements/runtime.txt
+RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY storage ./storage
 COPY examples ./examples
-RUN pip install . \
+RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /app gridbot \
     && mkdir -p /data \
     # build jieba's dictionary cache now (it lands in /tmp, readable at run time)

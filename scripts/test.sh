@@ -6,8 +6,10 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[dev]"
+# Exact versions with hashes from the lock file (scripts/lock.sh refreshes it), then the
+# project itself without resolving anything again.
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements/dev.txt
+.venv/bin/python -m pip install --quiet --no-deps -e .
 echo "== ruff check"
 .venv/bin/ruff check bot storage tests bench
 echo "== ruff format --check"
