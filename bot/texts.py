@@ -712,12 +712,18 @@ TIMELINE_KINDS.update(
     }
 )
 ADDED_WORDS_TO_WORKER = "#{number} 反映人补充：{text}"
-ASK_BUILDING_WITH_PLACES = "{name}，请问是哪栋楼或哪个地方的问题？点下面的按钮，或直接回复如“5号楼”“东门”："
+ASK_BUILDING_WITH_PLACES = (
+    "{name}，请问是哪栋楼或哪个地方的问题？点下面的按钮，或直接回复如“5号楼”“东门”："
+)
 LOCATION_UNKNOWN_BUTTON = "不清楚"
 LOCATION_UNKNOWN_LABEL = "位置：不清楚（由值班网格员核实）"
-TYPED_LOCATION_UNKNOWN = "没看懂是哪栋楼或哪个地方（{text}），请点上面的按钮，或回复如“5号楼”“东门”“不清楚”。"
+TYPED_LOCATION_UNKNOWN = (
+    "没看懂是哪栋楼或哪个地方（{text}），请点上面的按钮，或回复如“5号楼”“东门”“不清楚”。"
+)
 CONFIRM_ALL_QUESTION = "{name}，没看出是哪类问题，请选一个最接近的类别："
-OWN_TICKET_STATUS = "{name}，您反映的 #{number}（{category}，{place}）现在{status}，负责人：{role}{worker}。{due}"
+OWN_TICKET_STATUS = (
+    "{name}，您反映的 #{number}（{category}，{place}）现在{status}，负责人：{role}{worker}。{due}"
+)
 OWN_TICKET_ACCEPT_DUE = "应在 {due} 前接单。"
 OWN_TICKET_RESOLVE_DUE = "应在 {due} 前办结。"
 OWN_TICKET_MORE = "有新情况可以直接补充，或回复照片。"
@@ -725,10 +731,14 @@ PROOF_WAITING = "还在等任务 #{task_id} 的完成照片或视频。请直接
 UNSATISFIED_ASK_REASON = "{name}，很抱歉没让您满意。请说说哪里不满意（直接回复一句话），我会转告负责人和社区书记。回复“取消”可不填。"
 UNSATISFIED_REASON_THANKS = "已转告负责人和社区：{reason}"
 UNSATISFIED_REASON_TO_WORKER = "#{number} 居民说明了不满意的原因：{reason}"
-UNSATISFIED_REASON_TO_OFFICE = "【工单回访】#{number}（{category}）居民不满意的原因：{reason}（负责人：{worker}）"
+UNSATISFIED_REASON_TO_OFFICE = (
+    "【工单回访】#{number}（{category}）居民不满意的原因：{reason}（负责人：{worker}）"
+)
 MYGRID_ANSWER = "您住{building}号楼，属于{grid}。网格员：{worker}{phone}。有问题可以在群里直接说，或私聊我反映。"
 MYGRID_PHONE = "（电话 {phone}）"
 MYGRID_ASK = "请告诉我您住哪栋楼，例如：/mygrid 7号楼（也可以先私聊我 /register 登记住址，以后直接发 /mygrid）。"
 MYGRID_UNKNOWN_BUILDING = "本社区没有“{text}”这栋楼。请发送如 /mygrid 7号楼。"
-MYGRID_NO_WORKER = "您住{building}号楼，属于{grid}，网格员暂未安排，有问题可以直接在群里说或私聊我反映。"
+MYGRID_NO_WORKER = (
+    "您住{building}号楼，属于{grid}，网格员暂未安排，有问题可以直接在群里说或私聊我反映。"
+)
 MYGRID_SENT = "已私聊告诉您。"
