@@ -128,3 +128,14 @@ async def test_reason_questions_survive_a_restart_and_expire(
     assert answered is not None and answered.answered_by == 42
     clock.advance(timedelta(hours=1))
     assert await questions.current(RESIDENT) is None
+
+
+async def test_a_question_without_a_topic_is_no_status_request(
+    services: Services, clock: FakeClock
+) -> None:
+    intake = services.intake
+    opened = await intake.receive(report(1, "2号楼电梯坏了"))
+    clock.advance(timedelta(hours=1))
+    assert (await intake.receive(report(2, "明天什么时候开会啊？"))).kind == flow.IGNORED
+    asked = await intake.receive(report(3, "什么时候能修好啊？"))
+    assert asked.kind == flow.STATUS and asked.ticket == opened.ticket

@@ -57,6 +57,8 @@ _PROGRESS = re.compile(
     r"什么时候|啥时候|几时|多久|何时|怎么样了|进度|到底|还没[修处弄好]|有人管[吗没]"
     r"|(?:修|弄|处理)?好了[吗没嘛]"
 )
+# Words about getting a complaint dealt with; a progress question without a topic needs one.
+_REPAIR = re.compile(r"修|处理|解决|弄好|搞好|进度|来人|有人来|结果|回复")
 # A typed answer to "哪栋楼？" is the place alone, perhaps with a particle (7号楼吧, 东门那边).
 _ANSWER_TAIL = re.compile(r"(?:那边|这边|那里|这里|附近|的|吧|啊|呀|呢|哈|嗯|[。.!！,，~\s])+$")
 _UNKNOWN_ANSWERS = frozenset({"不清楚", "不知道", "不确定", "说不清", "不晓得"})
@@ -291,7 +293,7 @@ class IntakeService:
         if reading.location == Location():
             reading = replace(reading, location=self._locate(text))
         if _PROGRESS.search(text):
-            own = await self._own_open_ticket(report.reporter_id, reading)
+            own = await self._own_open_ticket(report.reporter_id, reading, text)
             if own is not None:
                 return Outcome(STATUS, reading=reading, ticket=own)
         if reading.decision == "ignore" or reading.category == NONE:
@@ -311,7 +313,9 @@ class IntakeService:
         """Read the location of a message the classifier found no complaint in."""
         return find_location(self.classifier.normalise(text), self._places)
 
-    async def _own_open_ticket(self, reporter_id: int, reading: Reading) -> Ticket | None:
+    async def _own_open_ticket(
+        self, reporter_id: int, reading: Reading, text: str
+    ) -> Ticket | None:
         """Return the reporter's open ticket a progress question is about, if one fits."""
         marks = ", ".join("?" for _ in lc.OPEN_STATES)
         rows = await self.db.fetchall(
@@ -322,17 +326,23 @@ class IntakeService:
         tickets = [await self.tickets.get(int(row["id"])) for row in rows]
         categories = {reading.category} | {c for c, _ in reading.candidates[:2]}
         categories -= {NONE}
-        fitting = [
-            t
-            for t in tickets
-            if (not categories or t.category in categories)
-            and _same_place(self.community, t, reading.location, strict=False)
-        ]
-        if fitting:
-            return fitting[0]
-        if len(tickets) == 1 and not categories and reading.location == Location():
-            return tickets[0]  # "什么时候能修好啊？" with one open ticket: that one
-        return None
+        if categories:
+            fitting = [
+                t
+                for t in tickets
+                if t.category in categories
+                and _same_place(self.community, t, reading.location, strict=False)
+            ]
+            return fitting[0] if fitting else None
+        if not _REPAIR.search(text):
+            return None  # "明天什么时候开会？" is not about a complaint
+        if reading.location != Location():
+            fitting = [
+                t for t in tickets if _same_place(self.community, t, reading.location, strict=True)
+            ]
+            return fitting[0] if fitting else None
+        # "什么时候能修好啊？" with one open ticket: that one.
+        return tickets[0] if len(tickets) == 1 else None
 
     async def _ask_category(self, report: Report, reading: Reading) -> Outcome:
         now = self.clock.now()
