@@ -38,6 +38,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "查看用法"),
     ("report", "反映一个问题：/report 问题描述"),
     ("ticket", "查看工单：/ticket 编号"),
+    ("mygrid", "我的网格员是谁：/mygrid 或 /mygrid 楼号"),
     ("tasks", "社区任务清单，点按钮接单"),
     ("done", "提交任务完成凭证：/done 任务号 + 照片"),
     ("points", "我的积分"),

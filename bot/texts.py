@@ -10,6 +10,7 @@ START_PRIVATE = (
     "您好，我是{community}的网格助手 🏘\n"
     "在小区群里直接说出问题（比如“3号楼电梯坏了”），我会登记工单并派给负责的网格员。\n"
     "也可以在这里私下反映，群里不会显示是谁反映的。\n"
+    "发送 /mygrid 查看您的网格员是谁。\n"
     "发送 /help 查看全部用法。"
 )
 START_GROUP = "大家好，我是{community}的网格助手。有问题直接在群里说，或发送 /report 问题描述。/help 查看用法。"
@@ -21,6 +22,7 @@ HELP = (
     "• 私聊我描述问题 — 不在群里公开您的身份\n"
     "• 回复我的登记消息发照片 — 给工单补充照片\n"
     "• /ticket 编号 — 查看工单进度\n"
+    "• /mygrid — 我的网格员是谁（未登记住址可写 /mygrid 楼号）\n"
     "• /register 楼栋 单元 房号 — 登记住址，参加积分\n"
     "• /tasks — 社区任务清单，点按钮接单；/done 任务号 + 照片 — 提交完成凭证\n"
     "• /points — 我的积分；/redeem — 积分兑换\n"
@@ -696,3 +698,48 @@ PUBLISHED_OK = "已在“{group}”公示 #{number}，没有显示您的名字�
 PUBLISH_NO_GROUP = "没有找到负责这个网格的小区群，未公示。"
 TIMELINE_KINDS["published"] = "在群里公示"
 ERRORS.update({"already_published": "#{number} 已经公示过了。"})
+
+# ── intake: conversations with residents (issue 14) ──────────────────────────────────────────
+# The first line of any answer to a message about a danger: call the emergency number first.
+CALL_FIRST: dict[str, str] = {
+    "119": "🚨 如有火情、烟雾、燃气泄漏或有人被困，请立即拨打 119，确保自身安全！",
+    "110": "🚨 如遇违法犯罪或人身危险，请立即拨打 110 报警！",
+    "120": "🚨 如有人受伤或突发疾病，请立即拨打 120 急救电话！",
+}
+TIMELINE_KINDS.update(
+    {
+        "added_words": "补充反映",
+        "unsatisfied_reason": "说明不满意原因",
+    }
+)
+ADDED_WORDS_TO_WORKER = "#{number} 反映人补充：{text}"
+ASK_BUILDING_WITH_PLACES = (
+    "{name}，请问是哪栋楼或哪个地方的问题？点下面的按钮，或直接回复如“5号楼”“东门”："
+)
+LOCATION_UNKNOWN_BUTTON = "不清楚"
+LOCATION_UNKNOWN_LABEL = "位置：不清楚（由值班网格员核实）"
+TYPED_LOCATION_UNKNOWN = (
+    "没看懂是哪栋楼或哪个地方（{text}），请点上面的按钮，或回复如“5号楼”“东门”“不清楚”。"
+)
+CONFIRM_ALL_QUESTION = "{name}，没看出是哪类问题，请选一个最接近的类别："
+OWN_TICKET_STATUS = (
+    "{name}，您反映的 #{number}（{category}，{place}）现在{status}，负责人：{role}{worker}。{due}"
+)
+OWN_TICKET_ACCEPT_DUE = "应在 {due} 前接单。"
+OWN_TICKET_RESOLVE_DUE = "应在 {due} 前办结。"
+OWN_TICKET_MORE = "有新情况可以直接补充，或回复照片。"
+PROOF_WAITING = "还在等任务 #{task_id} 的完成照片或视频。请直接发送照片或视频；回复“取消”可退出，之后再反映其他问题。"
+UNSATISFIED_ASK_REASON = "{name}，很抱歉没让您满意。请说说哪里不满意（直接回复一句话），我会转告负责人和社区书记。回复“取消”可不填。"
+UNSATISFIED_REASON_THANKS = "已转告负责人和社区：{reason}"
+UNSATISFIED_REASON_TO_WORKER = "#{number} 居民说明了不满意的原因：{reason}"
+UNSATISFIED_REASON_TO_OFFICE = (
+    "【工单回访】#{number}（{category}）居民不满意的原因：{reason}（负责人：{worker}）"
+)
+MYGRID_ANSWER = "您住{building}号楼，属于{grid}。网格员：{worker}{phone}。有问题可以在群里直接说，或私聊我反映。"
+MYGRID_PHONE = "（电话 {phone}）"
+MYGRID_ASK = "请告诉我您住哪栋楼，例如：/mygrid 7号楼（也可以先私聊我 /register 登记住址，以后直接发 /mygrid）。"
+MYGRID_UNKNOWN_BUILDING = "本社区没有“{text}”这栋楼。请发送如 /mygrid 7号楼。"
+MYGRID_NO_WORKER = (
+    "您住{building}号楼，属于{grid}，网格员暂未安排，有问题可以直接在群里说或私聊我反映。"
+)
+MYGRID_SENT = "已私聊告诉您。"

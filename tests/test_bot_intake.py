@@ -346,9 +346,9 @@ async def test_with_privacy_on_a_mention_reports_and_a_typed_reply_names_the_bui
             await emu.send_text(GROUP, RESIDENT, f"@{username} 楼道灯坏了好几天了，晚上太黑")
             question = await emu.wait_for(GROUP)
             assert "哪栋楼" in question.text
-            await emu.send_text(GROUP, RESIDENT, "八号楼吧", reply_to=question.message_id)
+            await emu.send_text(GROUP, RESIDENT, "十五号楼吧", reply_to=question.message_id)
             wrong = await emu.wait_for(GROUP)
-            assert wrong.text == texts.TYPED_BUILDING_UNKNOWN.format(text="八号楼吧")
+            assert wrong.text == texts.TYPED_LOCATION_UNKNOWN.format(text="十五号楼吧")
             await emu.send_text(GROUP, RESIDENT, "5号楼", reply_to=question.message_id)
             card = await emu.wait_for(WORKER_LI)
             assert "工单 #1" in card.text and "5号楼" in card.text

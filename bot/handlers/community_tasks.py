@@ -1018,7 +1018,9 @@ async def on_dialogue_message(update: Update, context: GridContext) -> None:
     if isinstance(state, AwaitProof):
         media = _media_of(message)
         if media is None:
-            return  # a complaint typed meanwhile still reaches the intake
+            # Text while the photo is awaited answers the bot, not a new complaint: say so.
+            await reply(update, context, texts.PROOF_WAITING.format(task_id=state.task_id))
+            raise ApplicationHandlerStop
         try:
             await _submit(
                 update, context, state.task_id, media, message.caption or "", in_dialogue=True

@@ -15,6 +15,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import texts
 from bot.handlers import GROUP_CALLBACKS, GROUP_COMMANDS
 from bot.handlers.errors import domain_text
+from bot.handlers.intake import ask_unsatisfied_reason
 from bot.handlers.jobs import drain
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import Unreachable, edit, send
@@ -111,6 +112,15 @@ async def on_rate(update: Update, context: GridContext) -> None:
         text = texts.RATED_MESSAGE.format(number=ticket.number, rating=label)
     if query.message is not None:
         await edit(context.bot, query.message.chat.id, query.message.message_id, text)
+        if ticket.status == lc.REOPENED:  # 不满意: ask why (intake's dialogue passes it on)
+            await ask_unsatisfied_reason(
+                context,
+                ticket,
+                query.message.chat.id,
+                query.from_user.id,
+                query.from_user.full_name,
+                query.message.message_id,
+            )
     await refresh_card(context.bot, services, ticket)  # reopened: the worker's buttons are back
     await drain(context)  # the office and the worker hear of a reopen now
 

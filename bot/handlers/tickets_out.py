@@ -112,7 +112,12 @@ async def ensure_card(
 
 
 async def acknowledge(
-    bot: ExtBot[None], services: Services, ticket: Ticket, *, echo: bool = False
+    bot: ExtBot[None],
+    services: Services,
+    ticket: Ticket,
+    *,
+    echo: bool = False,
+    call_first: str = "",
 ) -> Ticket:
     """Tell the reporter (in the group, or privately) who has the ticket, once."""
     if ticket.reply_message_id is not None or ticket.chat_id is None:
@@ -129,6 +134,8 @@ async def acknowledge(
         text = group_ack(
             ticket, category=category, worker=worker, role=role, tz=services.tz, echo=echo
         )
+    if call_first:  # a danger: calling 119/110/120 comes before anything the community does
+        text = texts.CALL_FIRST[call_first] + "\n" + text
     try:
         reply = await send(
             bot, services, ticket.chat_id, text, buttons=undo, reply_to=ticket.message_id
@@ -140,11 +147,18 @@ async def acknowledge(
 
 
 async def deliver(
-    bot: ExtBot[None], services: Services, ticket: Ticket, *, new_without_photos: bool = False
+    bot: ExtBot[None],
+    services: Services,
+    ticket: Ticket,
+    *,
+    new_without_photos: bool = False,
+    call_first: str = "",
 ) -> Ticket:
     """Card first (so the reply names who really has it), then the reporter's reply."""
     ticket = await ensure_card(bot, services, ticket, may_have_photos=not new_without_photos)
-    return await acknowledge(bot, services, ticket, echo=not ticket.is_private)
+    return await acknowledge(
+        bot, services, ticket, echo=not ticket.is_private, call_first=call_first
+    )
 
 
 async def announce(bot: ExtBot[None], services: Services, ticket: Ticket, text: str) -> None:

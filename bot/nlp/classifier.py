@@ -145,6 +145,9 @@ class Reading:
     candidates: tuple[tuple[str, float], ...]
     decision: str
     learned_from: int = 0  # corrections behind the learned weights that took part
+    call_first: str = (
+        ""  # '119' | '110' | '120': the number a resident in danger should call first
+    )
 
     def to_dict(self) -> dict[str, Any]:
         """Return a JSON-ready dict (the shape `gridbot classify` prints)."""
