@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +19,7 @@ class Resident:
     registered_at: str
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Resident:
+    def _from_row(cls, row: Row) -> Resident:
         return cls(
             user_id=int(row["user_id"]),
             name=row["name"],
@@ -38,7 +37,7 @@ _COLUMNS = "user_id, name, building, unit, room, household_key, registered_at"
 class ResidentRepository:
     """Store and look up residents."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def upsert(

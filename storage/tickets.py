@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import Database
 from storage.outbox import OutgoingMessage
+from storage.store import Row, Store
 
 # json.dumps with options builds a new encoder per call; the sweep encodes thousands at once.
 _JSON = json.JSONEncoder(ensure_ascii=False)
@@ -73,7 +72,7 @@ class Ticket:
     follower_count: int = 0
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> Ticket:
+    def _from_row(cls, row: Row | tuple[Any, ...]) -> Ticket:
         # Positional: every ticket SELECT starts with _TICKET_COLUMNS then follower_count, and
         # sqlite3.Row's lookup by name scans the column list (the sweep maps thousands of rows).
         (
@@ -167,7 +166,7 @@ class TicketEvent:
     detail: dict[str, Any]
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketEvent:
+    def _from_row(cls, row: Row) -> TicketEvent:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -192,7 +191,7 @@ class TicketPhoto:
     at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketPhoto:
+    def _from_row(cls, row: Row) -> TicketPhoto:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -213,7 +212,7 @@ class Follower:
     at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Follower:
+    def _from_row(cls, row: Row) -> Follower:
         return cls(
             ticket_id=int(row["ticket_id"]),
             user_id=int(row["user_id"]),
@@ -238,7 +237,7 @@ class Step:
     outcome: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Step:
+    def _from_row(cls, row: Row) -> Step:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -279,7 +278,7 @@ class Whistle:
     lapsed_at: datetime | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Whistle:
+    def _from_row(cls, row: Row) -> Whistle:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -375,7 +374,7 @@ _UPDATABLE = frozenset(
 class TicketRepository:
     """Statements over the ticket tables; the service owns the transactions."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     # ── tickets ──
@@ -485,7 +484,7 @@ class TicketRepository:
     # ── history ──
     async def add_event(self, event: NewEvent) -> int:
         """Append one history row."""
-        return await self.db.execute(_EVENT_INSERT, event.params())
+        return int(await self.db.fetchval(_EVENT_INSERT + " RETURNING id", event.params()))
 
     async def add_events(self, events: Iterable[NewEvent]) -> None:
         """Append many history rows."""

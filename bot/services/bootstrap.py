@@ -21,8 +21,8 @@ from bot.services.schedule import ScheduleService, parse_schedule_config
 from bot.services.sla import SlaConfigError, SlaPolicy
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
-from storage.db import Database
 from storage.outbox import OutboxRepository
+from storage.store import Store
 
 
 class StartupConfigError(Exception):
@@ -33,7 +33,7 @@ class StartupConfigError(Exception):
 class Services:
     """The community's rules, built once per process."""
 
-    db: Database
+    db: Store
     clock: Clock
     tz: ZoneInfo
     classifier: Classifier
@@ -87,7 +87,7 @@ def load_community_file(
 async def build_services(
     config: Mapping[str, Any],
     source: str,
-    db: Database,
+    db: Store,
     clock: Clock,
     tz: ZoneInfo,
     *,

@@ -15,8 +15,8 @@ from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
 from bot.services.sla import SlaPolicy
-from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
+from storage.store import Store
 from storage.tickets import NewEvent, PlannedStep, Step, Ticket, TicketRepository, iso
 
 log = logging.getLogger(__name__)
@@ -186,9 +186,7 @@ class EscalationSweep:
 
     BATCH = 2000
 
-    def __init__(
-        self, db: Database, clock: Clock, sla: SlaPolicy, policy: EscalationPolicy
-    ) -> None:
+    def __init__(self, db: Store, clock: Clock, sla: SlaPolicy, policy: EscalationPolicy) -> None:
         self.db = db
         self.clock = clock
         self.sla = sla

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -29,7 +28,7 @@ from storage.community import (
     WorkerLinkRepository,
     read_kv,
 )
-from storage.db import Database
+from storage.store import INTEGRITY_ERRORS, Store
 
 DEFAULT_INVITE_TTL = timedelta(hours=72)
 MAX_INVITE_TTL = timedelta(days=30)
@@ -40,7 +39,7 @@ _CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 class CommunityState:
     """Read and change the community state kept in the database."""
 
-    def __init__(self, db: Database, community: Community, clock: Clock) -> None:
+    def __init__(self, db: Store, community: Community, clock: Clock) -> None:
         self.db = db
         self.community = community
         self.clock = clock
@@ -120,7 +119,7 @@ class CommunityState:
             await self.invites.use(code, telegram_id, now)
             try:
                 await self.links.link(person.key, telegram_id, now)
-            except sqlite3.IntegrityError:
+            except INTEGRITY_ERRORS:
                 # The account is linked to someone of the other kind (a worker vs an admin).
                 raise DomainError(
                     "invite_account_taken", name=await self._linked_name(telegram_id)

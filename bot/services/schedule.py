@@ -25,10 +25,10 @@ from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.outbox import OutboxRepository, OutgoingMessage
 from storage.points import PointsRepository
 from storage.schedule import BoundGroup, ScheduleRepository
+from storage.store import Store
 from storage.tasks import TaskRepository
 
 log = logging.getLogger(__name__)
@@ -336,7 +336,7 @@ class ScheduleService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Clock,
         config: ScheduleConfig,
         tz: ZoneInfo,

@@ -13,8 +13,8 @@ from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.sla import SlaPolicy
-from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
+from storage.store import Store
 from storage.tickets import (
     NewEvent,
     PlannedStep,
@@ -111,7 +111,7 @@ class TicketService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Clock,
         sla: SlaPolicy,
         community_name: str,
