@@ -97,7 +97,8 @@ async def add_weight(
         " (community, word, category, delta, corrections, updated_at)"
         " VALUES (?, ?, ?, ?, 1, ?)"
         " ON CONFLICT (community, word, category) DO UPDATE SET"
-        " delta = delta + excluded.delta, corrections = corrections + 1,"
+        " delta = classifier_weights.delta + excluded.delta,"
+        " corrections = classifier_weights.corrections + 1,"
         " updated_at = excluded.updated_at",
         (community, word, category, delta, at.astimezone(UTC).isoformat()),
     )

@@ -329,7 +329,8 @@ class PointsRepository:
             "INSERT INTO catalogue_stock (code, name, points, stock, config_stock, active,"
             " updated_at) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (code) DO UPDATE SET"
             " name = excluded.name, points = excluded.points, active = 1,"
-            " stock = MAX(0, stock + excluded.config_stock - config_stock),"
+            " stock = MAX(0, catalogue_stock.stock + excluded.config_stock"
+            " - catalogue_stock.config_stock),"
             " config_stock = excluded.config_stock, updated_at = excluded.updated_at",
             (code, name, points, config_stock, config_stock, now.isoformat()),
         )

@@ -382,7 +382,7 @@ class TicketRepository:
         """Allocate the next human number of a community (call inside a transaction)."""
         row = await self.db.fetchone(
             "INSERT INTO ticket_numbers (community, last) VALUES (?, 1)"
-            " ON CONFLICT (community) DO UPDATE SET last = last + 1 RETURNING last",
+            " ON CONFLICT (community) DO UPDATE SET last = ticket_numbers.last + 1 RETURNING last",
             (community,),
         )
         assert row is not None

@@ -8,6 +8,8 @@ from bot import texts
 from bot.services import lifecycle as lc
 from bot.services.errors import DomainError
 
+pytestmark = pytest.mark.both_stores
+
 LEGAL = {
     ("new", "accept"): "accepted",
     ("new", "transfer"): "transferred",
