@@ -41,7 +41,8 @@ def bot_env(emu: Emulator, tmp_path: Path, config: Path | None = None) -> dict[s
         "GRIDBOT_TOKEN": emu.token,
         "GRIDBOT_API_BASE_URL": emu.base_url,
         "GRIDBOT_FILE_BASE_URL": emu.base_file_url,
-        "GRIDBOT_DB": str(tmp_path / "gridbot.sqlite3"),
+        # conftest.py sets GRIDBOT_TEST_DB in the PostgreSQL case of a both_stores test.
+        "GRIDBOT_DB": os.environ.get("GRIDBOT_TEST_DB") or str(tmp_path / "gridbot.sqlite3"),
         "GRIDBOT_CONFIG": str(config or EXAMPLE_CONFIG),
         "GRIDBOT_LOG_LEVEL": "INFO",
     }

@@ -81,6 +81,15 @@ def store(request: pytest.FixtureRequest) -> str:
     return str(getattr(request, "param", "sqlite"))
 
 
+@pytest.fixture(autouse=True)
+def _bot_store(
+    store: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Point whole-bot tests (tests/botkit.py) at PostgreSQL in their postgresql case."""
+    if store == "postgresql":
+        monkeypatch.setenv("GRIDBOT_TEST_DB", str(request.getfixturevalue("pg_url")))
+
+
 @pytest.fixture
 def db_target(store: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     """GRIDBOT_DB for this test: a SQLite file, or a PostgreSQL URL with a fresh schema."""
