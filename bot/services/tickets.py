@@ -68,13 +68,17 @@ class NewTicket:
 
 
 def deadline_steps(
-    ticket_id: int, phase: str, start: datetime, deadline: datetime, sla: SlaPolicy
+    ticket_id: int,
+    phase: str,
+    start: datetime,
+    deadline: datetime,
+    sla: SlaPolicy,
+    urgency: str = "urgent",
 ) -> list[PlannedStep]:
     """Plan the first steps of a deadline: remind the worker, then tell the office at the end."""
+    remind_at = sla.reminder_time(start, deadline, urgency)
     return [
-        PlannedStep(
-            ticket_id, phase, "remind", start, deadline, sla.reminder_time(start, deadline)
-        ),
+        PlannedStep(ticket_id, phase, "remind", start, deadline, remind_at),
         PlannedStep(ticket_id, phase, "office", start, deadline, deadline),
     ]
 
@@ -195,7 +199,7 @@ class TicketService:
             accept_due = self.sla.accept_due(new.category, new.urgency, now)
             # The first deadline steps are known now: their earliest is the next check, so the
             # row is written once instead of being refreshed after the steps.
-            steps = deadline_steps(0, "accept", now, accept_due, self.sla)
+            steps = deadline_steps(0, "accept", now, accept_due, self.sla, new.urgency)
             ticket = await self.repo.insert(
                 {
                     "community": new.community,
@@ -265,7 +269,7 @@ class TicketService:
                 escalation_level=0,
             )
             await self._event(ticket, actor, "accepted", to, {"resolve_due": iso(due)})
-            await self._restart_clock(ticket_id, "resolve", now, due)
+            await self._restart_clock(ticket_id, "resolve", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def transfer(
@@ -318,7 +322,7 @@ class TicketService:
                     "reason": reason,
                 },
             )
-            await self._restart_clock(ticket_id, "accept", now, due)
+            await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def return_to_duty(
@@ -362,7 +366,7 @@ class TicketService:
                     "to_worker": duty_key,
                 },
             )
-            await self._restart_clock(ticket_id, "accept", now, due)
+            await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def reassign(
@@ -402,7 +406,7 @@ class TicketService:
                 )
             )
             if ticket.status not in lc.AWAITING_ACCEPT:
-                await self._restart_clock(ticket_id, "accept", now, due)
+                await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def resolve(
@@ -667,7 +671,7 @@ class TicketService:
             await self.repo.add_event(
                 NewEvent(ticket_id, now, user_id, role, "reopened", ticket.status, to, detail)
             )
-            await self._restart_clock(ticket_id, "resolve", now, due)
+            await self._restart_clock(ticket_id, "resolve", now, due, ticket.urgency)
             await self.repo.queue_messages(self._reopen_messages(ticket, due, now), now)
             return await self.get(ticket_id)
 
@@ -800,9 +804,11 @@ class TicketService:
         )
 
     async def _restart_clock(
-        self, ticket_id: int, phase: str, now: datetime, deadline: datetime
+        self, ticket_id: int, phase: str, now: datetime, deadline: datetime, urgency: str
     ) -> None:
         """Cancel the old deadline's steps and plan the new deadline's."""
         await self.repo.cancel_steps(ticket_id, now)
-        await self.repo.plan_steps(deadline_steps(ticket_id, phase, now, deadline, self.sla))
+        await self.repo.plan_steps(
+            deadline_steps(ticket_id, phase, now, deadline, self.sla, urgency)
+        )
         await self.repo.refresh_next_check([ticket_id])
