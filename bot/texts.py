@@ -696,3 +696,9 @@ PUBLISHED_OK = "已在“{group}”公示 #{number}，没有显示您的名字�
 PUBLISH_NO_GROUP = "没有找到负责这个网格的小区群，未公示。"
 TIMELINE_KINDS["published"] = "在群里公示"
 ERRORS.update({"already_published": "#{number} 已经公示过了。"})
+
+
+# ── records (issue 14): honest records, office hours, approvals, undeliverable escalations ──
+ACCEPTED_FOR_GROUP = "#{number} {admin}已代为接单（负责人：{worker}），正在处理。"
+TIMELINE_STAFF = "工作人员"
+TIMELINE_DEPARTMENT = "职能部门"

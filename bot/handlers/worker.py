@@ -27,7 +27,7 @@ from bot.services.bootstrap import Services
 from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
-from bot.services.tickets import Actor, Ticket
+from bot.services.tickets import Actor, Ticket, acts_for_holder
 from storage.outbox import Button
 from storage.tickets import TicketEvent
 
@@ -76,14 +76,16 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         ticket = await services.tickets.accept(ticket_id, actor)
         await query.answer(texts.ACTION_DONE)
         await refresh_card(bot, services, ticket)
-        await announce(
-            bot,
-            services,
-            ticket,
-            texts.ACCEPTED_GROUP.format(
-                number=ticket.number, worker=services.worker_name(ticket.assignee_key)
-            ),
-        )
+        holder = services.worker_name(ticket.assignee_key)
+        if acts_for_holder(ticket, actor):
+            said = texts.ACCEPTED_GROUP.format(number=ticket.number, worker=holder)
+        else:  # the secretary's own press: recorded and told as theirs, not the worker's
+            said = texts.ACCEPTED_FOR_GROUP.format(
+                number=ticket.number,
+                admin=services.worker_name(actor.worker_key) or actor.name,
+                worker=holder or texts.NOBODY_YET,
+            )
+        await announce(bot, services, ticket, said)
     elif verb == "card":
         await query.answer()
         await _show_card(context, services, ticket, query)
@@ -330,7 +332,13 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         raise DomainError("not_allowed")
     events = await services.tickets.history(ticket.id)
     photos = await services.tickets.photos(ticket.id)
-    history = timeline(events, tz=services.tz, who=_who(services, ticket))
+    history = timeline(
+        events,
+        tz=services.tz,
+        who=_who(services, ticket),
+        worker_name=services.worker_name,
+        category_name=services.category_name,
+    )
     if staff or is_reporter:
         card, buttons = render_card(services, ticket, len(photos))
         if not _may_act(ticket, actor):
@@ -349,7 +357,13 @@ async def on_ticket(update: Update, context: GridContext) -> None:
 
 
 def _who(services: Services, ticket: Ticket) -> Any:
+    departments = {d.key: d.name for d in services.escalation.policy.departments}
+
     def who(event: TicketEvent) -> str:
+        detail = event.detail or {}
+        key = detail.get("by_key")
+        if isinstance(key, str) and key:
+            return services.worker_name(key)  # the person, by the name the community knows
         if event.actor_id is None:
             return texts.TIMELINE_SYSTEM
         if event.actor_id == ticket.reporter_id:
@@ -357,8 +371,10 @@ def _who(services: Services, ticket: Ticket) -> Any:
         for worker in services.community.workers:
             if worker.telegram_id == event.actor_id:
                 return worker.name
-        if event.actor_role in ("worker", "admin", "department"):
-            return services.worker_name(event.actor_role)
+        if event.actor_role == "department":
+            return departments.get(str(detail.get("department", "")), texts.TIMELINE_DEPARTMENT)
+        if event.actor_role in ("worker", "admin"):
+            return str(detail.get("by") or texts.TIMELINE_STAFF)
         return texts.TIMELINE_RESIDENT
 
     return who

@@ -165,25 +165,35 @@ def public_status(ticket: Ticket, *, category: str) -> str:
     )
 
 
+def _same(value: str) -> str:
+    return value
+
+
 def timeline(
     events: Sequence[TicketEvent],
     *,
     tz: ZoneInfo,
     who: Callable[[TicketEvent], str],
+    worker_name: Callable[[str], str] = _same,
+    category_name: Callable[[str], str] = _same,
 ) -> str:
-    """The ticket's history, one line per event (plain text)."""
+    """The ticket's history, one line per event (plain text); names, never keys or codes."""
     lines = [texts.TIMELINE_HEAD]
     for event in events:
         label = texts.TIMELINE_KINDS.get(event.kind, event.kind)
         detail = event.detail or {}
         extra = ""
-        for key in ("reason", "note", "to_worker", "category", "rating", "level"):
+        for key in ("reason", "note", "to_worker", "to_category", "category", "rating", "level"):
             value = detail.get(key)
             if value:
                 if key == "level":
                     value = texts.ESCALATION_LEVEL_LABELS.get(value, value)
                 elif key == "rating":
                     value = texts.RATING_LABELS.get(value, value)
+                elif key == "to_worker":
+                    value = worker_name(str(value))
+                elif key in ("category", "to_category"):
+                    value = category_name(str(value))
                 extra = f"（{value}）"
                 break
         lines.append(

@@ -110,6 +110,28 @@ def rating_buttons(ticket_id: int) -> tuple[Button, ...]:
     )
 
 
+def acts_for_holder(ticket: Ticket, actor: Actor) -> bool:
+    """Tell whether the actor is the ticket's own worker (not an admin acting for them)."""
+    if actor.worker_key is not None and actor.worker_key == ticket.assignee_key:
+        return True
+    return ticket.assignee_id is not None and actor.user_id == ticket.assignee_id
+
+
+def actor_role(ticket: Ticket, actor: Actor) -> str:
+    """The role an action is recorded under: the holder's own press, or an admin's."""
+    if acts_for_holder(ticket, actor) or not actor.is_admin:
+        return "worker"
+    return "admin"
+
+
+def actor_detail(ticket: Ticket, actor: Actor) -> dict[str, Any]:
+    """Who took an action, by name and key; an admin's press names whose ticket it was."""
+    detail: dict[str, Any] = {"by": actor.name, "by_key": actor.worker_key}
+    if not acts_for_holder(ticket, actor):
+        detail["for_worker"] = ticket.assignee_key
+    return detail
+
+
 class TicketService:
     """The ticket rules; every state change is one transaction with its history row."""
 
@@ -785,21 +807,16 @@ class TicketService:
     async def _event(
         self, ticket: Ticket, actor: Actor, kind: str, to: str, detail: dict[str, Any]
     ) -> None:
-        role = (
-            "worker"
-            if actor.worker_key and actor.worker_key == ticket.assignee_key
-            else ("admin" if actor.is_admin else "worker")
-        )
         await self.repo.add_event(
             NewEvent(
                 ticket.id,
                 self.clock.now(),
                 actor.user_id,
-                role,
+                actor_role(ticket, actor),
                 kind,
                 ticket.status,
                 to,
-                {"by": actor.name, **detail},
+                {**actor_detail(ticket, actor), **detail},
             )
         )
 

@@ -1,0 +1,58 @@
+"""Whole bot over HTTP: honest records — who did what, approvals, reasons, points, hours."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot import texts
+from bot.sandbox import Emulator
+from bot.services.clock import FakeClock
+from tests.botkit import (
+    DUTY,
+    GROUP,
+    RESIDENT,
+    SECRETARY,
+    WORKER_LI,
+    WORKER_ZHANG,
+    open_privates,
+    running_bot,
+)
+from tests.test_bot_lifecycle import add_people, lifecycle_config
+
+LIFT = "4号楼电梯又坏了，快来人修一下"
+STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
+
+
+async def test_the_secretarys_accept_is_recorded_and_told_as_the_secretarys(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with running_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.send_text(SECRETARY, SECRETARY, "/ticket 1")
+            card = await emu.wait_for(SECRETARY, lambda m: "工单 #1" in m.text)
+            await emu.press_button(SECRETARY, SECRETARY, card.message_id, "acc:1")
+            said = await emu.wait_for(GROUP, lambda m: "接单" in m.text)
+            assert said.text == texts.ACCEPTED_FOR_GROUP.format(
+                number=1, admin="刘书记", worker="李娜"
+            )
+            assert not any("李娜已接单" in m.text for m in emu.sent(GROUP))
+            ticket = await services.tickets.get(1)
+            assert ticket.assignee_key == "li" and ticket.status == "accepted"
+            accepted = [e for e in await services.tickets.history(1) if e.kind == "accepted"]
+            assert accepted[0].actor_id == SECRETARY and accepted[0].actor_role == "admin"
+            assert accepted[0].detail["for_worker"] == "li"
+
+            # The timeline names the person, never the role.
+            before = len(emu.sent(SECRETARY))
+            await emu.send_text(SECRETARY, SECRETARY, "/ticket 1")
+            shown = await emu.wait_for(SECRETARY, lambda m: "处理记录" in m.text, after=before)
+            assert "刘书记接单" in shown.text
+            assert "admin" not in shown.text and "facilities" not in shown.text
