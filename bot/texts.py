@@ -702,3 +702,5 @@ ERRORS.update({"already_published": "#{number} 已经公示过了。"})
 ACCEPTED_FOR_GROUP = "#{number} {admin}已代为接单（负责人：{worker}），正在处理。"
 TIMELINE_STAFF = "工作人员"
 TIMELINE_DEPARTMENT = "职能部门"
+RECATEGORISED_KEPT = "已把 #{number} 的类别改为“{category}”，仍由您负责，时限不变。"
+TIMELINE_KINDS["recategorised"] = "更正类别"

@@ -56,3 +56,40 @@ async def test_the_secretarys_accept_is_recorded_and_told_as_the_secretarys(
             shown = await emu.wait_for(SECRETARY, lambda m: "处理记录" in m.text, after=before)
             assert "刘书记接单" in shown.text
             assert "admin" not in shown.text and "facilities" not in shown.text
+
+
+async def test_a_category_change_by_the_holder_keeps_the_deadline_and_the_group_quiet(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with running_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "李娜已接单" in m.text)
+            accepted = await services.tickets.get(1)
+            clock.advance(timedelta(hours=1))
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "xfer:1")
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "xc:1", check=False)
+            await emu.press_button(
+                WORKER_LI, WORKER_LI, card.message_id, "xk:1:noise", check=False
+            )
+            await emu.wait_for(WORKER_LI, lambda m: "转派原因" in m.text)
+            group_before = len(emu.sent(GROUP))
+            await emu.send_text(WORKER_LI, WORKER_LI, "其实是电梯机房噪音")
+            kept = await emu.wait_for(WORKER_LI, lambda m: "仍由您负责" in m.text)
+            assert "噪音" in kept.text
+            await bot.idle()
+            ticket = await services.tickets.get(1)
+            assert ticket.category == "noise" and ticket.status == "accepted"
+            assert ticket.assignee_key == "li"
+            assert ticket.resolve_due_at == accepted.resolve_due_at
+            assert len(emu.sent(GROUP)) == group_before  # nothing about a move
+            assert not any("已转给" in m.text for m in emu.sent(GROUP))
+            # The holder's card still offers 办结.
+            assert "res:1" in str(emu.message(WORKER_LI, card.message_id).reply_markup)

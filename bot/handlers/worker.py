@@ -240,6 +240,7 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
                 prompt.ticket_id, actor, str(prompt.data["worker"]), text
             )
         else:
+            held_by = (await services.tickets.get(prompt.ticket_id)).assignee_key
             ticket, lesson = await desk.transfer_to_category(
                 prompt.ticket_id, actor, str(prompt.data["category"]), text
             )
@@ -254,6 +255,18 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
                         explanation=lesson.explanation,
                     ),
                 )
+        if "worker" not in prompt.data and ticket.assignee_key == held_by:
+            # A corrected category with the same holder: no move, nothing for the group.
+            await send(
+                context.bot,
+                services,
+                msg.chat_id,
+                texts.RECATEGORISED_KEPT.format(
+                    number=ticket.number, category=services.category_name(ticket.category)
+                ),
+            )
+            await refresh_card(context.bot, services, ticket)
+            raise ApplicationHandlerStop
         await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
         await _after_move(context, services, ticket, texts.TRANSFERRED_GROUP)
     elif prompt.action == "resolve":

@@ -320,6 +320,18 @@ class TicketService:
                 raise DomainError("reason_required", number=ticket.number)
             new_key = to_worker_key if to_worker_key is not None else ticket.assignee_key
             new_id = to_worker_id if to_worker_key is not None else ticket.assignee_id
+            if new_key == ticket.assignee_key:
+                # Only the category was wrong: the holder keeps the ticket, its state and the
+                # time promised to the resident.
+                await self.repo.update(ticket_id, category=category)
+                await self._event(
+                    ticket,
+                    actor,
+                    "recategorised",
+                    ticket.status,
+                    {"from_category": ticket.category, "to_category": category, "reason": reason},
+                )
+                return await self.get(ticket_id)
             due = self.sla.accept_due(category, ticket.urgency, now)
             await self.repo.update(
                 ticket_id,
