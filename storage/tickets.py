@@ -500,6 +500,17 @@ class TicketRepository:
         )
         return [TicketEvent._from_row(r) for r in rows]
 
+    async def last_event(self, ticket_id: int, kinds: Sequence[str]) -> TicketEvent | None:
+        """Return a ticket's latest event of some kinds, or None."""
+        marks = ", ".join("?" for _ in kinds)
+        row = await self.db.fetchone(
+            "SELECT id, ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail"
+            f" FROM ticket_events WHERE ticket_id = ? AND kind IN ({marks})"
+            " ORDER BY id DESC LIMIT 1",
+            (ticket_id, *kinds),
+        )
+        return None if row is None else TicketEvent._from_row(row)
+
     async def events_of_kind(
         self, kinds: Sequence[str], since: datetime, until: datetime
     ) -> list[TicketEvent]:

@@ -93,3 +93,27 @@ async def test_a_category_change_by_the_holder_keeps_the_deadline_and_the_group_
             assert not any("已转给" in m.text for m in emu.sent(GROUP))
             # The holder's card still offers 办结.
             assert "res:1" in str(emu.message(WORKER_LI, card.message_id).reply_markup)
+
+
+async def test_return_and_transfer_reasons_travel_with_the_card(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with running_bot(emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            assert "原因" not in card.text
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "ret:1")
+            await emu.press_button(
+                WORKER_LI, WORKER_LI, card.message_id, "rt:1:not_my_grid", check=False
+            )
+            duty = await emu.wait_for(DUTY, lambda m: "工单 #1" in m.text)
+            assert "退回原因：不是我的网格（李娜）" in duty.text
+            await emu.press_button(DUTY, DUTY, duty.message_id, "xfer:1")
+            await emu.press_button(DUTY, DUTY, duty.message_id, "xw:1:zhang", check=False)
+            await emu.wait_for(DUTY, lambda m: "转派原因" in m.text)
+            await emu.send_text(DUTY, DUTY, "请张伟先去看一下")
+            zhang = await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #1" in m.text)
+            assert "转派原因：请张伟先去看一下（赵强）" in zhang.text

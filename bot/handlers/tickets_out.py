@@ -10,7 +10,8 @@ from telegram.ext import ExtBot
 from bot import texts
 from bot.handlers.sending import Unreachable, edit, send
 from bot.services.bootstrap import Services
-from bot.services.cards import group_ack, private_ack, worker_card
+from bot.services import lifecycle as lc
+from bot.services.cards import group_ack, handover_line, private_ack, worker_card
 from bot.services.desk import Desk
 from storage.outbox import Button
 from storage.tickets import Ticket
@@ -20,7 +21,9 @@ log = logging.getLogger(__name__)
 MAX_FALLBACKS = 4
 
 
-def render_card(services: Services, ticket: Ticket, photos: int) -> tuple[str, list[list[Button]]]:
+def render_card(
+    services: Services, ticket: Ticket, photos: int, handover: str | None = None
+) -> tuple[str, list[list[Button]]]:
     """Render a ticket's worker card."""
     return worker_card(
         ticket,
@@ -28,7 +31,27 @@ def render_card(services: Services, ticket: Ticket, photos: int) -> tuple[str, l
         worker=services.worker_name(ticket.assignee_key),
         tz=services.tz,
         photos=photos,
+        handover=handover,
     )
+
+
+async def handover_of(services: Services, ticket: Ticket) -> str | None:
+    """Why the ticket came to its worker (the last transfer's or return's reason), if it moved."""
+    if ticket.status == lc.NEW:
+        return None  # never moved: nothing to read
+    event = await services.tickets.repo.last_event(
+        ticket.id, ("transferred", "returned", "reassigned")
+    )
+    if event is None:
+        return None
+    key = (event.detail or {}).get("by_key")
+    who = services.worker_name(key) if isinstance(key, str) else ""
+    return handover_line(event, who)
+
+
+async def card_of(services: Services, ticket: Ticket, photos: int) -> tuple[str, list[list[Button]]]:
+    """Render a ticket's worker card with the reason it was handed over."""
+    return render_card(services, ticket, photos, await handover_of(services, ticket))
 
 
 async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> None:
@@ -36,7 +59,7 @@ async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) ->
     if ticket.card_chat_id is None or ticket.card_message_id is None:
         return
     photos = len(await services.tickets.photos(ticket.id))
-    text, buttons = render_card(services, ticket, photos)
+    text, buttons = await card_of(services, ticket, photos)
     if ticket.card_chat_id != ticket.assignee_id:
         buttons = []  # the card of someone who no longer has the ticket: read-only
     await edit(bot, ticket.card_chat_id, ticket.card_message_id, text, buttons=buttons, html=True)
@@ -73,7 +96,7 @@ async def ensure_card(
             ticket = reroute.ticket
             continue
         photos = await services.tickets.photos(ticket.id) if may_have_photos else []
-        text, buttons = render_card(services, ticket, len(photos))
+        text, buttons = await card_of(services, ticket, len(photos))
         try:
             card = await send(bot, services, ticket.assignee_id, text, buttons=buttons, html=True)
         except Unreachable:

@@ -22,7 +22,7 @@ from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import edit, send
-from bot.handlers.tickets_out import announce, ensure_card, refresh_card, render_card
+from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
 from bot.services.bootstrap import Services
 from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
 from bot.services.desk import Desk
@@ -175,7 +175,7 @@ async def _show_card(context: GridContext, services: Services, ticket: Ticket, q
     if query.message is None:
         return
     photos = len(await services.tickets.photos(ticket.id))
-    text, buttons = render_card(services, ticket, photos)
+    text, buttons = await card_of(services, ticket, photos)
     actor = await Desk(services).actor(query.from_user.id, query.from_user.full_name)
     if not _may_act(ticket, actor):
         buttons = []
@@ -353,7 +353,7 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         category_name=services.category_name,
     )
     if staff or is_reporter:
-        card, buttons = render_card(services, ticket, len(photos))
+        card, buttons = await card_of(services, ticket, len(photos))
         if not _may_act(ticket, actor):
             buttons = []
         text = card + "\n\n" + html.escape(history)

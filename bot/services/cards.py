@@ -83,8 +83,9 @@ def worker_card(
     worker: str,
     tz: ZoneInfo,
     photos: int = 0,
+    handover: str | None = None,
 ) -> tuple[str, Buttons]:
-    """Render the ticket card a worker acts on (HTML)."""
+    """Render the ticket card a worker acts on (HTML); handover: why it came to this worker."""
     e = html.escape
     icon = "🆕" if ticket.status in lc.AWAITING_ACCEPT else "🛠"
     if ticket.status in lc.TERMINAL or ticket.status == lc.RESOLVED:
@@ -109,6 +110,8 @@ def worker_card(
         lines.append(texts.CARD_PRIORITY)
     if photos:
         lines.append(texts.CARD_PHOTOS.format(count=photos))
+    if handover and ticket.status in lc.OPEN_STATES:
+        lines.append(e(handover))
     if ticket.status in lc.AWAITING_ACCEPT:
         lines.append(texts.CARD_ACCEPT_DUE.format(due=local_time(ticket.accept_due_at, tz)))
     elif ticket.status in lc.IN_HAND:
@@ -120,6 +123,18 @@ def worker_card(
         )
     )
     return "\n".join(lines), card_buttons(ticket)
+
+
+def handover_line(event: TicketEvent, who: str) -> str | None:
+    """Say why a ticket came to its worker: a transfer's or a return's reason, and by whom."""
+    detail = event.detail or {}
+    if event.kind == "reassigned":
+        return texts.CARD_REASSIGNED
+    reason = str(detail.get("reason") or "").strip()
+    if not reason:
+        return None
+    template = texts.CARD_TRANSFERRED if event.kind == "transferred" else texts.CARD_RETURNED
+    return template.format(reason=reason, by=who or texts.TIMELINE_STAFF)
 
 
 def group_ack(
