@@ -160,5 +160,5 @@ def test_working_hours_are_configurable_or_off_and_validated() -> None:
     off = SlaPolicy.from_config({"working_hours": "off"})
     assert off.accept_due("noise", "normal", NIGHT) == NIGHT + timedelta(hours=4)
     for bad in ("18:00-09:00", "8点到5点", 830, "25:00-26:00"):
-        with pytest.raises(SlaConfigError, match="sla.working_hours"):
+        with pytest.raises(SlaConfigError, match=r"sla\.working_hours"):
             SlaPolicy.from_config({"working_hours": bad})

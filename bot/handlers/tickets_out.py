@@ -9,8 +9,8 @@ from telegram.ext import ExtBot
 
 from bot import texts
 from bot.handlers.sending import Unreachable, edit, send
-from bot.services.bootstrap import Services
 from bot.services import lifecycle as lc
+from bot.services.bootstrap import Services
 from bot.services.cards import group_ack, handover_line, private_ack, worker_card
 from bot.services.desk import Desk
 from storage.outbox import Button
@@ -49,7 +49,9 @@ async def handover_of(services: Services, ticket: Ticket) -> str | None:
     return handover_line(event, who)
 
 
-async def card_of(services: Services, ticket: Ticket, photos: int) -> tuple[str, list[list[Button]]]:
+async def card_of(
+    services: Services, ticket: Ticket, photos: int
+) -> tuple[str, list[list[Button]]]:
     """Render a ticket's worker card with the reason it was handed over."""
     return render_card(services, ticket, photos, await handover_of(services, ticket))
 

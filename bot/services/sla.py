@@ -294,7 +294,7 @@ class SlaPolicy:
             except ValueError:
                 problems.append(
                     "sla.working_hours: must be 'HH:MM-HH:MM' within one day"
-                    " (e.g. \"08:30-17:30\") or \"off\""
+                    ' (e.g. "08:30-17:30") or "off"'
                 )
         known = {
             "urgent",
