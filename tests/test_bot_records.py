@@ -117,3 +117,39 @@ async def test_return_and_transfer_reasons_travel_with_the_card(
             await emu.send_text(DUTY, DUTY, "请张伟先去看一下")
             zhang = await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #1" in m.text)
             assert "转派原因：请张伟先去看一下（赵强）" in zhang.text
+
+
+async def test_the_ticket_confirmed_rule_rewards_the_reporter_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with running_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            assert services.points.config.ticket_confirmed == 2  # examples/community.toml
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            assert await services.points.balance(RESIDENT) == 0
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "res:1")
+            await emu.wait_for(WORKER_LI, lambda m: m.text == texts.RESOLVE_NOTE)
+            await emu.send_text(WORKER_LI, WORKER_LI, "电梯已修好")
+            rating = await emu.wait_for(GROUP, lambda m: "请评价" in m.text)
+            assert await services.points.balance(RESIDENT) == 2
+            # 不满意 and a second resolution: the rule applies once per ticket.
+            await emu.press_button(GROUP, RESIDENT, rating.message_id, "rate:1:unsatisfied")
+            await emu.wait_for(WORKER_LI, lambda m: "不满意" in m.text)
+            clock.advance(timedelta(hours=1))
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "res:1")
+            note = await emu.wait_for(WORKER_LI, lambda m: m.text == texts.RESOLVE_NOTE)
+            await emu.press_button(WORKER_LI, WORKER_LI, note.message_id, "rs:1")
+            await emu.wait_for(GROUP, lambda m: "请评价" in m.text)
+            assert await services.points.balance(RESIDENT) == 2
+            before = len(emu.sent(RESIDENT))
+            await emu.send_text(RESIDENT, RESIDENT, "/points")
+            shown = await emu.wait_for(RESIDENT, after=before)
+            assert "2" in shown.text

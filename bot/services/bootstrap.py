@@ -135,6 +135,7 @@ async def build_services(
 
     learner = Learner(db, clock)
     await learner.load(community.name, classifier)
+    points = PointsService(db, clock, points_config)
     tickets = TicketService(
         db,
         clock,
@@ -143,8 +144,8 @@ async def build_services(
         office_ids=office_ids,
         category_names=names,
         worker_names=workers,
+        points=points,
     )
-    points = PointsService(db, clock, points_config)
     redemption = RedemptionService(db, clock, points)
     await redemption.sync_catalogue()
     return Services(

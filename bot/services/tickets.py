@@ -12,6 +12,7 @@ from bot import texts
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
+from bot.services.points import PointsService
 from bot.services.sla import SlaPolicy
 from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
@@ -145,6 +146,7 @@ class TicketService:
         office_ids: Sequence[int] = (),
         category_names: Mapping[str, str] | None = None,
         worker_names: Mapping[str, str] | None = None,
+        points: PointsService | None = None,
     ) -> None:
         # office_ids: Telegram ids of the community office (the admins), told on 不满意 reopens.
         # category_names: Chinese names for messages (the classifier's category_name).
@@ -156,6 +158,7 @@ class TicketService:
         self.community = community_name
         self.office_ids = tuple(office_ids)
         self.repo = TicketRepository(db)
+        self.points = points  # applies the ticket_confirmed rule when a ticket is resolved
 
     # ── reading ──
     async def get(self, ticket_id: int) -> Ticket:
@@ -469,6 +472,8 @@ class TicketService:
                     "late": bool(ticket.resolve_due_at and now > ticket.resolve_due_at),
                 },
             )
+            if self.points is not None:
+                await self.points.confirm_ticket(ticket_id)
             await self.repo.cancel_steps(ticket_id, now)
             window_end = now + self.sla.rating_window
             await self.repo.plan_steps(
