@@ -707,3 +707,19 @@ TIMELINE_KINDS["recategorised"] = "更正类别"
 CARD_TRANSFERRED = "↪️ 转派原因：{reason}（{by}）"
 CARD_RETURNED = "↩️ 退回原因：{reason}（{by}）"
 CARD_REASSIGNED = "↪️ 原负责人暂时联系不上，已改派给您"
+STREET_OFFICE = "街道办"
+DEPARTMENT_WORD = "职能部门"
+ESCALATION_NOT_SET = (
+    "⚠️ 工单 #{number}（{category}）已超时，应报{target}，但还没有{target}的联系人，无法送达。"
+    "请在社区配置文件里填写联系人，或生成邀请链接请对方绑定；在此之前请社区直接督办。"
+)
+ESCALATION_REFUSED = (
+    "⚠️ 工单 #{number} 的督办消息没能送到{target}：对方还没有打开机器人，或联系人账号有误。"
+    "请核对联系人，或生成邀请链接请对方绑定；在此之前请社区直接联系。"
+)
+TIMELINE_KINDS["escalation_undeliverable"] = "督办无法送达"
+INVITE_LINKED_CONTACT = (
+    "绑定成功！您是{name}的联系人。{community}的工单需要督办或协同处理时，会私聊发给您。"
+)
+INVITE_UNKNOWN_KEY = "社区配置里没有“{key}”。可邀请的有：{known}"
+LATE_UNDER_A_MINUTE = "不到 1 分钟"

@@ -754,6 +754,47 @@ class TicketRepository:
         ]
 
     # ── outbox, in bulk ──
+    async def queue_held_messages(
+        self, messages: Iterable[tuple[str, int, OutgoingMessage, datetime]], now: datetime
+    ) -> None:
+        """Queue (dedup_key, chat_id, message, not_before) rows held until not_before."""
+        stamp = now.astimezone(UTC).isoformat()
+        await self.db.executemany(
+            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+            [
+                (key, chat, message_json(msg), stamp, at.astimezone(UTC).isoformat())
+                for key, chat, msg, at in messages
+            ],
+        )
+
+    async def refused_escalations(self) -> list[RefusedEscalation]:
+        """Return failed escalation sends not yet reported (no 'refused:<id>' row queued)."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, t.id AS ticket_id, t.number,"
+            " json_extract(o.payload, '$.purpose') AS purpose,"
+            " json_extract(o.payload, '$.extra.level') AS level,"
+            " json_extract(o.payload, '$.extra.department') AS department"
+            " FROM outbox o JOIN tickets t ON t.id = json_extract(o.payload, '$.extra.ticket_id')"
+            " WHERE o.status = 'failed'"
+            " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
+            # The office rung goes to the admins themselves: nobody else to tell.
+            " AND COALESCE(json_extract(o.payload, '$.extra.level'), 0) != 1"
+            " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
+            " ORDER BY o.id"
+        )
+        return [
+            RefusedEscalation(
+                outbox_id=int(r["id"]),
+                ticket_id=int(r["ticket_id"]),
+                number=int(r["number"]),
+                purpose=str(r["purpose"]),
+                level=None if r["level"] is None else int(r["level"]),
+                department=r["department"],
+            )
+            for r in rows
+        ]
+
     async def queue_messages(
         self, messages: Iterable[tuple[str, int, OutgoingMessage]], now: datetime
     ) -> None:
@@ -765,6 +806,18 @@ class TicketRepository:
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
             [(key, chat, message_json(msg), stamp, stamp) for key, chat, msg in messages],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedEscalation:
+    """An escalation Telegram refused (chat not found, 403) that nobody was told of yet."""
+
+    outbox_id: int
+    ticket_id: int
+    number: int
+    purpose: str
+    level: int | None
+    department: str | None
 
 
 def message_json(message: OutgoingMessage) -> str:

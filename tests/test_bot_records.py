@@ -6,6 +6,8 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import texts
+from bot.app import GridContext
+from bot.handlers.jobs import sweep_job
 from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
@@ -153,3 +155,68 @@ async def test_the_ticket_confirmed_rule_rewards_the_reporter_once(
             await emu.send_text(RESIDENT, RESIDENT, "/points")
             shown = await emu.wait_for(RESIDENT, after=before)
             assert "2" in shown.text
+
+
+# ── hours: quiet nights, escalations nobody can receive, contacts invited like workers ──
+WATER = "5号楼又停水了，什么时候来水啊"  # utilities, normal: 区水务局 is called in at the end
+STREET_CONTACT = 4100
+
+
+def unreachable_escalation_config(tmp_path: Path) -> Path:
+    """The example community with no street office id (the water department's id is fake)."""
+    path = lifecycle_config(tmp_path)
+    text = path.read_text(encoding="utf-8")
+    line = next(x for x in text.splitlines(keepends=True) if x.startswith("street_office_id"))
+    path.write_text(text.replace(line, ""), encoding="utf-8")
+    return path
+
+
+async def test_escalations_wait_out_the_night_and_undeliverable_ones_reach_the_secretary(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        emu.add_user(STREET_CONTACT, "街道办孙主任")
+        config = unreachable_escalation_config(tmp_path)
+        clock.advance(timedelta(hours=7, minutes=30))  # Monday 16:30
+        async with running_bot(emu, tmp_path, clock=clock, config=config) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, WATER)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            # Normal: 1 office hour on Monday and 3 on Tuesday morning.
+            assert "11-24 11:30 前接单" in card.text
+
+            async def sweep_at(hours: float) -> None:
+                clock.advance(timedelta(hours=hours))
+                await sweep_job(GridContext(bot.app))  # type: ignore[arg-type]
+
+            await sweep_at(19)  # Tuesday 11:30: the office hears of it
+            await emu.wait_for(SECRETARY, lambda m: "超时提醒" in m.text)
+            await sweep_at(9.5)  # Tuesday 21:00: the street rung, but no street office
+            told = await emu.wait_for(SECRETARY, lambda m: "街道办的联系人" in m.text)
+            assert "#1" in told.text and "street" not in told.text
+
+            # The street office is invited like a worker and links its account.
+            code = await services.state.create_invite("street")
+            await emu.open_private(STREET_CONTACT, code)
+            linked = await emu.wait_for(STREET_CONTACT, lambda m: "绑定成功" in m.text)
+            assert "和平街道办事处" in linked.text
+
+            await sweep_at(9.5)  # Wednesday 06:30: the whistle waits for the quiet hours' end
+            held = await services.outbox.due(clock.now() + timedelta(hours=1))
+            whistles = [i for i in held if i.message.purpose == "whistle"]
+            assert len(whistles) == 1 and whistles[0].chat_id == 2031
+            assert not [i for i in await services.outbox.due(clock.now()) if i in whistles]
+            await sweep_at(0.5)  # 07:00: sent, and Telegram says the chat does not exist
+            await sweep_at(0.1)
+            refused = await emu.wait_for(SECRETARY, lambda m: "没能送到区水务局" in m.text)
+            assert "#1" in refused.text
+            # The whistle had its full 30 minutes from 07:00; the linked street office hears.
+            await sweep_at(0.5)
+            lapsed = await emu.wait_for(STREET_CONTACT, lambda m: "吹哨未响应" in m.text)
+            assert "#1" in lapsed.text
+            await sweep_at(1)
+            # Each problem was told once.
+            assert len([m for m in emu.sent(SECRETARY) if "街道办的联系人" in m.text]) == 1
+            assert len([m for m in emu.sent(SECRETARY) if "没能送到" in m.text]) == 1
