@@ -753,6 +753,51 @@ class TicketRepository:
             for r in rows
         ]
 
+    # ── 不予受理 waiting for approval ──
+    async def add_reject_request(
+        self,
+        ticket_id: int,
+        reason: str,
+        requested_by: int,
+        requester_key: str | None,
+        at: datetime,
+        chat_id: int,
+    ) -> int:
+        """Record a worker's request to refuse a ticket; return its id."""
+        await self.db.execute(
+            "INSERT INTO reject_requests (ticket_id, reason, requested_by, requester_key,"
+            " requested_at, chat_id) VALUES (?, ?, ?, ?, ?, ?)",
+            (ticket_id, reason, requested_by, requester_key, iso(at), chat_id),
+        )
+        return int(await self.db.fetchval("SELECT last_insert_rowid()"))
+
+    async def reject_request(self, request_id: int) -> RejectRequest | None:
+        """Return a request by id, or None."""
+        row = await self.db.fetchone(
+            f"SELECT {_REJECT_COLUMNS} FROM reject_requests WHERE id = ?", (request_id,)
+        )
+        return None if row is None else RejectRequest._from_row(row)
+
+    async def open_reject_request(self, ticket_id: int) -> RejectRequest | None:
+        """Return a ticket's undecided request, or None."""
+        row = await self.db.fetchone(
+            f"SELECT {_REJECT_COLUMNS} FROM reject_requests"
+            " WHERE ticket_id = ? AND decided_at IS NULL",
+            (ticket_id,),
+        )
+        return None if row is None else RejectRequest._from_row(row)
+
+    async def decide_reject_request(
+        self, request_id: int, by: int | None, outcome: str, at: datetime
+    ) -> bool:
+        """Record the decision once; False when it was decided already."""
+        count = await self.db.execute_rowcount(
+            "UPDATE reject_requests SET decided_at = ?, decided_by = ?, outcome = ?"
+            " WHERE id = ? AND decided_at IS NULL",
+            (iso(at), by, outcome, request_id),
+        )
+        return bool(count)
+
     # ── outbox, in bulk ──
     async def queue_held_messages(
         self, messages: Iterable[tuple[str, int, OutgoingMessage, datetime]], now: datetime
@@ -806,6 +851,43 @@ class TicketRepository:
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
             [(key, chat, message_json(msg), stamp, stamp) for key, chat, msg in messages],
         )
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRequest:
+    """A worker's 不予受理, waiting for (or decided by) an admin."""
+
+    id: int
+    ticket_id: int
+    reason: str
+    requested_by: int
+    requester_key: str | None
+    requested_at: datetime
+    chat_id: int
+    decided_at: datetime | None
+    decided_by: int | None
+    outcome: str | None
+
+    @classmethod
+    def _from_row(cls, row: sqlite3.Row) -> RejectRequest:
+        return cls(
+            id=int(row["id"]),
+            ticket_id=int(row["ticket_id"]),
+            reason=str(row["reason"]),
+            requested_by=int(row["requested_by"]),
+            requester_key=row["requester_key"],
+            requested_at=_req_dt(row["requested_at"]),
+            chat_id=int(row["chat_id"]),
+            decided_at=_dt(row["decided_at"]),
+            decided_by=row["decided_by"],
+            outcome=row["outcome"],
+        )
+
+
+_REJECT_COLUMNS = (
+    "id, ticket_id, reason, requested_by, requester_key, requested_at, chat_id, decided_at,"
+    " decided_by, outcome"
+)
 
 
 @dataclass(frozen=True, slots=True)

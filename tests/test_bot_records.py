@@ -220,3 +220,44 @@ async def test_escalations_wait_out_the_night_and_undeliverable_ones_reach_the_s
             # Each problem was told once.
             assert len([m for m in emu.sent(SECRETARY) if "街道办的联系人" in m.text]) == 1
             assert len([m for m in emu.sent(SECRETARY) if "没能送到" in m.text]) == 1
+
+
+async def test_a_workers_reject_is_heard_by_nobody_until_the_secretary_decides(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with running_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "ret:1")
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "rej:1", check=False)
+            pick = await emu.wait_for(WORKER_LI, lambda m: "不予受理的原因" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, pick.message_id, "rj:1:out_of_scope")
+            ask = await emu.wait_for(SECRETARY, lambda m: "待审批" in m.text)
+            assert "不属于社区受理范围" in ask.text
+            await emu.wait_until(
+                lambda: "待社区审批" in emu.message(WORKER_LI, card.message_id).text
+            )
+            # The secretary says no: the worker hears it, the group never did.
+            await emu.press_button(SECRETARY, SECRETARY, ask.message_id, "rjn:1")
+            await emu.wait_for(WORKER_LI, lambda m: "没有同意" in m.text)
+            await bot.idle()
+            assert not any("不予受理" in m.text for m in emu.sent(GROUP))
+            assert "待社区审批" not in emu.message(WORKER_LI, card.message_id).text
+            assert (await services.tickets.get(1)).status == "new"
+            # Pressing again is refused: it was decided.
+            qid = await emu.press_button(
+                SECRETARY, SECRETARY, ask.message_id, "rja:1", check=False
+            )
+            assert (await emu.wait_for_answer(qid)).show_alert
+            assert (await services.tickets.get(1)).status == "new"
+
+            before = len(emu.sent(SECRETARY))
+            await emu.send_text(SECRETARY, SECRETARY, "/ticket 1")
+            shown = await emu.wait_for(SECRETARY, lambda m: "处理记录" in m.text, after=before)
+            assert "李娜申请不予受理" in shown.text and "刘书记不同意不予受理" in shown.text

@@ -52,8 +52,13 @@ async def handover_of(services: Services, ticket: Ticket) -> str | None:
 async def card_of(
     services: Services, ticket: Ticket, photos: int
 ) -> tuple[str, list[list[Button]]]:
-    """Render a ticket's worker card with the reason it was handed over."""
-    return render_card(services, ticket, photos, await handover_of(services, ticket))
+    """Render a ticket's worker card with why it was handed over and what waits on it."""
+    notes = [await handover_of(services, ticket)]
+    if ticket.status in lc.OPEN_STATES:
+        pending = await services.tickets.open_reject_request(ticket.id)
+        if pending is not None:
+            notes.append(texts.CARD_REJECT_PENDING.format(reason=pending.reason))
+    return render_card(services, ticket, photos, "\n".join(n for n in notes if n) or None)
 
 
 async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> None:

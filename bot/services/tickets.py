@@ -19,6 +19,7 @@ from storage.outbox import Button, OutgoingMessage
 from storage.tickets import (
     NewEvent,
     PlannedStep,
+    RejectRequest,
     Ticket,
     TicketEvent,
     TicketPhoto,
@@ -507,21 +508,150 @@ class TicketService:
             await self.repo.queue_messages(messages, now)
             return resolved
 
-    async def reject(self, ticket_id: int, actor: Actor, *, reason: str) -> Ticket:
-        """Refuse a ticket (不予受理) with a reason the reporter will see."""
+    async def reject(
+        self,
+        ticket_id: int,
+        actor: Actor,
+        *,
+        reason: str,
+        request: RejectRequest | None = None,
+    ) -> Ticket:
+        """Refuse a ticket (不予受理) with a reason the reporter will see; only an admin may.
+
+        A worker asks with `request_reject`; an admin's approval (`decide_reject`) ends here.
+        """
+        reason = reason.strip()
+        now = self.clock.now()
+        async with self.db.transaction():
+            ticket = await self.get(ticket_id)
+            if not actor.is_admin:
+                raise DomainError("reject_needs_approval", number=ticket.number)
+            to = self._check(ticket, "reject")
+            if not reason:
+                raise DomainError("reason_required", number=ticket.number)
+            await self.repo.update(ticket_id, status=to, closed_at=now)
+            detail: dict[str, Any] = {"reason": reason}
+            if request is not None:
+                detail["requested_by"] = request.requester_key
+            await self._event(ticket, actor, "rejected", to, detail)
+            await self.repo.cancel_steps(ticket_id, now)
+            await self.repo.refresh_next_check([ticket_id])
+            pending = await self.repo.open_reject_request(ticket_id)
+            if pending is not None and (request is None or pending.id != request.id):
+                await self.repo.decide_reject_request(pending.id, actor.user_id, "dropped", now)
+            return await self.get(ticket_id)
+
+    async def request_reject(
+        self, ticket_id: int, actor: Actor, *, reason: str, chat_id: int
+    ) -> RejectRequest:
+        """A worker's 不予受理: nobody but the admins hears of it until one of them approves."""
         reason = reason.strip()
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
             self._require_assignee(ticket, actor)
-            to = self._check(ticket, "reject")
+            self._check(ticket, "reject")
             if not reason:
                 raise DomainError("reason_required", number=ticket.number)
-            await self.repo.update(ticket_id, status=to, closed_at=now)
-            await self._event(ticket, actor, "rejected", to, {"reason": reason})
-            await self.repo.cancel_steps(ticket_id, now)
-            await self.repo.refresh_next_check([ticket_id])
-            return await self.get(ticket_id)
+            if not self.office_ids:
+                raise DomainError("reject_no_approver", number=ticket.number)
+            if await self.repo.open_reject_request(ticket_id) is not None:
+                raise DomainError("reject_pending", number=ticket.number)
+            request_id = await self.repo.add_reject_request(
+                ticket_id, reason, actor.user_id, actor.worker_key, now, chat_id
+            )
+            await self._event(ticket, actor, "reject_requested", ticket.status, {"reason": reason})
+            worker = self.worker_names.get(actor.worker_key or "", "") or actor.name
+            text = texts.REJECT_APPROVAL_ASK.format(
+                number=ticket.number,
+                category=self.category_names.get(ticket.category, ticket.category),
+                worker=worker,
+                reason=reason,
+                text=ticket.text[:300],
+            )
+            buttons = (
+                (
+                    Button(texts.BTN_REJECT_APPROVE, f"rja:{request_id}"),
+                    Button(texts.BTN_REJECT_REFUSE, f"rjn:{request_id}"),
+                ),
+            )
+            await self.repo.queue_messages(
+                [
+                    (
+                        f"reject-ask:{request_id}:{office_id}",
+                        office_id,
+                        OutgoingMessage(
+                            text,
+                            buttons=buttons,
+                            private=True,
+                            purpose="approval",
+                            extra={"ticket_id": ticket_id},
+                        ),
+                    )
+                    for office_id in self.office_ids
+                ],
+                now,
+            )
+            request = await self.repo.reject_request(request_id)
+            assert request is not None
+            return request
+
+    async def decide_reject(
+        self, request_id: int, actor: Actor, *, approve: bool
+    ) -> tuple[Ticket, str]:
+        """An admin approves or refuses a worker's 不予受理; the worker is told the outcome.
+
+        Returns the ticket and the outcome: 'approved', 'refused', or 'dropped' when the ticket
+        moved on (another worker, accepted elsewhere, finished) since it was asked.
+        """
+        if not actor.is_admin:
+            raise DomainError("not_allowed")
+        now = self.clock.now()
+        async with self.db.transaction():
+            request = await self.repo.reject_request(request_id)
+            if request is None:
+                raise DomainError("stale_button")
+            ticket = await self.get(request.ticket_id)
+            if request.decided_at is not None:
+                raise DomainError("reject_decided", number=ticket.number)
+            still = ticket.assignee_key == request.requester_key and "reject" in (
+                lc.allowed_actions(ticket.status)
+            )
+            outcome = ("approved" if approve else "refused") if still else "dropped"
+            await self.repo.decide_reject_request(request.id, actor.user_id, outcome, now)
+            admin = self.worker_names.get(actor.worker_key or "", "") or actor.name
+            if outcome == "approved":
+                ticket = await self.reject(
+                    ticket.id, actor, reason=request.reason, request=request
+                )
+                told = texts.REJECT_APPROVED_TO_WORKER
+            elif outcome == "refused":
+                await self._event(
+                    ticket, actor, "reject_refused", ticket.status, {"reason": request.reason}
+                )
+                told = texts.REJECT_REFUSED_TO_WORKER
+            else:
+                return ticket, outcome
+            await self.repo.queue_messages(
+                [
+                    (
+                        f"reject-outcome:{request.id}",
+                        request.chat_id,
+                        OutgoingMessage(
+                            told.format(number=ticket.number, admin=admin),
+                            private=True,
+                            purpose="approval",
+                            extra={"ticket_id": ticket.id},
+                        ),
+                    )
+                ],
+                now,
+            )
+            return ticket, outcome
+
+    async def open_reject_request(self, ticket_id: int) -> RejectRequest | None:
+        """Return a ticket's 不予受理 request still waiting for an admin."""
+        return await self.repo.open_reject_request(ticket_id)
 
     async def mark_duplicate(
         self,
