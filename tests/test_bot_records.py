@@ -20,7 +20,7 @@ from tests.botkit import (
     open_privates,
     running_bot,
 )
-from tests.test_bot_lifecycle import add_people, lifecycle_config
+from tests.test_bot_lifecycle import add_people, drained, lifecycle_config
 
 LIFT = "4号楼电梯又坏了，快来人修一下"
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
@@ -261,3 +261,29 @@ async def test_a_workers_reject_is_heard_by_nobody_until_the_secretary_decides(
             await emu.send_text(SECRETARY, SECRETARY, "/ticket 1")
             shown = await emu.wait_for(SECRETARY, lambda m: "处理记录" in m.text, after=before)
             assert "李娜申请不予受理" in shown.text and "刘书记不同意不予受理" in shown.text
+
+
+async def test_news_of_a_normal_ticket_waits_for_the_groups_quiet_hours_to_end(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        clock.advance(timedelta(hours=13))  # Monday 22:00: quiet hours (22:00-07:00)
+        async with running_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            # The resident who just spoke is answered at once.
+            ack = await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            assert "11-24 12:30" in ack.text  # counted from Tuesday 08:30
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            clock.advance(timedelta(minutes=30))
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await bot.idle()
+            await drained(bot)
+            assert not any("已接单" in m.text for m in emu.sent(GROUP))
+            clock.advance(timedelta(hours=8, minutes=31))  # Tuesday 07:01
+            await drained(bot)
+            said = await emu.wait_for(GROUP, lambda m: "李娜已接单" in m.text)
+            assert said.reply_to_message_id is not None

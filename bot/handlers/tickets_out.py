@@ -13,7 +13,8 @@ from bot.services import lifecycle as lc
 from bot.services.bootstrap import Services
 from bot.services.cards import group_ack, handover_line, private_ack, worker_card
 from bot.services.desk import Desk
-from storage.outbox import Button
+from bot.services.schedule import quiet_until
+from storage.outbox import Button, OutgoingMessage
 from storage.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -178,9 +179,29 @@ async def deliver(
 
 
 async def announce(bot: ExtBot[None], services: Services, ticket: Ticket, text: str) -> None:
-    """Tell the reporter's chat briefly what happened, as a reply to the complaint."""
+    """Tell the reporter's chat briefly what happened, as a reply to the complaint.
+
+    In a group, news of a non-urgent ticket waits for the group's quiet hours to end.
+    """
     if ticket.chat_id is None:
         return
+    if not ticket.is_private and ticket.urgency != "urgent":
+        now = services.clock.now()
+        quiet = (await services.schedule.schedule_for(ticket.chat_id)).quiet_hours
+        release = quiet_until(now, quiet, services.tz)
+        if release > now:
+            await services.outbox.enqueue(
+                ticket.chat_id,
+                OutgoingMessage(
+                    text,
+                    reply_to_message_id=ticket.message_id,
+                    purpose="announce",
+                    extra={"ticket_id": ticket.id},
+                ),
+                now,
+                not_before=release,
+            )
+            return
     try:
         await send(bot, services, ticket.chat_id, text, reply_to=ticket.message_id)
     except Unreachable:
