@@ -244,15 +244,17 @@ class EscalationSweep:
         now = self.clock.now()
         total: dict[str, int] = defaultdict(int)
         closed: list[int] = []
-        quiet = dict(await self._quiet_by_chat()) if self._quiet_by_chat else {}
-        contacts = dict(await self._contacts()) if self._contacts else {}
-        total["messages"] += await self._report_refused(now)
+        quiet: dict[int, QuietHours] | None = None
+        contacts: dict[str, int] = {}
         # A step may plan the next rung already due (the bot was down): loop until none is.
         for _ in range(10):
             async with self.db.transaction():
                 due = await self.repo.due_steps(now, self.BATCH)
                 if not due:
                     break
+                if quiet is None:  # read only when there is something to decide
+                    quiet = dict(await self._quiet_by_chat()) if self._quiet_by_chat else {}
+                    contacts = dict(await self._contacts()) if self._contacts else {}
                 batch = _Batch(quiet=quiet, contacts=contacts)
                 for ticket, step in due:
                     self._take(ticket, step, now, batch)
@@ -262,6 +264,7 @@ class EscalationSweep:
             closed.extend(batch.closed)
             if len(due) < self.BATCH and not any(p.due_at <= now for p in batch.planned):
                 break
+        total["messages"] += await self._report_refused(now)
         result = SweepResult(**total, closed_ids=tuple(closed))
         if result.steps:
             log.info(
@@ -677,10 +680,13 @@ class EscalationSweep:
         """Tell the admins, once each, of escalations Telegram refused (chat not found, 403)."""
         if not self.policy.office_ids:
             return 0
+        refused_sends = await self.repo.refused_escalations()  # a read: no write lock taken
+        if not refused_sends:
+            return 0
         departments = {d.key: d.name for d in self.policy.departments}
         messages: list[tuple[str, int, OutgoingMessage]] = []
         async with self.db.transaction():
-            for refused in await self.repo.refused_escalations():
+            for refused in refused_sends:
                 if refused.purpose == "whistle":
                     target = departments.get(refused.department or "", texts.DEPARTMENT_WORD)
                 else:
