@@ -653,7 +653,7 @@ REJECT_REASONS: dict[str, str] = {
     "not_found": "现场核实没有发现这个问题",
     "no_info": "信息不足，无法核实",
 }
-REJECTED_TO_REPORTER = "#{number} 经核实不予受理。原因：{reason}\n如有疑问，请联系{worker}。"
+REJECTED_TO_REPORTER = "#{number} 经社区审核，不予受理。原因：{reason}\n如有疑问，请联系{worker}。"
 REJECTED_TO_FOLLOWER = "您关注的问题 #{number} 不予受理。原因：{reason}"
 REJECT_DONE = "已不予受理 #{number}，已告知反映人。"
 DUPLICATE_ASK = "#{number} 与哪张工单重复？请回复原工单号，例如 #12（回复“取消”可退出）。"
@@ -743,3 +743,54 @@ MYGRID_NO_WORKER = (
     "您住{building}号楼，属于{grid}，网格员暂未安排，有问题可以直接在群里说或私聊我反映。"
 )
 MYGRID_SENT = "已私聊告诉您。"
+
+# ── records (issue 14): honest records, office hours, approvals, undeliverable escalations ──
+ACCEPTED_FOR_GROUP = "#{number} {admin}已代为接单（负责人：{worker}），正在处理。"
+TIMELINE_STAFF = "工作人员"
+TIMELINE_DEPARTMENT = "职能部门"
+RECATEGORISED_KEPT = "已把 #{number} 的类别改为“{category}”，仍由您负责，时限不变。"
+TIMELINE_KINDS["recategorised"] = "更正类别"
+CARD_TRANSFERRED = "↪️ 转派原因：{reason}（{by}）"
+CARD_RETURNED = "↩️ 退回原因：{reason}（{by}）"
+CARD_REASSIGNED = "↪️ 原负责人暂时联系不上，已改派给您"
+STREET_OFFICE = "街道办"
+DEPARTMENT_WORD = "职能部门"
+ESCALATION_NOT_SET = (
+    "⚠️ 工单 #{number}（{category}）已超时，应报{target}，但还没有{target}的联系人，无法送达。"
+    "请在社区配置文件里填写联系人，或生成邀请链接请对方绑定；在此之前请社区直接督办。"
+)
+ESCALATION_REFUSED = (
+    "⚠️ 工单 #{number} 的督办消息没能送到{target}：对方还没有打开机器人，或联系人账号有误。"
+    "请核对联系人，或生成邀请链接请对方绑定；在此之前请社区直接联系。"
+)
+TIMELINE_KINDS["escalation_undeliverable"] = "督办无法送达"
+INVITE_LINKED_CONTACT = (
+    "绑定成功！您是{name}的联系人。{community}的工单需要督办或协同处理时，会私聊发给您。"
+)
+INVITE_UNKNOWN_KEY = "社区配置里没有“{key}”。可邀请的有：{known}"
+LATE_UNDER_A_MINUTE = "不到 1 分钟"
+REJECT_APPROVAL_ASK = (
+    "【不予受理待审批】工单 #{number}（{category}），{worker}申请不予受理。\n原因：{reason}\n"
+    "居民反映：{text}\n批准后才会告知反映人。"
+)
+BTN_REJECT_APPROVE = "同意不予受理"
+BTN_REJECT_REFUSE = "不同意，继续办理"
+REJECT_REQUESTED = (
+    "已把 #{number} 的不予受理申请交给社区审批；批准后才会告知反映人，结果会通知您。"
+)
+REJECT_APPROVED_TO_WORKER = "#{number} 的不予受理申请已由{admin}批准，已告知反映人。"
+REJECT_REFUSED_TO_WORKER = "#{number} 的不予受理申请{admin}没有同意，请继续办理。"
+REJECT_DECIDED_APPROVED = "已同意 #{number} 不予受理，已告知反映人和网格员。"
+REJECT_DECIDED_REFUSED = "已退回 #{number} 的不予受理申请，网格员会继续办理。"
+REJECT_DECIDED_DROPPED = "#{number} 已经换了负责人或已结束，这个申请不再需要审批。"
+CARD_REJECT_PENDING = "⏳ 不予受理申请待社区审批：{reason}"
+TIMELINE_KINDS["reject_requested"] = "申请不予受理"
+TIMELINE_KINDS["reject_refused"] = "不同意不予受理"
+ERRORS.update(
+    {
+        "reject_needs_approval": "#{number} 不予受理要经社区管理员批准，请通过工单卡片申请。",
+        "reject_pending": "#{number} 的不予受理申请正在等社区审批。",
+        "reject_decided": "#{number} 的不予受理申请已经处理过了。",
+        "reject_no_approver": "#{number} 不予受理需要社区管理员审批，但还没有可联系的管理员。",
+    }
+)

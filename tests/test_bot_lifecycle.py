@@ -268,10 +268,19 @@ async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
             pick = await emu.wait_for(WORKER_LI, lambda m: "不予受理的原因" in m.text)
             assert "不属于社区受理范围" in labels(pick)
             await emu.send_text(WORKER_LI, WORKER_LI, "电梯经检测运行正常，是小区临时停电所致")
+            # A worker's 不予受理 waits for the secretary; the group hears nothing yet.
+            await emu.wait_for(
+                WORKER_LI, lambda m: m.text == texts.REJECT_REQUESTED.format(number=1)
+            )
+            ask = await emu.wait_for(SECRETARY, lambda m: "待审批" in m.text)
+            assert "临时停电" in ask.text and "李娜" in ask.text
+            assert not any("不予受理" in m.text for m in emu.sent(GROUP))
+            assert (await services.tickets.get(1)).status == "new"
+            await emu.press_button(SECRETARY, SECRETARY, ask.message_id, "rja:1")
             told = await emu.wait_for(GROUP, lambda m: "不予受理" in m.text)
             assert told.reply_to_message_id == complaint["message_id"]
             assert "临时停电" in told.text and "李娜" in told.text
-            await emu.wait_for(WORKER_LI, lambda m: m.text == texts.REJECT_DONE.format(number=1))
+            await emu.wait_for(WORKER_LI, lambda m: "已由刘书记批准" in m.text)
             card = emu.message(WORKER_LI, card.message_id)
             assert "不予受理" in card.text and card.buttons == []
             assert (await services.tickets.get(1)).status == "rejected"
@@ -294,7 +303,9 @@ async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
             await emu.press_button(WORKER_LI, WORKER_LI, card2.message_id, "rej:2")
             pick = await emu.wait_for(WORKER_LI, lambda m: "#2 不予受理的原因" in m.text)
             await emu.press_button(WORKER_LI, WORKER_LI, pick.message_id, "rj:2:out_of_scope")
-            told = await emu.wait_for(GROUP, lambda m: "#2 经核实不予受理" in m.text)
+            ask = await emu.wait_for(SECRETARY, lambda m: "#2" in m.text and "待审批" in m.text)
+            await emu.press_button(SECRETARY, SECRETARY, ask.message_id, "rja:2")
+            told = await emu.wait_for(GROUP, lambda m: "#2 经社区审核，不予受理" in m.text)
             assert told.reply_to_message_id == second["message_id"]
             assert "不属于社区受理范围" in told.text
             await bot.idle()

@@ -12,6 +12,7 @@ from bot.app import GridContext
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import send
 from bot.services.community import Worker
+from bot.services.people import Contact
 
 
 async def on_bind(update: Update, context: GridContext) -> None:
@@ -58,7 +59,11 @@ async def start_hook(update: Update, context: GridContext) -> bool:
     if not args:
         return False
     person = await services.state.redeem_invite(args[0], msg.sender.user_id)
-    if isinstance(person, Worker):
+    if isinstance(person, Contact):
+        text = texts.INVITE_LINKED_CONTACT.format(
+            name=person.name, community=services.community.name
+        )
+    elif isinstance(person, Worker):
         text = texts.INVITE_LINKED_WORKER.format(
             name=person.name,
             community=services.community.name,

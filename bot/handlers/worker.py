@@ -22,12 +22,12 @@ from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import edit, send
-from bot.handlers.tickets_out import announce, ensure_card, refresh_card, render_card
+from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
 from bot.services.bootstrap import Services
 from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
-from bot.services.tickets import Actor, Ticket
+from bot.services.tickets import Actor, Ticket, acts_for_holder
 from storage.outbox import Button
 from storage.tickets import TicketEvent
 
@@ -76,14 +76,16 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         ticket = await services.tickets.accept(ticket_id, actor)
         await query.answer(texts.ACTION_DONE)
         await refresh_card(bot, services, ticket)
-        await announce(
-            bot,
-            services,
-            ticket,
-            texts.ACCEPTED_GROUP.format(
-                number=ticket.number, worker=services.worker_name(ticket.assignee_key)
-            ),
-        )
+        holder = services.worker_name(ticket.assignee_key)
+        if acts_for_holder(ticket, actor):
+            said = texts.ACCEPTED_GROUP.format(number=ticket.number, worker=holder)
+        else:  # the secretary's own press: recorded and told as theirs, not the worker's
+            said = texts.ACCEPTED_FOR_GROUP.format(
+                number=ticket.number,
+                admin=services.worker_name(actor.worker_key) or actor.name,
+                worker=holder or texts.NOBODY_YET,
+            )
+        await announce(bot, services, ticket, said)
     elif verb == "card":
         await query.answer()
         await _show_card(context, services, ticket, query)
@@ -173,7 +175,7 @@ async def _show_card(context: GridContext, services: Services, ticket: Ticket, q
     if query.message is None:
         return
     photos = len(await services.tickets.photos(ticket.id))
-    text, buttons = render_card(services, ticket, photos)
+    text, buttons = await card_of(services, ticket, photos)
     actor = await Desk(services).actor(query.from_user.id, query.from_user.full_name)
     if not _may_act(ticket, actor):
         buttons = []
@@ -238,6 +240,7 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
                 prompt.ticket_id, actor, str(prompt.data["worker"]), text
             )
         else:
+            held_by = (await services.tickets.get(prompt.ticket_id)).assignee_key
             ticket, lesson = await desk.transfer_to_category(
                 prompt.ticket_id, actor, str(prompt.data["category"]), text
             )
@@ -252,6 +255,18 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
                         explanation=lesson.explanation,
                     ),
                 )
+        if "worker" not in prompt.data and ticket.assignee_key == held_by:
+            # A corrected category with the same holder: no move, nothing for the group.
+            await send(
+                context.bot,
+                services,
+                msg.chat_id,
+                texts.RECATEGORISED_KEPT.format(
+                    number=ticket.number, category=services.category_name(ticket.category)
+                ),
+            )
+            await refresh_card(context.bot, services, ticket)
+            raise ApplicationHandlerStop
         await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
         await _after_move(context, services, ticket, texts.TRANSFERRED_GROUP)
     elif prompt.action == "resolve":
@@ -330,9 +345,15 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         raise DomainError("not_allowed")
     events = await services.tickets.history(ticket.id)
     photos = await services.tickets.photos(ticket.id)
-    history = timeline(events, tz=services.tz, who=_who(services, ticket))
+    history = timeline(
+        events,
+        tz=services.tz,
+        who=_who(services, ticket),
+        worker_name=services.worker_name,
+        category_name=services.category_name,
+    )
     if staff or is_reporter:
-        card, buttons = render_card(services, ticket, len(photos))
+        card, buttons = await card_of(services, ticket, len(photos))
         if not _may_act(ticket, actor):
             buttons = []
         text = card + "\n\n" + html.escape(history)
@@ -349,7 +370,13 @@ async def on_ticket(update: Update, context: GridContext) -> None:
 
 
 def _who(services: Services, ticket: Ticket) -> Any:
+    departments = {d.key: d.name for d in services.escalation.policy.departments}
+
     def who(event: TicketEvent) -> str:
+        detail = event.detail or {}
+        key = detail.get("by_key")
+        if isinstance(key, str) and key:
+            return services.worker_name(key)  # the person, by the name the community knows
         if event.actor_id is None:
             return texts.TIMELINE_SYSTEM
         if event.actor_id == ticket.reporter_id:
@@ -357,8 +384,10 @@ def _who(services: Services, ticket: Ticket) -> Any:
         for worker in services.community.workers:
             if worker.telegram_id == event.actor_id:
                 return worker.name
-        if event.actor_role in ("worker", "admin", "department"):
-            return services.worker_name(event.actor_role)
+        if event.actor_role == "department":
+            return departments.get(str(detail.get("department", "")), texts.TIMELINE_DEPARTMENT)
+        if event.actor_role in ("worker", "admin"):
+            return str(detail.get("by") or texts.TIMELINE_STAFF)
         return texts.TIMELINE_RESIDENT
 
     return who

@@ -11,7 +11,13 @@ from bot.nlp import Classifier, LexiconError
 from bot.nlp.learning import Learner
 from bot.services.clock import Clock
 from bot.services.community import Community, ConfigError, load_community
-from bot.services.escalation import EscalationConfigError, EscalationPolicy, EscalationSweep
+from bot.services.escalation import (
+    EscalationConfigError,
+    EscalationPolicy,
+    EscalationSweep,
+    QuietHours,
+    contact_names,
+)
 from bot.services.intake import IntakeService
 from bot.services.people import CommunityState
 from bot.services.points import PointsService, parse_points_config
@@ -127,14 +133,18 @@ async def build_services(
             community=community.name,
             category_names=names,
             worker_names=workers,
+            reserved_keys=frozenset(w.key for w in community.workers)
+            | frozenset(a.key for a in community.admins),
         )
     except EscalationConfigError as exc:
         problems.append(f"{source}: {exc}")
     if problems:
         raise StartupConfigError("\n".join(problems))
 
+    state.set_contacts(contact_names(config, community.street_office))
     learner = Learner(db, clock)
     await learner.load(community.name, classifier)
+    points = PointsService(db, clock, points_config)
     tickets = TicketService(
         db,
         clock,
@@ -143,10 +153,24 @@ async def build_services(
         office_ids=office_ids,
         category_names=names,
         worker_names=workers,
+        points=points,
     )
-    points = PointsService(db, clock, points_config)
     redemption = RedemptionService(db, clock, points)
     await redemption.sync_catalogue()
+    schedule = ScheduleService(
+        db,
+        clock,
+        schedule_config,
+        tz,
+        category_names=names,
+        grid_names={g.code: g.name for g in community.grids},
+    )
+
+    async def quiet_by_chat() -> dict[int, QuietHours]:
+        """Each group's own quiet hours (a group's /schedule may change them)."""
+        overrides = await schedule.repo.overrides()
+        return {chat: schedule.effective(o).quiet_hours for chat, o in overrides.items()}
+
     return Services(
         db=db,
         clock=clock,
@@ -157,19 +181,20 @@ async def build_services(
         state=state,
         sla=sla,
         tickets=tickets,
-        escalation=EscalationSweep(db, clock, sla, policy),
+        escalation=EscalationSweep(
+            db,
+            clock,
+            sla,
+            policy,
+            quiet_hours=schedule.config.defaults.quiet_hours,
+            quiet_by_chat=quiet_by_chat,
+            contacts=state.contact_ids,
+        ),
         intake=IntakeService(db, clock, classifier, community, state, tickets),
         residents=ResidentService(db, clock),
         points=points,
         tasks=TaskService(db, clock, points),
         redemption=redemption,
-        schedule=ScheduleService(
-            db,
-            clock,
-            schedule_config,
-            tz,
-            category_names=names,
-            grid_names={g.code: g.name for g in community.grids},
-        ),
+        schedule=schedule,
         outbox=OutboxRepository(db),
     )

@@ -83,8 +83,9 @@ def worker_card(
     worker: str,
     tz: ZoneInfo,
     photos: int = 0,
+    handover: str | None = None,
 ) -> tuple[str, Buttons]:
-    """Render the ticket card a worker acts on (HTML)."""
+    """Render the ticket card a worker acts on (HTML); handover: why it came to this worker."""
     e = html.escape
     icon = "🆕" if ticket.status in lc.AWAITING_ACCEPT else "🛠"
     if ticket.status in lc.TERMINAL or ticket.status == lc.RESOLVED:
@@ -109,6 +110,8 @@ def worker_card(
         lines.append(texts.CARD_PRIORITY)
     if photos:
         lines.append(texts.CARD_PHOTOS.format(count=photos))
+    if handover and ticket.status in lc.OPEN_STATES:
+        lines.append(e(handover))
     if ticket.status in lc.AWAITING_ACCEPT:
         lines.append(texts.CARD_ACCEPT_DUE.format(due=local_time(ticket.accept_due_at, tz)))
     elif ticket.status in lc.IN_HAND:
@@ -120,6 +123,18 @@ def worker_card(
         )
     )
     return "\n".join(lines), card_buttons(ticket)
+
+
+def handover_line(event: TicketEvent, who: str) -> str | None:
+    """Say why a ticket came to its worker: a transfer's or a return's reason, and by whom."""
+    detail = event.detail or {}
+    if event.kind == "reassigned":
+        return texts.CARD_REASSIGNED
+    reason = str(detail.get("reason") or "").strip()
+    if not reason:
+        return None
+    template = texts.CARD_TRANSFERRED if event.kind == "transferred" else texts.CARD_RETURNED
+    return template.format(reason=reason, by=who or texts.TIMELINE_STAFF)
 
 
 def group_ack(
@@ -165,25 +180,35 @@ def public_status(ticket: Ticket, *, category: str) -> str:
     )
 
 
+def _same(value: str) -> str:
+    return value
+
+
 def timeline(
     events: Sequence[TicketEvent],
     *,
     tz: ZoneInfo,
     who: Callable[[TicketEvent], str],
+    worker_name: Callable[[str], str] = _same,
+    category_name: Callable[[str], str] = _same,
 ) -> str:
-    """The ticket's history, one line per event (plain text)."""
+    """The ticket's history, one line per event (plain text); names, never keys or codes."""
     lines = [texts.TIMELINE_HEAD]
     for event in events:
         label = texts.TIMELINE_KINDS.get(event.kind, event.kind)
         detail = event.detail or {}
         extra = ""
-        for key in ("reason", "note", "to_worker", "category", "rating", "level"):
+        for key in ("reason", "note", "to_worker", "to_category", "category", "rating", "level"):
             value = detail.get(key)
             if value:
                 if key == "level":
                     value = texts.ESCALATION_LEVEL_LABELS.get(value, value)
                 elif key == "rating":
                     value = texts.RATING_LABELS.get(value, value)
+                elif key == "to_worker":
+                    value = worker_name(str(value))
+                elif key in ("category", "to_category"):
+                    value = category_name(str(value))
                 extra = f"（{value}）"
                 break
         lines.append(

@@ -96,6 +96,12 @@ def _code_and_name(
     return code, name.strip()
 
 
+# The [points] keys and where each is applied: ticket_confirmed when a ticket is resolved
+# (TicketService.resolve -> PointsService.confirm_ticket), difficulty when a task is published,
+# behaviours on /award and /deduct.
+POINTS_KEYS = frozenset({"ticket_confirmed", "difficulty", "behaviours"})
+
+
 def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
     """Read [points], [points.difficulty], [[points.behaviours]] and [[catalogue]]."""
     problems: list[str] = []
@@ -115,6 +121,11 @@ def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
                 if got is not None:
                     difficulty[str(level)] = got
 
+    # Every key here is a rule the bot applies; anything else would be a rule that does nothing.
+    problems.extend(
+        f"points.{key}: 未知的积分规则，不会生效（可用：{'、'.join(sorted(POINTS_KEYS))}）"
+        for key in sorted(set(section) - POINTS_KEYS)
+    )
     ticket = _int(
         section.get("ticket_confirmed", 0),
         "points.ticket_confirmed",
@@ -348,6 +359,19 @@ class PointsService:
                 actor=actor,
                 ticket_id=ticket_id,
             )
+
+    async def confirm_ticket(self, ticket_id: int) -> LedgerEntry | None:
+        """Apply the ticket_confirmed rule once: the problem proved real (it was resolved)."""
+        if self.config.ticket_confirmed <= 0:
+            return None
+        async with self.db.transaction():
+            already = await self.db.fetchval(
+                "SELECT 1 FROM points_ledger WHERE kind = 'ticket' AND ticket_id = ?",
+                (ticket_id,),
+            )
+            if already:
+                return None  # resolved again after 不满意: the rule applies once per ticket
+            return await self.award_ticket(ticket_id)
 
     async def balance(self, user_id: int) -> int:
         """Return a resident's spendable balance (0 when none)."""

@@ -12,12 +12,14 @@ from bot import texts
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
+from bot.services.points import PointsService
 from bot.services.sla import SlaPolicy
 from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
 from storage.tickets import (
     NewEvent,
     PlannedStep,
+    RejectRequest,
     Ticket,
     TicketEvent,
     TicketPhoto,
@@ -68,13 +70,17 @@ class NewTicket:
 
 
 def deadline_steps(
-    ticket_id: int, phase: str, start: datetime, deadline: datetime, sla: SlaPolicy
+    ticket_id: int,
+    phase: str,
+    start: datetime,
+    deadline: datetime,
+    sla: SlaPolicy,
+    urgency: str = "urgent",
 ) -> list[PlannedStep]:
     """Plan the first steps of a deadline: remind the worker, then tell the office at the end."""
+    remind_at = sla.reminder_time(start, deadline, urgency)
     return [
-        PlannedStep(
-            ticket_id, phase, "remind", start, deadline, sla.reminder_time(start, deadline)
-        ),
+        PlannedStep(ticket_id, phase, "remind", start, deadline, remind_at),
         PlannedStep(ticket_id, phase, "office", start, deadline, deadline),
     ]
 
@@ -106,6 +112,28 @@ def rating_buttons(ticket_id: int) -> tuple[Button, ...]:
     )
 
 
+def acts_for_holder(ticket: Ticket, actor: Actor) -> bool:
+    """Tell whether the actor is the ticket's own worker (not an admin acting for them)."""
+    if actor.worker_key is not None and actor.worker_key == ticket.assignee_key:
+        return True
+    return ticket.assignee_id is not None and actor.user_id == ticket.assignee_id
+
+
+def actor_role(ticket: Ticket, actor: Actor) -> str:
+    """The role an action is recorded under: the holder's own press, or an admin's."""
+    if acts_for_holder(ticket, actor) or not actor.is_admin:
+        return "worker"
+    return "admin"
+
+
+def actor_detail(ticket: Ticket, actor: Actor) -> dict[str, Any]:
+    """Who took an action, by name and key; an admin's press names whose ticket it was."""
+    detail: dict[str, Any] = {"by": actor.name, "by_key": actor.worker_key}
+    if not acts_for_holder(ticket, actor):
+        detail["for_worker"] = ticket.assignee_key
+    return detail
+
+
 class TicketService:
     """The ticket rules; every state change is one transaction with its history row."""
 
@@ -119,6 +147,7 @@ class TicketService:
         office_ids: Sequence[int] = (),
         category_names: Mapping[str, str] | None = None,
         worker_names: Mapping[str, str] | None = None,
+        points: PointsService | None = None,
     ) -> None:
         # office_ids: Telegram ids of the community office (the admins), told on 不满意 reopens.
         # category_names: Chinese names for messages (the classifier's category_name).
@@ -130,6 +159,7 @@ class TicketService:
         self.community = community_name
         self.office_ids = tuple(office_ids)
         self.repo = TicketRepository(db)
+        self.points = points  # applies the ticket_confirmed rule when a ticket is resolved
 
     # ── reading ──
     async def get(self, ticket_id: int) -> Ticket:
@@ -195,7 +225,7 @@ class TicketService:
             accept_due = self.sla.accept_due(new.category, new.urgency, now)
             # The first deadline steps are known now: their earliest is the next check, so the
             # row is written once instead of being refreshed after the steps.
-            steps = deadline_steps(0, "accept", now, accept_due, self.sla)
+            steps = deadline_steps(0, "accept", now, accept_due, self.sla, new.urgency)
             ticket = await self.repo.insert(
                 {
                     "community": new.community,
@@ -265,7 +295,7 @@ class TicketService:
                 escalation_level=0,
             )
             await self._event(ticket, actor, "accepted", to, {"resolve_due": iso(due)})
-            await self._restart_clock(ticket_id, "resolve", now, due)
+            await self._restart_clock(ticket_id, "resolve", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def transfer(
@@ -294,6 +324,18 @@ class TicketService:
                 raise DomainError("reason_required", number=ticket.number)
             new_key = to_worker_key if to_worker_key is not None else ticket.assignee_key
             new_id = to_worker_id if to_worker_key is not None else ticket.assignee_id
+            if new_key == ticket.assignee_key:
+                # Only the category was wrong: the holder keeps the ticket, its state and the
+                # time promised to the resident.
+                await self.repo.update(ticket_id, category=category)
+                await self._event(
+                    ticket,
+                    actor,
+                    "recategorised",
+                    ticket.status,
+                    {"from_category": ticket.category, "to_category": category, "reason": reason},
+                )
+                return await self.get(ticket_id)
             due = self.sla.accept_due(category, ticket.urgency, now)
             await self.repo.update(
                 ticket_id,
@@ -318,7 +360,7 @@ class TicketService:
                     "reason": reason,
                 },
             )
-            await self._restart_clock(ticket_id, "accept", now, due)
+            await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def return_to_duty(
@@ -362,7 +404,7 @@ class TicketService:
                     "to_worker": duty_key,
                 },
             )
-            await self._restart_clock(ticket_id, "accept", now, due)
+            await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def reassign(
@@ -402,7 +444,7 @@ class TicketService:
                 )
             )
             if ticket.status not in lc.AWAITING_ACCEPT:
-                await self._restart_clock(ticket_id, "accept", now, due)
+                await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def resolve(
@@ -431,6 +473,8 @@ class TicketService:
                     "late": bool(ticket.resolve_due_at and now > ticket.resolve_due_at),
                 },
             )
+            if self.points is not None:
+                await self.points.confirm_ticket(ticket_id)
             await self.repo.cancel_steps(ticket_id, now)
             window_end = now + self.sla.rating_window
             await self.repo.plan_steps(
@@ -464,21 +508,150 @@ class TicketService:
             await self.repo.queue_messages(messages, now)
             return resolved
 
-    async def reject(self, ticket_id: int, actor: Actor, *, reason: str) -> Ticket:
-        """Refuse a ticket (不予受理) with a reason the reporter will see."""
+    async def reject(
+        self,
+        ticket_id: int,
+        actor: Actor,
+        *,
+        reason: str,
+        request: RejectRequest | None = None,
+    ) -> Ticket:
+        """Refuse a ticket (不予受理) with a reason the reporter will see; only an admin may.
+
+        A worker asks with `request_reject`; an admin's approval (`decide_reject`) ends here.
+        """
+        reason = reason.strip()
+        now = self.clock.now()
+        async with self.db.transaction():
+            ticket = await self.get(ticket_id)
+            if not actor.is_admin:
+                raise DomainError("reject_needs_approval", number=ticket.number)
+            to = self._check(ticket, "reject")
+            if not reason:
+                raise DomainError("reason_required", number=ticket.number)
+            await self.repo.update(ticket_id, status=to, closed_at=now)
+            detail: dict[str, Any] = {"reason": reason}
+            if request is not None:
+                detail["requested_by"] = request.requester_key
+            await self._event(ticket, actor, "rejected", to, detail)
+            await self.repo.cancel_steps(ticket_id, now)
+            await self.repo.refresh_next_check([ticket_id])
+            pending = await self.repo.open_reject_request(ticket_id)
+            if pending is not None and (request is None or pending.id != request.id):
+                await self.repo.decide_reject_request(pending.id, actor.user_id, "dropped", now)
+            return await self.get(ticket_id)
+
+    async def request_reject(
+        self, ticket_id: int, actor: Actor, *, reason: str, chat_id: int
+    ) -> RejectRequest:
+        """A worker's 不予受理: nobody but the admins hears of it until one of them approves."""
         reason = reason.strip()
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
             self._require_assignee(ticket, actor)
-            to = self._check(ticket, "reject")
+            self._check(ticket, "reject")
             if not reason:
                 raise DomainError("reason_required", number=ticket.number)
-            await self.repo.update(ticket_id, status=to, closed_at=now)
-            await self._event(ticket, actor, "rejected", to, {"reason": reason})
-            await self.repo.cancel_steps(ticket_id, now)
-            await self.repo.refresh_next_check([ticket_id])
-            return await self.get(ticket_id)
+            if not self.office_ids:
+                raise DomainError("reject_no_approver", number=ticket.number)
+            if await self.repo.open_reject_request(ticket_id) is not None:
+                raise DomainError("reject_pending", number=ticket.number)
+            request_id = await self.repo.add_reject_request(
+                ticket_id, reason, actor.user_id, actor.worker_key, now, chat_id
+            )
+            await self._event(ticket, actor, "reject_requested", ticket.status, {"reason": reason})
+            worker = self.worker_names.get(actor.worker_key or "", "") or actor.name
+            text = texts.REJECT_APPROVAL_ASK.format(
+                number=ticket.number,
+                category=self.category_names.get(ticket.category, ticket.category),
+                worker=worker,
+                reason=reason,
+                text=ticket.text[:300],
+            )
+            buttons = (
+                (
+                    Button(texts.BTN_REJECT_APPROVE, f"rja:{request_id}"),
+                    Button(texts.BTN_REJECT_REFUSE, f"rjn:{request_id}"),
+                ),
+            )
+            await self.repo.queue_messages(
+                [
+                    (
+                        f"reject-ask:{request_id}:{office_id}",
+                        office_id,
+                        OutgoingMessage(
+                            text,
+                            buttons=buttons,
+                            private=True,
+                            purpose="approval",
+                            extra={"ticket_id": ticket_id},
+                        ),
+                    )
+                    for office_id in self.office_ids
+                ],
+                now,
+            )
+            request = await self.repo.reject_request(request_id)
+            assert request is not None
+            return request
+
+    async def decide_reject(
+        self, request_id: int, actor: Actor, *, approve: bool
+    ) -> tuple[Ticket, str]:
+        """An admin approves or refuses a worker's 不予受理; the worker is told the outcome.
+
+        Returns the ticket and the outcome: 'approved', 'refused', or 'dropped' when the ticket
+        moved on (another worker, accepted elsewhere, finished) since it was asked.
+        """
+        if not actor.is_admin:
+            raise DomainError("not_allowed")
+        now = self.clock.now()
+        async with self.db.transaction():
+            request = await self.repo.reject_request(request_id)
+            if request is None:
+                raise DomainError("stale_button")
+            ticket = await self.get(request.ticket_id)
+            if request.decided_at is not None:
+                raise DomainError("reject_decided", number=ticket.number)
+            still = ticket.assignee_key == request.requester_key and "reject" in (
+                lc.allowed_actions(ticket.status)
+            )
+            outcome = ("approved" if approve else "refused") if still else "dropped"
+            await self.repo.decide_reject_request(request.id, actor.user_id, outcome, now)
+            admin = self.worker_names.get(actor.worker_key or "", "") or actor.name
+            if outcome == "approved":
+                ticket = await self.reject(
+                    ticket.id, actor, reason=request.reason, request=request
+                )
+                told = texts.REJECT_APPROVED_TO_WORKER
+            elif outcome == "refused":
+                await self._event(
+                    ticket, actor, "reject_refused", ticket.status, {"reason": request.reason}
+                )
+                told = texts.REJECT_REFUSED_TO_WORKER
+            else:
+                return ticket, outcome
+            await self.repo.queue_messages(
+                [
+                    (
+                        f"reject-outcome:{request.id}",
+                        request.chat_id,
+                        OutgoingMessage(
+                            told.format(number=ticket.number, admin=admin),
+                            private=True,
+                            purpose="approval",
+                            extra={"ticket_id": ticket.id},
+                        ),
+                    )
+                ],
+                now,
+            )
+            return ticket, outcome
+
+    async def open_reject_request(self, ticket_id: int) -> RejectRequest | None:
+        """Return a ticket's 不予受理 request still waiting for an admin."""
+        return await self.repo.open_reject_request(ticket_id)
 
     async def mark_duplicate(
         self,
@@ -667,7 +840,7 @@ class TicketService:
             await self.repo.add_event(
                 NewEvent(ticket_id, now, user_id, role, "reopened", ticket.status, to, detail)
             )
-            await self._restart_clock(ticket_id, "resolve", now, due)
+            await self._restart_clock(ticket_id, "resolve", now, due, ticket.urgency)
             await self.repo.queue_messages(self._reopen_messages(ticket, due, now), now)
             return await self.get(ticket_id)
 
@@ -781,28 +954,25 @@ class TicketService:
     async def _event(
         self, ticket: Ticket, actor: Actor, kind: str, to: str, detail: dict[str, Any]
     ) -> None:
-        role = (
-            "worker"
-            if actor.worker_key and actor.worker_key == ticket.assignee_key
-            else ("admin" if actor.is_admin else "worker")
-        )
         await self.repo.add_event(
             NewEvent(
                 ticket.id,
                 self.clock.now(),
                 actor.user_id,
-                role,
+                actor_role(ticket, actor),
                 kind,
                 ticket.status,
                 to,
-                {"by": actor.name, **detail},
+                {**actor_detail(ticket, actor), **detail},
             )
         )
 
     async def _restart_clock(
-        self, ticket_id: int, phase: str, now: datetime, deadline: datetime
+        self, ticket_id: int, phase: str, now: datetime, deadline: datetime, urgency: str
     ) -> None:
         """Cancel the old deadline's steps and plan the new deadline's."""
         await self.repo.cancel_steps(ticket_id, now)
-        await self.repo.plan_steps(deadline_steps(ticket_id, phase, now, deadline, self.sla))
+        await self.repo.plan_steps(
+            deadline_steps(ticket_id, phase, now, deadline, self.sla, urgency)
+        )
         await self.repo.refresh_next_check([ticket_id])
