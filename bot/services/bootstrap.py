@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.nlp import Classifier, LexiconError
-from bot.nlp.learning import Learner
+from bot import texts
+from bot.nlp import NONE, Classifier, LexiconError
 from bot.services.clock import Clock
 from bot.services.community import Community, ConfigError, load_community
 from bot.services.escalation import EscalationConfigError, EscalationPolicy, EscalationSweep
 from bot.services.intake import IntakeService
+from bot.services.learning import Learner
 from bot.services.people import CommunityState
 from bot.services.points import PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
@@ -21,6 +22,7 @@ from bot.services.schedule import ScheduleService, parse_schedule_config
 from bot.services.sla import SlaConfigError, SlaPolicy
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
+from bot.services.triage import TriageService
 from storage.db import Database
 from storage.outbox import OutboxRepository
 
@@ -50,9 +52,12 @@ class Services:
     redemption: RedemptionService
     schedule: ScheduleService
     outbox: OutboxRepository
+    triage: TriageService
 
     def category_name(self, code: str) -> str:
         """Return a category's Chinese name."""
+        if code == NONE:
+            return texts.CLASSIFIER_NOT_COMPLAINT
         return self.classifier.category_name(code)
 
     def worker_name(self, key: str | None) -> str:
@@ -144,6 +149,12 @@ async def build_services(
         category_names=names,
         worker_names=workers,
     )
+    outbox = OutboxRepository(db)
+    intake = IntakeService(db, clock, classifier, community, state, tickets)
+    triage = TriageService(
+        db, clock, sla, classifier, community, state, learner, outbox, office_ids=office_ids
+    )
+    intake.triage = triage.file
     points = PointsService(db, clock, points_config)
     redemption = RedemptionService(db, clock, points)
     await redemption.sync_catalogue()
@@ -158,7 +169,7 @@ async def build_services(
         sla=sla,
         tickets=tickets,
         escalation=EscalationSweep(db, clock, sla, policy),
-        intake=IntakeService(db, clock, classifier, community, state, tickets),
+        intake=intake,
         residents=ResidentService(db, clock),
         points=points,
         tasks=TaskService(db, clock, points),
@@ -171,5 +182,6 @@ async def build_services(
             category_names=names,
             grid_names={g.code: g.name for g in community.grids},
         ),
-        outbox=OutboxRepository(db),
+        outbox=outbox,
+        triage=triage,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -39,6 +39,7 @@ SIMILAR = "similar"
 CONFIRM = "confirm"
 ASK_BUILDING = "ask_building"
 NOT_COMPLAINT = "not_complaint"
+TRIAGE = "triage"  # might be a complaint: filed on the grid worker's triage list, group silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,6 +204,10 @@ def reading_from_json(data: dict[str, Any]) -> Reading:
         ),
         candidates=tuple((str(c), float(s)) for c, s in data.get("candidates", ())),
         decision=str(data.get("decision", "ticket")),
+        category_clear=bool(data.get("category_clear", True)),
+        gate=float(data.get("gate", 0.0)),
+        evidence=tuple(data.get("evidence", ())),
+        call_first=str(data.get("call_first", "")),
     )
 
 
@@ -217,10 +222,16 @@ class IntakeService:
     state: CommunityState
     tickets: TicketService
     worker_ids: Callable[[str], Any] | None = None
+    # Files a possible complaint on the grid worker's triage list (the triage service).
+    triage: Callable[[Report, Reading], Awaitable[Any]] | None = None
     pending: PendingRepository = field(init=False)
 
     def __post_init__(self) -> None:
         self.pending = PendingRepository(self.db)
+
+    async def open_confirmed(self, report: Report, reading: Reading) -> Outcome:
+        """Open a ticket for a message a worker confirmed from the triage list (立案)."""
+        return await self._place(report, reading, reading.category)
 
     async def receive(self, report: Report) -> Outcome:
         """Classify a message and act on it."""
@@ -238,9 +249,17 @@ class IntakeService:
                 return Outcome(IGNORED, reading=reading)
             # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
-        if reading.decision == "confirm":
-            merged = await self._merge_burst(report, reading, reading.category)
-            return merged or await self._ask_category(report, reading)
+        if reading.decision == "triage":
+            if report.explicit:
+                # Addressed to the bot: a ticket, once the reporter says which kind if unclear.
+                if reading.category_clear:
+                    return await self._place(report, reading, reading.category)
+                merged = await self._merge_burst(report, reading, reading.category)
+                return merged or await self._ask_category(report, reading)
+            if self.triage is not None:
+                await self.triage(report, reading)
+                return Outcome(TRIAGE, reading=reading)
+            return Outcome(IGNORED, reading=reading)
         return await self._place(report, reading, reading.category)
 
     async def _ask_category(self, report: Report, reading: Reading) -> Outcome:
