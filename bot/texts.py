@@ -794,3 +794,22 @@ ERRORS.update(
         "reject_no_approver": "#{number} 不予受理需要社区管理员审批，但还没有可联系的管理员。",
     }
 )
+
+# ── triage: the grid worker's list of possible problems (可能的问题) ─────────────────────────────
+TRIAGE_ITEM = "🔎 可能的问题（群里未回复）\n{name}：{quote}\n{link}猜测类别：{category}\n请在 {due} 前确认：是问题就立案，不是就忽略。"
+TRIAGE_LINK = "原消息：{url}\n"
+TRIAGE_OPEN_BUTTON = "立案"
+TRIAGE_DISMISS_BUTTON = "不是问题"
+TRIAGE_OPENED = "✅ 已立案（由 {name} 确认）"
+TRIAGE_DISMISSED = "已忽略：不是问题。以后类似的话会少提醒你。"
+TRIAGE_ALREADY = "这条已经有人处理过了"
+TRIAGE_NOT_YOURS = "只有负责的网格员或社区工作人员可以处理这条"
+TRIAGE_DIGEST = "🗂 无人处理的可能问题（{count} 条，已过确认时限）：\n{lines}"
+TRIAGE_DIGEST_LINE = "· {when} {name}：{quote}"
+TRIAGE_UNKNOWN_CATEGORY = "未定"
+ERRORS.update(
+    {
+        "triage_not_yours": TRIAGE_NOT_YOURS,
+        "triage_handled": TRIAGE_ALREADY,
+    }
+)

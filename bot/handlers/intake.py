@@ -19,7 +19,7 @@ from bot import texts
 from bot.app import GridContext
 from bot.handlers.community_tasks import CANCEL_WORDS
 from bot.handlers.mapper import Incoming, incoming
-from bot.handlers.sending import Unreachable, edit, send
+from bot.handlers.sending import Unreachable, drain_outbox, edit, send
 from bot.handlers.tickets_out import deliver, refresh_card, tell_admins
 from bot.nlp import NONE, OTHER
 from bot.services import intake as flow
@@ -285,6 +285,8 @@ async def respond(
             first + own_ticket_status(services, outcome.ticket, name),
             reply_to=message_id,
         )
+    elif outcome.kind == flow.TRIAGE:
+        await drain_outbox(bot, services)  # the group hears nothing; the worker's list grows
     elif outcome.kind == flow.IGNORED and chat_id > 0:
         await send(bot, services, chat_id, texts.PRIVATE_NOT_UNDERSTOOD, reply_to=message_id)
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.nlp import Classifier, LexiconError
-from bot.nlp.learning import Learner
+from bot import texts
+from bot.nlp import NONE, Classifier, LexiconError
 from bot.services.clock import Clock
 from bot.services.community import Community, ConfigError, load_community
 from bot.services.escalation import (
@@ -19,6 +19,7 @@ from bot.services.escalation import (
     contact_names,
 )
 from bot.services.intake import IntakeService
+from bot.services.learning import Learner
 from bot.services.people import CommunityState
 from bot.services.points import PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
@@ -27,6 +28,7 @@ from bot.services.schedule import ScheduleService, parse_schedule_config
 from bot.services.sla import SlaConfigError, SlaPolicy
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
+from bot.services.triage import TriageService
 from storage.db import Database
 from storage.outbox import OutboxRepository
 
@@ -56,9 +58,12 @@ class Services:
     redemption: RedemptionService
     schedule: ScheduleService
     outbox: OutboxRepository
+    triage: TriageService
 
     def category_name(self, code: str) -> str:
         """Return a category's Chinese name."""
+        if code == NONE:
+            return texts.CLASSIFIER_NOT_COMPLAINT
         return self.classifier.category_name(code)
 
     def worker_name(self, key: str | None) -> str:
@@ -155,6 +160,12 @@ async def build_services(
         worker_names=workers,
         points=points,
     )
+    outbox = OutboxRepository(db)
+    intake = IntakeService(db, clock, classifier, community, state, tickets)
+    triage = TriageService(
+        db, clock, sla, classifier, community, state, learner, outbox, office_ids=office_ids
+    )
+    intake.triage = triage.file
     redemption = RedemptionService(db, clock, points)
     await redemption.sync_catalogue()
     schedule = ScheduleService(
@@ -190,11 +201,12 @@ async def build_services(
             quiet_by_chat=quiet_by_chat,
             contacts=state.contact_ids,
         ),
-        intake=IntakeService(db, clock, classifier, community, state, tickets),
+        intake=intake,
         residents=ResidentService(db, clock),
         points=points,
         tasks=TaskService(db, clock, points),
         redemption=redemption,
         schedule=schedule,
-        outbox=OutboxRepository(db),
+        outbox=outbox,
+        triage=triage,
     )
