@@ -16,5 +16,7 @@ echo "== ruff format --check"
 .venv/bin/ruff format --check bot storage tests bench
 echo "== mypy (strict on bot/ and storage/)"
 .venv/bin/mypy
+echo "== lint-imports (the layers)"
+.venv/bin/lint-imports
 echo "== pytest"
 .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
