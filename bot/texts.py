@@ -696,3 +696,11 @@ PUBLISHED_OK = "已在“{group}”公示 #{number}，没有显示您的名字�
 PUBLISH_NO_GROUP = "没有找到负责这个网格的小区群，未公示。"
 TIMELINE_KINDS["published"] = "在群里公示"
 ERRORS.update({"already_published": "#{number} 已经公示过了。"})
+
+# ── Operations (ops): start-up, health, holiday calendar ──────────────────────────────────────
+HOLIDAYS_MISSING = (
+    "⚠️ 节假日提醒：系统里还没有 {year} 年的法定节假日和调休安排。"
+    "在补上之前，{year} 年的办理时限只按周一至周五算工作日，春节、国庆等假期会被当作工作日。\n"
+    "请升级 GridBot，或在社区配置文件里加一节 [holidays.{year}]，"
+    "写明放假日（off）和调休上班日（work），重启后生效。"
+)
