@@ -607,18 +607,6 @@ REDEEM_CANCELLED_TO_ADMIN = "兑换申请 #{redemption_id}（{name}，{item}）�
 
 SCHEDULE_ONLY_GROUP = "请在要调整的业主群里发送 /schedule。"
 SCHEDULE_NOT_BOUND = "本群还没有绑定到网格，管理员先发送 /bind 网格代码。"
-SCHEDULE_SHOW = (
-    "⏰ 本群定时发布设置（{tz}）：\n"
-    "每日简报：{digest}\n"
-    "积分公示：{weekly}（{detail}）\n"
-    "月报：{monthly}\n"
-    "免打扰：{quiet}\n"
-    "活动提醒：{reminders}\n"
-    "修改：/schedule digest 08:30 · /schedule weekly sun 18:00 · /schedule weekly off · "
-    "/schedule monthly 25 09:00 · /schedule points totals · /schedule quiet 22:00-07:00 · "
-    "/schedule reminders off · /schedule reset"
-)
-SCHEDULE_CHANGED = "已更新。\n{show}"
 SCHEDULE_OFF = "不发"
 SCHEDULE_DAILY = "每天 {at}"
 SCHEDULE_WEEKLY = "每{day} {at}"
@@ -628,7 +616,6 @@ SCHEDULE_ON = "开"
 SCHEDULE_DETAIL_BALANCES = "公示变动居民的余额"
 SCHEDULE_DETAIL_TOTALS = "只公示总数"
 SCHEDULE_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule digest 08:30。可设置：{known}"
 
 ERRORS.update(
     {
@@ -704,3 +691,40 @@ HOLIDAYS_MISSING = (
     "请升级 GridBot，或在社区配置文件里加一节 [holidays.{year}]，"
     "写明放假日（off）和调休上班日（work），重启后生效。"
 )
+
+# ── Staff settings (ops): /schedule in Chinese, answered privately ────────────────────────────
+SCHEDULE_LABELS: dict[str, str] = {
+    "digest": "每日简报",
+    "weekly": "积分公示",
+    "monthly": "月报",
+    "points_detail": "公示明细",
+    "quiet_hours": "免打扰",
+    "reminders": "活动提醒",
+}
+SCHEDULE_HINTS: dict[str, str] = {
+    "digest": "时间或“关闭”，例如 08:30",
+    "weekly": "星期和时间，或“关闭”，例如 周日 18:00",
+    "monthly": "日期和时间，或“关闭”，例如 25 09:00",
+    "points_detail": "“余额”（公示变动居民的余额）或“总数”（只公示总数）",
+    "quiet_hours": "起止时间或“关闭”，例如 22:00-07:00",
+    "reminders": "“开”或“关”",
+}
+SCHEDULE_SHOW = (
+    "⏰ {group}的定时发布设置（{tz}）：\n"
+    "每日简报：{digest}\n"
+    "积分公示：{weekly}（{detail}）\n"
+    "月报：{monthly}\n"
+    "免打扰：{quiet}\n"
+    "活动提醒：{reminders}\n"
+    "在群里修改：/schedule 每日简报 08:30 · /schedule 积分公示 周日 18:00 · "
+    "/schedule 积分公示 关闭 · /schedule 月报 25 09:00 · /schedule 公示明细 总数 · "
+    "/schedule 免打扰 22:00-07:00 · /schedule 活动提醒 关 · /schedule 重置"
+)
+SCHEDULE_THIS_GROUP = "本群"
+SCHEDULE_NAMED_GROUP = "“{title}”"
+SCHEDULE_CHANGED = "已更新。\n{show}"
+SCHEDULE_CHANGED_GROUP = "✅ 本群定时发布已调整：{label}改为{value}。"
+SCHEDULE_RESET_GROUP = "✅ 本群定时发布已恢复默认设置。"
+SCHEDULE_SENT_PRIVATELY = "本群的定时发布设置已私聊发给您。"
+SCHEDULE_OPEN_BOT = "设置详情只私聊发送。请先私聊我并点“开始”：{link}"
+SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule 每日简报 08:30。可设置：{known}"

@@ -143,9 +143,9 @@ def apply_setting(schedule: GroupSchedule, key: str, value: str) -> GroupSchedul
             raise ValueError(value)
         return replace(schedule, quiet_hours=(_time(begin), _time(finish)))
     if key == "reminders":
-        if value.lower() not in ("on", "off", "开", "关"):
+        if value.lower() not in ("on", "off", "开", "关", "打开", "开启", "关闭"):
             raise ValueError(value)
-        return replace(schedule, reminders=value.lower() in ("on", "开"))
+        return replace(schedule, reminders=value.lower() in ("on", "开", "打开", "开启"))
     raise KeyError(key)
 
 
@@ -389,11 +389,16 @@ class ScheduleService:
         schedule = self.effective(stored)
         for key, value in changes.items():
             if key not in SETTABLE:
-                raise DomainError("schedule_unknown_key", key=key, known="、".join(SETTABLE))
+                known = "、".join(texts.SCHEDULE_LABELS.values())
+                raise DomainError("schedule_unknown_key", key=key, known=known)
             try:
                 schedule = apply_setting(schedule, key, value)
             except ValueError:
-                raise DomainError("schedule_bad_value", key=key, hint=SETTABLE[key]) from None
+                raise DomainError(
+                    "schedule_bad_value",
+                    key=texts.SCHEDULE_LABELS.get(key, key),
+                    hint=texts.SCHEDULE_HINTS.get(key, SETTABLE[key]),
+                ) from None
             stored[key] = str(value).strip()
         async with self.db.transaction():
             await self.repo.save_override(chat_id, stored, actor.user_id, self.clock.now())
