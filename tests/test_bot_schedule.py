@@ -82,6 +82,10 @@ async def test_admin_shows_and_changes_the_group_schedule_privately(tmp_path: Pa
             assert "每日简报：每天 07:45" in changed
             group, totals = await schedule(GROUP, "公示明细 总数")
             assert group == f"✅ 本群定时发布已调整：公示明细改为{texts.SCHEDULE_DETAIL_TOTALS}。"
+            assert (
+                f"公示明细：{texts.SCHEDULE_DETAIL_TOTALS}" in totals
+                or texts.SCHEDULE_DETAIL_TOTALS in totals
+            )
             group, off = await schedule(GROUP, "积分公示 关闭")
             assert "积分公示：不发" in off and group.endswith("积分公示改为不发。")
             # Nothing longer than one line went to the residents' group.
