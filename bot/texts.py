@@ -453,9 +453,8 @@ TRANSFER_REASON_NEEDED = "请用一句话写明转派原因。"
 TIMELINE_RESIDENT = "居民"
 
 # ── tasks, points, redemption and schedule in the chat ────────────────────────────────────────
-REGISTER_USAGE = "登记住址：/register 楼栋 单元 房号，例如 /register 3 2 301（建议私聊我登记）"
+REGISTER_USAGE = "登记住址（请私聊我）：/register 楼栋 单元 房号，例如 /register 3 2 301"
 REGISTER_DONE = "登记成功：{name}，{household}。完成任务得到的积分会计入您家和{building}号楼。"
-REGISTER_DONE_GROUP = "{name}，登记成功。积分明细请私聊我发送 /points 查看。"
 TASK_USAGE = (
     "发布任务（网格员、管理员）：\n"
     "• /task new — 分步填写\n"
@@ -555,9 +554,10 @@ POINTS_RECENT_LINE = "{date} {delta:+d} {reason}"
 POINTS_RECENT_NONE = "暂无积分变动。完成 /tasks 里的任务即可获得积分。"
 POINTS_SENT_PRIVATELY = "已把积分明细私聊发给您。"
 POINTS_OPEN_BOT = "请先私聊我并点“开始”，再发送 /points 查看积分：{link}"
-POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 用户ID"
+POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 姓名 或 /points 用户ID"
 AWARD_USAGE = (
-    "{command} 用户ID 清单代码 原因（或回复居民的消息：{command} 清单代码 原因）\n可用：{known}"
+    "{command} 姓名 清单代码 原因（或回复居民的消息：{command} 清单代码 原因；"
+    "重名时用用户ID）\n可用：{known}"
 )
 AWARD_WRONG_SIGN_AWARD = "“{name}”是扣分项，请用 /deduct。"
 AWARD_WRONG_SIGN_DEDUCT = "“{name}”是加分项，请用 /award。"
@@ -728,3 +728,25 @@ SCHEDULE_RESET_GROUP = "✅ 本群定时发布已恢复默认设置。"
 SCHEDULE_SENT_PRIVATELY = "本群的定时发布设置已私聊发给您。"
 SCHEDULE_OPEN_BOT = "设置详情只私聊发送。请先私聊我并点“开始”：{link}"
 SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule 每日简报 08:30。可设置：{known}"
+
+# ── Staff commands (ops): a person by name or by reply ────────────────────────────────────────
+AWARD_NAME_UNKNOWN = (
+    "没有找到叫“{name}”的居民。请回复对方在群里的消息发送 {command}，或改用用户ID。"
+)
+AWARD_NAME_AMBIGUOUS = (
+    "有 {count} 位叫“{name}”的居民：{people}。请回复对方在群里的消息发送 {command}，或改用用户ID。"
+)
+AWARD_NAME_CANDIDATE = "{name}（ID {user_id}）"
+REGISTER_PRIVATE_ONLY = "住址是个人信息，请私聊我登记（群里发的不会记录）：{link}"
+REGISTER_BUILDINGS = "{buildings}号楼"
+DEEP_LINK_HINTS: dict[str, str] = {
+    "register": REGISTER_USAGE,
+    "points": "发送 /points 查看您的积分。",
+    "schedule": "回到业主群发送 /schedule，设置会私聊发给您。",
+    "stats": "",
+}
+ERRORS.update(
+    {
+        "resident_unknown_building": "本社区没有“{building}”。可登记的楼栋：{known}。请重新发送 /register 楼栋 单元 房号。",
+    }
+)

@@ -213,7 +213,7 @@ async def build_services(
         tickets=tickets,
         escalation=EscalationSweep(db, clock, sla, policy),
         intake=IntakeService(db, clock, classifier, community, state, tickets),
-        residents=ResidentService(db, clock),
+        residents=ResidentService(db, clock, community),
         points=points,
         tasks=TaskService(db, clock, points),
         redemption=redemption,
