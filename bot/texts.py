@@ -398,7 +398,7 @@ TRANSFERRED_GROUP = "#{number} 已转给{worker}处理。"
 RETURNED_GROUP = "#{number} 正在重新分派。"
 RESOLVED_GROUP = "#{number} 已办结{note}。"
 RESOLVED_NOTE = "：{note}"
-ACTION_DONE = "好的。"
+ACTION_DONE = "已收到您的选择。"
 PROMPT_EXPIRED = "这个问题已过期，请在工单卡片上重新操作。"
 LEARNED_NOTE = "已把 #{number} 改为“{category}”，分类器{explanation}。"
 MYTICKETS_HEAD = "您有 {count} 件待办工单："
@@ -750,3 +750,23 @@ ERRORS.update(
         "resident_unknown_building": "本社区没有“{building}”。可登记的楼栋：{known}。请重新发送 /register 楼栋 单元 房号。",
     }
 )
+
+# ── Words people see (ops): names for what has none ───────────────────────────────────────────
+STATS_UNKNOWN_ROW: dict[str, str] = {
+    "worker": "未派单",
+    "grid": POSTS_NO_GRID,
+    "community": "全社区",
+}
+# A worker's press or answer is confirmed with what happened, not a bare 好的。
+DONE_ACCEPTED = "已接单 #{number}。"
+DONE_RETURNED = "已退回 #{number}，等待重新分派。"
+DONE_RESOLVED = "已办结 #{number}，已请反映人评价。"
+DONE_TRANSFERRED = "已把 #{number} 转给{worker}。"
+# How a finished ticket's card looks: each ending its own mark.
+CARD_FINAL_ICONS: dict[str, str] = {
+    "resolved": "✅",
+    "closed": "✅",
+    "rejected": "🚫",
+    "duplicate": "🔁",
+    "withdrawn": "↩️",
+}

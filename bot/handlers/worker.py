@@ -74,7 +74,7 @@ async def on_card_button(update: Update, context: GridContext) -> None:
 
     if verb == "acc":
         ticket = await services.tickets.accept(ticket_id, actor)
-        await query.answer(texts.ACTION_DONE)
+        await query.answer(texts.DONE_ACCEPTED.format(number=ticket.number))
         await refresh_card(bot, services, ticket)
         await announce(
             bot,
@@ -139,7 +139,7 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         )
     elif verb == "rt":
         ticket = await desk.return_ticket(ticket_id, actor, arg)
-        await query.answer(texts.ACTION_DONE)
+        await query.answer(texts.DONE_RETURNED.format(number=ticket.number))
         await _after_move(context, services, ticket, texts.RETURNED_GROUP)
     elif verb == "res":
         await desk.ask(query.from_user.id, chat_id, "resolve", ticket_id, {})
@@ -156,9 +156,10 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         if prompt is not None and prompt.ticket_id == ticket_id:
             await desk.close_prompt(prompt)
         await _resolve(context, services, ticket_id, actor, note="", photo=None)
-        await query.answer(texts.ACTION_DONE)
+        resolved = texts.DONE_RESOLVED.format(number=ticket.number)
+        await query.answer(resolved)
         if query.message is not None:
-            await edit(bot, chat_id, query.message.message_id, texts.ACTION_DONE)
+            await edit(bot, chat_id, query.message.message_id, resolved)
 
 
 async def _replace_card(
@@ -252,13 +253,19 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
                         explanation=lesson.explanation,
                     ),
                 )
-        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+        moved = texts.DONE_TRANSFERRED.format(
+            number=ticket.number, worker=services.worker_name(ticket.assignee_key)
+        )
+        await send(context.bot, services, msg.chat_id, moved)
         await _after_move(context, services, ticket, texts.TRANSFERRED_GROUP)
     elif prompt.action == "resolve":
         if not await desk.close_prompt(prompt):
             raise ApplicationHandlerStop
         await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
-        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+        resolved = await services.tickets.get(prompt.ticket_id)
+        await send(
+            context.bot, services, msg.chat_id, texts.DONE_RESOLVED.format(number=resolved.number)
+        )
     elif prompt.action in lifecycle.PROMPT_ACTIONS:
         await lifecycle.answer_prompt(context, prompt, actor, msg.chat_id, text)
     raise ApplicationHandlerStop
@@ -330,7 +337,13 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         raise DomainError("not_allowed")
     events = await services.tickets.history(ticket.id)
     photos = await services.tickets.photos(ticket.id)
-    history = timeline(events, tz=services.tz, who=_who(services, ticket))
+    history = timeline(
+        events,
+        tz=services.tz,
+        who=_who(services, ticket),
+        category_name=services.category_name,
+        worker_name=services.worker_name,
+    )
     if staff or is_reporter:
         card, buttons = render_card(services, ticket, len(photos))
         if not _may_act(ticket, actor):

@@ -87,8 +87,8 @@ def worker_card(
     """Render the ticket card a worker acts on (HTML)."""
     e = html.escape
     icon = "🆕" if ticket.status in lc.AWAITING_ACCEPT else "🛠"
-    if ticket.status in lc.TERMINAL or ticket.status == lc.RESOLVED:
-        icon = "✅"
+    # Each way a ticket ends looks different: 办结 is not 撤回, 不予受理 or 重复.
+    icon = texts.CARD_FINAL_ICONS.get(ticket.status, icon)
     reporter = f'<a href="tg://user?id={ticket.reporter_id}">{e(ticket.reporter_name)}</a>'
     lines = [
         texts.CARD_TITLE.format(
@@ -170,8 +170,11 @@ def timeline(
     *,
     tz: ZoneInfo,
     who: Callable[[TicketEvent], str],
+    category_name: Callable[[str], str] | None = None,
+    worker_name: Callable[[str], str] | None = None,
 ) -> str:
-    """The ticket's history, one line per event (plain text)."""
+    """The ticket's history, one line per event (plain text, in words, never codes)."""
+    category_of = category_name or (lambda code: texts.POSTS_CATEGORY_NAMES.get(code, code))
     lines = [texts.TIMELINE_HEAD]
     for event in events:
         label = texts.TIMELINE_KINDS.get(event.kind, event.kind)
@@ -182,6 +185,10 @@ def timeline(
             if value:
                 if key == "level":
                     value = texts.ESCALATION_LEVEL_LABELS.get(value, value)
+                elif key == "category":
+                    value = category_of(str(value))
+                elif key == "to_worker" and worker_name is not None:
+                    value = worker_name(str(value))
                 elif key == "rating":
                     value = texts.RATING_LABELS.get(value, value)
                 extra = f"（{value}）"

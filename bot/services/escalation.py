@@ -555,7 +555,8 @@ class EscalationSweep:
 
 def late_text(late: timedelta) -> str:
     """Say how late something is in plain words (分钟 / 小时 / 天)."""
-    minutes = max(0, int(late.total_seconds() // 60))
+    # Rounded up: a sweep a few seconds after the deadline is "1 分钟" late, never "0 分钟".
+    minutes = max(1, -int(-late.total_seconds() // 60))
     if minutes < 120:
         return texts.LATE_MINUTES.format(minutes=minutes)
     hours = minutes // 60
