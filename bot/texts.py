@@ -770,3 +770,9 @@ CARD_FINAL_ICONS: dict[str, str] = {
     "duplicate": "🔁",
     "withdrawn": "↩️",
 }
+TIMELINE_ROLE_NAMES: dict[str, str] = {
+    "worker": "网格员",
+    "admin": "社区管理员",
+    "department": "职能部门",
+    "follower": "居民",
+}

@@ -16,7 +16,15 @@ from bot.services.escalation import late_text
 from bot.services.rates import UNKNOWN_KEY, RateRow, format_rates
 from storage.schedule import OPEN_TICKET_STATUSES
 from storage.tickets import TicketEvent
-from tests.botkit import GROUP, RESIDENT, WORKER_LI, open_privates, populate, running_bot
+from tests.botkit import (
+    GROUP,
+    RESIDENT,
+    SECRETARY,
+    WORKER_LI,
+    open_privates,
+    populate,
+    running_bot,
+)
 from tests.community_kit import MONDAY_8AM, open_ticket, run_schedule_job
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -108,3 +116,18 @@ async def test_finished_cards_differ_and_presses_say_what_happened(tmp_path: Pat
         )
         icons.add(text.split()[0])
     assert len(icons) == len(lc.TERMINAL)  # 关闭, 不予受理, 重复, 撤回: no two alike
+
+
+async def test_the_timeline_names_people_never_their_role_code(tmp_path: Path) -> None:
+    from bot.handlers.worker import _who
+
+    async with Emulator() as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+            services = bot.state.require_services()
+            ticket = await services.tickets.get(await open_ticket(bot, "facilities", "lift"))
+    who = _who(services, ticket)
+    by_secretary = replace(_event("accepted"), actor_id=SECRETARY, actor_role="admin")
+    assert who(by_secretary) == "刘书记"
+    stranger = replace(_event("accepted"), actor_id=999, actor_role="admin")
+    assert who(stranger) == texts.TIMELINE_ROLE_NAMES["admin"]

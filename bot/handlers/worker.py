@@ -25,6 +25,7 @@ from bot.handlers.sending import edit, send
 from bot.handlers.tickets_out import announce, ensure_card, refresh_card, render_card
 from bot.services.bootstrap import Services
 from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
+from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
 from bot.services.tickets import Actor, Ticket
@@ -367,12 +368,12 @@ def _who(services: Services, ticket: Ticket) -> Any:
             return texts.TIMELINE_SYSTEM
         if event.actor_id == ticket.reporter_id:
             return texts.TIMELINE_REPORTER
-        for worker in services.community.workers:
-            if worker.telegram_id == event.actor_id:
-                return worker.name
-        if event.actor_role in ("worker", "admin", "department"):
-            return services.worker_name(event.actor_role)
-        return texts.TIMELINE_RESIDENT
+        people: list[Worker | Admin] = [*services.community.workers, *services.community.admins]
+        for person in people:
+            if person.telegram_id == event.actor_id:
+                return person.name
+        # Never the role's code ("admin"): its Chinese name when the person is not on file.
+        return texts.TIMELINE_ROLE_NAMES.get(event.actor_role, texts.TIMELINE_RESIDENT)
 
     return who
 
