@@ -122,8 +122,12 @@ def build_application(
         builder = builder.rate_limiter(PacedRateLimiter())  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
+    elif settings.proxy is not None:  # GRIDBOT_PROXY: every Bot API call goes through it
+        builder = builder.proxy(settings.proxy.get())
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    elif settings.proxy is not None:
+        builder = builder.get_updates_proxy(settings.proxy.get())
     app: GridApp = builder.build()  # type: ignore[assignment]
     app.bot_data.settings = settings
     if clock is not None:

@@ -400,7 +400,7 @@ TRANSFERRED_GROUP = "#{number} 已转给{worker}处理。"
 RETURNED_GROUP = "#{number} 正在重新分派。"
 RESOLVED_GROUP = "#{number} 已办结{note}。"
 RESOLVED_NOTE = "：{note}"
-ACTION_DONE = "好的。"
+ACTION_DONE = "已收到您的选择。"
 PROMPT_EXPIRED = "这个问题已过期，请在工单卡片上重新操作。"
 LEARNED_NOTE = "已把 #{number} 改为“{category}”，分类器{explanation}。"
 MYTICKETS_HEAD = "您有 {count} 件待办工单："
@@ -455,9 +455,8 @@ TRANSFER_REASON_NEEDED = "请用一句话写明转派原因。"
 TIMELINE_RESIDENT = "居民"
 
 # ── tasks, points, redemption and schedule in the chat ────────────────────────────────────────
-REGISTER_USAGE = "登记住址：/register 楼栋 单元 房号，例如 /register 3 2 301（建议私聊我登记）"
+REGISTER_USAGE = "登记住址（请私聊我）：/register 楼栋 单元 房号，例如 /register 3 2 301"
 REGISTER_DONE = "登记成功：{name}，{household}。完成任务得到的积分会计入您家和{building}号楼。"
-REGISTER_DONE_GROUP = "{name}，登记成功。积分明细请私聊我发送 /points 查看。"
 TASK_USAGE = (
     "发布任务（网格员、管理员）：\n"
     "• /task new — 分步填写\n"
@@ -557,9 +556,10 @@ POINTS_RECENT_LINE = "{date} {delta:+d} {reason}"
 POINTS_RECENT_NONE = "暂无积分变动。完成 /tasks 里的任务即可获得积分。"
 POINTS_SENT_PRIVATELY = "已把积分明细私聊发给您。"
 POINTS_OPEN_BOT = "请先私聊我并点“开始”，再发送 /points 查看积分：{link}"
-POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 用户ID"
+POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 姓名 或 /points 用户ID"
 AWARD_USAGE = (
-    "{command} 用户ID 清单代码 原因（或回复居民的消息：{command} 清单代码 原因）\n可用：{known}"
+    "{command} 姓名 清单代码 原因（或回复居民的消息：{command} 清单代码 原因；"
+    "重名时用用户ID）\n可用：{known}"
 )
 AWARD_WRONG_SIGN_AWARD = "“{name}”是扣分项，请用 /deduct。"
 AWARD_WRONG_SIGN_DEDUCT = "“{name}”是加分项，请用 /award。"
@@ -609,18 +609,6 @@ REDEEM_CANCELLED_TO_ADMIN = "兑换申请 #{redemption_id}（{name}，{item}）�
 
 SCHEDULE_ONLY_GROUP = "请在要调整的业主群里发送 /schedule。"
 SCHEDULE_NOT_BOUND = "本群还没有绑定到网格，管理员先发送 /bind 网格代码。"
-SCHEDULE_SHOW = (
-    "⏰ 本群定时发布设置（{tz}）：\n"
-    "每日简报：{digest}\n"
-    "积分公示：{weekly}（{detail}）\n"
-    "月报：{monthly}\n"
-    "免打扰：{quiet}\n"
-    "活动提醒：{reminders}\n"
-    "修改：/schedule digest 08:30 · /schedule weekly sun 18:00 · /schedule weekly off · "
-    "/schedule monthly 25 09:00 · /schedule points totals · /schedule quiet 22:00-07:00 · "
-    "/schedule reminders off · /schedule reset"
-)
-SCHEDULE_CHANGED = "已更新。\n{show}"
 SCHEDULE_OFF = "不发"
 SCHEDULE_DAILY = "每天 {at}"
 SCHEDULE_WEEKLY = "每{day} {at}"
@@ -630,7 +618,6 @@ SCHEDULE_ON = "开"
 SCHEDULE_DETAIL_BALANCES = "公示变动居民的余额"
 SCHEDULE_DETAIL_TOTALS = "只公示总数"
 SCHEDULE_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule digest 08:30。可设置：{known}"
 
 ERRORS.update(
     {
@@ -813,3 +800,95 @@ ERRORS.update(
         "triage_handled": TRIAGE_ALREADY,
     }
 )
+# ── Operations (ops): start-up, health, holiday calendar ──────────────────────────────────────
+HOLIDAYS_MISSING = (
+    "⚠️ 节假日提醒：系统里还没有 {year} 年的法定节假日和调休安排。"
+    "在补上之前，{year} 年的办理时限只按周一至周五算工作日，春节、国庆等假期会被当作工作日。\n"
+    "请升级 GridBot，或在社区配置文件里加一节 [holidays.{year}]，"
+    "写明放假日（off）和调休上班日（work），重启后生效。"
+)
+
+# ── Staff settings (ops): /schedule in Chinese, answered privately ────────────────────────────
+SCHEDULE_LABELS: dict[str, str] = {
+    "digest": "每日简报",
+    "weekly": "积分公示",
+    "monthly": "月报",
+    "points_detail": "公示明细",
+    "quiet_hours": "免打扰",
+    "reminders": "活动提醒",
+}
+SCHEDULE_HINTS: dict[str, str] = {
+    "digest": "时间或“关闭”，例如 08:30",
+    "weekly": "星期和时间，或“关闭”，例如 周日 18:00",
+    "monthly": "日期和时间，或“关闭”，例如 25 09:00",
+    "points_detail": "“余额”（公示变动居民的余额）或“总数”（只公示总数）",
+    "quiet_hours": "起止时间或“关闭”，例如 22:00-07:00",
+    "reminders": "“开”或“关”",
+}
+SCHEDULE_SHOW = (
+    "⏰ {group}的定时发布设置（{tz}）：\n"
+    "每日简报：{digest}\n"
+    "积分公示：{weekly}（{detail}）\n"
+    "月报：{monthly}\n"
+    "免打扰：{quiet}\n"
+    "活动提醒：{reminders}\n"
+    "在群里修改：/schedule 每日简报 08:30 · /schedule 积分公示 周日 18:00 · "
+    "/schedule 积分公示 关闭 · /schedule 月报 25 09:00 · /schedule 公示明细 总数 · "
+    "/schedule 免打扰 22:00-07:00 · /schedule 活动提醒 关 · /schedule 重置"
+)
+SCHEDULE_THIS_GROUP = "本群"
+SCHEDULE_NAMED_GROUP = "“{title}”"
+SCHEDULE_CHANGED = "已更新。\n{show}"
+SCHEDULE_CHANGED_GROUP = "✅ 本群定时发布已调整：{label}改为{value}。"
+SCHEDULE_RESET_GROUP = "✅ 本群定时发布已恢复默认设置。"
+SCHEDULE_SENT_PRIVATELY = "本群的定时发布设置已私聊发给您。"
+SCHEDULE_OPEN_BOT = "设置详情只私聊发送。请先私聊我并点“开始”：{link}"
+SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule 每日简报 08:30。可设置：{known}"
+
+# ── Staff commands (ops): a person by name or by reply ────────────────────────────────────────
+AWARD_NAME_UNKNOWN = (
+    "没有找到叫“{name}”的居民。请回复对方在群里的消息发送 {command}，或改用用户ID。"
+)
+AWARD_NAME_AMBIGUOUS = (
+    "有 {count} 位叫“{name}”的居民：{people}。请回复对方在群里的消息发送 {command}，或改用用户ID。"
+)
+AWARD_NAME_CANDIDATE = "{name}（ID {user_id}）"
+REGISTER_PRIVATE_ONLY = "住址是个人信息，请私聊我登记（群里发的不会记录）：{link}"
+REGISTER_BUILDINGS = "{buildings}号楼"
+DEEP_LINK_HINTS: dict[str, str] = {
+    "register": REGISTER_USAGE,
+    "points": "发送 /points 查看您的积分。",
+    "schedule": "回到业主群发送 /schedule，设置会私聊发给您。",
+    "stats": "",
+}
+ERRORS.update(
+    {
+        "resident_unknown_building": "本社区没有“{building}”。可登记的楼栋：{known}。请重新发送 /register 楼栋 单元 房号。",
+    }
+)
+
+# ── Words people see (ops): names for what has none ───────────────────────────────────────────
+STATS_UNKNOWN_ROW: dict[str, str] = {
+    "worker": "未派单",
+    "grid": POSTS_NO_GRID,
+    "community": "全社区",
+}
+# A worker's press or answer is confirmed with what happened, not a bare 好的。
+DONE_ACCEPTED = "已接单 #{number}。"
+DONE_RETURNED = "已退回 #{number}，等待重新分派。"
+DONE_RESOLVED = "已办结 #{number}，已请反映人评价。"
+DONE_TRANSFERRED = "已把 #{number} 转给{worker}。"
+# How a finished ticket's card looks: each ending its own mark.
+CARD_FINAL_ICONS: dict[str, str] = {
+    "resolved": "✅",
+    "closed": "✅",
+    "rejected": "🚫",
+    "duplicate": "🔁",
+    "withdrawn": "↩️",
+}
+TIMELINE_ROLE_NAMES: dict[str, str] = {
+    "worker": "网格员",
+    "admin": "社区管理员",
+    "department": "职能部门",
+    "follower": "居民",
+}

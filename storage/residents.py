@@ -84,3 +84,16 @@ class ResidentRepository:
             (building,),
         )
         return [Resident._from_row(r) for r in rows]
+
+    async def named(self, name: str) -> list[tuple[int, str]]:
+        """Return (user_id, name) of everyone the bot knows by this name, registered first."""
+        rows = await self.db.fetchall(
+            "SELECT user_id, name, MIN(rank) AS rank FROM ("
+            " SELECT user_id, name, 0 AS rank FROM residents WHERE name = ? COLLATE NOCASE"
+            " UNION ALL SELECT user_id, name, 1 FROM point_balances"
+            " WHERE name = ? COLLATE NOCASE"
+            " UNION ALL SELECT user_id, name, 2 FROM users WHERE name = ? COLLATE NOCASE"
+            ") GROUP BY user_id ORDER BY rank, user_id",
+            (name, name, name),
+        )
+        return [(int(r["user_id"]), str(r["name"])) for r in rows]

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from bot import texts
 from bot.services.clock import FakeClock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
@@ -369,7 +370,8 @@ async def test_set_schedule_is_for_admins_and_checks_values(
     for key, bad in (("digest", "25:00"), ("weekly", "someday 10:00"), ("monthly", "32 09:00")):
         with pytest.raises(DomainError) as err:
             await schedule.set_schedule(ADMIN, GROUP, {key: bad})
-        assert err.value.code == "schedule_bad_value" and err.value.params["key"] == key
+        assert err.value.code == "schedule_bad_value"
+        assert err.value.params["key"] == texts.SCHEDULE_LABELS[key]
     changed = await schedule.set_schedule(
         ADMIN, GROUP, {"digest": "07:45", "weekly": "周六 10:00", "points_detail": "totals"}
     )

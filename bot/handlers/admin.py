@@ -58,6 +58,12 @@ async def start_hook(update: Update, context: GridContext) -> bool:
     args = context.args or []
     if not args:
         return False
+    if args[0] in texts.DEEP_LINK_HINTS:  # our own t.me/<bot>?start=… links, not invitations
+        hint = texts.DEEP_LINK_HINTS[args[0]]
+        if not hint:
+            return False
+        await send(context.bot, services, msg.chat_id, hint)
+        return True
     person = await services.state.redeem_invite(args[0], msg.sender.user_id)
     if isinstance(person, Contact):
         text = texts.INVITE_LINKED_CONTACT.format(

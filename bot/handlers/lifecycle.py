@@ -229,7 +229,7 @@ async def _close_button(
         if prompt is not None and prompt.ticket_id == ticket_id and prompt.action == "reject":
             await desk.close_prompt(prompt)
         ticket, said = await reject(context, actor, ticket_id, reason, chat_id)
-        await query.answer(texts.ACTION_DONE)
+        await query.answer(said[:200])
         if query.message is not None:
             await edit(context.bot, chat_id, query.message.message_id, said)
 

@@ -25,6 +25,7 @@ from bot.handlers.sending import edit, send
 from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
 from bot.services.bootstrap import Services
 from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
+from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
 from bot.services.tickets import Actor, Ticket, acts_for_holder
@@ -74,7 +75,7 @@ async def on_card_button(update: Update, context: GridContext) -> None:
 
     if verb == "acc":
         ticket = await services.tickets.accept(ticket_id, actor)
-        await query.answer(texts.ACTION_DONE)
+        await query.answer(texts.DONE_ACCEPTED.format(number=ticket.number))
         await refresh_card(bot, services, ticket)
         holder = services.worker_name(ticket.assignee_key)
         if acts_for_holder(ticket, actor):
@@ -141,7 +142,7 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         )
     elif verb == "rt":
         ticket = await desk.return_ticket(ticket_id, actor, arg)
-        await query.answer(texts.ACTION_DONE)
+        await query.answer(texts.DONE_RETURNED.format(number=ticket.number))
         await _after_move(context, services, ticket, texts.RETURNED_GROUP)
     elif verb == "res":
         await desk.ask(query.from_user.id, chat_id, "resolve", ticket_id, {})
@@ -158,9 +159,10 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         if prompt is not None and prompt.ticket_id == ticket_id:
             await desk.close_prompt(prompt)
         await _resolve(context, services, ticket_id, actor, note="", photo=None)
-        await query.answer(texts.ACTION_DONE)
+        resolved = texts.DONE_RESOLVED.format(number=ticket.number)
+        await query.answer(resolved)
         if query.message is not None:
-            await edit(bot, chat_id, query.message.message_id, texts.ACTION_DONE)
+            await edit(bot, chat_id, query.message.message_id, resolved)
 
 
 async def _replace_card(
@@ -267,13 +269,19 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
             )
             await refresh_card(context.bot, services, ticket)
             raise ApplicationHandlerStop
-        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+        moved = texts.DONE_TRANSFERRED.format(
+            number=ticket.number, worker=services.worker_name(ticket.assignee_key)
+        )
+        await send(context.bot, services, msg.chat_id, moved)
         await _after_move(context, services, ticket, texts.TRANSFERRED_GROUP)
     elif prompt.action == "resolve":
         if not await desk.close_prompt(prompt):
             raise ApplicationHandlerStop
         await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
-        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+        resolved = await services.tickets.get(prompt.ticket_id)
+        await send(
+            context.bot, services, msg.chat_id, texts.DONE_RESOLVED.format(number=resolved.number)
+        )
     elif prompt.action in lifecycle.PROMPT_ACTIONS:
         await lifecycle.answer_prompt(context, prompt, actor, msg.chat_id, text)
     raise ApplicationHandlerStop
@@ -381,14 +389,16 @@ def _who(services: Services, ticket: Ticket) -> Any:
             return texts.TIMELINE_SYSTEM
         if event.actor_id == ticket.reporter_id:
             return texts.TIMELINE_REPORTER
-        for worker in services.community.workers:
-            if worker.telegram_id == event.actor_id:
-                return worker.name
+        people: list[Worker | Admin] = [*services.community.workers, *services.community.admins]
+        for person in people:
+            if person.telegram_id == event.actor_id:
+                return person.name
         if event.actor_role == "department":
             return departments.get(str(detail.get("department", "")), texts.TIMELINE_DEPARTMENT)
-        if event.actor_role in ("worker", "admin"):
-            return str(detail.get("by") or texts.TIMELINE_STAFF)
-        return texts.TIMELINE_RESIDENT
+        if event.actor_role in ("worker", "admin") and detail.get("by"):
+            return str(detail["by"])
+        # Never the role's code ("admin"): its Chinese name when the person is not on file.
+        return texts.TIMELINE_ROLE_NAMES.get(event.actor_role, texts.TIMELINE_RESIDENT)
 
     return who
 

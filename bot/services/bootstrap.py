@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -18,14 +18,15 @@ from bot.services.escalation import (
     QuietHours,
     contact_names,
 )
+from bot.services.holidays import HolidayCalendar, parse_holidays
 from bot.services.intake import IntakeService
 from bot.services.learning import Learner
 from bot.services.people import CommunityState
-from bot.services.points import PointsService, parse_points_config
+from bot.services.points import PointsConfig, PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
 from bot.services.residents import ResidentService
-from bot.services.schedule import ScheduleService, parse_schedule_config
-from bot.services.sla import SlaConfigError, SlaPolicy
+from bot.services.schedule import ScheduleConfig, ScheduleService, parse_schedule_config
+from bot.services.sla import SlaConfigError, SlaPolicy, WorkCalendar
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
 from bot.services.triage import TriageService
@@ -85,14 +86,89 @@ def load_classifier(config: Mapping[str, Any], source: str) -> Classifier:
         raise StartupConfigError(f"{source}: {exc}") from None
 
 
-def load_community_file(
-    config: Mapping[str, Any], source: str, classifier: Classifier
-) -> Community:
-    """Parse and validate the community sections of the file."""
+@dataclass(frozen=True, slots=True)
+class CheckedConfig:
+    """The sections of the community file that build the services, all valid."""
+
+    classifier: Classifier
+    community: Community
+    sla: SlaPolicy
+    holidays: HolidayCalendar
+    points: PointsConfig
+    schedule: ScheduleConfig
+
+
+def check_config(
+    config: Mapping[str, Any],
+    source: str,
+    tz: ZoneInfo,
+    *,
+    classifier: Classifier | None = None,
+    office_ids: Sequence[int] = (),
+) -> CheckedConfig:
+    """Validate the community file offline; raise StartupConfigError listing every problem."""
+    problems: list[str] = []
+    if classifier is None:
+        try:
+            classifier = load_classifier(config, source)
+        except StartupConfigError as exc:
+            problems.append(str(exc))
+            classifier = Classifier.load()  # check the rest against the default categories
+    community: Community | None = None
     try:
-        return load_community(config, source, categories=classifier.categories)
+        community = load_community(config, source, categories=classifier.categories)
     except ConfigError as exc:
-        raise StartupConfigError(str(exc)) from None
+        problems.extend(str(exc).splitlines())
+    sla = SlaPolicy(timezone=tz)
+    try:
+        sla = SlaPolicy.from_config(config.get("sla"), timezone=tz, source=source)
+    except SlaConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    holidays = HolidayCalendar()
+    try:
+        holidays = parse_holidays(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    points_config: PointsConfig | None = None
+    try:
+        points_config = parse_points_config(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    schedule_config: ScheduleConfig | None = None
+    try:
+        schedule_config = parse_schedule_config(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    try:
+        _escalation_policy(config, source, classifier, community, office_ids)
+    except EscalationConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    if problems or community is None or points_config is None or schedule_config is None:
+        raise StartupConfigError("\n".join(problems))
+    # Years written in the file take precedence over the package's calendar.
+    sla = replace(sla, calendar=WorkCalendar(holidays.is_workday))
+    return CheckedConfig(classifier, community, sla, holidays, points_config, schedule_config)
+
+
+def _escalation_policy(
+    config: Mapping[str, Any],
+    source: str,
+    classifier: Classifier,
+    community: Community | None,
+    office_ids: Sequence[int],
+) -> EscalationPolicy:
+    return EscalationPolicy.from_config(
+        config,
+        office_ids=office_ids,
+        community=community.name if community is not None else "",
+        category_names={code: classifier.category_name(code) for code in classifier.categories},
+        worker_names={w.key: w.name for w in community.workers} if community is not None else {},
+        source=source,
+        reserved_keys=frozenset(w.key for w in community.workers)
+        | frozenset(a.key for a in community.admins)
+        if community is not None
+        else frozenset(),
+    )
 
 
 async def build_services(
@@ -105,22 +181,9 @@ async def build_services(
     classifier: Classifier | None = None,
 ) -> Services:
     """Validate the whole community file and build every service on the open database."""
-    classifier = classifier or load_classifier(config, source)
-    community = load_community_file(config, source, classifier)
-    problems: list[str] = []
-    sla = SlaPolicy(timezone=tz)
-    try:
-        sla = SlaPolicy.from_config(config.get("sla"), timezone=tz)
-    except SlaConfigError as exc:
-        problems.append(f"{source}: {exc}")
-    try:
-        points_config = parse_points_config(config, source)
-    except ConfigError as exc:
-        problems.append(str(exc))
-    try:
-        schedule_config = parse_schedule_config(config, source)
-    except ConfigError as exc:
-        problems.append(str(exc))
+    checked = check_config(config, source, tz, classifier=classifier)
+    classifier, community, sla = checked.classifier, checked.community, checked.sla
+    points_config, schedule_config = checked.points, checked.schedule
     state = CommunityState(db, community, clock)
     await state.start()
     office_ids = [
@@ -130,21 +193,14 @@ async def build_services(
     ]
     names = {code: classifier.category_name(code) for code in classifier.categories}
     workers = {w.key: w.name for w in community.workers}
-    policy = EscalationPolicy()
     try:
-        policy = EscalationPolicy.from_config(
-            config,
-            office_ids=office_ids,
-            community=community.name,
-            category_names=names,
-            worker_names=workers,
-            reserved_keys=frozenset(w.key for w in community.workers)
-            | frozenset(a.key for a in community.admins),
-        )
+        policy = _escalation_policy(config, source, classifier, community, office_ids)
     except EscalationConfigError as exc:
-        problems.append(f"{source}: {exc}")
-    if problems:
-        raise StartupConfigError("\n".join(problems))
+        raise StartupConfigError(str(exc)) from None
+
+    async def admin_ids() -> list[int]:
+        found = [await state.telegram_id_of(a.key) for a in community.admins]
+        return [tid for tid in found if tid is not None]
 
     state.set_contacts(contact_names(config, community.street_office))
     learner = Learner(db, clock)
@@ -175,6 +231,8 @@ async def build_services(
         tz,
         category_names=names,
         grid_names={g.code: g.name for g in community.grids},
+        holidays=checked.holidays,
+        admin_ids=admin_ids,
     )
 
     async def quiet_by_chat() -> dict[int, QuietHours]:
@@ -202,7 +260,7 @@ async def build_services(
             contacts=state.contact_ids,
         ),
         intake=intake,
-        residents=ResidentService(db, clock),
+        residents=ResidentService(db, clock, community),
         points=points,
         tasks=TaskService(db, clock, points),
         redemption=redemption,

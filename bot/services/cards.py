@@ -88,8 +88,8 @@ def worker_card(
     """Render the ticket card a worker acts on (HTML); handover: why it came to this worker."""
     e = html.escape
     icon = "🆕" if ticket.status in lc.AWAITING_ACCEPT else "🛠"
-    if ticket.status in lc.TERMINAL or ticket.status == lc.RESOLVED:
-        icon = "✅"
+    # Each way a ticket ends looks different: 办结 is not 撤回, 不予受理 or 重复.
+    icon = texts.CARD_FINAL_ICONS.get(ticket.status, icon)
     reporter = f'<a href="tg://user?id={ticket.reporter_id}">{e(ticket.reporter_name)}</a>'
     lines = [
         texts.CARD_TITLE.format(
@@ -180,19 +180,16 @@ def public_status(ticket: Ticket, *, category: str) -> str:
     )
 
 
-def _same(value: str) -> str:
-    return value
-
-
 def timeline(
     events: Sequence[TicketEvent],
     *,
     tz: ZoneInfo,
     who: Callable[[TicketEvent], str],
-    worker_name: Callable[[str], str] = _same,
-    category_name: Callable[[str], str] = _same,
+    category_name: Callable[[str], str] | None = None,
+    worker_name: Callable[[str], str] | None = None,
 ) -> str:
-    """The ticket's history, one line per event (plain text); names, never keys or codes."""
+    """The ticket's history, one line per event (plain text, in words, never codes)."""
+    category_of = category_name or (lambda code: texts.POSTS_CATEGORY_NAMES.get(code, code))
     lines = [texts.TIMELINE_HEAD]
     for event in events:
         label = texts.TIMELINE_KINDS.get(event.kind, event.kind)
@@ -203,12 +200,12 @@ def timeline(
             if value:
                 if key == "level":
                     value = texts.ESCALATION_LEVEL_LABELS.get(value, value)
+                elif key in ("category", "to_category"):
+                    value = category_of(str(value))
+                elif key == "to_worker" and worker_name is not None:
+                    value = worker_name(str(value))
                 elif key == "rating":
                     value = texts.RATING_LABELS.get(value, value)
-                elif key == "to_worker":
-                    value = worker_name(str(value))
-                elif key in ("category", "to_category"):
-                    value = category_name(str(value))
                 extra = f"（{value}）"
                 break
         lines.append(
