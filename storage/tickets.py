@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -841,15 +841,26 @@ class TicketRepository:
         ]
 
     async def queue_messages(
-        self, messages: Iterable[tuple[str, int, OutgoingMessage]], now: datetime
+        self,
+        messages: Iterable[tuple[str, int, OutgoingMessage]],
+        now: datetime,
+        *,
+        not_before: Mapping[str, datetime] | None = None,
     ) -> None:
-        """Queue (dedup_key, chat_id, message) rows in the outbox, skipping keys queued before."""
+        """Queue (dedup_key, chat_id, message) rows in the outbox, skipping keys queued before.
+
+        `not_before` holds some of them (by dedup_key) until a later time.
+        """
         # Same rows OutboxRepository.enqueue writes, in one statement for the sweep's batches.
         stamp = now.astimezone(UTC).isoformat()
+        later = {k: t.astimezone(UTC).isoformat() for k, t in (not_before or {}).items()}
         await self.db.executemany(
             "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
-            [(key, chat, message_json(msg), stamp, stamp) for key, chat, msg in messages],
+            [
+                (key, chat, message_json(msg), stamp, later.get(key, stamp))
+                for key, chat, msg in messages
+            ],
         )
 
 

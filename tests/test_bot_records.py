@@ -287,3 +287,30 @@ async def test_news_of_a_normal_ticket_waits_for_the_groups_quiet_hours_to_end(
             await drained(bot)
             said = await emu.wait_for(GROUP, lambda m: "李娜已接单" in m.text)
             assert said.reply_to_message_id is not None
+
+
+async def test_a_rating_request_to_the_group_waits_for_the_morning(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        clock.advance(timedelta(hours=8))  # Monday 17:00, in office hours
+        async with running_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            clock.advance(timedelta(hours=6))  # Monday 23:00: the group's quiet hours
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "res:1")
+            await emu.wait_for(WORKER_LI, lambda m: m.text == texts.RESOLVE_NOTE)
+            await emu.send_text(WORKER_LI, WORKER_LI, "电梯已修好")
+            await bot.idle()
+            await drained(bot)
+            assert not any("请评价" in m.text for m in emu.sent(GROUP))
+            clock.advance(timedelta(hours=8, minutes=1))  # Tuesday 07:01
+            await drained(bot)
+            rating = await emu.wait_for(GROUP, lambda m: "请评价" in m.text)
+            assert rating.reply_to_message_id is not None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -25,7 +26,12 @@ from bot.services.people import CommunityState
 from bot.services.points import PointsConfig, PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
 from bot.services.residents import ResidentService
-from bot.services.schedule import ScheduleConfig, ScheduleService, parse_schedule_config
+from bot.services.schedule import (
+    ScheduleConfig,
+    ScheduleService,
+    parse_schedule_config,
+    quiet_until,
+)
 from bot.services.sla import SlaConfigError, SlaPolicy, WorkCalendar
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
@@ -234,6 +240,12 @@ async def build_services(
         holidays=checked.holidays,
         admin_ids=admin_ids,
     )
+
+    async def group_release(chat_id: int, moment: datetime) -> datetime:
+        """When a post decided at `moment` may reach a group: after its quiet hours."""
+        return quiet_until(moment, (await schedule.schedule_for(chat_id)).quiet_hours, tz)
+
+    tickets.group_release = group_release
 
     async def quiet_by_chat() -> dict[int, QuietHours]:
         """Each group's own quiet hours (a group's /schedule may change them)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -160,6 +160,8 @@ class TicketService:
         self.office_ids = tuple(office_ids)
         self.repo = TicketRepository(db)
         self.points = points  # applies the ticket_confirmed rule when a ticket is resolved
+        # When a post to a group may go out (the end of its quiet hours); set by bootstrap.
+        self.group_release: Callable[[int, datetime], Awaitable[datetime]] | None = None
 
     # ── reading ──
     async def get(self, ticket_id: int) -> Ticket:
@@ -484,8 +486,14 @@ class TicketService:
             resolved = await self.get(ticket_id)
             messages: list[tuple[str, int, OutgoingMessage]] = []
             request = rating_request(resolved, note)
+            held: dict[str, datetime] = {}
             if request is not None:
-                messages.append((f"rate-req:{ticket_id}:{iso(now)}", *request))
+                key = f"rate-req:{ticket_id}:{iso(now)}"
+                messages.append((key, *request))
+                chat = request[0]
+                if chat < 0 and resolved.urgency != "urgent" and self.group_release is not None:
+                    # A rating question is no reason to wake a group at night.
+                    held[key] = await self.group_release(chat, now)
             for follower in await self.repo.followers(ticket_id):
                 if follower.chat_id is None:
                     continue
@@ -505,7 +513,7 @@ class TicketService:
                         ),
                     )
                 )
-            await self.repo.queue_messages(messages, now)
+            await self.repo.queue_messages(messages, now, not_before=held)
             return resolved
 
     async def reject(
