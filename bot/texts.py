@@ -696,3 +696,10 @@ PUBLISHED_OK = "已在“{group}”公示 #{number}，没有显示您的名字�
 PUBLISH_NO_GROUP = "没有找到负责这个网格的小区群，未公示。"
 TIMELINE_KINDS["published"] = "在群里公示"
 ERRORS.update({"already_published": "#{number} 已经公示过了。"})
+
+# ── privacy (issue 11: private means private, data with a lifetime) ──
+ERRORS.update(
+    {
+        "follow_not_member": "只有问题 #{number} 所在群的成员可以点“我也遇到”。",
+    }
+)

@@ -17,10 +17,12 @@ from telegram.ext import (
 
 from bot import texts
 from bot.app import GridContext
+from bot.handlers import access as gate_access
 from bot.handlers.mapper import Incoming, incoming
 from bot.handlers.sending import Unreachable, edit, send
 from bot.handlers.tickets_out import deliver, refresh_card
 from bot.nlp import NONE, OTHER
+from bot.services import access
 from bot.services import intake as flow
 from bot.services.bootstrap import Services
 from bot.services.cards import place_of, quote
@@ -156,10 +158,10 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
     ticket = await services.tickets.by_reply(msg.chat_id, msg.reply_to_message_id)
     if ticket is None:
         return False
-    follower = await services.tickets.is_follower(ticket.id, msg.sender.user_id)
-    if ticket.reporter_id != msg.sender.user_id and not follower:
+    facts = await gate_access.facts_of(services, ticket)
+    role = access.may_add_photo(access.viewer(msg.sender.user_id), facts)
+    if role is None:
         return False
-    role = "reporter" if ticket.reporter_id == msg.sender.user_id else "follower"
     await services.tickets.add_photo(
         ticket.id, msg.sender.user_id, msg.photo[0], msg.photo[1], role
     )
@@ -312,9 +314,21 @@ async def on_follow(update: Update, context: GridContext) -> None:
     services = _services(context)
     user = query.from_user
     ticket = await services.tickets.get(int(match.group(1)))
-    if ticket.reporter_id == user.id or await services.tickets.is_follower(ticket.id, user.id):
+    # The button's data is not trusted: the presser's rights are read from the database.
+    facts = await gate_access.facts_of(services, ticket)
+    who = await gate_access.viewer_of(services, user.id)
+    if not access.knows_of(who, facts):
+        raise access.invisible(f"#{ticket.id}")  # a private ticket: as if it did not exist
+    if access.is_reporter(who, facts) or user.id in facts.follower_ids:
         await query.answer(texts.FOLLOW_ALREADY.format(number=ticket.number), show_alert=True)
         return
+    origin = facts.origin_chat_id
+    pressed_in = query.message.chat.id if query.message is not None else None
+    member = origin is not None and (
+        pressed_in == origin or await gate_access.is_member(context.bot, origin, user.id)
+    )
+    if facts.is_open and not access.may_follow(who, facts, member_of_origin=member):
+        raise DomainError("follow_not_member", number=ticket.number)
     chat_id = user.id if await has_started(services.state, user.id) else None
     if chat_id is None and query.message is not None:
         chat_id = query.message.chat.id
