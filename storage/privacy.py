@@ -120,7 +120,8 @@ class AuditRepository:
         """Return the newest entries, newest first."""
         sql = (
             "SELECT a.id, a.at, a.actor_id, a.actor_name, a.action, p.user_id AS subject_id,"
-            " a.target, a.detail FROM audit_log a LEFT JOIN audit_people p ON p.ref = a.subject_ref"
+            " a.target, a.detail FROM audit_log a"
+            " LEFT JOIN audit_people p ON p.ref = a.subject_ref"
         )
         params: list[object] = []
         if since is not None:
