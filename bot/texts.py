@@ -703,3 +703,8 @@ ERRORS.update(
         "follow_not_member": "只有问题 #{number} 所在群的成员可以点“我也遇到”。",
     }
 )
+ANONYMOUS_ADMIN = (
+    "您现在以“群组匿名管理员”身份发言，机器人无法确认您是谁。"
+    "请关闭匿名（群设置 → 管理员 → 您自己 → 保持匿名），或用您自己的账号私聊机器人后再试。"
+)
+UNBIND_GROUP_ONLY = "/unbind 要在需要解除绑定的小区群里使用。"
