@@ -130,3 +130,194 @@ class AuditRepository:
         sql += " ORDER BY a.id DESC LIMIT ?"
         params.append(limit)
         return [AuditEntry._from_row(r) for r in await self.db.fetchall(sql, params)]
+
+
+@dataclass(frozen=True, slots=True)
+class ClosedTicket:
+    """A closed ticket due for anonymisation."""
+
+    id: int
+    number: int
+    reporter_id: int
+
+
+class ErasureRepository:
+    """What a person's data is, and the statements that erase or anonymise it."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # ── anonymous ids ──
+    async def new_anonymous_id(self, reason: str, at: datetime) -> int:
+        """Return a fresh negative id that stands for an erased person from now on."""
+        anon = await self.db.execute(
+            "INSERT INTO anonymous_ids (reason, at) VALUES (?, ?)", (reason, _utc(at))
+        )
+        return -int(anon)
+
+    # ── tickets ──
+    async def closed_before(self, before: datetime, limit: int) -> list[ClosedTicket]:
+        """Return closed tickets not yet anonymised that closed before a moment."""
+        rows = await self.db.fetchall(
+            "SELECT id, number, reporter_id FROM tickets"
+            " WHERE anonymised_at IS NULL AND closed_at IS NOT NULL AND closed_at < ?"
+            " ORDER BY closed_at LIMIT ?",
+            (_utc(before), limit),
+        )
+        return [ClosedTicket(int(r["id"]), int(r["number"]), int(r["reporter_id"])) for r in rows]
+
+    async def anonymise_ticket(self, ticket_id: int, anon: int, at: datetime) -> None:
+        """Erase a ticket's words, photos, room and people; keep what statistics count."""
+        await self.db.execute(
+            "UPDATE tickets SET text = ?, reporter_name = ?, reporter_id = ?,"
+            " location = json_object('building', json_extract(location, '$.building')),"
+            " chat_id = CASE WHEN is_private = 1 THEN NULL ELSE chat_id END,"
+            " message_id = NULL, anonymised_at = ? WHERE id = ?",
+            (ERASED_TEXT, ANONYMOUS_NAME, anon, _utc(at), ticket_id),
+        )
+        await self.db.execute("DELETE FROM ticket_photos WHERE ticket_id = ?", (ticket_id,))
+        await self.db.execute(
+            "UPDATE classifier_corrections SET text = ? WHERE ticket_id = ?",
+            (ERASED_TEXT, ticket_id),
+        )
+        people = await self.db.fetchall(
+            "SELECT user_id FROM ticket_followers WHERE ticket_id = ? AND user_id > 0",
+            (ticket_id,),
+        )
+        await self.db.execute(
+            "UPDATE ticket_events SET actor_id = ? WHERE ticket_id = ? AND actor_id > 0"
+            " AND actor_role IN ('reporter', 'follower')",
+            (anon, ticket_id),
+        )
+        for index, row in enumerate(people, start=1):
+            # Followers keep their place in the count under ids nobody can trace.
+            await self.db.execute(
+                "UPDATE ticket_followers SET user_id = ?, name = ?, chat_id = NULL"
+                " WHERE ticket_id = ? AND user_id = ?",
+                (anon * 1000 - index, ANONYMOUS_NAME, ticket_id, int(row["user_id"])),
+            )
+        await self.db.execute(
+            "UPDATE ticket_ratings SET user_id = ? WHERE ticket_id = ? AND user_id > 0",
+            (anon, ticket_id),
+        )
+        await self.db.execute(
+            "UPDATE ticket_follower_ratings SET user_id = ? - rowid"
+            " WHERE ticket_id = ? AND user_id > 0",
+            (anon * 1000, ticket_id),
+        )
+
+    async def forget_in_tickets(self, user_id: int, anon: int, masked: dict[int, str]) -> None:
+        """Replace a person's identity on every ticket they reported, followed or rated.
+
+        masked: ticket id -> its text with phone and ID numbers masked (for open tickets, whose
+        words the worker still needs).
+        """
+        for ticket_id, text in masked.items():
+            await self.db.execute("UPDATE tickets SET text = ? WHERE id = ?", (text, ticket_id))
+        await self.db.execute(
+            "UPDATE tickets SET reporter_id = ?, reporter_name = ?,"
+            " chat_id = CASE WHEN is_private = 1 THEN NULL ELSE chat_id END"
+            " WHERE reporter_id = ?",
+            (anon, ANONYMOUS_NAME, user_id),
+        )
+        await self.db.execute(
+            "DELETE FROM ticket_photos WHERE added_by = ? AND role IN ('reporter', 'follower')",
+            (user_id,),
+        )
+        await self.db.execute(
+            "UPDATE ticket_events SET actor_id = ? WHERE actor_id = ?"
+            " AND actor_role IN ('reporter', 'follower')",
+            (anon, user_id),
+        )
+        await self.db.execute(
+            "UPDATE ticket_followers SET user_id = ?, name = ?, chat_id = NULL WHERE user_id = ?",
+            (anon, ANONYMOUS_NAME, user_id),
+        )
+        await self.db.execute(
+            "UPDATE ticket_ratings SET user_id = ? WHERE user_id = ?", (anon, user_id)
+        )
+        await self.db.execute(
+            "UPDATE ticket_follower_ratings SET user_id = ? WHERE user_id = ?", (anon, user_id)
+        )
+        await self.db.execute("DELETE FROM pending_reports WHERE reporter_id = ?", (user_id,))
+
+    async def open_reported(self, user_id: int) -> list[tuple[int, str, bool]]:
+        """Return (id, text, closed) of every ticket a person reported."""
+        rows = await self.db.fetchall(
+            "SELECT id, text, closed_at IS NOT NULL AS closed FROM tickets WHERE reporter_id = ?",
+            (user_id,),
+        )
+        return [(int(r["id"]), str(r["text"]), bool(r["closed"])) for r in rows]
+
+    # ── points, tasks, redemptions ──
+    async def forget_in_points(self, user_id: int, anon: int) -> None:
+        """Move a person's ledger rows and balance to the anonymous id (amounts unchanged)."""
+        await self.db.execute(
+            "UPDATE points_ledger SET user_id = ? WHERE user_id = ?", (anon, user_id)
+        )
+        await self.db.execute(
+            "UPDATE point_balances SET user_id = ?, name = ? WHERE user_id = ?",
+            (anon, ANONYMOUS_NAME, user_id),
+        )
+        await self.db.execute(
+            "UPDATE task_claims SET user_id = ?, name = ?, proof = '[]', note = ''"
+            " WHERE user_id = ?",
+            (anon, ANONYMOUS_NAME, user_id),
+        )
+        await self.db.execute(
+            "UPDATE redemptions SET user_id = ?, name = ? WHERE user_id = ?",
+            (anon, ANONYMOUS_NAME, user_id),
+        )
+
+    # ── the person and their messages ──
+    async def forget_person(self, user_id: int) -> None:
+        """Delete the person's own rows and the stored updates and messages that carry them."""
+        for sql in (
+            "DELETE FROM residents WHERE user_id = ?",
+            "DELETE FROM users WHERE user_id = ?",
+            "DELETE FROM dialogues WHERE user_id = ?",
+            "DELETE FROM audit_people WHERE user_id = ?",
+            "DELETE FROM outbox WHERE chat_id = ? AND status != 'pending'",
+        ):
+            await self.db.execute(sql, (user_id,))
+        await self.db.execute(
+            "DELETE FROM inbox WHERE status != 'pending' AND ("
+            " json_extract(payload, '$.message.from.id') = ?"
+            " OR json_extract(payload, '$.edited_message.from.id') = ?"
+            " OR json_extract(payload, '$.callback_query.from.id') = ?"
+            " OR json_extract(payload, '$.message.chat.id') = ?)",
+            (user_id, user_id, user_id, user_id),
+        )
+
+    # ── what is stored ──
+    async def export(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Return every row that names a person, table by table."""
+        queries = {
+            "account": "SELECT name, started_at, unreachable_at FROM users WHERE user_id = ?",
+            "household": "SELECT name, building, unit, room, registered_at FROM residents"
+            " WHERE user_id = ?",
+            "reported": "SELECT number, text, category, status, building, is_private,"
+            " created_at, closed_at, rating FROM tickets WHERE reporter_id = ? ORDER BY id",
+            "followed": "SELECT t.number, f.at FROM ticket_followers f"
+            " JOIN tickets t ON t.id = f.ticket_id WHERE f.user_id = ? ORDER BY f.at",
+            "ratings": "SELECT t.number, r.rating, r.at FROM ticket_ratings r"
+            " JOIN tickets t ON t.id = r.ticket_id WHERE r.user_id = ?"
+            " UNION ALL SELECT t.number, r.rating, r.at FROM ticket_follower_ratings r"
+            " JOIN tickets t ON t.id = r.ticket_id WHERE r.user_id = ?",
+            "photos": "SELECT t.number, p.at FROM ticket_photos p"
+            " JOIN tickets t ON t.id = p.ticket_id WHERE p.added_by = ?",
+            "points": "SELECT delta, hours, kind, reason, at FROM points_ledger"
+            " WHERE user_id = ? ORDER BY id",
+            "balance": "SELECT balance, earned, hours FROM point_balances WHERE user_id = ?",
+            "tasks": "SELECT task_id, status, claimed_at FROM task_claims WHERE user_id = ?",
+            "redemptions": "SELECT item_name, quantity, points, status, requested_at"
+            " FROM redemptions WHERE user_id = ?",
+            "messages": "SELECT COUNT(*) AS stored_updates FROM inbox"
+            " WHERE json_extract(payload, '$.message.from.id') = ?"
+            " OR json_extract(payload, '$.callback_query.from.id') = ?",
+        }
+        out: dict[str, list[dict[str, Any]]] = {}
+        for key, sql in queries.items():
+            params = (user_id,) * sql.count("?")
+            out[key] = [dict(row) for row in await self.db.fetchall(sql, params)]
+        return out

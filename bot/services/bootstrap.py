@@ -17,6 +17,7 @@ from bot.services.people import CommunityState
 from bot.services.points import PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
 from bot.services.residents import ResidentService
+from bot.services.retention import RetentionConfig, RetentionService, parse_retention_config
 from bot.services.schedule import ScheduleService, parse_schedule_config
 from bot.services.sla import SlaConfigError, SlaPolicy
 from bot.services.tasks import TaskService
@@ -50,6 +51,7 @@ class Services:
     redemption: RedemptionService
     schedule: ScheduleService
     outbox: OutboxRepository
+    retention: RetentionService
 
     def category_name(self, code: str) -> str:
         """Return a category's Chinese name."""
@@ -108,6 +110,11 @@ async def build_services(
         problems.append(str(exc))
     try:
         schedule_config = parse_schedule_config(config, source)
+    except ConfigError as exc:
+        problems.append(str(exc))
+    retention_config = RetentionConfig()
+    try:
+        retention_config = parse_retention_config(config, source)
     except ConfigError as exc:
         problems.append(str(exc))
     state = CommunityState(db, community, clock)
@@ -172,4 +179,5 @@ async def build_services(
             grid_names={g.code: g.name for g in community.grids},
         ),
         outbox=OutboxRepository(db),
+        retention=RetentionService(db, clock, retention_config),
     )

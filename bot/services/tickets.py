@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import texts
-from bot.services import access
+from bot.services import access, audit
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
@@ -30,6 +30,7 @@ from storage.tickets import (
 log = logging.getLogger(__name__)
 
 RATINGS = ("satisfied", "basic", "unsatisfied")
+AUDITED = {"transferred": "transfer", "rejected": "reject"}
 PHOTO_ROLES = ("reporter", "worker", "follower")
 
 __all__ = ["Actor", "NewTicket", "Ticket", "TicketEvent", "TicketPhoto", "TicketService"]
@@ -816,6 +817,15 @@ class TicketService:
                 {"by": actor.name, **detail},
             )
         )
+        if kind in AUDITED:  # staff actions the admins can review (/audit)
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                AUDITED[kind],
+                target=f"#{ticket.number}",
+            )
 
     async def _restart_clock(
         self, ticket_id: int, phase: str, now: datetime, deadline: datetime
