@@ -708,6 +708,10 @@ class Emulator:
 
     # ── reading what the bot did ──────────────────────────────────────────────────────────────
 
+    def file_bytes(self, file_id: str) -> bytes:
+        """Return the bytes of a file the bot uploaded (a document, a photo)."""
+        return self._files[file_id].data
+
     def sent(self, chat_id: int) -> list[BotMessage]:
         """Return the bot's messages in a chat as they look now (after edits, minus deletions)."""
         chat = self._chats.get(chat_id)
