@@ -80,6 +80,8 @@ async def test_a_private_complaint_is_invisible_to_everyone_else(tmp_path: Path)
             for data, missing_data in (
                 ("follow:1", "follow:99"),
                 ("rate:1:unsatisfied", "rate:99:unsatisfied"),
+                ("undo:1", "undo:99"),
+                ("pub:1", "pub:99"),
             ):
                 forged = await answer_of(emu, OUTSIDER, OUTSIDER, mine["message_id"], data)
                 missing = await answer_of(

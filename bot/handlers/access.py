@@ -42,3 +42,12 @@ async def place_of_chat(services: Services, chat_id: int, *, is_private: bool) -
     return access.Place(
         is_private=False, community=services.community.name if grids is not None else None
     )
+
+
+async def require_known(services: Services, ticket_id: int, user_id: int) -> Ticket:
+    """Return the ticket, or refuse as for a missing one when the person may not know it."""
+    ticket = await services.tickets.get(ticket_id)
+    facts = await facts_of(services, ticket)
+    if not access.knows_of(await viewer_of(services, user_id), facts):
+        raise access.invisible(f"#{ticket_id}")
+    return ticket

@@ -363,6 +363,7 @@ async def on_undo(update: Update, context: GridContext) -> None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     services = _services(context)
+    await gate_access.require_known(services, int(match.group(1)), query.from_user.id)
     ticket = await services.tickets.withdraw(
         int(match.group(1)), query.from_user.id, within=flow.UNDO_WINDOW
     )
@@ -395,7 +396,7 @@ async def on_publish(update: Update, context: GridContext) -> None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     services = _services(context)
-    ticket = await services.tickets.get(int(match.group(1)))
+    ticket = await gate_access.require_known(services, int(match.group(1)), query.from_user.id)
     if ticket.reporter_id != query.from_user.id:
         raise DomainError("not_your_report")
     groups = [
