@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import re
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
@@ -37,11 +38,14 @@ COMPLAINT = f"4号楼电梯坏了，关人了！我电话{PHONE}"
 ADMIN = Person(SECRETARY, "刘书记", is_admin=True)
 
 
-def config_with(tmp_path: Path, privacy: str) -> Path:
+def config_with(tmp_path: Path, **days: int) -> Path:
+    """The example community with its [privacy] days changed."""
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    for key, value in days.items():
+        text, found = re.subn(rf"(?m)^{key} = \d+$", f"{key} = {value}", text)
+        assert found == 1, key
     path = tmp_path / "community.toml"
-    path.write_text(
-        EXAMPLE_CONFIG.read_text(encoding="utf-8") + "\n[privacy]\n" + privacy, encoding="utf-8"
-    )
+    path.write_text(text, encoding="utf-8")
     return path
 
 
@@ -72,7 +76,7 @@ def count(db: Path, sql: str) -> int:
 async def test_handled_updates_are_pruned_and_closed_tickets_anonymised_on_time(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    config = config_with(tmp_path, "keep_updates_days = 2\nkeep_closed_tickets_days = 365\n")
+    config = config_with(tmp_path, keep_updates_days=2, keep_closed_tickets_days=365)
     db = tmp_path / "gridbot.sqlite3"
     async with Emulator(privacy_mode=False) as emu:
         populate(emu)
