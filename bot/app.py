@@ -44,11 +44,14 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("points", "我的积分"),
     ("redeem", "积分兑换"),
     ("register", "登记住址：/register 楼栋 单元 房号"),
+    ("mydata", "查看机器人保存的我的数据（私聊）"),
+    ("forget", "删除我的数据（私聊）"),
     ("mytickets", "网格员：我的待办工单"),
     ("task", "网格员：发布任务 /task new"),
     ("stats", "三率统计（响应率、解决率、满意率）"),
     ("schedule", "管理员：本群定时公示设置"),
     ("bind", "管理员：把本群绑定到网格 /bind g1"),
+    ("audit", "管理员：最近的管理操作记录（私聊）"),
 )
 
 

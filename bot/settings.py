@@ -244,6 +244,9 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     quiet_libraries()
+    from bot import logfilter
+
+    logfilter.install()  # no resident's words or numbers in the log, at any level
 
 
 def quiet_libraries() -> None:

@@ -892,3 +892,65 @@ TIMELINE_ROLE_NAMES: dict[str, str] = {
     "department": "职能部门",
     "follower": "居民",
 }
+# ── privacy (issue 11: private means private, data with a lifetime) ──
+ERRORS.update(
+    {
+        "follow_not_member": "只有问题 #{number} 所在群的成员可以点“我也遇到”。",
+    }
+)
+ANONYMOUS_ADMIN = (
+    "您现在以“群组匿名管理员”身份发言，机器人无法确认您是谁。"
+    "请关闭匿名（群设置 → 管理员 → 您自己 → 保持匿名），或用您自己的账号私聊机器人后再试。"
+)
+UNBIND_GROUP_ONLY = "/unbind 要在需要解除绑定的小区群里使用。"
+MYDATA_PRIVATE_ONLY = "为保护您的隐私，请私聊机器人发送 /mydata 查看您的数据。"
+FORGET_PRIVATE_ONLY = "请私聊机器人发送 /forget 删除您的数据。"
+AUDIT_PRIVATE_ONLY = "操作记录只在私聊中查看：请私聊机器人发送 /audit。"
+MYDATA_HEAD = "本机器人保存的关于您的信息（完整内容见附件）："
+MYDATA_LINES = {
+    "account": "账号记录：{count} 条（名字、何时打开过机器人）",
+    "household": "住户登记：{count} 条（楼栋、单元、房号）",
+    "reported": "您反映的问题：{count} 件",
+    "followed": "您点过“我也遇到”的问题：{count} 件",
+    "ratings": "您的评价：{count} 条",
+    "photos": "您发的照片：{count} 张",
+    "points": "积分记录：{count} 条",
+    "balance": "积分余额：{count} 条",
+    "tasks": "认领的任务：{count} 个",
+    "redemptions": "兑换记录：{count} 条",
+}
+MYDATA_MESSAGES = "尚未清理的原始消息：{count} 条（{days} 天后自动删除）"
+MYDATA_RETENTION = (
+    "已结束的工单在 {days} 天后自动匿名化（统计数字保留）。发送 /forget 可删除您的数据。"
+)
+MYDATA_FILENAME = "我的数据.json"
+FORGET_CONFIRM = (
+    "确定要删除您的数据吗？\n"
+    "· 您的名字、住户登记、照片、私聊消息将被删除；\n"
+    "· 已结束的工单内容会被删除，未结束的工单保留问题描述（电话、身份证号已遮盖）供网格员处理；\n"
+    "· 积分记录改为匿名保存，您将不能再使用这些积分。\n"
+    "此操作不能撤销。"
+)
+FORGET_BUTTON_YES = "确定删除"
+FORGET_BUTTON_NO = "取消"
+FORGET_DONE = "已删除您的数据。以后您再发消息，会作为新用户处理。"
+FORGET_CANCELLED = "已取消，您的数据未做改动。"
+FORGET_STAFF = "工作人员的账号与工作记录相关，不能自行删除，请联系社区管理员。"
+AUDIT_HEAD = "最近的管理操作（共 {count} 条）："
+AUDIT_EMPTY = "还没有管理操作记录。"
+AUDIT_LINE = "{at} {actor} {action} {target}"
+AUDIT_SYSTEM = "系统"
+AUDIT_ACTIONS = {
+    "bind": "绑定群",
+    "unbind": "解除绑定",
+    "award": "加分",
+    "deduct": "扣分",
+    "transfer": "转派",
+    "reject": "不予受理",
+    "approve": "审核通过",
+    "settings": "修改设置",
+    "forget": "应居民要求删除数据",
+    "anonymise": "到期匿名化工单",
+}
+AUDIT_TASK_TARGET = "任务 {task_id}"
+AUDIT_REDEMPTION_TARGET = "兑换 {redemption_id}"

@@ -146,3 +146,10 @@ class OutboxRepository:
     async def count_pending(self) -> int:
         """Return how many messages wait to be sent."""
         return int(await self.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status = 'pending'"))
+
+    async def prune(self, before: datetime) -> int:
+        """Delete sent and failed messages created before a moment (their words are personal)."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?",
+            (before.astimezone(UTC).isoformat(),),
+        )

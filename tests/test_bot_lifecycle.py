@@ -15,6 +15,7 @@ from bot.sandbox import Emulator
 from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from bot.services.tickets import Actor, NewTicket
+from storage.privacy import FollowerRatings
 from tests.botkit import (
     DUTY,
     EXAMPLE_CONFIG,
@@ -409,8 +410,14 @@ async def test_me_too_counts_households_raises_priority_and_tells_followers(
             await emu.press_button(WORKER_LI, WORKER_LI, note.message_id, "rs:1")
             private = await emu.wait_for(NEIGHBOUR, lambda m: "您关注的问题 #1 已办结" in m.text)
             await emu.wait_for(GROUP, lambda m: "您关注的问题 #1 已办结" in m.text)
-            # A follower may rate too; the first answer counts.
-            await emu.press_button(NEIGHBOUR, NEIGHBOUR, private.message_id, "rate:1:satisfied")
+            # A follower may rate too, counted apart: even 不满意 neither reopens nor closes it.
+            await emu.press_button(NEIGHBOUR, NEIGHBOUR, private.message_id, "rate:1:unsatisfied")
+            await bot.idle()
+            ticket = await services.tickets.get(1)
+            assert ticket.status == "resolved" and ticket.rating is None
+            assert await FollowerRatings(services.db).of_ticket(1) == [(NEIGHBOUR, "unsatisfied")]
+            request = next(m for m in emu.sent(GROUP) if "请评价" in m.text)
+            await emu.press_button(GROUP, RESIDENT, request.message_id, "rate:1:satisfied")
             await bot.idle()
             ticket = await services.tickets.get(1)
             assert ticket.status == "closed" and ticket.rating == "satisfied"

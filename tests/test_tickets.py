@@ -14,6 +14,7 @@ from bot.services.sla import SlaPolicy
 from bot.services.tickets import Actor, NewTicket, TicketService
 from storage.db import Database
 from storage.outbox import Button, OutboxRepository, OutgoingMessage
+from storage.privacy import FollowerRatings
 from storage.tickets import message_json
 
 GROUP = -100123
@@ -309,11 +310,18 @@ async def test_followers_raise_priority_are_told_and_may_rate(
     await service.resolve(ticket.id, WANG, note="", photo=None)
     told = {i.chat_id for i in await OutboxRepository(db).due(clock.now())}
     assert told == {GROUP, 2001, 2003}  # 钱女士 left no private chat to reach her
-    closed = await service.rate(ticket.id, 2003, "satisfied")
-    assert closed.status == "closed"
+    # A follower's rating is counted apart: it neither closes nor reopens the ticket.
+    kept = await service.rate(ticket.id, 2003, "unsatisfied")
+    assert kept.status == "resolved" and kept.rating is None
+    with pytest.raises(DomainError) as again:
+        await service.rate(ticket.id, 2003, "satisfied")
+    assert again.value.code == "already_rated"
+    closed = await service.rate(ticket.id, 1001, "satisfied")
+    assert (closed.status, closed.rating) == ("closed", "satisfied")
     with pytest.raises(DomainError) as late:
         await service.rate(ticket.id, 1001, "unsatisfied")
     assert late.value.code == "already_rated"
+    assert await FollowerRatings(db).of_ticket(ticket.id) == [(2003, "unsatisfied")]
 
 
 async def test_higher_priority_tickets_come_first_for_the_worker(service: TicketService) -> None:

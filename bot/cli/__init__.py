@@ -21,6 +21,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "invite",
     "stats",
     "points",
+    "audit",
 )
 
 

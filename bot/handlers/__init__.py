@@ -29,6 +29,7 @@ def register_handlers(app: GridApp) -> None:
         gate,
         intake,
         lifecycle,
+        privacy,
         triage,
         worker,
     )
@@ -38,6 +39,8 @@ def register_handlers(app: GridApp) -> None:
     app.add_handlers(admin.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(intake.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(worker.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(privacy.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(privacy.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(intake.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(worker.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(triage.callback_handlers(), group=GROUP_CALLBACKS)

@@ -41,9 +41,12 @@ async def on_bind(update: Update, context: GridContext) -> None:
 async def on_unbind(update: Update, context: GridContext) -> None:
     """/unbind: an admin stops the bot taking complaints in this group."""
     msg = incoming(update, context.bot.id)
-    if msg is None or not msg.is_group:
+    if msg is None:
         return
     services = context.bot_data.require_services()
+    if not msg.is_group:
+        await send(context.bot, services, msg.chat_id, texts.UNBIND_GROUP_ONLY)
+        return
     await services.state.unbind_group(msg.chat_id, msg.sender.user_id)
     await send(context.bot, services, msg.chat_id, texts.GROUP_UNBOUND)
 

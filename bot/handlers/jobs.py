@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 OUTBOX_EVERY_S = 2.0
 SWEEP_EVERY_S = 60.0
 SCHEDULE_EVERY_S = 60.0
+RETENTION_EVERY_S = 3600.0
 
 
 async def drain(context: GridContext) -> int:
@@ -45,6 +46,17 @@ async def schedule_job(context: GridContext) -> None:
     await drain(context)
 
 
+async def retention_job(context: GridContext) -> None:
+    """Delete old handled updates and sent messages; anonymise tickets closed long ago."""
+    pruned = await context.bot_data.require_services().retention.run()
+    log.info(
+        "retention: %d updates, %d messages, %d tickets",
+        pruned.inbox,
+        pruned.outbox,
+        pruned.tickets,
+    )
+
+
 def schedule_jobs(app: GridApp) -> None:
     """Register the periodic jobs under predictable names (they are rebuilt at every start)."""
     queue = app.job_queue
@@ -57,3 +69,4 @@ def schedule_jobs(app: GridApp) -> None:
     # starts would wait a whole interval instead.
     queue.run_once(sweep_job, 0.0, name="sweep:startup", job_kwargs={"misfire_grace_time": None})
     queue.run_repeating(schedule_job, SCHEDULE_EVERY_S, first=3.0, name="schedule")
+    queue.run_repeating(retention_job, RETENTION_EVERY_S, first=60.0, name="retention")

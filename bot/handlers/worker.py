@@ -18,11 +18,13 @@ from telegram.ext import (
 
 from bot import texts
 from bot.app import GridContext
+from bot.handlers import access as gate_access
 from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import edit, send
 from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
+from bot.services import access
 from bot.services.bootstrap import Services
 from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
 from bot.services.community import Admin, Worker
@@ -335,22 +337,31 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         )
         return
     category = services.category_name(ticket.category)
-    if not msg.is_private:
+    # One policy decides: the card in private to its people, a status line in the community's
+    # groups for public tickets, and otherwise the very answer a missing number gets.
+    facts = await gate_access.facts_of(services, ticket)
+    who = await gate_access.viewer_of(services, msg.sender.user_id)
+    place = await gate_access.place_of_chat(services, msg.chat_id, is_private=msg.is_private)
+    member = False
+    if place.is_private and not access.sees_card(who, facts) and facts.origin_chat_id:
+        member = await gate_access.is_member(context.bot, facts.origin_chat_id, who.user_id)
+    shown = access.view(who, facts, place, member_of_community_group=member)
+    if shown is access.View.NOTHING:
+        await send(
+            context.bot, services, msg.chat_id, texts.TICKET_NOT_FOUND.format(number=number)
+        )
+        return
+    if shown is access.View.STATUS:
         await send(
             context.bot,
             services,
             msg.chat_id,
             public_status(ticket, category=category),
-            reply_to=msg.message_id,
+            reply_to=None if msg.is_private else msg.message_id,
         )
         return
     desk = Desk(services)
     actor = await desk.actor(msg.sender.user_id, msg.sender.name)
-    staff = actor.worker_key is not None or actor.is_admin
-    is_reporter = ticket.reporter_id == msg.sender.user_id
-    follower = await services.tickets.is_follower(ticket.id, msg.sender.user_id)
-    if not (staff or is_reporter or follower):
-        raise DomainError("not_allowed")
     events = await services.tickets.history(ticket.id)
     photos = await services.tickets.photos(ticket.id)
     history = timeline(
@@ -360,21 +371,13 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         worker_name=services.worker_name,
         category_name=services.category_name,
     )
-    if staff or is_reporter:
-        card, buttons = await card_of(services, ticket, len(photos))
-        if not _may_act(ticket, actor):
-            buttons = []
-        text = card + "\n\n" + html.escape(history)
-        await send(context.bot, services, msg.chat_id, text, buttons=buttons, html=True)
-        for photo in photos:
-            await send(context.bot, services, msg.chat_id, "", photo=photo.file_id)
-    else:
-        await send(
-            context.bot,
-            services,
-            msg.chat_id,
-            public_status(ticket, category=category) + "\n\n" + history,
-        )
+    card, buttons = await card_of(services, ticket, len(photos))
+    if not _may_act(ticket, actor):
+        buttons = []
+    text = card + "\n\n" + html.escape(history)
+    await send(context.bot, services, msg.chat_id, text, buttons=buttons, html=True)
+    for photo in photos:
+        await send(context.bot, services, msg.chat_id, "", photo=photo.file_id)
 
 
 def _who(services: Services, ticket: Ticket) -> Any:

@@ -26,6 +26,7 @@ from bot.services.people import CommunityState
 from bot.services.points import PointsConfig, PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
 from bot.services.residents import ResidentService
+from bot.services.retention import RetentionConfig, RetentionService, parse_retention_config
 from bot.services.schedule import (
     ScheduleConfig,
     ScheduleService,
@@ -66,6 +67,7 @@ class Services:
     schedule: ScheduleService
     outbox: OutboxRepository
     triage: TriageService
+    retention: RetentionService
 
     def category_name(self, code: str) -> str:
         """Return a category's Chinese name."""
@@ -102,6 +104,7 @@ class CheckedConfig:
     holidays: HolidayCalendar
     points: PointsConfig
     schedule: ScheduleConfig
+    retention: RetentionConfig
 
 
 def check_config(
@@ -145,6 +148,11 @@ def check_config(
         schedule_config = parse_schedule_config(config, source)
     except ConfigError as exc:
         problems.extend(str(exc).splitlines())
+    retention = RetentionConfig()
+    try:
+        retention = parse_retention_config(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
     try:
         _escalation_policy(config, source, classifier, community, office_ids)
     except EscalationConfigError as exc:
@@ -153,7 +161,9 @@ def check_config(
         raise StartupConfigError("\n".join(problems))
     # Years written in the file take precedence over the package's calendar.
     sla = replace(sla, calendar=WorkCalendar(holidays.is_workday))
-    return CheckedConfig(classifier, community, sla, holidays, points_config, schedule_config)
+    return CheckedConfig(
+        classifier, community, sla, holidays, points_config, schedule_config, retention
+    )
 
 
 def _escalation_policy(
@@ -279,4 +289,5 @@ async def build_services(
         schedule=schedule,
         outbox=outbox,
         triage=triage,
+        retention=RetentionService(db, clock, checked.retention),
     )

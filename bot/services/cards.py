@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot import texts
 from bot.services import lifecycle as lc
-from bot.services.privacy import mask_pii
+from bot.services.privacy import mask_for_staff, mask_pii
 from storage.outbox import Button
 from storage.tickets import Ticket, TicketEvent
 
@@ -99,7 +99,7 @@ def worker_card(
             urgency=texts.URGENCY_LABELS.get(ticket.urgency, ticket.urgency),
         ),
         texts.CARD_LOCATION.format(location=e(place_of(ticket))),
-        texts.CARD_TEXT.format(text=e(ticket.text[:1500])),
+        texts.CARD_TEXT.format(text=e(mask_for_staff(ticket.text)[:1500])),
         texts.CARD_REPORTER.format(reporter=reporter),
     ]
     if ticket.is_private:

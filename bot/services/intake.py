@@ -434,6 +434,8 @@ class IntakeService:
         similar = await self.tickets.find_similar_open(
             self.tickets.community, category, location.building, location.place, SIMILAR_WINDOW
         )
+        if similar is not None and similar.is_private:
+            similar = None  # a private complaint is never shown to anyone else, not even exists
         if similar is not None and similar.reporter_id != report.reporter_id:
             return Outcome(SIMILAR, reading=reading, similar=similar)
         unavailable = await self.state.unavailable_workers()

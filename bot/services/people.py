@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.community import Admin, Community, Worker
 from bot.services.errors import DomainError
@@ -227,6 +228,15 @@ class CommunityState:
         unique = tuple(dict.fromkeys(grids))
         async with self.db.transaction():
             await self.bindings.bind(chat_id, unique, title, by_user, self.clock.now())
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                by_user,
+                await self._admin_name(by_user),
+                "bind",
+                target=f"{title or chat_id}",
+                detail={"grids": list(unique)},
+            )
             binding = await self.bindings.get(chat_id)
         assert binding is not None
         (await self._loaded())[chat_id] = binding
@@ -238,8 +248,17 @@ class CommunityState:
             raise DomainError("not_allowed")
         async with self.db.transaction():
             changed = await self.bindings.deactivate(chat_id)
+            if changed:
+                name = await self._admin_name(by_user)
+                await audit.record(
+                    self.db, self.clock.now(), by_user, name, "unbind", target=str(chat_id)
+                )
         await self._reload()
         return changed
+
+    async def _admin_name(self, user_id: int) -> str:
+        admin = await self.admin_for_user(user_id)
+        return admin.name if admin is not None else ""
 
     def _grid_list(self) -> str:
         return "、".join(f"{g.code}（{g.name}）" for g in self.community.grids)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import texts
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
@@ -298,6 +299,15 @@ class PointsService:
                     )
                     delta = -have
             label = texts.POINTS_BEHAVIOUR_REASON.format(behaviour=behaviour.name, reason=why)
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "award" if delta > 0 else "deduct",
+                subject_id=user_id,
+                detail={"points": delta, "rule": behaviour.code},
+            )
             return await self.record(
                 user_id=user_id,
                 name=who,
@@ -320,6 +330,15 @@ class PointsService:
             raise DomainError("points_reason_required")
         async with self.db.transaction():
             who = await self._name_of(user_id, name)
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "award" if delta > 0 else "deduct",
+                subject_id=user_id,
+                detail={"points": delta, "rule": "correction"},
+            )
             return await self.record(
                 user_id=user_id,
                 name=who,

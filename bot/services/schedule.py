@@ -21,7 +21,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import texts
-from bot.services import posts
+from bot.services import audit, posts
 from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
@@ -402,6 +402,15 @@ class ScheduleService:
             stored[key] = str(value).strip()
         async with self.db.transaction():
             await self.repo.save_override(chat_id, stored, actor.user_id, self.clock.now())
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "settings",
+                target=str(chat_id),
+                detail=dict(changes),
+            )
         return schedule
 
     async def reset_schedule(self, actor: Actor, chat_id: int) -> GroupSchedule:
@@ -410,6 +419,15 @@ class ScheduleService:
             raise DomainError("not_allowed")
         async with self.db.transaction():
             await self.repo.save_override(chat_id, {}, actor.user_id, self.clock.now())
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "settings",
+                target=str(chat_id),
+                detail={"reset": True},
+            )
         return self.config.defaults
 
     # ── deciding what is due ──

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from bot import texts
+from bot.services import access, audit
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
@@ -16,6 +17,7 @@ from bot.services.points import PointsService
 from bot.services.sla import SlaPolicy
 from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
+from storage.privacy import FollowerRatings
 from storage.tickets import (
     NewEvent,
     PlannedStep,
@@ -30,6 +32,7 @@ from storage.tickets import (
 log = logging.getLogger(__name__)
 
 RATINGS = ("satisfied", "basic", "unsatisfied")
+AUDITED = {"transferred": "transfer", "rejected": "reject"}
 PHOTO_ROLES = ("reporter", "worker", "follower")
 
 __all__ = ["Actor", "NewTicket", "Ticket", "TicketEvent", "TicketPhoto", "TicketService"]
@@ -495,7 +498,7 @@ class TicketService:
                     # A rating question is no reason to wake a group at night.
                     held[key] = await self.group_release(chat, now)
             for follower in await self.repo.followers(ticket_id):
-                if follower.chat_id is None:
+                if follower.chat_id is None or ticket.is_private:  # private: nobody else hears
                     continue
                 messages.append(
                     (
@@ -771,6 +774,8 @@ class TicketService:
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
+            if ticket.is_private:
+                raise access.invisible(f"#{ticket_id}")
             if ticket.reporter_id == user_id:
                 raise DomainError("own_ticket", number=ticket.number)
             if ticket.status in lc.TERMINAL:
@@ -813,14 +818,17 @@ class TicketService:
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
+            who = access.Viewer(user_id)
+            facts = await access.load_facts(self.repo, ticket)
+            if not access.knows_of(who, facts):
+                raise access.invisible(f"#{ticket_id}")  # a private ticket: as if it did not exist
             if rating not in RATINGS:
                 raise DomainError("bad_rating", number=ticket.number)
-            if user_id == ticket.reporter_id:
-                role = "reporter"
-            elif any(f.user_id == user_id for f in await self.repo.followers(ticket_id)):
-                role = "follower"
-            else:
+            role = access.rater_role(who, facts)
+            if role is None:
                 raise DomainError("not_rater", number=ticket.number)
+            if role == "follower":  # counted apart: never reopens, never the reporter's answer
+                return await self._follower_rating(ticket, user_id, rating, now)
             if ticket.status != lc.RESOLVED:
                 code = "already_rated" if ticket.rating is not None else "not_resolved"
                 raise DomainError(code, number=ticket.number)
@@ -851,6 +859,17 @@ class TicketService:
             await self._restart_clock(ticket_id, "resolve", now, due, ticket.urgency)
             await self.repo.queue_messages(self._reopen_messages(ticket, due, now), now)
             return await self.get(ticket_id)
+
+    async def _follower_rating(
+        self, ticket: Ticket, user_id: int, rating: str, now: datetime
+    ) -> Ticket:
+        if ticket.resolved_at is None or ticket.status not in (lc.RESOLVED, lc.CLOSED):
+            raise DomainError("not_resolved", number=ticket.number)
+        if not await FollowerRatings(self.db).add(
+            ticket.id, ticket.resolved_at, user_id, rating, now
+        ):
+            raise DomainError("already_rated", number=ticket.number)
+        return ticket
 
     def _reopen_messages(
         self, ticket: Ticket, due: datetime, now: datetime
@@ -974,6 +993,15 @@ class TicketService:
                 {**actor_detail(ticket, actor), **detail},
             )
         )
+        if kind in AUDITED:  # staff actions the admins can review (/audit)
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                AUDITED[kind],
+                target=f"#{ticket.number}",
+            )
 
     async def _restart_clock(
         self, ticket_id: int, phase: str, now: datetime, deadline: datetime, urgency: str
