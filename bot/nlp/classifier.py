@@ -444,7 +444,9 @@ class Classifier:
             category, winner = OTHER, self._other
         else:
             category, winner = self._codes[best] if order else self._codes[0], best
-        decision = TICKET if gate.score >= lex.ticket and clear else TRIAGE
+        # Danger (fire, gas, someone trapped or hurt) never waits on a worker's list.
+        sure = gate.score >= lex.ticket or gate.danger
+        decision = TICKET if sure and clear else TRIAGE
         urgent = gate.danger or winner in self._urgent_codes
         ranked = sorted(hits.get(best, ()), key=_heaviest_first) if clear or guess else []
         keywords = tuple(dict.fromkeys([w for _, w in ranked] + list(gate.for_words)))[:6]
