@@ -155,6 +155,20 @@ class Reading:
 NOT_A_COMPLAINT = Reading(NONE, 1.0, (), "normal", NOWHERE, (), IGNORE)
 
 
+@dataclass(frozen=True, slots=True)
+class _Parts:
+    """The evidence one reading rests on, before the decision."""
+
+    text: str
+    order: list[int]  # category indexes, best first
+    scores: dict[int, float]
+    hits: dict[int, list[tuple[float, str]]]  # category index -> [(weight, word or combo)]
+    combined: set[int]  # categories whose combo (a thing with its problem) was met
+    terms: set[int]  # categories with a problem term
+    learned_from: int
+    gate: GateReading
+
+
 @dataclass(slots=True)
 class _Index:
     """Lookup tables built from a taxonomy (plus learned weights)."""
@@ -180,6 +194,9 @@ class Classifier:
         self._context = frozenset(cues.context)
         self._gate_lexicon = with_local_words(gate, cues.notices)
         self._gate = Gate(self._gate_lexicon)
+        self._request_weight = next(
+            (g.weight for g in self._gate_lexicon.groups if g.name == "request"), 1.0
+        )
         self._negated = re.compile(
             "(?:"
             + "|".join(sorted(map(re.escape, cues.negations), key=len, reverse=True))
@@ -311,10 +328,11 @@ class Classifier:
 
     # ── the reading ───────────────────────────────────────────────────────────────────────────
 
-    def _classify(self, raw: str) -> Reading:
+    def evidence(self, raw: str) -> _Parts | None:
+        """Return what one reading rests on (the fitting script reads it); None for no text."""
         text = self.normalise(raw)
         if not text:
-            return NOT_A_COMPLAINT
+            return None
         index = self._index
         cut = tok.cut(text)
         found = index.matcher.find(cut, text)
@@ -376,7 +394,6 @@ class Classifier:
         ):
             order[0], order[1] = order[1], order[0]
         best = order[0] if order else -1
-        best_score = scores[best] if order else 0.0
 
         # Is it a complaint: the gate, with the category lexicon's own evidence beside it.
         lex = self._gate_lexicon
@@ -391,15 +408,28 @@ class Classifier:
         if order and best not in terms:
             heaviest = max(hits[best], key=_heaviest)
             if heaviest[0] >= HEAVY_TOPIC:
-                extra["topic"] = (lex.heavy_topic, heaviest[1])
+                del extra["topic"]
+                extra["heavy_topic"] = (lex.heavy_topic, heaviest[1])
         skip: frozenset[str] = frozenset()
         if best in self._asked_for and _QUESTION.search(text):
             # 低保在哪办？ asks for the service: the question is the request, not a schedule.
-            extra.setdefault("request", (1.0, "?"))
+            extra.setdefault("request", (self._request_weight, "?"))
             skip = _SERVICE_QUESTION
         if self._learned and (learned := self._gate_learned(found)) is not None:
             extra["learned"] = learned
         gate = self._gate.read(text, extra, skip)
+        return _Parts(text, order, scores, hits, combined, terms, learned_from, gate)
+
+    def _classify(self, raw: str) -> Reading:
+        parts = self.evidence(raw)
+        if parts is None:
+            return NOT_A_COMPLAINT
+        text, order, scores, hits = parts.text, parts.order, parts.scores, parts.hits
+        combined, terms, gate = parts.combined, parts.terms, parts.gate
+        best = order[0] if order else -1
+        best_score = scores[best] if order else 0.0
+        lex = self._gate_lexicon
+        learned_from = parts.learned_from
 
         if gate.score < lex.triage:
             return self._ignored(gate, order, scores)
@@ -414,7 +444,9 @@ class Classifier:
             category, winner = OTHER, self._other
         else:
             category, winner = self._codes[best] if order else self._codes[0], best
-        decision = TICKET if gate.score >= lex.ticket and clear else TRIAGE
+        # Danger (fire, gas, someone trapped or hurt) never waits on a worker's list.
+        sure = gate.score >= lex.ticket or gate.danger
+        decision = TICKET if sure and clear else TRIAGE
         urgent = gate.danger or winner in self._urgent_codes
         ranked = sorted(hits.get(best, ()), key=_heaviest_first) if clear or guess else []
         keywords = tuple(dict.fromkeys([w for _, w in ranked] + list(gate.for_words)))[:6]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from typing import Any
 
@@ -21,6 +21,8 @@ URGENT_ONLY = "urgent"
 # Groups of evidence that say a problem, not only a mood: with one, a topic word names the thing.
 PROBLEM_GROUPS = frozenset({"problem", "request", "persistence", "distress", "irony", "danger"})
 _NEGATION = frozenset("没不未冇唔别")
+_SAID = frozenset({"problem", "irony"})
+_THING = frozenset({"topic", "heavy_topic", "problem_term", "combo"})
 _CLAUSE_END = frozenset(",.!?;:。！？，；\n ")
 _GAP = r"[^.!?;。！？\n]{0,12}?"
 # 110/119/120 as numbers of their own: never inside 1202室, an ID number or a phone number.
@@ -52,6 +54,9 @@ class GateLexicon:
     long_text: float
     groups: tuple[Group, ...]
     danger: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    danger_weight: float = 1.0  # a danger word (or 110/119/120) counts this much for a complaint
+    long_weight: float = 0.0  # what a message longer than long_text adds on its own
+    said_weight: float = 0.0  # what a problem word adds beside a thing of some category
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +69,9 @@ class GateReading:
     against_words: tuple[str, ...]
     danger: bool
     call_first: str
+    # kind -> how much of its weight counted (1, or 0.5 for evidence against in a long message):
+    # what scripts/fit_lexicon.py fits the weights on.
+    features: Mapping[str, float] = field(default_factory=dict)
 
 
 def _number(source: str, key: str, value: object) -> float:
@@ -90,6 +98,10 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
             "long_text",
         )
     }
+    optional = (("danger", "danger_weight"), ("long", "long_weight"), ("said", "said_weight"))
+    for key, name in optional:
+        if key in head:
+            nums[name] = _number(source, f"gate.{key}", head[key])
     if not nums["triage"] < nums["ticket"]:
         raise LexiconError(source, "gate.triage", "must be below gate.ticket")
     groups: list[Group] = []
@@ -166,18 +178,7 @@ def with_local_words(lexicon: GateLexicon, notices: Iterable[str]) -> GateLexico
                 words.setdefault(word, group.weight)
             group = Group(group.name, group.weight, words, group.patterns)
         groups.append(group)
-    return GateLexicon(
-        bias=lexicon.bias,
-        ticket=lexicon.ticket,
-        triage=lexicon.triage,
-        problem_term=lexicon.problem_term,
-        combo=lexicon.combo,
-        heavy_topic=lexicon.heavy_topic,
-        topic=lexicon.topic,
-        long_text=lexicon.long_text,
-        groups=tuple(groups),
-        danger=lexicon.danger,
-    )
+    return replace(lexicon, groups=tuple(groups))
 
 
 class Gate:
@@ -239,7 +240,7 @@ class Gate:
                     number = kind[7:]
                     if number != URGENT_ONLY and number not in danger_numbers:
                         danger_numbers.append(number)
-                    kind, weight = "danger", self._weights.get("distress", 1.0)
+                    kind, weight = "danger", self.lexicon.danger_weight
                 if kind not in best or abs(weight) > abs(best[kind][0]):
                     best[kind] = (weight, word)
         for kind, weight, regex in self._patterns:
@@ -254,16 +255,21 @@ class Gate:
                     best.setdefault("request", (self._weights.get("request", 1.0), number))
                     continue
                 danger = True
-                best.setdefault("danger", (self._weights.get("distress", 1.0), number))
+                best.setdefault("danger", (self.lexicon.danger_weight, number))
                 if number not in danger_numbers:
                     danger_numbers.append(number)
         for kind, evidence in (extra or {}).items():
             if kind not in best or abs(evidence[0]) > abs(best[kind][0]):
                 best[kind] = evidence
         long_text = len(text) > self.lexicon.long_text
-        score = self.lexicon.bias + sum(
-            w * 0.5 if long_text and w < 0 else w for w, _ in best.values()
-        )
+        features = {kind: 0.5 if long_text and w < 0 else 1.0 for kind, (w, _) in best.items()}
+        score = self.lexicon.bias + sum(w * features[kind] for kind, (w, _) in best.items())
+        if long_text:
+            features["long"] = 1.0
+            score += self.lexicon.long_weight
+        if not _SAID.isdisjoint(best) and not _THING.isdisjoint(best):
+            features["said"] = 1.0  # a problem said of a thing: 电梯 + 坏了
+            score += self.lexicon.said_weight
         for_words = tuple(sorted({w for v, w in best.values() if v > 0}))
         against = tuple(sorted({w for v, w in best.values() if v < 0}))
         return GateReading(
@@ -273,6 +279,7 @@ class Gate:
             against_words=against,
             danger=danger,
             call_first=_first_call(danger_numbers),
+            features=features,
         )
 
 
