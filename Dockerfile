@@ -5,6 +5,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     GRIDBOT_DB=/data/gridbot.sqlite3 \
+    # The made-up example: `gridbot run` refuses it unless GRIDBOT_ALLOW_EXAMPLE=1. Mount your
+    # own file and point GRIDBOT_CONFIG at it (README: Running with Docker).
     GRIDBOT_CONFIG=/app/examples/community.toml
 
 # A Chinese font so the monthly report's chart shows 中文 labels, not category codes.
@@ -29,4 +31,7 @@ RUN pip install --no-deps . \
 
 USER gridbot
 VOLUME ["/data"]
+# Healthy: the database is readable and the bot's scheduler wrote its heartbeat lately.
+HEALTHCHECK --interval=60s --timeout=10s --start-period=90s --retries=3 \
+    CMD ["gridbot", "health"]
 CMD ["gridbot", "run"]

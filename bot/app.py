@@ -44,11 +44,14 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("points", "我的积分"),
     ("redeem", "积分兑换"),
     ("register", "登记住址：/register 楼栋 单元 房号"),
+    ("mydata", "查看机器人保存的我的数据（私聊）"),
+    ("forget", "删除我的数据（私聊）"),
     ("mytickets", "网格员：我的待办工单"),
     ("task", "网格员：发布任务 /task new"),
     ("stats", "三率统计（响应率、解决率、满意率）"),
     ("schedule", "管理员：本群定时公示设置"),
     ("bind", "管理员：把本群绑定到网格 /bind g1"),
+    ("audit", "管理员：最近的管理操作记录（私聊）"),
 )
 
 
@@ -122,8 +125,12 @@ def build_application(
         builder = builder.rate_limiter(PacedRateLimiter())  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
+    elif settings.proxy is not None:  # GRIDBOT_PROXY: every Bot API call goes through it
+        builder = builder.proxy(settings.proxy.get())
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    elif settings.proxy is not None:
+        builder = builder.get_updates_proxy(settings.proxy.get())
     app: GridApp = builder.build()  # type: ignore[assignment]
     app.bot_data.settings = settings
     if clock is not None:

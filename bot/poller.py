@@ -108,6 +108,7 @@ class InboxWorker:
             return
         await self.inbox.mark(update_id, "done", self.clock.now())
         self.processed += 1
+        log.debug("update %s done", update_id)  # the id only: an update holds people's words
 
     async def _process_loop(self) -> None:
         while True:

@@ -16,6 +16,8 @@ echo "== ruff format --check"
 .venv/bin/ruff format --check bot storage tests bench
 echo "== mypy (strict on bot/ and storage/)"
 .venv/bin/mypy
+echo "== lint-imports (the layers)"
+.venv/bin/lint-imports
 
 # A throwaway PostgreSQL server for the run, so the storage and whole-bot suites also run on
 # PostgreSQL (GRIDBOT_TEST_PG). Set GRIDBOT_TEST_PG yourself to use a server of your own.

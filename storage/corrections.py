@@ -30,6 +30,7 @@ class LearnedWeight:
     category: str
     delta: float
     corrections: int
+    updated_at: datetime | None = None
 
 
 def _correction_from_row(row: Row) -> Correction:
@@ -53,6 +54,7 @@ def _weight_from_row(row: Row) -> LearnedWeight:
         category=row["category"],
         delta=float(row["delta"]),
         corrections=int(row["corrections"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
     )
 
 
@@ -107,7 +109,8 @@ async def add_weight(
 async def weights(db: Store, community: str) -> list[LearnedWeight]:
     """Return a community's learned weights."""
     rows = await db.fetchall(
-        "SELECT community, word, category, delta, corrections FROM classifier_weights"
+        "SELECT community, word, category, delta, corrections, updated_at"
+        " FROM classifier_weights"
         " WHERE community = ? ORDER BY word, category",
         (community,),
     )

@@ -74,7 +74,14 @@ class Database:
     async def open(self, *, migrate: bool = True) -> None:
         """Open the file (creating its folder), set PRAGMAs and apply migrations."""
         if self.path != ":memory:" and not self.path.startswith("file:"):
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the folder {folder} of database {self.path}: "
+                    f"{exc.strerror or exc}"
+                ) from None
         try:
             conn = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:

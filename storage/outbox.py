@@ -128,7 +128,7 @@ class OutboxRepository:
         """Count a failed attempt; a final failure stops retries."""
         await self.db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
-            " status = CASE WHEN ? OR attempts + 1 >= ? THEN 'failed' ELSE 'pending' END"
+            " status = CASE WHEN ? = 1 OR attempts + 1 >= ? THEN 'failed' ELSE 'pending' END"
             " WHERE id = ?",
             (error[:300], int(final), self.MAX_ATTEMPTS, item_id),
         )
@@ -143,3 +143,10 @@ class OutboxRepository:
     async def count_pending(self) -> int:
         """Return how many messages wait to be sent."""
         return int(await self.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status = 'pending'"))
+
+    async def prune(self, before: datetime) -> int:
+        """Delete sent and failed messages created before a moment (their words are personal)."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?",
+            (before.astimezone(UTC).isoformat(),),
+        )

@@ -83,3 +83,20 @@ class ResidentRepository:
             (building,),
         )
         return [Resident._from_row(r) for r in rows]
+
+    async def named(self, name: str) -> list[tuple[int, str]]:
+        """Return (user_id, name) of everyone the bot knows by this name, registered first."""
+        rows = await self.db.fetchall(
+            # lower() folds ASCII letters only on both stores, as SQLite's NOCASE does; each
+            # person once, under the name of their first-ranked row.
+            "SELECT user_id, name FROM ("
+            " SELECT user_id, name, tier,"
+            " ROW_NUMBER() OVER (PARTITION BY user_id ORDER BY tier) AS nth FROM ("
+            " SELECT user_id, name, 0 AS tier FROM residents WHERE lower(name) = lower(?)"
+            " UNION ALL SELECT user_id, name, 1 FROM point_balances"
+            " WHERE lower(name) = lower(?)"
+            " UNION ALL SELECT user_id, name, 2 FROM users WHERE lower(name) = lower(?)"
+            ") AS known) AS ranked WHERE nth = 1 ORDER BY tier, user_id",
+            (name, name, name),
+        )
+        return [(int(r["user_id"]), str(r["name"])) for r in rows]

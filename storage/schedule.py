@@ -10,7 +10,9 @@ from typing import Any
 from storage.store import Row, Store
 
 # Ticket states after which nothing is left to do; everything else counts as open.
-FINISHED_TICKET_STATUSES = ("resolved", "closed", "rejected", "duplicate")
+# The states a ticket is still being worked in (bot.services.lifecycle.OPEN_STATES): listed, not
+# excluded, so a new final state (withdrawn came later) can never show up as unfinished.
+OPEN_TICKET_STATUSES = ("new", "accepted", "reopened", "transferred", "returned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,13 +168,13 @@ class ScheduleRepository:
 
     async def open_tickets(self, grids: tuple[str, ...] | None) -> list[OpenTicket]:
         """Return unfinished, non-private tickets of some grids (None: all), oldest first."""
-        marks = ", ".join("?" for _ in FINISHED_TICKET_STATUSES)
+        marks = ", ".join("?" for _ in OPEN_TICKET_STATUSES)
         sql = (
             "SELECT number, category, building, grid, status, created_at, accept_due_at,"
             " resolve_due_at, accepted_at FROM tickets"
-            f" WHERE status NOT IN ({marks}) AND duplicate_of IS NULL AND is_private = 0"
+            f" WHERE status IN ({marks}) AND duplicate_of IS NULL AND is_private = 0"
         )
-        params: list[object] = list(FINISHED_TICKET_STATUSES)
+        params: list[object] = list(OPEN_TICKET_STATUSES)
         if grids is not None:
             sql += f" AND grid IN ({', '.join('?' for _ in grids)})" if grids else " AND 0"
             params.extend(grids)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -499,6 +499,17 @@ class TicketRepository:
         )
         return [TicketEvent._from_row(r) for r in rows]
 
+    async def last_event(self, ticket_id: int, kinds: Sequence[str]) -> TicketEvent | None:
+        """Return a ticket's latest event of some kinds, or None."""
+        marks = ", ".join("?" for _ in kinds)
+        row = await self.db.fetchone(
+            "SELECT id, ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail"
+            f" FROM ticket_events WHERE ticket_id = ? AND kind IN ({marks})"
+            " ORDER BY id DESC LIMIT 1",
+            (ticket_id, *kinds),
+        )
+        return None if row is None else TicketEvent._from_row(row)
+
     async def events_of_kind(
         self, kinds: Sequence[str], since: datetime, until: datetime
     ) -> list[TicketEvent]:
@@ -741,18 +752,165 @@ class TicketRepository:
             for r in rows
         ]
 
+    # ── 不予受理 waiting for approval ──
+    async def add_reject_request(
+        self,
+        ticket_id: int,
+        reason: str,
+        requested_by: int,
+        requester_key: str | None,
+        at: datetime,
+        chat_id: int,
+    ) -> int:
+        """Record a worker's request to refuse a ticket; return its id."""
+        new_id = await self.db.fetchval(
+            "INSERT INTO reject_requests (ticket_id, reason, requested_by, requester_key,"
+            " requested_at, chat_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (ticket_id, reason, requested_by, requester_key, iso(at), chat_id),
+        )
+        return int(new_id)
+
+    async def reject_request(self, request_id: int) -> RejectRequest | None:
+        """Return a request by id, or None."""
+        row = await self.db.fetchone(
+            f"SELECT {_REJECT_COLUMNS} FROM reject_requests WHERE id = ?", (request_id,)
+        )
+        return None if row is None else RejectRequest._from_row(row)
+
+    async def open_reject_request(self, ticket_id: int) -> RejectRequest | None:
+        """Return a ticket's undecided request, or None."""
+        row = await self.db.fetchone(
+            f"SELECT {_REJECT_COLUMNS} FROM reject_requests"
+            " WHERE ticket_id = ? AND decided_at IS NULL",
+            (ticket_id,),
+        )
+        return None if row is None else RejectRequest._from_row(row)
+
+    async def decide_reject_request(
+        self, request_id: int, by: int | None, outcome: str, at: datetime
+    ) -> bool:
+        """Record the decision once; False when it was decided already."""
+        count = await self.db.execute_rowcount(
+            "UPDATE reject_requests SET decided_at = ?, decided_by = ?, outcome = ?"
+            " WHERE id = ? AND decided_at IS NULL",
+            (iso(at), by, outcome, request_id),
+        )
+        return bool(count)
+
     # ── outbox, in bulk ──
-    async def queue_messages(
-        self, messages: Iterable[tuple[str, int, OutgoingMessage]], now: datetime
+    async def queue_held_messages(
+        self, messages: Iterable[tuple[str, int, OutgoingMessage, datetime]], now: datetime
     ) -> None:
-        """Queue (dedup_key, chat_id, message) rows in the outbox, skipping keys queued before."""
-        # Same rows OutboxRepository.enqueue writes, in one statement for the sweep's batches.
+        """Queue (dedup_key, chat_id, message, not_before) rows held until not_before."""
         stamp = now.astimezone(UTC).isoformat()
         await self.db.executemany(
             "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
-            [(key, chat, message_json(msg), stamp, stamp) for key, chat, msg in messages],
+            [
+                (key, chat, message_json(msg), stamp, at.astimezone(UTC).isoformat())
+                for key, chat, msg, at in messages
+            ],
         )
+
+    async def refused_escalations(self) -> list[RefusedEscalation]:
+        """Return failed escalation sends not yet reported (no 'refused:<id>' row queued)."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, t.id AS ticket_id, t.number,"
+            " json_extract(o.payload, '$.purpose') AS purpose,"
+            " json_extract(o.payload, '$.extra.level') AS level,"
+            " json_extract(o.payload, '$.extra.department') AS department"
+            " FROM outbox o JOIN tickets t"
+            " ON t.id = CAST(json_extract(o.payload, '$.extra.ticket_id') AS INTEGER)"
+            " WHERE o.status = 'failed'"
+            " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
+            # The office rung goes to the admins themselves: nobody else to tell.
+            " AND COALESCE(CAST(json_extract(o.payload, '$.extra.level') AS INTEGER), 0) != 1"
+            " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
+            " ORDER BY o.id"
+        )
+        return [
+            RefusedEscalation(
+                outbox_id=int(r["id"]),
+                ticket_id=int(r["ticket_id"]),
+                number=int(r["number"]),
+                purpose=str(r["purpose"]),
+                level=None if r["level"] is None else int(r["level"]),
+                department=r["department"],
+            )
+            for r in rows
+        ]
+
+    async def queue_messages(
+        self,
+        messages: Iterable[tuple[str, int, OutgoingMessage]],
+        now: datetime,
+        *,
+        not_before: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """Queue (dedup_key, chat_id, message) rows in the outbox, skipping keys queued before.
+
+        `not_before` holds some of them (by dedup_key) until a later time.
+        """
+        # Same rows OutboxRepository.enqueue writes, in one statement for the sweep's batches.
+        stamp = now.astimezone(UTC).isoformat()
+        later = {k: t.astimezone(UTC).isoformat() for k, t in (not_before or {}).items()}
+        await self.db.executemany(
+            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+            [
+                (key, chat, message_json(msg), stamp, later.get(key, stamp))
+                for key, chat, msg in messages
+            ],
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRequest:
+    """A worker's 不予受理, waiting for (or decided by) an admin."""
+
+    id: int
+    ticket_id: int
+    reason: str
+    requested_by: int
+    requester_key: str | None
+    requested_at: datetime
+    chat_id: int
+    decided_at: datetime | None
+    decided_by: int | None
+    outcome: str | None
+
+    @classmethod
+    def _from_row(cls, row: Row) -> RejectRequest:
+        return cls(
+            id=int(row["id"]),
+            ticket_id=int(row["ticket_id"]),
+            reason=str(row["reason"]),
+            requested_by=int(row["requested_by"]),
+            requester_key=row["requester_key"],
+            requested_at=_req_dt(row["requested_at"]),
+            chat_id=int(row["chat_id"]),
+            decided_at=_dt(row["decided_at"]),
+            decided_by=row["decided_by"],
+            outcome=row["outcome"],
+        )
+
+
+_REJECT_COLUMNS = (
+    "id, ticket_id, reason, requested_by, requester_key, requested_at, chat_id, decided_at,"
+    " decided_by, outcome"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedEscalation:
+    """An escalation Telegram refused (chat not found, 403) that nobody was told of yet."""
+
+    outbox_id: int
+    ticket_id: int
+    number: int
+    purpose: str
+    level: int | None
+    department: str | None
 
 
 def message_json(message: OutgoingMessage) -> str:

@@ -45,6 +45,7 @@ def bot_env(emu: Emulator, tmp_path: Path, config: Path | None = None) -> dict[s
         "GRIDBOT_DB": os.environ.get("GRIDBOT_TEST_DB") or str(tmp_path / "gridbot.sqlite3"),
         "GRIDBOT_CONFIG": str(config or EXAMPLE_CONFIG),
         "GRIDBOT_LOG_LEVEL": "INFO",
+        "GRIDBOT_ALLOW_EXAMPLE": "1",  # the example community is what tests run on
     }
 
 

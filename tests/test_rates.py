@@ -17,6 +17,7 @@ pytestmark = pytest.mark.both_stores
 
 WANG = Actor(user_id=501, name="王网格", worker_key="wang")
 LI = Actor(user_id=502, name="李网格", worker_key="li")
+SECRETARY = Actor(user_id=900, name="刘书记", worker_key="secretary", is_admin=True)
 SINCE = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)  # Monday 00:00 in Shanghai
 UNTIL = SINCE + timedelta(days=7)
 AS_OF = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)  # Friday 12:00 in Shanghai
@@ -47,7 +48,7 @@ def complaint(n: int, worker: Actor, grid: str) -> NewTicket:
 async def build_history(db: Database, clock: FakeClock) -> None:
     """Monday 09:00: seven complaints; what each worker did is written beside it."""
     sla = SlaPolicy()
-    service = TicketService(db, clock, sla, "幸福里")
+    service = TicketService(db, clock, sla, "幸福里", office_ids=(900,))
     t = {}
     for n, worker, grid in (
         (1, WANG, "g1"),
@@ -68,7 +69,9 @@ async def build_history(db: Database, clock: FakeClock) -> None:
     await service.accept(t[5], LI)  # in time, 30 minutes
     await at(timedelta(hours=1))
     await service.accept(t[1], WANG)  # in time, 60 minutes
-    await service.reject(t[6], LI, reason="不属于社区事务")  # a refusal in time is a response
+    # A refusal in time (asked by the worker, approved by the secretary) is a response.
+    asked = await service.request_reject(t[6], LI, reason="不属于社区事务", chat_id=502)
+    await service.decide_reject(asked.id, SECRETARY, approve=True)
     await service.mark_duplicate(t[7], LI, of_ticket_id=t[5])  # not counted at all
     await at(timedelta(hours=2))
     await service.accept(t[3], WANG)  # in time, 120 minutes

@@ -13,12 +13,15 @@ from types import ModuleType
 # Each module defines `add_parser(subparsers)` and `main(args) -> int`.
 SUBCOMMANDS: tuple[str, ...] = (
     "run",
+    "check",
+    "health",
     "demo",
     "classify",
     "eval",
     "invite",
     "stats",
     "points",
+    "audit",
     "migrate_store",
 )
 

@@ -84,6 +84,16 @@ def _coerce(kind: str) -> Any:
     return lambda v: v
 
 
+async def _autoincrement_issued(source: Database, table: str) -> int:
+    """Return the last id SQLite's AUTOINCREMENT handed out for a table (0 if none)."""
+    if not await source.fetchval(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'sqlite_sequence'"
+    ):
+        return 0
+    issued = await source.fetchval("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
+    return int(issued or 0)
+
+
 async def copy_store(source: Database, target: PgDatabase, *, force: bool) -> list[TableCopy]:
     """Copy every table in one transaction, advance the id sequences, and count both sides."""
     tables = await tables_in_dependency_order(source)
@@ -117,12 +127,16 @@ async def copy_store(source: Database, target: PgDatabase, *, force: bool) -> li
                 records = [tuple(f(v) for f, v in zip(coerce, r, strict=True)) for r in rows]
                 await conn.copy_records_to_table(table, records=records, columns=columns)
                 offset += len(rows)
-            if "id" in columns and await conn.fetchval(
-                "SELECT pg_get_serial_sequence($1, 'id')", table
-            ):
+            for column in columns:
+                # Every identity column (id, anonymous_ids.anon_id, audit_people.ref) goes on
+                # past both the copied rows and what SQLite's AUTOINCREMENT handed out before.
+                if not await conn.fetchval("SELECT pg_get_serial_sequence($1, $2)", table, column):
+                    continue
+                issued = await _autoincrement_issued(source, table)
                 await conn.execute(
-                    f"SELECT setval(pg_get_serial_sequence('{table}', 'id'),"
-                    f" COALESCE(MAX(id), 0) + 1, false) FROM {table}"
+                    f"SELECT setval(pg_get_serial_sequence('{table}', '{column}'),"
+                    f" GREATEST(COALESCE(MAX({column}), 0), $1) + 1, false) FROM {table}",
+                    issued,
                 )
         counts = []
         for table in tables:

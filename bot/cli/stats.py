@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.services.clock import SystemClock
-from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates
+from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates, row_name
 from bot.settings import DEFAULT_DB_PATH, SettingsError, load_settings
 from storage.db import DatabaseError
 from storage.store import is_postgres_url, open_database
@@ -110,7 +110,12 @@ def display_names() -> dict[str, str]:
     return names
 
 
-def write_table(rows: list[RateRow], out: TextIO, names: Mapping[str, str] | None = None) -> None:
+def write_table(
+    rows: list[RateRow],
+    out: TextIO,
+    names: Mapping[str, str] | None = None,
+    by: GroupBy = "worker",
+) -> None:
     """Write the rows as an aligned text table (workers and grids by name)."""
     names = names or {}
     lines: list[list[str]] = [[title for _, title in TABLE_HEADERS]]
@@ -119,7 +124,7 @@ def write_table(rows: list[RateRow], out: TextIO, names: Mapping[str, str] | Non
         for name, _ in TABLE_HEADERS:
             value = getattr(row, name)
             if name == "key":
-                values.append(names.get(str(value), str(value)))
+                values.append(row_name(str(value), by, names))
             elif name.endswith("_rate"):
                 values.append(_percent(value))
             elif isinstance(value, float):
@@ -181,5 +186,5 @@ def main(args: argparse.Namespace) -> int:
     if args.format == "csv":
         write_csv(rows, sys.stdout)
     else:
-        write_table(rows, sys.stdout, display_names())
+        write_table(rows, sys.stdout, display_names(), args.by)
     return 0

@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import time
 from importlib import resources
 from pathlib import Path
 from typing import TextIO
@@ -41,6 +42,7 @@ from bot.demo.script import (
 )
 from bot.demo.transcript import Transcript, message_body
 from bot.sandbox import BotMessage, Button, Emulator
+from bot.services.clock import ShiftedClock
 from bot.services.community import Community, load_community
 from bot.settings import load_settings
 
@@ -517,7 +519,10 @@ async def run_demo(
         }
         settings = load_settings(env)
         community = load_community(settings.config, str(settings.config_path))
-        app = build_application(settings)
+        # The scene is a day from eight in the morning, whatever the hour it is played at:
+        # office hours and quiet nights would otherwise change what it shows.
+        clock = ShiftedClock.from_local(time(8, 0), settings.timezone)
+        app = build_application(settings, clock=clock)
         # The transcript is the demo's output: keep the library's start/stop lines out of it
         # unless GRIDBOT_LOG_LEVEL asks for them.
         library = logging.getLogger("telegram")

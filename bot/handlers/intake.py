@@ -17,11 +17,13 @@ from telegram.ext import (
 
 from bot import texts
 from bot.app import GridContext
+from bot.handlers import access as gate_access
 from bot.handlers.community_tasks import CANCEL_WORDS
 from bot.handlers.mapper import Incoming, incoming
-from bot.handlers.sending import Unreachable, edit, send
+from bot.handlers.sending import Unreachable, drain_outbox, edit, send
 from bot.handlers.tickets_out import deliver, refresh_card, tell_admins
 from bot.nlp import NONE, OTHER
+from bot.services import access
 from bot.services import intake as flow
 from bot.services import lifecycle as lc
 from bot.services.bootstrap import Services
@@ -206,10 +208,10 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
     ticket = await services.tickets.by_reply(msg.chat_id, msg.reply_to_message_id)
     if ticket is None:
         return False
-    follower = await services.tickets.is_follower(ticket.id, msg.sender.user_id)
-    if ticket.reporter_id != msg.sender.user_id and not follower:
+    facts = await gate_access.facts_of(services, ticket)
+    role = access.may_add_photo(access.viewer(msg.sender.user_id), facts)
+    if role is None:
         return False
-    role = "reporter" if ticket.reporter_id == msg.sender.user_id else "follower"
     await services.tickets.add_photo(
         ticket.id, msg.sender.user_id, msg.photo[0], msg.photo[1], role
     )
@@ -285,6 +287,8 @@ async def respond(
             first + own_ticket_status(services, outcome.ticket, name),
             reply_to=message_id,
         )
+    elif outcome.kind == flow.TRIAGE:
+        await drain_outbox(bot, services)  # the group hears nothing; the worker's list grows
     elif outcome.kind == flow.IGNORED and chat_id > 0:
         await send(bot, services, chat_id, texts.PRIVATE_NOT_UNDERSTOOD, reply_to=message_id)
 
@@ -464,9 +468,21 @@ async def on_follow(update: Update, context: GridContext) -> None:
     services = _services(context)
     user = query.from_user
     ticket = await services.tickets.get(int(match.group(1)))
-    if ticket.reporter_id == user.id or await services.tickets.is_follower(ticket.id, user.id):
+    # The button's data is not trusted: the presser's rights are read from the database.
+    facts = await gate_access.facts_of(services, ticket)
+    who = await gate_access.viewer_of(services, user.id)
+    if not access.knows_of(who, facts):
+        raise access.invisible(f"#{ticket.id}")  # a private ticket: as if it did not exist
+    if access.is_reporter(who, facts) or user.id in facts.follower_ids:
         await query.answer(texts.FOLLOW_ALREADY.format(number=ticket.number), show_alert=True)
         return
+    origin = facts.origin_chat_id
+    pressed_in = query.message.chat.id if query.message is not None else None
+    member = origin is not None and (
+        pressed_in == origin or await gate_access.is_member(context.bot, origin, user.id)
+    )
+    if facts.is_open and not access.may_follow(who, facts, member_of_origin=member):
+        raise DomainError("follow_not_member", number=ticket.number)
     chat_id = user.id if await has_started(services.state, user.id) else None
     if chat_id is None and query.message is not None:
         chat_id = query.message.chat.id
@@ -501,6 +517,7 @@ async def on_undo(update: Update, context: GridContext) -> None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     services = _services(context)
+    await gate_access.require_known(services, int(match.group(1)), query.from_user.id)
     ticket = await services.tickets.withdraw(
         int(match.group(1)), query.from_user.id, within=flow.UNDO_WINDOW
     )
@@ -533,7 +550,7 @@ async def on_publish(update: Update, context: GridContext) -> None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     services = _services(context)
-    ticket = await services.tickets.get(int(match.group(1)))
+    ticket = await gate_access.require_known(services, int(match.group(1)), query.from_user.id)
     if ticket.reporter_id != query.from_user.id:
         raise DomainError("not_your_report")
     groups = [

@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 OUTBOX_EVERY_S = 2.0
 SWEEP_EVERY_S = 60.0
 SCHEDULE_EVERY_S = 60.0
+RETENTION_EVERY_S = 3600.0
 
 
 async def drain(context: GridContext) -> int:
@@ -32,6 +33,7 @@ async def sweep_job(context: GridContext) -> None:
     """Run the deadline and escalation sweep, then send what it queued."""
     services = context.bot_data.require_services()
     result = await services.escalation.run()
+    await services.triage.digest_overdue()  # possible problems nobody handled: staff only
     await drain(context)
     for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
         await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
@@ -42,6 +44,17 @@ async def schedule_job(context: GridContext) -> None:
     services = context.bot_data.require_services()
     await services.schedule.run_due()
     await drain(context)
+
+
+async def retention_job(context: GridContext) -> None:
+    """Delete old handled updates and sent messages; anonymise tickets closed long ago."""
+    pruned = await context.bot_data.require_services().retention.run()
+    log.info(
+        "retention: %d updates, %d messages, %d tickets",
+        pruned.inbox,
+        pruned.outbox,
+        pruned.tickets,
+    )
 
 
 def schedule_jobs(app: GridApp) -> None:
@@ -56,3 +69,4 @@ def schedule_jobs(app: GridApp) -> None:
     # starts would wait a whole interval instead.
     queue.run_once(sweep_job, 0.0, name="sweep:startup", job_kwargs={"misfire_grace_time": None})
     queue.run_repeating(schedule_job, SCHEDULE_EVERY_S, first=3.0, name="schedule")
+    queue.run_repeating(retention_job, RETENTION_EVERY_S, first=60.0, name="retention")

@@ -105,6 +105,16 @@ _BOT_ADMIN_RIGHTS = {
 }
 
 
+# The accounts Telegram itself posts as in groups.
+ANONYMOUS_ADMIN_BOT: JSON = {
+    "id": 1087968824,
+    "is_bot": True,
+    "first_name": "Group",
+    "username": "GroupAnonymousBot",
+}
+SERVICE_USER: JSON = {"id": 777000, "is_bot": False, "first_name": "Telegram"}
+
+
 @dataclass
 class _Upload:
     filename: str
@@ -490,6 +500,37 @@ class Emulator:
         self._person_posted(chat, message)
         return copy.deepcopy(message)
 
+    async def send_as_anonymous_admin(self, chat_id: int, text: str) -> JSON:
+        """Post as an anonymous group admin: from GroupAnonymousBot, sender_chat the group."""
+        chat = self._group(chat_id)
+        message = self._new_message(chat, dict(ANONYMOUS_ADMIN_BOT), None)
+        message["sender_chat"] = chat.as_chat()
+        message["text"] = text
+        entities = auto_entities(text)
+        if entities:
+            message["entities"] = entities
+        self._person_posted(chat, message)
+        return copy.deepcopy(message)
+
+    async def forward_from_linked_channel(
+        self, chat_id: int, channel_id: int, channel_title: str, text: str
+    ) -> JSON:
+        """A linked channel's post copied into its discussion group, as Telegram does."""
+        chat = self._group(chat_id)
+        message = self._new_message(chat, dict(SERVICE_USER), None)
+        channel = {"id": channel_id, "type": "channel", "title": channel_title}
+        message["sender_chat"] = channel
+        message["is_automatic_forward"] = True
+        message["forward_origin"] = {
+            "type": "channel",
+            "chat": channel,
+            "message_id": 1,
+            "date": self._now(),
+        }
+        message["text"] = text
+        self._person_posted(chat, message)
+        return copy.deepcopy(message)
+
     async def send_photo(
         self,
         chat_id: int,
@@ -666,6 +707,10 @@ class Emulator:
         self._new_updates.fire()
 
     # ── reading what the bot did ──────────────────────────────────────────────────────────────
+
+    def file_bytes(self, file_id: str) -> bytes:
+        """Return the bytes of a file the bot uploaded (a document, a photo)."""
+        return self._files[file_id].data
 
     def sent(self, chat_id: int) -> list[BotMessage]:
         """Return the bot's messages in a chat as they look now (after edits, minus deletions)."""

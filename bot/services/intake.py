@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -61,6 +61,7 @@ _REPAIR = re.compile(r"修|处理|解决|弄好|搞好|进度|来人|有人来|�
 # A typed answer to "哪栋楼？" is the place alone, perhaps with a particle (7号楼吧, 东门那边).
 _ANSWER_TAIL = re.compile(r"(?:那边|这边|那里|这里|附近|的|吧|啊|呀|呢|哈|嗯|[。.!！,，~\s])+$")
 _UNKNOWN_ANSWERS = frozenset({"不清楚", "不知道", "不确定", "说不清", "不晓得"})
+TRIAGE = "triage"  # might be a complaint: filed on the grid worker's triage list, group silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +254,9 @@ def reading_from_json(data: dict[str, Any]) -> Reading:
         ),
         candidates=tuple((str(c), float(s)) for c, s in data.get("candidates", ())),
         decision=str(data.get("decision", "ticket")),
+        category_clear=bool(data.get("category_clear", True)),
+        gate=float(data.get("gate", 0.0)),
+        evidence=tuple(data.get("evidence", ())),
         call_first=str(data.get("call_first", "")),
     )
 
@@ -268,6 +272,8 @@ class IntakeService:
     state: CommunityState
     tickets: TicketService
     worker_ids: Callable[[str], Any] | None = None
+    # Files a possible complaint on the grid worker's triage list (the triage service).
+    triage: Callable[[Report, Reading], Awaitable[Any]] | None = None
     pending: PendingRepository = field(init=False)
     _places: PlaceFinder = field(init=False)
 
@@ -280,6 +286,10 @@ class IntakeService:
     def places(self) -> tuple[str, ...]:
         """The community's named places, in the order of its grids."""
         return tuple(p for g in self.community.grids for p in g.places)
+
+    async def open_confirmed(self, report: Report, reading: Reading) -> Outcome:
+        """Open a ticket for a message a worker confirmed from the triage list (立案)."""
+        return await self._place(report, reading, reading.category)
 
     async def receive(self, report: Report) -> Outcome:
         """Classify a message and act on it."""
@@ -303,9 +313,17 @@ class IntakeService:
                 return Outcome(IGNORED, reading=reading)
             # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
-        if reading.decision == "confirm":
-            merged = await self._merge_burst(report, reading, reading.category)
-            return merged or await self._ask_category(report, reading)
+        if reading.decision == "triage":
+            if report.explicit:
+                # Addressed to the bot: a ticket, once the reporter says which kind if unclear.
+                if reading.category_clear:
+                    return await self._place(report, reading, reading.category)
+                merged = await self._merge_burst(report, reading, reading.category)
+                return merged or await self._ask_category(report, reading)
+            if self.triage is not None:
+                await self.triage(report, reading)
+                return Outcome(TRIAGE, reading=reading)
+            return Outcome(IGNORED, reading=reading)
         return await self._place(report, reading, reading.category)
 
     def _locate(self, text: str) -> Location:
@@ -415,6 +433,8 @@ class IntakeService:
         similar = await self.tickets.find_similar_open(
             self.tickets.community, category, location.building, location.place, SIMILAR_WINDOW
         )
+        if similar is not None and similar.is_private:
+            similar = None  # a private complaint is never shown to anyone else, not even exists
         if similar is not None and similar.reporter_id != report.reporter_id:
             return Outcome(SIMILAR, reading=reading, similar=similar)
         unavailable = await self.state.unavailable_workers()

@@ -166,6 +166,13 @@ def _percent(value: float | None) -> str:
     return texts.STATS_NOT_AVAILABLE if value is None else f"{value * 100:.1f}%"
 
 
+def row_name(key: str, by: GroupBy, names: Mapping[str, str]) -> str:
+    """Return the name a row is shown under: 未分网格 / 未派单 for tickets without one."""
+    if key == UNKNOWN_KEY:
+        return texts.STATS_UNKNOWN_ROW[by]
+    return names.get(key, key)
+
+
 def format_rates(
     rows: list[RateRow],
     since: date,
@@ -184,7 +191,7 @@ def format_rates(
     for row in rows:
         lines.append(
             texts.STATS_ROW.format(
-                key=names.get(row.key, row.key),
+                key=row_name(row.key, by, names),
                 tickets=row.tickets,
                 response=_percent(row.response_rate),
                 resolution=_percent(row.resolution_rate),

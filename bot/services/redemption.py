@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot import texts
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
@@ -93,6 +94,16 @@ class RedemptionService:
                 raise DomainError("redeem_wrong_state", redemption_id=redemption_id)
             await self.repo.set_redemption_status(
                 redemption_id, "approved", actor.user_id, "", self.clock.now()
+            )
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "approve",
+                subject_id=found.user_id,
+                target=texts.AUDIT_REDEMPTION_TARGET.format(redemption_id=redemption_id),
+                detail={"points": found.points},
             )
             return await self._get(redemption_id)
 

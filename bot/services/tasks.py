@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import texts
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
@@ -274,6 +275,16 @@ class TaskService:
                 if not 0 <= credit <= MAX_HOURS:
                     raise DomainError("task_bad_hours", limit=MAX_HOURS)
                 await self.repo.verify(claim.id, "approved", actor.user_id, "", now)
+                await audit.record(
+                    self.db,
+                    now,
+                    actor.user_id,
+                    actor.name,
+                    "approve",
+                    subject_id=claim.user_id,
+                    target=texts.AUDIT_TASK_TARGET.format(task_id=task.id),
+                    detail={"points": task.points},
+                )
                 if task.points or credit:
                     entry = await self.points.record(
                         user_id=claim.user_id,
