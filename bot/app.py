@@ -27,9 +27,9 @@ from bot.poller import DurablePoller, UpdateOutcome
 from bot.services.bootstrap import Services, build_services
 from bot.services.clock import Clock, SystemClock
 from bot.settings import Settings, quiet_libraries
-from storage.db import Database
 from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
+from storage.store import Store, open_database
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ class AppState:
 
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
-    db: Database | None = None
+    db: Store | None = None
     inbox: InboxRepository | None = None
     outbox: OutboxRepository | None = None
     outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
@@ -78,7 +78,7 @@ class AppState:
             raise RuntimeError("GridBot is not started: services are not built")
         return self.services
 
-    def require_db(self) -> Database:
+    def require_db(self) -> Store:
         """Return the open database (post_init has run)."""
         if self.db is None:
             raise RuntimeError("GridBot is not started: the database is not open")
@@ -146,7 +146,7 @@ async def _post_init(app: GridApp) -> None:
     state = app.bot_data
     settings = state.settings
     assert settings is not None
-    db = Database(settings.db_path)
+    db = open_database(settings.db_path)
     await db.open()
     state.db = db
     state.inbox = InboxRepository(db)

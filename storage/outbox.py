@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +59,7 @@ class OutboxItem:
     dedup_key: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> OutboxItem:
+    def _from_row(cls, row: Row) -> OutboxItem:
         return cls(
             id=int(row["id"]),
             chat_id=int(row["chat_id"]),
@@ -75,7 +74,7 @@ class OutboxRepository:
 
     MAX_ATTEMPTS = 5
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
         # One sender at a time: two drains reading the same pending rows would send them twice.
         self.send_lock = asyncio.Lock()
@@ -93,9 +92,9 @@ class OutboxRepository:
         # Stored as UTC text: due() compares text, so every time must share one offset.
         now = now.astimezone(UTC)
         not_before = (not_before or now).astimezone(UTC)
-        count = await self.db.execute_rowcount(
+        new_id = await self.db.fetchval(
             "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             (
                 dedup_key,
                 chat_id,
@@ -104,9 +103,7 @@ class OutboxRepository:
                 not_before.isoformat(),
             ),
         )
-        if not count:
-            return None
-        return int(await self.db.fetchval("SELECT last_insert_rowid()"))
+        return None if new_id is None else int(new_id)
 
     async def due(self, now: datetime, limit: int = 200) -> list[OutboxItem]:
         """Return pending messages whose time has come, oldest first."""
@@ -131,7 +128,7 @@ class OutboxRepository:
         """Count a failed attempt; a final failure stops retries."""
         await self.db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
-            " status = CASE WHEN ? OR attempts + 1 >= ? THEN 'failed' ELSE 'pending' END"
+            " status = CASE WHEN ? = 1 OR attempts + 1 >= ? THEN 'failed' ELSE 'pending' END"
             " WHERE id = ?",
             (error[:300], int(final), self.MAX_ATTEMPTS, item_id),
         )

@@ -6,12 +6,11 @@ Repositories never open a transaction; the services that call them do.
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 ANONYMOUS_NAME = "已注销居民"
 ERASED_TEXT = "（内容已按隐私规则删除）"
@@ -24,7 +23,7 @@ def _utc(moment: datetime) -> str:
 class FollowerRatings:
     """Ratings by followers of public tickets, kept apart from the reporter's."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def add(
@@ -62,7 +61,7 @@ class AuditEntry:
     detail: dict[str, Any]
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> AuditEntry:
+    def _from_row(cls, row: Row) -> AuditEntry:
         return cls(
             id=int(row["id"]),
             at=datetime.fromisoformat(row["at"]),
@@ -78,7 +77,7 @@ class AuditEntry:
 class AuditRepository:
     """The append-only log of staff actions."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def add(
@@ -144,14 +143,15 @@ class ClosedTicket:
 class ErasureRepository:
     """What a person's data is, and the statements that erase or anonymise it."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     # ── anonymous ids ──
     async def new_anonymous_id(self, reason: str, at: datetime) -> int:
         """Return a fresh negative id that stands for an erased person from now on."""
-        anon = await self.db.execute(
-            "INSERT INTO anonymous_ids (reason, at) VALUES (?, ?)", (reason, _utc(at))
+        anon = await self.db.fetchval(
+            "INSERT INTO anonymous_ids (reason, at) VALUES (?, ?) RETURNING anon_id",
+            (reason, _utc(at)),
         )
         return -int(anon)
 
@@ -168,12 +168,23 @@ class ErasureRepository:
 
     async def anonymise_ticket(self, ticket_id: int, anon: int, at: datetime) -> None:
         """Erase a ticket's words, photos, room and people; keep what statistics count."""
+        # Only the building stays of the place; built here, as both stores' JSON functions differ.
+        location = await self.db.fetchval(
+            "SELECT location FROM tickets WHERE id = ?", (ticket_id,)
+        )
+        building = json.loads(location).get("building") if location else None
         await self.db.execute(
-            "UPDATE tickets SET text = ?, reporter_name = ?, reporter_id = ?,"
-            " location = json_object('building', json_extract(location, '$.building')),"
+            "UPDATE tickets SET text = ?, reporter_name = ?, reporter_id = ?, location = ?,"
             " chat_id = CASE WHEN is_private = 1 THEN NULL ELSE chat_id END,"
             " message_id = NULL, anonymised_at = ? WHERE id = ?",
-            (ERASED_TEXT, ANONYMOUS_NAME, anon, _utc(at), ticket_id),
+            (
+                ERASED_TEXT,
+                ANONYMOUS_NAME,
+                anon,
+                json.dumps({"building": building}, ensure_ascii=False, separators=(",", ":")),
+                _utc(at),
+                ticket_id,
+            ),
         )
         await self.db.execute("DELETE FROM ticket_photos WHERE ticket_id = ?", (ticket_id,))
         await self.db.execute(
@@ -200,11 +211,18 @@ class ErasureRepository:
             "UPDATE ticket_ratings SET user_id = ? WHERE ticket_id = ? AND user_id > 0",
             (anon, ticket_id),
         )
-        await self.db.execute(
-            "UPDATE ticket_follower_ratings SET user_id = ? - rowid"
-            " WHERE ticket_id = ? AND user_id > 0",
-            (anon * 1000, ticket_id),
+        raters = await self.db.fetchall(
+            "SELECT resolved_at, user_id FROM ticket_follower_ratings"
+            " WHERE ticket_id = ? AND user_id > 0 ORDER BY at, user_id",
+            (ticket_id,),
         )
+        for index, row in enumerate(raters, start=1):
+            # Each rating keeps its own untraceable id (a ticket's raters stay distinct).
+            await self.db.execute(
+                "UPDATE ticket_follower_ratings SET user_id = ?"
+                " WHERE ticket_id = ? AND resolved_at = ? AND user_id = ?",
+                (anon * 1000 - index, ticket_id, row["resolved_at"], int(row["user_id"])),
+            )
 
     async def forget_in_tickets(self, user_id: int, anon: int, masked: dict[int, str]) -> None:
         """Replace a person's identity on every ticket they reported, followed or rated.
@@ -282,10 +300,10 @@ class ErasureRepository:
             await self.db.execute(sql, (user_id,))
         await self.db.execute(
             "DELETE FROM inbox WHERE status != 'pending' AND ("
-            " json_extract(payload, '$.message.from.id') = ?"
-            " OR json_extract(payload, '$.edited_message.from.id') = ?"
-            " OR json_extract(payload, '$.callback_query.from.id') = ?"
-            " OR json_extract(payload, '$.message.chat.id') = ?)",
+            " CAST(json_extract(payload, '$.message.from.id') AS INTEGER) = ?"
+            " OR CAST(json_extract(payload, '$.edited_message.from.id') AS INTEGER) = ?"
+            " OR CAST(json_extract(payload, '$.callback_query.from.id') AS INTEGER) = ?"
+            " OR CAST(json_extract(payload, '$.message.chat.id') AS INTEGER) = ?)",
             (user_id, user_id, user_id, user_id),
         )
 
@@ -313,8 +331,8 @@ class ErasureRepository:
             "redemptions": "SELECT item_name, quantity, points, status, requested_at"
             " FROM redemptions WHERE user_id = ?",
             "messages": "SELECT COUNT(*) AS stored_updates FROM inbox"
-            " WHERE json_extract(payload, '$.message.from.id') = ?"
-            " OR json_extract(payload, '$.callback_query.from.id') = ?",
+            " WHERE CAST(json_extract(payload, '$.message.from.id') AS INTEGER) = ?"
+            " OR CAST(json_extract(payload, '$.callback_query.from.id') AS INTEGER) = ?",
         }
         out: dict[str, list[dict[str, Any]]] = {}
         for key, sql in queries.items():

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 # Ticket states after which nothing is left to do; everything else counts as open.
 # The states a ticket is still being worked in (bot.services.lifecycle.OPEN_STATES): listed, not
@@ -23,7 +22,7 @@ class BoundGroup:
     title: str
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> BoundGroup:
+    def _from_row(cls, row: Row) -> BoundGroup:
         return cls(
             chat_id=int(row["chat_id"]),
             grids=tuple(str(g) for g in json.loads(row["grids"] or "[]")),
@@ -46,7 +45,7 @@ class OpenTicket:
     accepted_at: datetime | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> OpenTicket:
+    def _from_row(cls, row: Row) -> OpenTicket:
         def when(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value) if value else None
 
@@ -76,7 +75,7 @@ class TicketFacts:
     rating: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketFacts:
+    def _from_row(cls, row: Row) -> TicketFacts:
         def when(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value) if value else None
 
@@ -94,7 +93,7 @@ class TicketFacts:
 class ScheduleRepository:
     """Store schedule overrides and per-occurrence decisions; read tickets for the posts."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def active_groups(self) -> list[BoundGroup]:

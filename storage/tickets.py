@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import Database
 from storage.outbox import OutgoingMessage
+from storage.store import Row, Store
 
 # json.dumps with options builds a new encoder per call; the sweep encodes thousands at once.
 _JSON = json.JSONEncoder(ensure_ascii=False)
@@ -73,7 +72,7 @@ class Ticket:
     follower_count: int = 0
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> Ticket:
+    def _from_row(cls, row: Row | tuple[Any, ...]) -> Ticket:
         # Positional: every ticket SELECT starts with _TICKET_COLUMNS then follower_count, and
         # sqlite3.Row's lookup by name scans the column list (the sweep maps thousands of rows).
         (
@@ -167,7 +166,7 @@ class TicketEvent:
     detail: dict[str, Any]
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketEvent:
+    def _from_row(cls, row: Row) -> TicketEvent:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -192,7 +191,7 @@ class TicketPhoto:
     at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketPhoto:
+    def _from_row(cls, row: Row) -> TicketPhoto:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -213,7 +212,7 @@ class Follower:
     at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Follower:
+    def _from_row(cls, row: Row) -> Follower:
         return cls(
             ticket_id=int(row["ticket_id"]),
             user_id=int(row["user_id"]),
@@ -238,7 +237,7 @@ class Step:
     outcome: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Step:
+    def _from_row(cls, row: Row) -> Step:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -279,7 +278,7 @@ class Whistle:
     lapsed_at: datetime | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Whistle:
+    def _from_row(cls, row: Row) -> Whistle:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -375,7 +374,7 @@ _UPDATABLE = frozenset(
 class TicketRepository:
     """Statements over the ticket tables; the service owns the transactions."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     # ── tickets ──
@@ -383,7 +382,7 @@ class TicketRepository:
         """Allocate the next human number of a community (call inside a transaction)."""
         row = await self.db.fetchone(
             "INSERT INTO ticket_numbers (community, last) VALUES (?, 1)"
-            " ON CONFLICT (community) DO UPDATE SET last = last + 1 RETURNING last",
+            " ON CONFLICT (community) DO UPDATE SET last = ticket_numbers.last + 1 RETURNING last",
             (community,),
         )
         assert row is not None
@@ -485,7 +484,7 @@ class TicketRepository:
     # ── history ──
     async def add_event(self, event: NewEvent) -> int:
         """Append one history row."""
-        return await self.db.execute(_EVENT_INSERT, event.params())
+        return int(await self.db.fetchval(_EVENT_INSERT + " RETURNING id", event.params()))
 
     async def add_events(self, events: Iterable[NewEvent]) -> None:
         """Append many history rows."""
@@ -764,12 +763,12 @@ class TicketRepository:
         chat_id: int,
     ) -> int:
         """Record a worker's request to refuse a ticket; return its id."""
-        await self.db.execute(
+        new_id = await self.db.fetchval(
             "INSERT INTO reject_requests (ticket_id, reason, requested_by, requester_key,"
-            " requested_at, chat_id) VALUES (?, ?, ?, ?, ?, ?)",
+            " requested_at, chat_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (ticket_id, reason, requested_by, requester_key, iso(at), chat_id),
         )
-        return int(await self.db.fetchval("SELECT last_insert_rowid()"))
+        return int(new_id)
 
     async def reject_request(self, request_id: int) -> RejectRequest | None:
         """Return a request by id, or None."""
@@ -820,11 +819,12 @@ class TicketRepository:
             " json_extract(o.payload, '$.purpose') AS purpose,"
             " json_extract(o.payload, '$.extra.level') AS level,"
             " json_extract(o.payload, '$.extra.department') AS department"
-            " FROM outbox o JOIN tickets t ON t.id = json_extract(o.payload, '$.extra.ticket_id')"
+            " FROM outbox o JOIN tickets t"
+            " ON t.id = CAST(json_extract(o.payload, '$.extra.ticket_id') AS INTEGER)"
             " WHERE o.status = 'failed'"
             " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
             # The office rung goes to the admins themselves: nobody else to tell.
-            " AND COALESCE(json_extract(o.payload, '$.extra.level'), 0) != 1"
+            " AND COALESCE(CAST(json_extract(o.payload, '$.extra.level') AS INTEGER), 0) != 1"
             " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
             " ORDER BY o.id"
         )
@@ -880,7 +880,7 @@ class RejectRequest:
     outcome: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> RejectRequest:
+    def _from_row(cls, row: Row) -> RejectRequest:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 OPEN = "open"
 OPENED = "opened"
@@ -41,7 +40,7 @@ class TriageItem:
     digested_at: datetime | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TriageItem:
+    def _from_row(cls, row: Row) -> TriageItem:
         grids = row["group_grids"]
         return cls(
             id=int(row["id"]),
@@ -71,7 +70,7 @@ def _utc(when: datetime) -> str:
 
 
 async def add(
-    db: Database,
+    db: Store,
     *,
     community: str,
     source_key: str,
@@ -115,13 +114,13 @@ async def add(
     return TriageItem._from_row(row), bool(count)
 
 
-async def get(db: Database, item_id: int) -> TriageItem | None:
+async def get(db: Store, item_id: int) -> TriageItem | None:
     """Return one item."""
     row = await db.fetchone(f"SELECT {_COLUMNS} FROM triage_items WHERE id = ?", (item_id,))
     return TriageItem._from_row(row) if row is not None else None
 
 
-async def settle(db: Database, item_id: int, status: str, by: int, now: datetime) -> bool:
+async def settle(db: Store, item_id: int, status: str, by: int, now: datetime) -> bool:
     """Close an open item as opened or dismissed; False when someone settled it first."""
     count = await db.execute_rowcount(
         "UPDATE triage_items SET status = ?, handled_by = ?, handled_at = ?"
@@ -131,7 +130,7 @@ async def settle(db: Database, item_id: int, status: str, by: int, now: datetime
     return count > 0
 
 
-async def overdue(db: Database, community: str, now: datetime) -> list[TriageItem]:
+async def overdue(db: Store, community: str, now: datetime) -> list[TriageItem]:
     """Return open items past their deadline that no digest has listed yet."""
     rows = await db.fetchall(
         f"SELECT {_COLUMNS} FROM triage_items WHERE community = ? AND status = 'open'"
@@ -141,7 +140,7 @@ async def overdue(db: Database, community: str, now: datetime) -> list[TriageIte
     return [TriageItem._from_row(r) for r in rows]
 
 
-async def mark_digested(db: Database, item_ids: list[int], now: datetime) -> None:
+async def mark_digested(db: Store, item_ids: list[int], now: datetime) -> None:
     """Note that a staff digest listed these items."""
     await db.executemany(
         "UPDATE triage_items SET digested_at = ? WHERE id = ?",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from tests.botkit import (
@@ -19,6 +21,8 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+
+pytestmark = pytest.mark.both_stores
 
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
 NEW_GROUP = -1009999

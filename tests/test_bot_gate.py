@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from tests.botkit import (
@@ -16,6 +18,8 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+
+pytestmark = pytest.mark.both_stores
 
 COMPLAINT = "4号楼电梯又坏了，关人了！快来人"
 CHANNEL = -1001999000001

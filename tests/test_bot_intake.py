@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
@@ -20,6 +22,8 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+
+pytestmark = pytest.mark.both_stores
 
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)

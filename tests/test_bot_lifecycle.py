@@ -6,6 +6,8 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.app import GridContext
 from bot.handlers.jobs import sweep_job
@@ -31,6 +33,8 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+
+pytestmark = pytest.mark.both_stores
 
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)

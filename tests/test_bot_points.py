@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
@@ -27,6 +29,8 @@ from tests.community_kit import (
     press,
     say,
 )
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_points_privately_and_briefly_in_the_group(tmp_path: Path) -> None:

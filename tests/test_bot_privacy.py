@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from storage.privacy import FollowerRatings
@@ -19,6 +21,8 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+
+pytestmark = pytest.mark.both_stores
 
 OUTSIDER = 3999  # in no group of the community
 UNBOUND = -1001000000099  # a group the bot is in but nobody bound

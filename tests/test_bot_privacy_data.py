@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import re
-import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,7 +18,8 @@ from bot.handlers import jobs
 from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from bot.services.residents import Person
-from storage.privacy import ANONYMOUS_NAME, ERASED_TEXT
+from storage.privacy import ANONYMOUS_NAME, ERASED_TEXT, AuditRepository
+from storage.store import INTEGRITY_ERRORS, Store, is_postgres_url, open_database
 from tests.botkit import (
     EXAMPLE_CONFIG,
     GROUP,
@@ -28,10 +27,13 @@ from tests.botkit import (
     SECRETARY,
     WORKER_LI,
     RunningBot,
+    bot_db_target,
     open_privates,
     populate,
     running_bot,
 )
+
+pytestmark = pytest.mark.both_stores
 
 PHONE = "13812345678"
 COMPLAINT = f"4号楼电梯坏了，关人了！我电话{PHONE}"
@@ -68,34 +70,56 @@ async def closed_ticket(emu: Emulator, bot: RunningBot) -> None:
     await bot.idle()
 
 
-def count(db: Path, sql: str) -> int:
-    with sqlite3.connect(db) as conn:
-        return int(conn.execute(sql).fetchone()[0])
+async def count(db: Store, sql: str) -> int:
+    return int(await db.fetchval(sql))
+
+
+async def dump(target: str) -> list[str]:
+    """Every row of every table, one line each: INSERT INTO "table" VALUES(...)."""
+    database = open_database(target)
+    await database.open(migrate=False)
+    try:
+        if is_postgres_url(target):
+            tables = await database.fetchall(
+                "SELECT table_name AS name FROM information_schema.tables"
+                " WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        else:
+            tables = await database.fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+            )
+        lines = []
+        for table in (str(t["name"]) for t in tables):
+            for row in await database.fetchall(f"SELECT * FROM {table}"):
+                lines.append(f'INSERT INTO "{table}" VALUES({", ".join(map(repr, row))})')
+        return lines
+    finally:
+        await database.close()
 
 
 async def test_handled_updates_are_pruned_and_closed_tickets_anonymised_on_time(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     config = config_with(tmp_path, keep_updates_days=2, keep_closed_tickets_days=365)
-    db = tmp_path / "gridbot.sqlite3"
     async with Emulator(privacy_mode=False) as emu:
         populate(emu)
         async with running_bot(emu, tmp_path, clock=clock, config=config) as bot:
             services = bot.state.require_services()
+            db = services.db
             await open_privates(emu, WORKER_LI, RESIDENT)
             await closed_ticket(emu, bot)
             await jobs.drain(GridContext(bot.app))  # type: ignore[arg-type]
-            handled = count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'done'")
-            sent = count(db, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
+            handled = await count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'done'")
+            sent = await count(db, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'")
             assert handled > 5 and sent > 0
 
             clock.advance(timedelta(days=1))  # younger than the setting: kept
             await retention(bot)
-            assert count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'done'") >= handled
+            assert await count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'done'") >= handled
             clock.advance(timedelta(days=1, hours=1))  # the setting (2 days) really works
             await retention(bot)
-            assert count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'done'") < 3
-            assert count(db, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'") == 0
+            assert await count(db, "SELECT COUNT(*) FROM inbox WHERE status = 'done'") < 3
+            assert await count(db, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'") == 0
             ticket = await services.tickets.get(1)
             assert PHONE in ticket.text  # the closed ticket is still within its retention
 
@@ -114,12 +138,11 @@ async def test_handled_updates_are_pruned_and_closed_tickets_anonymised_on_time(
             history = await services.tickets.history(1)
             assert RESIDENT not in {e.actor_id for e in history}
             assert [e.action for e in await services.retention.audit.recent()] == ["anonymise"]
-    with sqlite3.connect(db) as conn:
-        dump = "\n".join(conn.iterdump())
-    for line in dump.splitlines():
+    rows = await dump(bot_db_target(tmp_path))
+    for line in rows:
         assert PHONE not in line, line[:300]
     # Only their account and their points balance (they still live here) name them.
-    assert sorted(line.split('"')[1] for line in dump.splitlines() if "周大爷" in line) == [
+    assert sorted(line.split('"')[1] for line in rows if "周大爷" in line) == [
         "point_balances",
         "users",
     ]
@@ -128,11 +151,11 @@ async def test_handled_updates_are_pruned_and_closed_tickets_anonymised_on_time(
 async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    db = tmp_path / "gridbot.sqlite3"
     async with Emulator(privacy_mode=False) as emu:
         populate(emu)
         async with running_bot(emu, tmp_path, clock=clock) as bot:
             services = bot.state.require_services()
+            db = services.db
             await open_privates(emu, WORKER_LI, RESIDENT, SECRETARY)
             await closed_ticket(emu, bot)
             clock.advance(timedelta(hours=2))  # not a burst of the first complaint
@@ -141,7 +164,7 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
             await services.residents.register(RESIDENT, "周大爷", "4", "2", "301")
             await services.points.correct(ADMIN, RESIDENT, 30, "义务打扫楼道")
             await services.points.correct(ADMIN, RESIDENT, -5, "更正")
-            ledger_rows = count(db, "SELECT COUNT(*) FROM points_ledger")
+            ledger_rows = await count(db, "SELECT COUNT(*) FROM points_ledger")
 
             # In a group, nothing is shown.
             await emu.send_text(GROUP, RESIDENT, f"/mydata@{emu.bot_username}")
@@ -174,8 +197,8 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
             assert await services.residents.get(RESIDENT) is None
             assert await services.points.balance(RESIDENT) == 0
             assert await services.points.check_balances() == []
-            assert count(db, "SELECT COUNT(*) FROM points_ledger") == ledger_rows
-            anon = count(db, "SELECT user_id FROM point_balances WHERE name = '已注销居民'")
+            assert await count(db, "SELECT COUNT(*) FROM points_ledger") == ledger_rows
+            anon = await count(db, "SELECT user_id FROM point_balances WHERE name = '已注销居民'")
             assert anon < 0 and await services.points.balance(anon) == 27
             closed, open_ = await services.tickets.get(1), await services.tickets.get(2)
             assert closed.text == ERASED_TEXT and closed.reporter_id == anon
@@ -184,8 +207,8 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
             )  # the worker still needs it
             assert open_.reporter_name == ANONYMOUS_NAME
             # Amounts stay append-only.
-            with pytest.raises(sqlite3.IntegrityError), sqlite3.connect(db) as conn:
-                conn.execute("UPDATE points_ledger SET delta = 99 WHERE user_id = ?", (anon,))
+            with pytest.raises(INTEGRITY_ERRORS):
+                await db.execute("UPDATE points_ledger SET delta = 99 WHERE user_id = ?", (anon,))
 
             before = len(emu.sent(RESIDENT))
             await emu.send_text(RESIDENT, RESIDENT, "/mydata")
@@ -201,7 +224,8 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
             assert refused
 
     out = io.StringIO()
-    database = await _open(db)
+    database = open_database(bot_db_target(tmp_path))
+    await database.open()
     try:
         assert await points_cli.check(database, out) == 0  # `gridbot points check` still passes
         listed = io.StringIO()
@@ -215,27 +239,10 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
     assert all(r["subject_id"] != RESIDENT for r in rows)
 
 
-async def _open(path: Path):  # type: ignore[no-untyped-def]
-    from storage.db import Database
-
-    database = Database(str(path))
-    await database.open()
-    return database
-
-
-async def test_audit_log_refuses_to_be_rewritten(tmp_path: Path) -> None:
-    from storage.db import Database
-
-    database = Database(str(tmp_path / "a.sqlite3"))
-    await database.open()
-    try:
-        from storage.privacy import AuditRepository
-
-        clock = FakeClock()
-        await AuditRepository(database).add(clock.now(), 1, "刘书记", "bind", target="群")
-        for sql in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
-            with pytest.raises(sqlite3.IntegrityError):
-                await database.execute(sql)
-    finally:
-        await database.close()
-    await asyncio.sleep(0)
+async def test_audit_log_refuses_to_be_rewritten(db: Store) -> None:
+    clock = FakeClock()
+    await AuditRepository(db).add(clock.now(), 1, "刘书记", "bind", target="群")
+    for sql in ("UPDATE audit_log SET action = 'x'", "DELETE FROM audit_log"):
+        with pytest.raises(INTEGRITY_ERRORS):
+            await db.execute(sql)
+    assert await db.fetchval("SELECT COUNT(*) FROM audit_log") == 1

@@ -7,6 +7,8 @@ import logging
 import signal
 from pathlib import Path
 
+import pytest
+
 from bot import logfilter
 from bot.sandbox import Emulator
 from tests.botkit import (
@@ -21,6 +23,8 @@ from tests.botkit import (
     populate,
     subprocess_env,
 )
+
+pytestmark = pytest.mark.both_stores
 
 PHONE, PHONE_2 = "13812345678", "13987654321"
 ID_NUMBER = "110101199003071234"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.app import GridContext
 from bot.handlers.jobs import sweep_job
@@ -21,6 +23,8 @@ from tests.botkit import (
     running_bot,
 )
 from tests.test_bot_lifecycle import add_people, drained, lifecycle_config
+
+pytestmark = pytest.mark.both_stores
 
 LIFT = "4号楼电梯又坏了，快来人修一下"
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)

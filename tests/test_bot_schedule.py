@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from bot.sandbox.model import BotMessage
@@ -31,6 +33,8 @@ from tests.community_kit import (
     run_schedule_job,
     say,
 )
+
+pytestmark = pytest.mark.both_stores
 
 LI = Person(2001, "李娜", is_worker=True)
 SHANGHAI = timedelta(hours=8)

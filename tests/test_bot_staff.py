@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
@@ -17,6 +19,8 @@ from tests.botkit import (
     running_bot,
 )
 from tests.community_kit import MONDAY_8AM, only_domain_errors, say
+
+pytestmark = pytest.mark.both_stores
 
 NAMESAKE = 3003  # a second 周大爷
 

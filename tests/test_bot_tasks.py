@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
@@ -29,6 +31,8 @@ from tests.community_kit import (
     press,
     say,
 )
+
+pytestmark = pytest.mark.both_stores
 
 
 async def _register(emu: Emulator, user_id: int, address: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.nlp import NONE
 from bot.sandbox import Emulator
@@ -21,6 +23,8 @@ from tests.botkit import (
     running_bot,
 )
 from tests.test_bot_lifecycle import drained
+
+pytestmark = pytest.mark.both_stores
 
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
 MAYBE = "3号楼楼下好多老鼠"  # a heavy topic, no problem said: worth a look, not a ticket

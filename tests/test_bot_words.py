@@ -7,6 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from bot import texts
 from bot.sandbox import Emulator
 from bot.services import lifecycle as lc
@@ -26,6 +28,8 @@ from tests.botkit import (
     running_bot,
 )
 from tests.community_kit import MONDAY_8AM, open_ticket, run_schedule_job
+
+pytestmark = pytest.mark.both_stores
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DIGEST = "📋 每日简报"

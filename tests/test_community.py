@@ -17,6 +17,8 @@ from bot.services.community import (
     normalise_building,
 )
 
+pytestmark = pytest.mark.both_stores
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "community.toml"
 
 

@@ -21,6 +21,8 @@ from storage.db import Database
 from storage.outbox import OutboxItem, OutboxRepository
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.both_stores
+
 GROUP = -100123
 WORKER = 501
 OFFICE = 900

@@ -18,6 +18,8 @@ from bot.services.intake import Report, call_first, reading_from_json, reading_t
 from storage.db import Database
 from tests.botkit import EXAMPLE_CONFIG, GROUP, RESIDENT
 
+pytestmark = pytest.mark.both_stores
+
 _CLASSIFIER: list[Classifier] = []
 
 

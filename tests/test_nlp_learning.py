@@ -10,6 +10,8 @@ from bot.services.learning import Learner
 from storage import corrections as repo
 from storage.db import Database
 
+pytestmark = pytest.mark.both_stores
+
 TEXT = "小区门口的自助洗车机把我车漆刷花了"
 SIMILAR = "自助洗车机又把车漆刷花了"
 

@@ -16,6 +16,7 @@ from bot.services.community import ConfigError
 from bot.services.holidays import HolidayCalendar, parse_holidays
 from bot.services.schedule import DEFAULT_SCHEDULE, ScheduleConfig, ScheduleService
 from storage.db import Database
+from storage.pg import PgDatabase
 from tests.botkit import (
     EXAMPLE_CONFIG,
     SECRETARY,
@@ -102,6 +103,26 @@ async def test_health_is_good_only_with_a_recent_heartbeat(tmp_path: Path) -> No
     assert fresh.returncode == 0, fresh.stderr
 
 
+async def _beat_pg(url: str, at: datetime) -> None:
+    async with PgDatabase(url) as db:
+        config = ScheduleConfig(DEFAULT_SCHEDULE, timedelta(hours=2), 10, ())
+        await ScheduleService(db, SystemClock(), config, UTC_ZONE).beat(at)
+
+
+async def test_health_reads_the_heartbeat_from_postgresql(pg_url: str) -> None:
+    env = {"GRIDBOT_DB": pg_url}
+    empty = gridbot("health", env=env)  # never migrated: no heartbeat table, nothing created
+    assert empty.returncode == 1 and "数据库不可读" in empty.stderr, empty.stderr
+    assert "Traceback" not in empty.stderr
+    await _beat_pg(pg_url, datetime.now(UTC) - timedelta(minutes=10))
+    stale = gridbot("health", env=env)
+    assert stale.returncode == 1 and "心跳已停" in stale.stderr
+    await _beat_pg(pg_url, datetime.now(UTC))
+    fresh = gridbot("health", env=env)
+    assert fresh.returncode == 0, fresh.stderr
+
+
+@pytest.mark.both_stores
 async def test_the_running_bot_keeps_its_heartbeat(tmp_path: Path) -> None:
     clock = FakeClock(datetime(2026, 11, 23, 1, 0, tzinfo=UTC))
     async with Emulator() as emu:

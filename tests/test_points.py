@@ -22,6 +22,8 @@ from tests.points_support import (
     services,
 )
 
+pytestmark = pytest.mark.both_stores
+
 
 async def test_register_normalises_the_address_into_a_household(
     db: Database, clock: FakeClock

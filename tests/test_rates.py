@@ -13,6 +13,8 @@ from bot.services.sla import SlaPolicy
 from bot.services.tickets import Actor, NewTicket, TicketService
 from storage.db import Database
 
+pytestmark = pytest.mark.both_stores
+
 WANG = Actor(user_id=501, name="王网格", worker_key="wang")
 LI = Actor(user_id=502, name="李网格", worker_key="li")
 SECRETARY = Actor(user_id=900, name="刘书记", worker_key="secretary", is_admin=True)

@@ -37,6 +37,8 @@ from tests.points_support import (
     services,
 )
 
+pytestmark = pytest.mark.both_stores
+
 GROUP = -1001
 OTHER = -1002
 EVENTS = [

@@ -149,6 +149,32 @@ async def test_a_database_newer_than_the_code_is_one_line(tmp_path: Path) -> Non
     assert "数据库比程序新" in line and "999" in line
 
 
+async def test_a_postgresql_database_newer_than_the_code_is_one_line_without_its_password(
+    pg_url: str,
+) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(pg_url)
+    try:
+        await conn.execute(
+            "CREATE TABLE schema_version (version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL)"
+        )
+        await conn.execute("INSERT INTO schema_version VALUES (999, '0999_future.sql', 'now')")
+    finally:
+        await conn.close()
+    # The test server trusts every connection, so a password in the URL is accepted.
+    with_password = pg_url.replace("://gridbot@", "://gridbot:s3cret-pw@", 1)
+    assert with_password != pg_url
+    async with Emulator() as emu:
+        env = bot_env(emu, Path("/nonexistent")) | {"GRIDBOT_DB": with_password}
+        code, stderr = await run_gridbot(env)
+        assert emu.stats.by_method.get("getMe", 0) == 0
+    assert code == 2
+    line = one_line(stderr)
+    assert "数据库比程序新" in line and "999" in line and "s3cret-pw" not in stderr
+
+
 class RecordingProxy:
     """A plain HTTP forward proxy: records each connection's first request line, relays bytes."""
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -15,7 +14,10 @@ from bot.services.tickets import Actor, NewTicket, TicketService
 from storage.db import Database
 from storage.outbox import Button, OutboxRepository, OutgoingMessage
 from storage.privacy import FollowerRatings
+from storage.store import INTEGRITY_ERRORS
 from storage.tickets import message_json
+
+pytestmark = pytest.mark.both_stores
 
 GROUP = -100123
 WANG = Actor(user_id=501, name="王网格", worker_key="wang")
@@ -395,7 +397,7 @@ async def test_photos_card_and_reply(service: TicketService) -> None:
 
 async def test_history_cannot_be_rewritten(service: TicketService, db: Database) -> None:
     ticket, _ = await service.open_ticket(new_ticket())
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await db.execute("DELETE FROM ticket_events WHERE ticket_id = ?", (ticket.id,))
 
 

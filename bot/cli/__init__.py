@@ -22,6 +22,7 @@ SUBCOMMANDS: tuple[str, ...] = (
     "stats",
     "points",
     "audit",
+    "migrate_store",
 )
 
 

@@ -12,8 +12,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import texts
 from bot.settings import DEFAULT_DB_PATH
-from storage.db import Database, DatabaseError
+from storage.db import DatabaseError
 from storage.privacy import AuditRepository
+from storage.store import Store, open_database
 
 
 def add_parser(sub: Any) -> None:
@@ -36,7 +37,7 @@ def _timezone() -> ZoneInfo:
         return ZoneInfo("Asia/Shanghai")
 
 
-async def show(db: Database, out: TextIO, *, limit: int, fmt: str, tz: ZoneInfo) -> int:
+async def show(db: Store, out: TextIO, *, limit: int, fmt: str, tz: ZoneInfo) -> int:
     """Print the newest entries; return how many."""
     entries = await AuditRepository(db).recent(limit)
     for e in entries:
@@ -64,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
     path = args.db or os.environ.get("GRIDBOT_DB", DEFAULT_DB_PATH)
 
     async def run() -> int:
-        db = Database(path)
+        db = open_database(path)
         await db.open()
         try:
             await show(db, sys.stdout, limit=max(1, args.limit), fmt=args.format, tz=_timezone())

@@ -16,7 +16,8 @@ from bot.services.errors import DomainError
 from bot.services.escalation import contact_names
 from bot.services.people import CommunityState
 from bot.settings import SettingsError, load_settings
-from storage.db import Database, DatabaseError
+from storage.db import DatabaseError
+from storage.store import open_database
 
 
 def add_parser(sub: Any) -> None:
@@ -59,7 +60,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
 
     async def run() -> tuple[str, str | None]:
-        db = Database(settings.db_path)
+        db = open_database(settings.db_path)
         await db.open()
         try:
             state = CommunityState(db, community, SystemClock())

@@ -79,9 +79,32 @@ def config_problems(settings: Settings) -> list[str]:
     return []
 
 
+async def _check_postgres(url: str) -> None:
+    from storage.db import DatabaseFromFutureError
+    from storage.pg import PgDatabase, load_pg_migrations
+    from storage.store import describe
+
+    db = PgDatabase(url)
+    await db.open(migrate=False)  # DatabaseError (with no password) when it cannot connect
+    try:
+        version = await db.schema_version()
+        head = load_pg_migrations()[-1][0]
+        if version > head:
+            raise DatabaseFromFutureError(
+                f"数据库比程序新，请升级 GridBot (database {describe(url)} is at schema version "
+                f"{version}, this GridBot knows up to {head})"
+            )
+    finally:
+        await db.close()
+
+
 async def _check_database(path: str) -> None:
     from storage.db import Database, DatabaseError, DatabaseFromFutureError, load_migrations
+    from storage.store import is_postgres_url
 
+    if is_postgres_url(path):
+        await _check_postgres(path)
+        return
     db = Database(path)
     try:
         await db.open(migrate=False)

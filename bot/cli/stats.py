@@ -17,7 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.services.clock import SystemClock
 from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates, row_name
 from bot.settings import DEFAULT_DB_PATH, SettingsError, load_settings
-from storage.db import Database, DatabaseError
+from storage.db import DatabaseError
+from storage.store import is_postgres_url, open_database
 
 CSV_COLUMNS = tuple(f.name for f in fields(RateRow))
 TABLE_HEADERS = (
@@ -165,12 +166,12 @@ def main(args: argparse.Namespace) -> int:
         return 2
     by: GroupBy = args.by
     path = args.db or os.environ.get("GRIDBOT_DB", DEFAULT_DB_PATH)
-    if not os.path.exists(path):
+    if not is_postgres_url(path) and not os.path.exists(path):
         print(f"找不到数据库文件 {path}（用 --db 或 GRIDBOT_DB 指定）", file=sys.stderr)
         return 1
 
     async def run() -> list[RateRow]:
-        db = Database(path)
+        db = open_database(path)
         await db.open()
         try:
             return await compute_rates(db, since, until, by, as_of=as_of)

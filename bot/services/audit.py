@@ -11,14 +11,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database
 from storage.privacy import AuditEntry, AuditRepository
+from storage.store import Store
 
 __all__ = ["AuditEntry", "record"]
 
 
 async def record(
-    db: Database,
+    db: Store,
     at: datetime,
     actor_id: int | None,
     actor_name: str,

@@ -37,8 +37,8 @@ from bot.services.sla import SlaConfigError, SlaPolicy, WorkCalendar
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
 from bot.services.triage import TriageService
-from storage.db import Database
 from storage.outbox import OutboxRepository
+from storage.store import Store
 
 
 class StartupConfigError(Exception):
@@ -49,7 +49,7 @@ class StartupConfigError(Exception):
 class Services:
     """The community's rules, built once per process."""
 
-    db: Database
+    db: Store
     clock: Clock
     tz: ZoneInfo
     classifier: Classifier
@@ -190,7 +190,7 @@ def _escalation_policy(
 async def build_services(
     config: Mapping[str, Any],
     source: str,
-    db: Database,
+    db: Store,
     clock: Clock,
     tz: ZoneInfo,
     *,

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
-from storage.db import Database
 from storage.dialogues import Dialogue, DialogueRepository
+from storage.store import Store
 
 DIALOGUE_TTL = timedelta(minutes=30)
 CLOSED = "closed"
@@ -22,7 +22,7 @@ T = TypeVar("T")
 class DialogueService:
     """One open dialogue per person; each answer is taken once, even when delivered twice."""
 
-    def __init__(self, db: Database, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
+    def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
         self.db = db
         self.clock = clock
         self.ttl = ttl
@@ -101,7 +101,7 @@ class ReasonQuestions:
 
     PREFIX = "rate_reason:"
 
-    def __init__(self, db: Database, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
+    def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
         self.db = db
         self.clock = clock
         self.ttl = ttl

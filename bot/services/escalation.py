@@ -16,8 +16,8 @@ from bot.services.community import ConfigError
 from bot.services.errors import DomainError
 from bot.services.schedule import quiet_until
 from bot.services.sla import SlaPolicy
-from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
+from storage.store import Store
 from storage.tickets import NewEvent, PlannedStep, Step, Ticket, TicketRepository, iso
 
 log = logging.getLogger(__name__)
@@ -219,7 +219,7 @@ class EscalationSweep:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Clock,
         sla: SlaPolicy,
         policy: EscalationPolicy,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -25,7 +24,7 @@ from bot.services.errors import DomainError
 from bot.services.people import CommunityState
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import NewTicket, Ticket, TicketService
-from storage.db import Database
+from storage.store import Row, Store
 from storage.tickets import NewEvent
 
 BURST_WINDOW = timedelta(minutes=1)  # five messages about one thing in a minute: one ticket
@@ -132,7 +131,7 @@ class PendingReport:
     resolved: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> PendingReport:
+    def _from_row(cls, row: Row) -> PendingReport:
         return cls(
             id=int(row["id"]),
             kind=str(row["kind"]),
@@ -160,7 +159,7 @@ _PENDING_COLUMNS = (
 class PendingRepository:
     """Reports waiting for the reporter's answer (which category, which building)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def add(self, report: Report, kind: str, reading: Reading, now: datetime) -> int:
@@ -266,7 +265,7 @@ def reading_from_json(data: dict[str, Any]) -> Reading:
 class IntakeService:
     """Decide what a resident's message becomes."""
 
-    db: Database
+    db: Store
     clock: Clock
     classifier: Classifier
     community: Community

@@ -15,7 +15,7 @@ from bot import texts
 from bot.nlp.classifier import LEARNED_CAP, NONE, OTHER, Classifier
 from bot.services.clock import Clock
 from storage import corrections as repo
-from storage.db import Database
+from storage.store import Store
 
 STEP = 1.0  # weight added to the right category per word and round
 PENALTY = 0.5  # weight taken from the wrong category's deciding words
@@ -52,7 +52,7 @@ def decayed(delta: float, updated_at: datetime | None, now: datetime) -> float:
 class Learner:
     """Persist corrections and keep a community's classifier's learned weights up to date."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Store, clock: Clock) -> None:
         self._db = db
         self._clock = clock
 

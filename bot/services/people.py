@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -31,7 +30,7 @@ from storage.community import (
     WorkerLinkRepository,
     read_kv,
 )
-from storage.db import Database
+from storage.store import Store
 
 DEFAULT_INVITE_TTL = timedelta(hours=72)
 MAX_INVITE_TTL = timedelta(days=30)
@@ -50,7 +49,7 @@ class Contact:
 class CommunityState:
     """Read and change the community state kept in the database."""
 
-    def __init__(self, db: Database, community: Community, clock: Clock) -> None:
+    def __init__(self, db: Store, community: Community, clock: Clock) -> None:
         self.db = db
         self.community = community
         self.clock = clock
@@ -145,14 +144,13 @@ class CommunityState:
                 other = await self._key_of(telegram_id, like=person)
             if other is not None and other != person.key:
                 raise DomainError("invite_account_taken", name=self._name_of(other))
-            await self.invites.use(code, telegram_id, now)
-            try:
-                await self.links.link(person.key, telegram_id, now)
-            except sqlite3.IntegrityError:
+            taken = await self.links.by_telegram_id(telegram_id)
+            if taken is not None and taken.worker_key != person.key:
                 # The account is linked to someone of the other kind (a worker vs an admin).
-                raise DomainError(
-                    "invite_account_taken", name=await self._linked_name(telegram_id)
-                ) from None
+                # Checked first, not caught: PostgreSQL aborts a transaction after an error.
+                raise DomainError("invite_account_taken", name=self._name_of(taken.worker_key))
+            await self.invites.use(code, telegram_id, now)
+            await self.links.link(person.key, telegram_id, now)
         self._unavailable = None  # a newly linked worker can take tickets now
         self._links = None
         return person
@@ -165,10 +163,6 @@ class CommunityState:
     def _name_of(self, key: str) -> str:
         person = self._invitee(key)
         return key if person is None else person.name
-
-    async def _linked_name(self, telegram_id: int) -> str:
-        link = await self.links.by_telegram_id(telegram_id)
-        return "" if link is None else self._name_of(link.worker_key)
 
     async def _key_of(self, telegram_id: int, like: Worker | Admin) -> str | None:
         """Return the key of the person of the same kind this account already belongs to."""

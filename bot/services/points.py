@@ -20,9 +20,9 @@ from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.points import Balance, LedgerEntry, PointsRepository
 from storage.residents import ResidentRepository
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -205,7 +205,7 @@ class Mismatch:
 class PointsService:
     """Award, deduct, correct; read balances and rankings; prove the cache equals the ledger."""
 
-    def __init__(self, db: Database, clock: Clock, config: PointsConfig) -> None:
+    def __init__(self, db: Store, clock: Clock, config: PointsConfig) -> None:
         self.db = db
         self.clock = clock
         self.config = config

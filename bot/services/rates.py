@@ -29,7 +29,7 @@ from typing import Literal
 
 from bot import texts
 from bot.services import lifecycle as lc
-from storage.db import Database
+from storage.store import Store
 from storage.tickets import Ticket, TicketRepository
 
 GroupBy = Literal["worker", "grid", "community"]
@@ -149,7 +149,7 @@ def rate_rows(tickets: list[Ticket], by: GroupBy, as_of: datetime) -> list[RateR
 
 
 async def compute_rates(
-    db: Database,
+    db: Store,
     since: datetime,
     until: datetime,
     by: GroupBy = "worker",

@@ -10,8 +10,8 @@ from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.points import PointsRepository, Redemption, StockItem
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,7 @@ MAX_QUANTITY = 10
 class RedemptionService:
     """A request takes the points and the stock at once, so neither can ever go negative."""
 
-    def __init__(self, db: Database, clock: Clock, points: PointsService) -> None:
+    def __init__(self, db: Store, clock: Clock, points: PointsService) -> None:
         self.db = db
         self.clock = clock
         self.points = points

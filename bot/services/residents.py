@@ -13,8 +13,8 @@ from bot import texts
 from bot.services.clock import Clock
 from bot.services.community import Community, normalise_building
 from bot.services.errors import DomainError
-from storage.db import Database
 from storage.residents import Resident, ResidentRepository
+from storage.store import Store
 
 _UNIT = re.compile(r"^(\d{1,3})(?:单元|門|门)?$")
 _ROOM = re.compile(r"^([A-Z]?\d{1,5})(?:室|号|房)?$")
@@ -110,7 +110,7 @@ def normalise_room(text: str) -> str | None:
 class ResidentService:
     """Register residents and look them up."""
 
-    def __init__(self, db: Database, clock: Clock, community: Community | None = None) -> None:
+    def __init__(self, db: Store, clock: Clock, community: Community | None = None) -> None:
         self.db = db
         self.clock = clock
         self.community = community  # when given, only its buildings can be registered

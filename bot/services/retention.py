@@ -25,10 +25,10 @@ from typing import Any
 from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.privacy import mask_pii
-from storage.db import Database
 from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
 from storage.privacy import AuditRepository, ErasureRepository
+from storage.store import Store
 
 DEFAULT_KEEP_UPDATES = timedelta(days=7)
 DEFAULT_KEEP_CLOSED_TICKETS = timedelta(days=3 * 365)
@@ -81,7 +81,7 @@ class Pruned:
 class RetentionService:
     """Prune, anonymise, export and forget; each change one transaction."""
 
-    def __init__(self, db: Database, clock: Clock, config: RetentionConfig) -> None:
+    def __init__(self, db: Store, clock: Clock, config: RetentionConfig) -> None:
         self.db = db
         self.clock = clock
         self.config = config

@@ -27,10 +27,10 @@ from bot.services.community import ConfigError
 from bot.services.errors import DomainError
 from bot.services.holidays import HolidayCalendar
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.outbox import OutboxRepository, OutgoingMessage
 from storage.points import PointsRepository
 from storage.schedule import BoundGroup, ScheduleRepository
+from storage.store import Store
 from storage.tasks import TaskRepository
 
 log = logging.getLogger(__name__)
@@ -339,7 +339,7 @@ class ScheduleService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Clock,
         config: ScheduleConfig,
         tz: ZoneInfo,

@@ -13,8 +13,8 @@ from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.points import LedgerEntry
+from storage.store import Store
 from storage.tasks import Task, TaskClaim, TaskRepository
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ def _can_manage(actor: Actor, task: Task) -> bool:
 class TaskService:
     """Run the task list; points are awarded in the same transaction as the verdict."""
 
-    def __init__(self, db: Database, clock: Clock, points: PointsService) -> None:
+    def __init__(self, db: Store, clock: Clock, points: PointsService) -> None:
         self.db = db
         self.clock = clock
         self.points = points

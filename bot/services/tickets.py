@@ -15,9 +15,9 @@ from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
 from bot.services.sla import SlaPolicy
-from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
 from storage.privacy import FollowerRatings
+from storage.store import Store
 from storage.tickets import (
     NewEvent,
     PlannedStep,
@@ -142,7 +142,7 @@ class TicketService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Clock,
         sla: SlaPolicy,
         community_name: str,

@@ -23,8 +23,8 @@ from bot.services.people import CommunityState
 from bot.services.routing import route_ticket
 from bot.services.sla import SlaPolicy
 from storage import triage as repo
-from storage.db import Database
 from storage.outbox import Button, OutboxRepository, OutgoingMessage
+from storage.store import Store
 from storage.triage import TriageItem
 
 OPEN_DATA = "tri:open:{id}"
@@ -43,7 +43,7 @@ def message_link(chat_id: int, message_id: int) -> str | None:
 class TriageService:
     """File possible problems with the grid worker; open or dismiss them; list the forgotten."""
 
-    db: Database
+    db: Store
     clock: Clock
     sla: SlaPolicy
     classifier: Classifier
