@@ -48,7 +48,7 @@ def test_the_shipped_gate_weights_are_what_the_fit_gives() -> None:
 
 def test_the_sets_share_no_message() -> None:
     seen: set[str] = set()
-    for name in sorted(BARS):
+    for name in sorted({*BARS, "heldout3.tsv"}):
         texts = {e.text for e in read_examples(REPO / "eval" / name)}
         assert not texts & seen, name
         seen |= texts
