@@ -220,6 +220,11 @@ class Classifier:
         self._combo_words = frozenset(
             w for _, combo in self._combos for side in combo.sides for w in side
         )
+        # first-side word -> the combos it opens, in order: only those can be met.
+        self._combo_first: dict[str, list[int]] = {}
+        for k, (_, combo) in enumerate(self._combos):
+            for word in combo.sides[0]:
+                self._combo_first.setdefault(word, []).append(k)
         self._learned: dict[tuple[str, str], float] = {}
         self._learned_count: dict[tuple[str, str], int] = {}
         self._index = self._build_index()
@@ -328,8 +333,8 @@ class Classifier:
 
     # ── the reading ───────────────────────────────────────────────────────────────────────────
 
-    def evidence(self, raw: str) -> _Parts | None:
-        """Return what one reading rests on (the fitting script reads it); None for no text."""
+    def evidence(self, raw: str, collect: bool = False) -> _Parts | None:
+        """Return what one reading rests on (the fit reads it, `collect`ing every gate word)."""
         text = self.normalise(raw)
         if not text:
             return None
@@ -374,9 +379,12 @@ class Classifier:
         if negated:
             present -= negated
         combined: set[int] = set()
-        for i, combo in self._combos:
+        first = self._combo_first
+        opened = sorted({k for w in present if w in first for k in first[w]})
+        for k in opened:
+            i, combo = self._combos[k]
             sides = combo.sides
-            if i in combined or any(side.isdisjoint(present) for side in sides):
+            if i in combined or any(side.isdisjoint(present) for side in sides[1:]):
                 continue
             if _one_word_makes(sides, hits.get(i, ()), text):
                 continue
@@ -417,7 +425,7 @@ class Classifier:
             skip = _SERVICE_QUESTION
         if self._learned and (learned := self._gate_learned(found)) is not None:
             extra["learned"] = learned
-        gate = self._gate.read(text, extra, skip)
+        gate = self._gate.read(text, extra, skip, collect)
         return _Parts(text, order, scores, hits, combined, terms, learned_from, gate)
 
     def _classify(self, raw: str) -> Reading:

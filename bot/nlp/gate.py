@@ -25,6 +25,7 @@ _SAID = frozenset({"problem", "irony"})
 _THING = frozenset({"topic", "heavy_topic", "problem_term", "combo"})
 _CLAUSE_END = frozenset(",.!?;:。！？，；\n ")
 _GAP = r"[^.!?;。！？\n]{0,12}?"
+_DIGIT = re.compile("[0129]")  # a digit of 110, 119, 120 or 12345
 # 110/119/120 as numbers of their own: never inside 1202室, an ID number or a phone number.
 _EMERGENCY = re.compile(
     r"(?<![\d.\-a-z])(110|119|120|12345)(?![\d.\-])"
@@ -70,8 +71,11 @@ class GateReading:
     danger: bool
     call_first: str
     # kind -> how much of its weight counted (1, or 0.5 for evidence against in a long message):
-    # what scripts/fit_lexicon.py fits the weights on.
+    # what `python -m bot.nlp.fit` fits the weights on.
     features: Mapping[str, float] = field(default_factory=dict)
+    # group -> every word of it found (the group's own entries; a pattern only when no word was):
+    # filled only when asked for, for the fit of per-word weights.
+    found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 def _number(source: str, key: str, value: object) -> float:
@@ -127,7 +131,32 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
         if number not in (*CALL_NUMBERS, URGENT_ONLY):
             raise LexiconError(source, f"danger.{number}", "use 119, 110, 120 or urgent")
         danger[number] = tuple(_word_list(source, f"danger.{number}", words))
+    groups = _with_fitted(source, groups, data.get("fitted", {}))
     return GateLexicon(groups=tuple(groups), danger=danger, **nums)
+
+
+def _with_fitted(source: str, groups: list[Group], fitted: object) -> list[Group]:
+    """Give the words of [fitted.<group>] the weight the labelled sets gave them."""
+    if not isinstance(fitted, Mapping):
+        raise LexiconError(source, "fitted", "must be a table of groups")
+    by_name = {g.name: g for g in groups}
+    for name, table in fitted.items():
+        key = f"fitted.{name}"
+        group = by_name.get(name)
+        if group is None:
+            raise LexiconError(source, key, "names no group of [for] or [against]")
+        if not isinstance(table, Mapping):
+            raise LexiconError(source, key, "must be a table of word = weight")
+        words = dict(group.words)
+        for word, value in table.items():
+            weight = _number(source, f"{key}.{word}", value)
+            if word not in words:
+                raise LexiconError(source, f"{key}.{word}", "is not a word of that group")
+            if weight * group.weight <= 0:
+                raise LexiconError(source, f"{key}.{word}", "must keep the group's sign")
+            words[word] = weight
+        by_name[name] = replace(group, words=words)
+    return [by_name[g.name] for g in groups]
 
 
 def _word_list(source: str, key: str, value: object) -> list[str]:
@@ -186,55 +215,75 @@ class Gate:
 
     def __init__(self, lexicon: GateLexicon) -> None:
         self.lexicon = lexicon
-        # word -> [(group, weight)], the groups of the word and of every entry it starts with
-        # (吵死 holds 吵): one scan finds the longest word at each place.
-        table: dict[str, list[tuple[str, float]]] = {}
+        # word -> [(group, weight, the group's own entry)], the groups of the word and of every
+        # entry it starts with (吵死 holds 吵): one scan finds the longest word at each place.
+        table: dict[str, list[tuple[str, float, str]]] = {}
         for group in lexicon.groups:
             for word, weight in group.words.items():
-                table.setdefault(word, []).append((group.name, weight))
+                table.setdefault(word, []).append((group.name, weight, word))
         for number, words in lexicon.danger.items():
             for word in words:
-                table.setdefault(word, []).append(("danger:" + number, 0.0))
+                table.setdefault(word, []).append(("danger:" + number, 0.0, word))
         for word in list(table):
             for k in range(1, len(word)):
                 prefix = word[:k]
                 if prefix in table:
-                    table[word] = table[word] + [e for e in table[prefix] if e not in table[word]]
+                    own = {e[0] for e in table[word]}
+                    table[word] = table[word] + [e for e in table[prefix] if e[0] not in own]
         self._table = table
-        ordered = sorted(table, key=lambda w: (-len(w), w))
-        firsts = "".join(sorted({re.escape(w[0]) for w in ordered}))
-        alternation = "|".join(re.escape(w) for w in ordered)
-        self._scan = re.compile(f"(?=[{firsts}])(?=({alternation}))")
+        firsts = "".join(sorted({re.escape(w[0]) for w in table}))
+        self._scan = re.compile(f"(?=[{firsts}])(?=({trie_pattern(table)}))")
         self._patterns = tuple(
             (group.name, group.weight, _pattern_regex(p))
             for group in lexicon.groups
             for p in group.patterns
         )
         self._weights = {g.name: g.weight for g in lexicon.groups}
+        # Words with evidence against, the only ones a negation before them can cancel.
+        self._against = frozenset(
+            w for w, entries in table.items() if any(e[1] < 0 for e in entries)
+        )
+        # A pattern can only match where a word of its first side is: one search rules most out.
+        firsts_of_patterns = [
+            w.strip()
+            for g in lexicon.groups
+            for p in g.patterns
+            for w in p.split("…")[0].split("|")
+        ]
+        self._pattern_hint = (
+            re.compile(trie_pattern(w for w in firsts_of_patterns if w))
+            if firsts_of_patterns
+            else None
+        )
 
     def read(
         self,
         text: str,
         extra: Mapping[str, tuple[float, str]] | None = None,
         skip: frozenset[str] = frozenset(),
+        collect: bool = False,
     ) -> GateReading:
         """Read text (normalised); `extra` adds evidence found elsewhere: kind -> (weight, word).
 
         `skip` names groups that do not count here (a question about a service is no schedule
-        question: it is the request itself).
+        question: it is the request itself). `collect` also lists every word found per group.
         """
         best: dict[str, tuple[float, str]] = {}
+        found: dict[str, list[str]] = {}
         danger_numbers: list[str] = []
         danger = False
+        table = self._table
         for match in self._scan.finditer(text):
             word = match.group(1)
             start = match.start()
-            if _negated(text, start):
+            if start and text[start - 1] in _NEGATION:
                 continue
-            against_negated = _negated_clause(text, start)
-            for kind, weight in self._table[word]:
+            against_negated = word in self._against and _negated_clause(text, start)
+            for kind, weight, own in table[word]:
                 if kind in skip or (weight < 0 and against_negated):
                     continue
+                if collect:
+                    found.setdefault(kind, []).append(own)
                 if kind.startswith("danger:"):
                     danger = True
                     number = kind[7:]
@@ -243,12 +292,15 @@ class Gate:
                     kind, weight = "danger", self.lexicon.danger_weight
                 if kind not in best or abs(weight) > abs(best[kind][0]):
                     best[kind] = (weight, word)
-        for kind, weight, regex in self._patterns:
+        hint = self._pattern_hint
+        for kind, weight, regex in self._patterns if hint and hint.search(text) else ():
             if kind not in best:
-                found = regex.search(text)
-                if found is not None:
-                    best[kind] = (weight, found.group(0))
-        if "12345" in text or any(c in text for c in "110119120"):
+                hit = regex.search(text)
+                if hit is not None:
+                    best[kind] = (weight, hit.group(0))
+                    if collect:
+                        found[kind] = [""]  # the group's own weight
+        if _DIGIT.search(text) is not None:
             for match in _EMERGENCY.finditer(text):
                 number = match.group(1)
                 if number == "12345":
@@ -261,6 +313,8 @@ class Gate:
         for kind, evidence in (extra or {}).items():
             if kind not in best or abs(evidence[0]) > abs(best[kind][0]):
                 best[kind] = evidence
+            if collect and kind in self._weights:
+                found.setdefault(kind, []).append("")  # at the group's own weight
         long_text = len(text) > self.lexicon.long_text
         features = {kind: 0.5 if long_text and w < 0 else 1.0 for kind, (w, _) in best.items()}
         score = self.lexicon.bias + sum(w * features[kind] for kind, (w, _) in best.items())
@@ -280,6 +334,7 @@ class Gate:
             danger=danger,
             call_first=_first_call(danger_numbers),
             features=features,
+            found={k: tuple(sorted(set(v))) for k, v in found.items()},
         )
 
 
@@ -289,10 +344,6 @@ def _first_call(numbers: list[str]) -> str:
         if number in numbers:
             return number
     return ""
-
-
-def _negated(text: str, start: int) -> bool:
-    return start > 0 and text[start - 1] in _NEGATION
 
 
 def _negated_clause(text: str, start: int) -> bool:
@@ -319,3 +370,29 @@ def _entry(source: str, key: str, entry: str) -> tuple[str, float]:
     if sep and word and raw and raw.replace(".", "", 1).isdigit():
         return parse_keyword(source, key, entry)
     return entry, 0.0
+
+
+def trie_pattern(words: Iterable[str]) -> str:
+    """Return a regex matching the longest of the words at a place, as a trie of prefixes.
+
+    A flat alternation of a thousand words makes `re` try each in turn at every character; a
+    trie shares the prefixes, so a place is ruled out after a character or two.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: Mapping[str, Any]) -> str:
+    ends = "" in node
+    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:  # a word ends here, and longer ones go on: prefer the longer (greedy ?)
+        return "(?:" + body + ")?"
+    return body

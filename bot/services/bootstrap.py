@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -36,7 +36,7 @@ from bot.services.schedule import (
 from bot.services.sla import SlaConfigError, SlaPolicy, WorkCalendar
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
-from bot.services.triage import TriageService
+from bot.services.triage import TriageConfig, TriageService, parse_triage_config
 from storage.outbox import OutboxRepository
 from storage.store import Store
 
@@ -105,6 +105,7 @@ class CheckedConfig:
     points: PointsConfig
     schedule: ScheduleConfig
     retention: RetentionConfig
+    triage: TriageConfig = field(default_factory=TriageConfig)
 
 
 def check_config(
@@ -157,12 +158,18 @@ def check_config(
         _escalation_policy(config, source, classifier, community, office_ids)
     except EscalationConfigError as exc:
         problems.extend(str(exc).splitlines())
+    triage = TriageConfig()
+    try:
+        quiet = schedule_config.defaults.quiet_hours if schedule_config is not None else None
+        triage = parse_triage_config(config, source, sla.working_hours, quiet)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
     if problems or community is None or points_config is None or schedule_config is None:
         raise StartupConfigError("\n".join(problems))
     # Years written in the file take precedence over the package's calendar.
     sla = replace(sla, calendar=WorkCalendar(holidays.is_workday))
     return CheckedConfig(
-        classifier, community, sla, holidays, points_config, schedule_config, retention
+        classifier, community, sla, holidays, points_config, schedule_config, retention, triage
     )
 
 
@@ -235,7 +242,16 @@ async def build_services(
     outbox = OutboxRepository(db)
     intake = IntakeService(db, clock, classifier, community, state, tickets)
     triage = TriageService(
-        db, clock, sla, classifier, community, state, learner, outbox, office_ids=office_ids
+        db,
+        clock,
+        sla,
+        classifier,
+        community,
+        state,
+        learner,
+        outbox,
+        office_ids=office_ids,
+        config=checked.triage,
     )
     intake.triage = triage.file
     redemption = RedemptionService(db, clock, points)

@@ -3,29 +3,37 @@
 The worker sees the text, a link to the message and two buttons: 立案 opens the ticket as a
 clear complaint would have (the handler replies to the resident in the group), 不是问题 dismisses
 it and teaches the gate. An item nobody handles by the accept deadline goes once into the
-staff's digest; the group never hears of it.
+staff's daily digest (`[triage] digest_at` in the community file, 08:30 by default, on working
+days): one private message per staff member per day; the group never hears of it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
+from typing import Any
 
 from bot import texts
 from bot.nlp import NONE, OTHER, Classifier, Reading
 from bot.services.cards import quote
 from bot.services.clock import Clock
-from bot.services.community import Community
+from bot.services.community import Community, ConfigError
 from bot.services.errors import DomainError
 from bot.services.intake import Outcome, Report, reading_from_json, reading_to_json
 from bot.services.learning import Learner
 from bot.services.people import CommunityState
 from bot.services.routing import route_ticket
-from bot.services.sla import SlaPolicy
+from bot.services.schedule import last_daily
+from bot.services.sla import SlaPolicy, WorkingHours
 from storage import triage as repo
 from storage.outbox import Button, OutboxRepository, OutgoingMessage
 from storage.store import Store
 from storage.triage import TriageItem
+
+DEFAULT_DIGEST_AT = time(8, 30)
+_HHMM = re.compile(r"\s*([01]?\d|2[0-3])[:：]([0-5]\d)\s*")
 
 OPEN_DATA = "tri:open:{id}"
 DISMISS_DATA = "tri:no:{id}"
@@ -37,6 +45,49 @@ def message_link(chat_id: int, message_id: int) -> str | None:
     if not text.startswith("-100"):
         return None
     return f"https://t.me/c/{text[4:]}/{message_id}"
+
+
+@dataclass(frozen=True, slots=True)
+class TriageConfig:
+    """The community file's [triage] table."""
+
+    digest_at: time = DEFAULT_DIGEST_AT  # local time of the staff's daily digest
+
+
+def parse_triage_config(
+    raw: Mapping[str, Any],
+    source: str,
+    working_hours: WorkingHours | None,
+    quiet_hours: tuple[time, time] | None,
+) -> TriageConfig:
+    """Read `[triage] digest_at = "HH:MM"`: within working hours, outside quiet hours."""
+    section = raw.get("triage", {})
+    if not isinstance(section, Mapping):
+        raise ConfigError(["triage: expected a table"], source)
+    problems = [f"triage.{key}: unknown setting" for key in sorted(set(section) - {"digest_at"})]
+    digest_at = DEFAULT_DIGEST_AT
+    value = section.get("digest_at", "08:30")
+    match = _HHMM.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        problems.append('triage.digest_at: expected a time "HH:MM", e.g. "08:30"')
+    else:
+        digest_at = time(int(match.group(1)), int(match.group(2)))
+        if working_hours is not None and not (
+            working_hours.begin <= digest_at < working_hours.end
+        ):
+            span = f"{working_hours.begin:%H:%M}-{working_hours.end:%H:%M}"
+            problems.append(f"triage.digest_at: must lie within the working hours {span}")
+        if quiet_hours is not None and _in_quiet(digest_at, quiet_hours):
+            span = f"{quiet_hours[0]:%H:%M}-{quiet_hours[1]:%H:%M}"
+            problems.append(f"triage.digest_at: must lie outside the quiet hours {span}")
+    if problems:
+        raise ConfigError(problems, source)
+    return TriageConfig(digest_at=digest_at)
+
+
+def _in_quiet(at: time, quiet: tuple[time, time]) -> bool:
+    begin, finish = quiet
+    return (at >= begin or at < finish) if begin > finish else begin <= at < finish
 
 
 @dataclass
@@ -52,6 +103,7 @@ class TriageService:
     learner: Learner
     outbox: OutboxRepository
     office_ids: Sequence[int] = ()
+    config: TriageConfig = field(default_factory=TriageConfig)
 
     async def file(self, report: Report, reading: Reading) -> TriageItem:
         """Put a group message on its grid worker's triage list and queue the worker's note."""
@@ -154,32 +206,57 @@ class TriageService:
         )
         return item
 
+    def digest_time(self, now: datetime) -> datetime | None:
+        """Return today's digest time once it has come on a working day, else None."""
+        tz = self.sla.timezone
+        occurrence = last_daily(now, self.config.digest_at, tz)
+        if occurrence.date() != now.astimezone(tz).date():
+            return None  # today's time has not come yet
+        if not self.sla.calendar.is_workday(occurrence.date()):
+            return None  # no digest on a day off: the items wait for the next working day
+        return occurrence
+
     async def digest_overdue(self) -> int:
-        """Queue one staff digest of the items past their deadline; return how many it lists."""
+        """Queue today's staff digest of the items overdue at digest time; return how many.
+
+        Called by every sweep; it sends at most once a day: the items it lists are those past
+        their deadline at today's digest time, and it marks them, so a later sweep the same day
+        finds none (an item overdue after that waits for tomorrow's digest).
+        """
         now = self.clock.now()
-        items = await repo.overdue(self.db, self.community.name, now)
-        if not items or not self.office_ids:
+        occurrence = self.digest_time(now)
+        if occurrence is None or not self.office_ids:
             return 0
+        items = await repo.overdue(self.db, self.community.name, occurrence)
+        if not items:
+            return 0
+        tz = self.sla.timezone
         lines = "\n".join(
             texts.TRIAGE_DIGEST_LINE.format(
-                when=i.created_at.astimezone(self.sla.timezone).strftime("%m-%d %H:%M"),
+                when=i.created_at.astimezone(tz).strftime("%m-%d %H:%M"),
                 name=i.reporter_name,
                 quote=quote(i.text),
             )
             for i in items
         )
         text = texts.TRIAGE_DIGEST.format(count=len(items), lines=lines)
-        key = "triage-digest:" + ",".join(str(i.id) for i in items)
+        day = occurrence.date().isoformat()
         async with self.db.transaction():
             for office_id in self.office_ids:
                 await self.outbox.enqueue(
                     office_id,
                     OutgoingMessage(text, private=True, purpose="digest"),
                     now,
-                    dedup_key=f"{key}:{office_id}",
+                    dedup_key=f"triage-digest:{day}:{office_id}",
                 )
             await repo.mark_digested(self.db, [i.id for i in items], now)
         return len(items)
 
 
-__all__ = ["Outcome", "TriageService", "message_link"]
+__all__ = [
+    "Outcome",
+    "TriageConfig",
+    "TriageService",
+    "message_link",
+    "parse_triage_config",
+]
