@@ -8,10 +8,12 @@ import pytest
 
 from bot.services.clock import FakeClock
 from bot.services.escalation import EscalationPolicy, EscalationSweep
-from bot.services.rates import RateRow, compute_rates, format_rates
+from bot.services.rates import GroupBy, RateRow, compute_rates, format_rates, rate_rows
 from bot.services.sla import SlaPolicy
 from bot.services.tickets import Actor, NewTicket, TicketService
 from storage.db import Database
+from storage.rates import micros_sql
+from storage.tickets import TicketRepository, iso
 
 pytestmark = pytest.mark.both_stores
 
@@ -185,3 +187,30 @@ async def test_stats_message_names_the_workers_and_shows_percentages(history: Da
     assert format_rates([], date(2026, 1, 1), date(2026, 1, 2), "grid").endswith(
         "这段时间没有工单。"
     )
+
+
+@pytest.mark.parametrize("by", ["worker", "grid", "community"])
+async def test_the_database_counts_what_the_definition_says(
+    history: Database, by: GroupBy
+) -> None:
+    tickets = await TicketRepository(history).in_period(SINCE, UNTIL)
+    for as_of in (SINCE + timedelta(hours=3), SINCE + timedelta(hours=30), AS_OF):
+        expected = rate_rows(tickets, by, as_of)
+        assert await compute_rates(history, SINCE, UNTIL, by, as_of=as_of) == expected
+
+
+async def test_durations_are_exact_across_leap_days_years_and_microseconds(db: Database) -> None:
+    origin = datetime(2023, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    moments = [
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 2, 28, 23, 0, 0, 1, tzinfo=UTC),
+        datetime(2024, 2, 29, 12, 30, 15, 500_000, tzinfo=UTC),
+        datetime(2024, 3, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(2025, 3, 1, 8, 0, tzinfo=UTC),
+        datetime(2100, 3, 1, tzinfo=UTC),  # not a leap year
+        datetime(2000, 2, 29, 6, 0, tzinfo=UTC),
+    ]
+    sql = f"SELECT {micros_sql(':t')} - {micros_sql(':o')}"
+    for moment in moments:
+        got = await db.fetchval(sql, {"t": iso(moment), "o": iso(origin)})
+        assert got == (moment - origin) // timedelta(microseconds=1), moment
