@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from tests.botkit import (
     DUTY,
     GROUP,
@@ -21,6 +20,7 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

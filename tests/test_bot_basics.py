@@ -7,7 +7,6 @@ import signal
 from pathlib import Path
 
 from bot import texts
-from bot.sandbox import Emulator
 from tests.botkit import (
     GROUP,
     RESIDENT,
@@ -17,6 +16,7 @@ from tests.botkit import (
     running_bot,
     subprocess_env,
 )
+from tgsandbox import Emulator
 
 
 async def test_start_and_help_in_private_and_group(tmp_path: Path) -> None:

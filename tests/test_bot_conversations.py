@@ -6,8 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import texts
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
@@ -23,6 +21,8 @@ from tests.botkit import (
 )
 from tests.community_kit import MONDAY_8AM, say
 from tests.test_bot_lifecycle import add_people, lifecycle_config, resolved_lift
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
 COMMUNITY = "幸福里社区"

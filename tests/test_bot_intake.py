@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
@@ -22,6 +21,7 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

@@ -13,8 +13,6 @@ from bot.app import GridContext
 from bot.handlers.jobs import sweep_job
 from bot.handlers.lifecycle import parse_period
 from bot.handlers.sending import drain_outbox
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from bot.services.tickets import Actor, NewTicket
 from storage.privacy import FollowerRatings
@@ -33,6 +31,8 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 pytestmark = pytest.mark.both_stores
 

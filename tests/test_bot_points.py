@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     GROUP,
@@ -29,6 +28,7 @@ from tests.community_kit import (
     press,
     say,
 )
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

@@ -15,7 +15,6 @@ from bot.app import GridContext
 from bot.cli import audit as audit_cli
 from bot.cli import points as points_cli
 from bot.handlers import jobs
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from bot.services.residents import Person
 from storage.privacy import ANONYMOUS_NAME, ERASED_TEXT, AuditRepository
@@ -32,6 +31,7 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

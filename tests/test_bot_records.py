@@ -10,7 +10,6 @@ import pytest
 from bot import texts
 from bot.app import GridContext
 from bot.handlers.jobs import sweep_job
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
@@ -23,6 +22,7 @@ from tests.botkit import (
     running_bot,
 )
 from tests.test_bot_lifecycle import add_people, drained, lifecycle_config
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     GROUP,
@@ -19,6 +18,7 @@ from tests.botkit import (
     running_bot,
 )
 from tests.community_kit import MONDAY_8AM, only_domain_errors, say
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

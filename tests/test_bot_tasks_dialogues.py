@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from bot.services.dialogues import DIALOGUE_TTL, DialogueService
 from bot.services.errors import DomainError
@@ -36,6 +35,7 @@ from tests.community_kit import (
     run_schedule_job,
     say,
 )
+from tgsandbox import Emulator
 
 LI = Person(WORKER_LI, "李娜", is_worker=True)
 

@@ -9,7 +9,6 @@ import pytest
 
 from bot import texts
 from bot.nlp import NONE
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
@@ -23,6 +22,7 @@ from tests.botkit import (
     running_bot,
 )
 from tests.test_bot_lifecycle import drained
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

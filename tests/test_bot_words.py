@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services import lifecycle as lc
 from bot.services.cards import timeline, worker_card
 from bot.services.clock import FakeClock
@@ -28,6 +27,7 @@ from tests.botkit import (
     running_bot,
 )
 from tests.community_kit import MONDAY_8AM, open_ticket, run_schedule_job
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 
