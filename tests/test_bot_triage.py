@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: a message that might be a complaint goes to the worker, not the group."""
+"""Whole bot: a message that might be a complaint goes to the worker, not the group."""
 
 from __future__ import annotations
 
@@ -19,10 +19,9 @@ from tests.botkit import (
     WORKER_ZHANG,
     open_privates,
     populate,
-    running_bot,
 )
+from tests.fastkit import offline_bot, offline_emulator
 from tests.test_bot_lifecycle import drained
-from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 
@@ -33,9 +32,9 @@ MAYBE = "3号楼楼下好多老鼠"  # a heavy topic, no problem said: worth a l
 async def test_the_worker_opens_a_possible_problem_and_the_group_hears_as_usual(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             msg = await emu.send_text(GROUP, RESIDENT, MAYBE)
             note = await emu.wait_for(WORKER_LI, lambda m: "可能的问题" in m.text)
@@ -58,9 +57,9 @@ async def test_the_worker_opens_a_possible_problem_and_the_group_hears_as_usual(
 async def test_a_dismissal_teaches_the_gate_and_the_group_never_hears(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             services = bot.state.require_services()
             before = services.classifier.classify(MAYBE).gate
@@ -80,9 +79,9 @@ async def test_a_dismissal_teaches_the_gate_and_the_group_never_hears(
 async def test_an_unhandled_item_reaches_the_staff_digest_never_the_group(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             await emu.send_text(GROUP, RESIDENT, MAYBE)
             await emu.wait_for(WORKER_LI, lambda m: "可能的问题" in m.text)
@@ -101,9 +100,9 @@ async def test_an_unhandled_item_reaches_the_staff_digest_never_the_group(
 async def test_a_message_addressed_to_the_bot_is_never_triaged(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             msg = await emu.send_text(GROUP, RESIDENT, f"/report {MAYBE}")
             # Meant for the bot and the words do not say the kind: the resident is asked.
