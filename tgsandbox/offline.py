@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
+from urllib.parse import unquote
 
 from telegram.request import BaseRequest, RequestData
 
@@ -51,7 +52,7 @@ class OfflineRequest(BaseRequest):
     ) -> tuple[int, bytes]:
         """Run the call the URL names; answer as the HTTP server would."""
         world = self.emulator.world
-        download = _FILE_URL.search(url)
+        download = _FILE_URL.search(unquote(url))  # the file URL quotes the token's colon
         if download is not None:
             if download.group(1) != world.token:
                 return _answer(401, ApiError(401, "Unauthorized").payload())
