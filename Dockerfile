@@ -21,6 +21,9 @@ RUN pip install --require-hashes -r requirements/runtime.txt
 COPY pyproject.toml README.md ./
 COPY bot ./bot
 COPY storage ./storage
+# `gridbot demo` only: the Bot API emulator and the demo's stage (the bot never imports them)
+COPY tgsandbox ./tgsandbox
+COPY gridbot_demo ./gridbot_demo
 COPY examples ./examples
 RUN pip install --no-deps . \
     && useradd --system --uid 10001 --home-dir /app gridbot \

@@ -11,10 +11,10 @@ fi
 .venv/bin/python -m pip install --quiet --require-hashes -r requirements/dev.txt
 .venv/bin/python -m pip install --quiet --no-deps -e .
 echo "== ruff check"
-.venv/bin/ruff check bot storage tests bench
+.venv/bin/ruff check bot storage tgsandbox gridbot_demo tests bench
 echo "== ruff format --check"
-.venv/bin/ruff format --check bot storage tests bench
-echo "== mypy (strict on bot/ and storage/)"
+.venv/bin/ruff format --check bot storage tgsandbox gridbot_demo tests bench
+echo "== mypy (strict on bot/, storage/, tgsandbox/, gridbot_demo/)"
 .venv/bin/mypy
 echo "== lint-imports (the layers)"
 .venv/bin/lint-imports

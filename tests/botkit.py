@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import GridApp, build_application, serve
-from bot.sandbox import Emulator
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.settings import Settings, load_settings
+from tgsandbox import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "examples" / "community.toml"

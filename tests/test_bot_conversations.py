@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: residents' second messages, answers, questions and danger."""
+"""Whole bot: residents' second messages, answers, questions and danger."""
 
 from __future__ import annotations
 
@@ -6,8 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import texts
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
@@ -19,10 +17,12 @@ from tests.botkit import (
     WORKER_ZHANG,
     open_privates,
     populate,
-    running_bot,
 )
 from tests.community_kit import MONDAY_8AM, say
+from tests.fastkit import offline_bot, offline_emulator
 from tests.test_bot_lifecycle import add_people, lifecycle_config, resolved_lift
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
 COMMUNITY = "幸福里社区"
@@ -44,9 +44,9 @@ def cards(emu: Emulator, worker: int) -> list[BotMessage]:
 async def test_a_fire_after_a_rant_about_another_building_is_its_own_ticket(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             await emu.send_text(GROUP, RESIDENT, RANT)
             await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #1" in m.text)
@@ -67,9 +67,9 @@ async def test_a_fire_after_a_rant_about_another_building_is_its_own_ticket(
 async def test_the_same_fault_in_another_building_reaches_that_buildings_worker(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock):
+        async with offline_bot(emu, tmp_path, clock=clock):
             await open_privates(emu, *STAFF)
             await emu.send_text(GROUP, RESIDENT, "2号楼电梯坏了")
             await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
@@ -84,9 +84,9 @@ async def test_the_same_fault_in_another_building_reaches_that_buildings_worker(
 async def test_a_repeat_is_folded_in_recorded_and_told_to_the_worker(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
             card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
@@ -107,9 +107,9 @@ async def test_a_repeat_is_folded_in_recorded_and_told_to_the_worker(
 async def test_a_typed_building_or_place_answers_the_question_without_a_reply(
     tmp_path: Path,
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path) as bot:
+        async with offline_bot(emu, tmp_path) as bot:
             await open_privates(emu, *STAFF)
             question = await say(emu, GROUP, RESIDENT, "楼道灯坏了好几天了，晚上太黑")
             assert "哪栋楼" in question.text
@@ -134,9 +134,9 @@ async def test_a_typed_building_or_place_answers_the_question_without_a_reply(
 
 
 async def test_not_sure_where_goes_to_the_duty_worker(tmp_path: Path) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path) as bot:
+        async with offline_bot(emu, tmp_path) as bot:
             await open_privates(emu, *STAFF)
             question = await say(emu, GROUP, RESIDENT, "楼道灯坏了好几天了，晚上太黑")
             unknown = question.button(texts.LOCATION_UNKNOWN_BUTTON)
@@ -150,9 +150,9 @@ async def test_not_sure_where_goes_to_the_duty_worker(tmp_path: Path) -> None:
 async def test_asking_about_ones_own_ticket_hears_how_it_stands(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             await emu.send_text(GROUP, RESIDENT, "2号楼电梯坏了")
             card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
@@ -173,9 +173,9 @@ async def test_asking_about_ones_own_ticket_hears_how_it_stands(
 async def test_report_with_an_unclear_category_offers_every_category_and_keeps_the_place(
     tmp_path: Path,
 ) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path) as bot:
+        async with offline_bot(emu, tmp_path) as bot:
             await open_privates(emu, *STAFF)
             question = await say(emu, GROUP, RESIDENT, "/report 8号楼那边有点情况")
             offered = labels(question)
@@ -192,9 +192,9 @@ async def test_report_with_an_unclear_category_offers_every_category_and_keeps_t
 async def test_unsatisfied_asks_why_and_tells_the_worker_and_the_secretary(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -224,9 +224,9 @@ async def test_unsatisfied_asks_why_and_tells_the_worker_and_the_secretary(
 
 async def test_text_while_a_proof_photo_is_awaited_is_answered_not_filed(tmp_path: Path) -> None:
     clock = FakeClock(MONDAY_8AM)
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, WORKER_LI, RESIDENT)
             await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
             post = await say(emu, GROUP, WORKER_LI, "/task new 擦洗单元门 | 5")
@@ -242,9 +242,9 @@ async def test_text_while_a_proof_photo_is_awaited_is_answered_not_filed(tmp_pat
 
 
 async def test_mygrid_names_the_residents_grid_worker(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path):
+        async with offline_bot(emu, tmp_path):
             await open_privates(emu, RESIDENT)
             start = emu.sent(RESIDENT)[0]
             assert "/mygrid" in start.text
@@ -264,9 +264,9 @@ async def test_mygrid_names_the_residents_grid_worker(tmp_path: Path) -> None:
 
 
 async def test_a_private_danger_is_told_to_call_119_first(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path):
+        async with offline_bot(emu, tmp_path):
             await open_privates(emu, *STAFF, RESIDENT)
             await emu.send_text(RESIDENT, RESIDENT, FIRE)
             ack = await emu.wait_for(RESIDENT, lambda m: "#1" in m.text)

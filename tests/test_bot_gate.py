@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from tests.botkit import (
     GROUP,
     NEIGHBOUR,
@@ -18,6 +17,8 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 
@@ -57,10 +58,10 @@ async def test_forwards_bots_and_service_messages_never_open_tickets(tmp_path: P
 
 
 async def test_an_anonymous_admin_is_asked_to_use_their_own_account(tmp_path: Path) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
         emu.add_group(UNBOUND, "新群", supergroup=True, members=(RESIDENT,), admins=(SECRETARY,))
-        async with running_bot(emu, tmp_path) as bot:
+        async with offline_bot(emu, tmp_path) as bot:
             await emu.send_as_anonymous_admin(UNBOUND, "/bind g1")
             answer = await emu.wait_for(UNBOUND)
             assert answer.text == texts.ANONYMOUS_ADMIN
@@ -95,10 +96,10 @@ COMMANDS = [
 
 
 async def test_every_command_answers_in_every_chat_type(tmp_path: Path) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
         emu.add_group(UNBOUND, "新群", supergroup=True, members=(RESIDENT,), admins=(SECRETARY,))
-        async with running_bot(emu, tmp_path) as bot:
+        async with offline_bot(emu, tmp_path) as bot:
             await open_privates(emu, RESIDENT)
             silent: list[str] = []
             for chat in (RESIDENT, GROUP, UNBOUND):

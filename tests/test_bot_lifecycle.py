@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: ratings, reopening, 不予受理, 重复, 我也遇到 and /stats."""
+"""Whole bot: ratings, reopening, 不予受理, 重复, 我也遇到 and /stats."""
 
 from __future__ import annotations
 
@@ -13,8 +13,6 @@ from bot.app import GridContext
 from bot.handlers.jobs import sweep_job
 from bot.handlers.lifecycle import parse_period
 from bot.handlers.sending import drain_outbox
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from bot.services.tickets import Actor, NewTicket
 from storage.privacy import FollowerRatings
@@ -31,8 +29,10 @@ from tests.botkit import (
     RunningBot,
     open_privates,
     populate,
-    running_bot,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 pytestmark = pytest.mark.both_stores
 
@@ -105,9 +105,9 @@ async def resolved_lift(emu: Emulator) -> tuple[dict[str, object], BotMessage, B
 async def test_satisfied_closes_and_only_the_reporter_rates_once(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -153,9 +153,9 @@ async def test_satisfied_closes_and_only_the_reporter_rates_once(
 async def test_unsatisfied_reopens_to_the_same_worker_and_tells_the_office(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -191,9 +191,9 @@ async def test_unsatisfied_reopens_to_the_same_worker_and_tells_the_office(
 async def test_returned_then_transferred_ticket_is_resolved_by_its_new_worker(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -231,9 +231,9 @@ async def test_returned_then_transferred_ticket_is_resolved_by_its_new_worker(
 
 
 async def test_unrated_ticket_closes_after_the_window(tmp_path: Path, clock: FakeClock) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -256,9 +256,9 @@ async def test_unrated_ticket_closes_after_the_window(tmp_path: Path, clock: Fak
 async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -325,9 +325,9 @@ async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
 async def test_worker_marks_a_duplicate_and_its_reporter_hears_of_the_original(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -371,9 +371,9 @@ async def test_worker_marks_a_duplicate_and_its_reporter_hears_of_the_original(
 async def test_me_too_counts_households_raises_priority_and_tells_followers(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -479,9 +479,9 @@ async def _known_history(bot: RunningBot, clock: FakeClock) -> None:
 async def test_stats_show_the_three_rates_of_a_known_history(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             await open_privates(emu, *STAFF, RESIDENT)

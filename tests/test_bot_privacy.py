@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from storage.privacy import FollowerRatings
 from tests.botkit import (
     GROUP,
@@ -21,6 +20,7 @@ from tests.botkit import (
     populate,
     running_bot,
 )
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

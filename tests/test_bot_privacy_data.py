@@ -15,7 +15,6 @@ from bot.app import GridContext
 from bot.cli import audit as audit_cli
 from bot.cli import points as points_cli
 from bot.handlers import jobs
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from bot.services.residents import Person
 from storage.privacy import ANONYMOUS_NAME, ERASED_TEXT, AuditRepository
@@ -30,8 +29,9 @@ from tests.botkit import (
     bot_db_target,
     open_privates,
     populate,
-    running_bot,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 
@@ -101,9 +101,9 @@ async def test_handled_updates_are_pruned_and_closed_tickets_anonymised_on_time(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     config = config_with(tmp_path, keep_updates_days=2, keep_closed_tickets_days=365)
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock, config=config) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock, config=config) as bot:
             services = bot.state.require_services()
             db = services.db
             await open_privates(emu, WORKER_LI, RESIDENT)
@@ -151,9 +151,9 @@ async def test_handled_updates_are_pruned_and_closed_tickets_anonymised_on_time(
 async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             services = bot.state.require_services()
             db = services.db
             await open_privates(emu, WORKER_LI, RESIDENT, SECRETARY)

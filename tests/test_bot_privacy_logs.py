@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from bot import logfilter
-from bot.sandbox import Emulator
 from tests.botkit import (
     GROUP,
     NEIGHBOUR,
@@ -23,6 +22,7 @@ from tests.botkit import (
     populate,
     subprocess_env,
 )
+from tgsandbox import Emulator
 
 pytestmark = pytest.mark.both_stores
 

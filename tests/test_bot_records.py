@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: honest records — who did what, approvals, reasons, points, hours."""
+"""Whole bot: honest records — who did what, approvals, reasons, points, hours."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 from bot import texts
 from bot.app import GridContext
 from bot.handlers.jobs import sweep_job
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
@@ -20,8 +19,8 @@ from tests.botkit import (
     WORKER_LI,
     WORKER_ZHANG,
     open_privates,
-    running_bot,
 )
+from tests.fastkit import offline_bot, offline_emulator
 from tests.test_bot_lifecycle import add_people, drained, lifecycle_config
 
 pytestmark = pytest.mark.both_stores
@@ -33,9 +32,9 @@ STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
 async def test_the_secretarys_accept_is_recorded_and_told_as_the_secretarys(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -67,9 +66,9 @@ async def test_the_secretarys_accept_is_recorded_and_told_as_the_secretarys(
 async def test_a_category_change_by_the_holder_keeps_the_deadline_and_the_group_quiet(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -104,9 +103,9 @@ async def test_a_category_change_by_the_holder_keeps_the_deadline_and_the_group_
 async def test_return_and_transfer_reasons_travel_with_the_card(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)):
+        async with offline_bot(emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)):
             await open_privates(emu, *STAFF)
             await emu.send_text(GROUP, RESIDENT, LIFT)
             card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
@@ -128,9 +127,9 @@ async def test_return_and_transfer_reasons_travel_with_the_card(
 async def test_the_ticket_confirmed_rule_rewards_the_reporter_once(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -178,12 +177,12 @@ def unreachable_escalation_config(tmp_path: Path) -> Path:
 async def test_escalations_wait_out_the_night_and_undeliverable_ones_reach_the_secretary(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
         emu.add_user(STREET_CONTACT, "街道办孙主任")
         config = unreachable_escalation_config(tmp_path)
         clock.advance(timedelta(hours=7, minutes=30))  # Monday 16:30
-        async with running_bot(emu, tmp_path, clock=clock, config=config) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock, config=config) as bot:
             services = bot.state.require_services()
             await open_privates(emu, *STAFF)
             await emu.send_text(GROUP, RESIDENT, WATER)
@@ -229,9 +228,9 @@ async def test_escalations_wait_out_the_night_and_undeliverable_ones_reach_the_s
 async def test_a_workers_reject_is_heard_by_nobody_until_the_secretary_decides(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -270,10 +269,10 @@ async def test_a_workers_reject_is_heard_by_nobody_until_the_secretary_decides(
 async def test_news_of_a_normal_ticket_waits_for_the_groups_quiet_hours_to_end(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
         clock.advance(timedelta(hours=13))  # Monday 22:00: quiet hours (22:00-07:00)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             await open_privates(emu, *STAFF)
@@ -296,10 +295,10 @@ async def test_news_of_a_normal_ticket_waits_for_the_groups_quiet_hours_to_end(
 async def test_a_rating_request_to_the_group_waits_for_the_morning(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
         clock.advance(timedelta(hours=8))  # Monday 17:00, in office hours
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             await open_privates(emu, *STAFF)

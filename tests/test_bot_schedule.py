@@ -8,8 +8,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from bot.services.residents import Person
 from tests.botkit import (
@@ -33,6 +31,8 @@ from tests.community_kit import (
     run_schedule_job,
     say,
 )
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 pytestmark = pytest.mark.both_stores
 

@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: staff commands take a person's name or a reply; /register is private."""
+"""Whole bot: staff commands take a person's name or a reply; /register is private."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     GROUP,
@@ -16,9 +15,9 @@ from tests.botkit import (
     SECRETARY,
     open_privates,
     populate,
-    running_bot,
 )
 from tests.community_kit import MONDAY_8AM, only_domain_errors, say
+from tests.fastkit import offline_bot, offline_emulator
 
 pytestmark = pytest.mark.both_stores
 
@@ -26,9 +25,9 @@ NAMESAKE = 3003  # a second 周大爷
 
 
 async def test_award_by_name_by_reply_and_a_clear_answer_when_unsure(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             await open_privates(emu, RESIDENT, NEIGHBOUR, SECRETARY)
             await say(emu, RESIDENT, RESIDENT, "/register 5 1 101")
 
@@ -66,9 +65,9 @@ async def test_award_by_name_by_reply_and_a_clear_answer_when_unsure(tmp_path: P
 async def test_register_only_in_private_and_only_for_the_communitys_buildings(
     tmp_path: Path,
 ) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, expect_errors=True) as bot:
+        async with offline_bot(emu, tmp_path, expect_errors=True) as bot:
             await open_privates(emu, RESIDENT)
             services = bot.state.require_services()
 

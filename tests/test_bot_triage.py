@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: a message that might be a complaint goes to the worker, not the group."""
+"""Whole bot: a message that might be a complaint goes to the worker, not the group."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import pytest
 
 from bot import texts
 from bot.nlp import NONE
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from bot.services.community import ConfigError
 from bot.services.sla import DEFAULT_WORKING_HOURS
@@ -26,8 +25,8 @@ from tests.botkit import (
     WORKER_ZHANG,
     open_privates,
     populate,
-    running_bot,
 )
+from tests.fastkit import offline_bot, offline_emulator
 from tests.test_bot_lifecycle import drained
 
 pytestmark = pytest.mark.both_stores
@@ -39,9 +38,9 @@ MAYBE = "3号楼楼下好多老鼠"  # a heavy topic, no problem said: worth a l
 async def test_the_worker_opens_a_possible_problem_and_the_group_hears_as_usual(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             msg = await emu.send_text(GROUP, RESIDENT, MAYBE)
             note = await emu.wait_for(WORKER_LI, lambda m: "可能的问题" in m.text)
@@ -64,9 +63,9 @@ async def test_the_worker_opens_a_possible_problem_and_the_group_hears_as_usual(
 async def test_a_dismissal_teaches_the_gate_and_the_group_never_hears(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             services = bot.state.require_services()
             before = services.classifier.classify(MAYBE).gate
@@ -91,9 +90,9 @@ async def test_an_unhandled_item_reaches_the_staff_digest_once_a_day_never_the_g
         'digest_at = "08:30"', 'digest_at = "09:15"'
     )
     config.write_text(text, encoding="utf-8")
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock, config=config) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock, config=config) as bot:
             await open_privates(emu, *STAFF)
             services = bot.state.require_services()
             # Monday 09:00 in Shanghai: a possible problem, due four working hours later.
@@ -126,9 +125,9 @@ async def test_an_unhandled_item_reaches_the_staff_digest_once_a_day_never_the_g
 
 
 async def test_no_digest_on_a_day_off(tmp_path: Path, clock: FakeClock) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             services = bot.state.require_services()
             clock.advance(timedelta(days=3, hours=2))  # Thursday 11:00
@@ -173,9 +172,9 @@ def test_the_digest_time_must_be_outside_quiet_hours() -> None:
 async def test_a_message_addressed_to_the_bot_is_never_triaged(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, *STAFF)
             msg = await emu.send_text(GROUP, RESIDENT, f"/report {MAYBE}")
             # Meant for the bot and the words do not say the kind: the resident is asked.

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services import lifecycle as lc
 from bot.services.cards import timeline, worker_card
 from bot.services.clock import FakeClock
@@ -25,9 +24,9 @@ from tests.botkit import (
     WORKER_LI,
     open_privates,
     populate,
-    running_bot,
 )
 from tests.community_kit import MONDAY_8AM, open_ticket, run_schedule_job
+from tests.fastkit import offline_bot, offline_emulator
 
 pytestmark = pytest.mark.both_stores
 
@@ -44,9 +43,9 @@ def test_every_state_and_code_has_its_words() -> None:
 
 async def test_the_digest_leaves_out_withdrawn_tickets(tmp_path: Path) -> None:
     clock = FakeClock(MONDAY_8AM)
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             services = bot.state.require_services()
             kept = await open_ticket(bot, "facilities", "lift")
             gone = await open_ticket(bot, "pets", "dog", building="6", grid="g2", reporter_id=3002)
@@ -103,9 +102,9 @@ def test_late_is_never_zero_minutes() -> None:
 
 
 async def test_finished_cards_differ_and_presses_say_what_happened(tmp_path: Path) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             await open_privates(emu, WORKER_LI, RESIDENT)
             await emu.send_text(GROUP, RESIDENT, "4号楼电梯又坏了，关人了！快来人")
             card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
@@ -125,9 +124,9 @@ async def test_finished_cards_differ_and_presses_say_what_happened(tmp_path: Pat
 async def test_the_timeline_names_people_never_their_role_code(tmp_path: Path) -> None:
     from bot.handlers.worker import _who
 
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             services = bot.state.require_services()
             ticket = await services.tickets.get(await open_ticket(bot, "facilities", "lift"))
     who = _who(services, ticket)

@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock, SystemClock
 from bot.services.community import ConfigError
 from bot.services.holidays import HolidayCalendar, parse_holidays
@@ -28,6 +27,7 @@ from tests.botkit import (
 )
 from tests.community_kit import run_schedule_job
 from tests.test_startup_cli import real_config
+from tgsandbox import Emulator
 
 UTC_ZONE = ZoneInfo("UTC")
 

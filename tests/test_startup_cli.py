@@ -8,7 +8,6 @@ import socket
 import sqlite3
 from pathlib import Path
 
-from bot.sandbox import Emulator
 from tests.botkit import (
     EXAMPLE_CONFIG,
     GROUP,
@@ -18,6 +17,7 @@ from tests.botkit import (
     populate,
     subprocess_env,
 )
+from tgsandbox import Emulator
 
 OTHER_TOKEN = "987654321:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 

@@ -1,4 +1,4 @@
-"""Run the Bot API emulator by itself: ``python -m bot.sandbox --port 8081``."""
+"""Run the Bot API emulator by itself: ``python -m tgsandbox --port 8081``."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import contextlib
 
-from bot.sandbox.server import DEFAULT_TOKEN, Emulator
+from tgsandbox import DEFAULT_TOKEN, Emulator
 
 
 async def _serve(port: int, token: str, username: str, privacy: bool) -> None:
@@ -18,7 +18,7 @@ async def _serve(port: int, token: str, username: str, privacy: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Serve the emulator until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m bot.sandbox", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m tgsandbox", description=__doc__)
     parser.add_argument("--port", type=int, default=8081)
     parser.add_argument("--token", default=DEFAULT_TOKEN)
     parser.add_argument("--username", default="gridbot_demo_bot")

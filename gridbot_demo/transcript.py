@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TextIO
 
-from bot.sandbox import Event
+from tgsandbox import Event
 
 JSON = dict[str, Any]
 LABEL_WIDTH = 16  # display columns for the chat label, so the speakers line up

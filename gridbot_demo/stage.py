@@ -1,9 +1,9 @@
 """The demo's stage: the emulator, the real bot in the same event loop, and the cast acting.
 
-`run_demo` starts the Bot API emulator (bot/sandbox) and GridBot against it, creates the example
+`run_demo` starts the Bot API emulator (tgsandbox) and GridBot against it, creates the example
 community's people and group chats, has the staff open their private chats with the bot, plays
-a scene (bot/demo/script.py describes the format) while printing every chat, and optionally lets
-the person at the keyboard act as any resident or worker.
+a scene (gridbot_demo/script.py describes the format) while printing every chat, and optionally
+lets the person at the keyboard act as any resident or worker.
 """
 
 from __future__ import annotations
@@ -22,7 +22,10 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import GridApp, build_application, serve
-from bot.demo.script import (
+from bot.services.clock import ShiftedClock
+from bot.services.community import Community, load_community
+from bot.settings import load_settings
+from gridbot_demo.script import (
     Action,
     As,
     Buttons,
@@ -40,11 +43,8 @@ from bot.demo.script import (
     Wait,
     parse_line,
 )
-from bot.demo.transcript import Transcript, message_body
-from bot.sandbox import BotMessage, Button, Emulator
-from bot.services.clock import ShiftedClock
-from bot.services.community import Community, load_community
-from bot.settings import load_settings
+from gridbot_demo.transcript import Transcript, message_body
+from tgsandbox import BotMessage, Button, Emulator
 
 log = logging.getLogger(__name__)
 
@@ -487,7 +487,7 @@ async def continue_earlier_demo(app: GridApp, emu: Emulator) -> None:
 
 def default_scene() -> str:
     """Return the text of the scene shipped with the package."""
-    return (resources.files("bot.demo") / "scenes" / "default.txt").read_text(encoding="utf-8")
+    return (resources.files("gridbot_demo") / "scenes" / "default.txt").read_text(encoding="utf-8")
 
 
 @dataclass(frozen=True, slots=True)
