@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -29,6 +30,63 @@ def _dt(value: str | None) -> datetime | None:
 
 def _req_dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+# Bulk statements carry up to this many rows each (multi-row VALUES, IN lists): both stores
+# accept them as they are, and a batch of thousands is a handful of statements instead of a
+# statement per row. Sizes are powers of two, so there are few statement texts: each is
+# translated (PostgreSQL) and prepared once, not once per batch size.
+_BULK_ROWS = 512
+
+
+def _pieces(count: int) -> Iterator[tuple[int, int]]:
+    """Split `count` rows into (start, size) pieces whose sizes are powers of two."""
+    start, size = 0, _BULK_ROWS
+    while start < count:
+        while size > count - start:
+            size //= 2
+        yield start, size
+        start += size
+
+
+@functools.lru_cache(maxsize=256)
+def _values_sql(head: str, width: int, rows: int, tail: str) -> str:
+    group = "(" + ", ".join("?" * width) + ")"
+    return f"{head} VALUES {', '.join([group] * rows)}{tail}"
+
+
+@functools.lru_cache(maxsize=64)
+def _in_sql(head: str, count: int, tail: str) -> str:
+    return f"{head} IN ({', '.join('?' * count)}){tail}"
+
+
+async def _insert_rows(
+    db: Store, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
+) -> None:
+    """Run `head VALUES (…), (…) … tail` over rows, a piece at a time, in their order."""
+    if not rows:
+        return
+    width = len(rows[0])
+    for start, size in _pieces(len(rows)):
+        params = [v for row in rows[start : start + size] for v in row]
+        await db.execute(_values_sql(head, width, size, tail), params)
+
+
+async def _update_in(
+    db: Store, head: str, ids: Sequence[int], params: Sequence[Any] = (), tail: str = ""
+) -> None:
+    """Run `head IN (ids) tail` for every id, up to _BULK_ROWS ids per statement.
+
+    `params` bind the placeholders of `head`; a short list is padded with its last id (an IN
+    list holding an id twice means the same) so every statement has a power-of-two length.
+    """
+    for start in range(0, len(ids), _BULK_ROWS):
+        piece = list(ids[start : start + _BULK_ROWS])
+        size = 1
+        while size < len(piece):
+            size *= 2
+        piece.extend([piece[-1]] * (size - len(piece)))
+        await db.execute(_in_sql(head, size, tail), [*params, *piece])
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,10 +395,15 @@ _SELECT_TICKET_NO_FOLLOWERS = (
     + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
     + ", 0 AS follower_count FROM tickets t"
 )
-_EVENT_INSERT = (
+_EVENT_INSERT_HEAD = (
     "INSERT INTO ticket_events"
     " (ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_EVENT_INSERT = _EVENT_INSERT_HEAD + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+# A ticket's next check: its earliest pending step (NULL when none).
+_NEXT_CHECK = (
+    "(SELECT MIN(s.due_at) FROM ticket_steps s"
+    " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL)"
 )
 _STEP_COLUMNS = "id, ticket_id, phase, step, started_at, deadline_at, due_at, done_at, outcome"
 _WHISTLE_COLUMNS = (
@@ -487,8 +550,8 @@ class TicketRepository:
         return int(await self.db.fetchval(_EVENT_INSERT + " RETURNING id", event.params()))
 
     async def add_events(self, events: Iterable[NewEvent]) -> None:
-        """Append many history rows."""
-        await self.db.executemany(_EVENT_INSERT, [e.params() for e in events])
+        """Append many history rows, in their order."""
+        await _insert_rows(self.db, _EVENT_INSERT_HEAD, [e.params() for e in events])
 
     async def events(self, ticket_id: int) -> list[TicketEvent]:
         """Return a ticket's history, oldest first."""
@@ -572,23 +635,23 @@ class TicketRepository:
     # ── deadline steps ──
     async def plan_steps(self, steps: Iterable[PlannedStep]) -> None:
         """Plan steps (a step planned before for the same deadline is kept as it was)."""
-        await self.db.executemany(
-            "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, phase, step, deadline_at)"
+        rows: dict[tuple[int, str, str, str], tuple[Any, ...]] = {}
+        for s in steps:
+            deadline = iso(s.deadline_at)
+            # The first of two alike wins, as when each was inserted on its own: the second
+            # met the first and left it (PostgreSQL refuses one upsert touching a row twice).
+            rows.setdefault(
+                (s.ticket_id, s.phase, s.step, deadline),
+                (s.ticket_id, s.phase, s.step, iso(s.started_at), deadline, iso(s.due_at)),
+            )
+        await _insert_rows(
+            self.db,
+            "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)",
+            list(rows.values()),
+            " ON CONFLICT (ticket_id, phase, step, deadline_at)"
             # A step cancelled by a hand-over and planned again for the same deadline revives.
             " DO UPDATE SET started_at = excluded.started_at, due_at = excluded.due_at,"
             " done_at = NULL, outcome = NULL WHERE ticket_steps.outcome = 'cancelled'",
-            [
-                (
-                    s.ticket_id,
-                    s.phase,
-                    s.step,
-                    iso(s.started_at),
-                    iso(s.deadline_at),
-                    iso(s.due_at),
-                )
-                for s in steps
-            ],
         )
 
     async def cancel_steps(
@@ -613,19 +676,22 @@ class TicketRepository:
 
     async def raise_level_and_refresh(self, levels: Iterable[tuple[int, int]]) -> None:
         """Raise each (ticket, escalation level) and refresh its next_check_at, in one pass."""
-        await self.db.executemany(
-            "UPDATE tickets SET escalation_level = MAX(escalation_level, ?),"
-            " next_check_at = (SELECT MIN(s.due_at) FROM ticket_steps s"
-            " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL) WHERE id = ?",
-            [(level, ticket_id) for ticket_id, level in levels],
-        )
+        by_level: dict[int, list[int]] = {}
+        for ticket_id, level in levels:
+            by_level.setdefault(level, []).append(ticket_id)
+        for level, ids in sorted(by_level.items()):
+            await _update_in(
+                self.db,
+                "UPDATE tickets SET escalation_level = MAX(escalation_level, ?),"
+                f" next_check_at = {_NEXT_CHECK} WHERE id",
+                ids,
+                (level,),
+            )
 
     async def refresh_next_check(self, ticket_ids: Iterable[int]) -> None:
         """Set next_check_at to each ticket's earliest pending step (NULL when none)."""
-        await self.db.executemany(
-            "UPDATE tickets SET next_check_at = (SELECT MIN(s.due_at) FROM ticket_steps s"
-            " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL) WHERE id = ?",
-            [(i,) for i in ticket_ids],
+        await _update_in(
+            self.db, f"UPDATE tickets SET next_check_at = {_NEXT_CHECK} WHERE id", list(ticket_ids)
         )
 
     async def due_steps(self, now: datetime, limit: int) -> list[tuple[Ticket, Step]]:
@@ -664,10 +730,16 @@ class TicketRepository:
 
     async def finish_steps(self, done: Iterable[tuple[int, str]], now: datetime) -> None:
         """Mark steps done with an outcome ('done', 'skipped', 'acked')."""
-        await self.db.executemany(
-            "UPDATE ticket_steps SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL",
-            [(iso(now), outcome, step_id) for step_id, outcome in done],
-        )
+        by_outcome: dict[str, list[int]] = {}
+        for step_id, outcome in done:
+            by_outcome.setdefault(outcome, []).append(step_id)
+        for outcome, ids in sorted(by_outcome.items()):
+            await _update_in(
+                self.db,
+                "UPDATE ticket_steps SET done_at = ?, outcome = ? WHERE done_at IS NULL AND id",
+                ids,
+                (iso(now), outcome),
+            )
 
     async def pending_step(self, ticket_id: int, phase: str, step: str) -> Step | None:
         """Return a ticket's pending step of a kind, if any."""
@@ -688,6 +760,18 @@ class TicketRepository:
             "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at,"
             " ack_due_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (ticket_id, department, contact_id, iso(at), iso(ack_due)),
+        )
+
+    async def add_whistles(
+        self, whistles: Iterable[tuple[int, str, int, datetime, datetime]]
+    ) -> None:
+        """Record (ticket_id, department, contact_id, at, ack_due) whistles, in their order."""
+        await _insert_rows(
+            self.db,
+            "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at,"
+            " ack_due_at)",
+            [(t, d, c, iso(at), iso(due)) for t, d, c, at, due in whistles],
+            " ON CONFLICT DO NOTHING",
         )
 
     async def open_whistle(self, ticket_id: int) -> Whistle | None:
@@ -716,13 +800,32 @@ class TicketRepository:
 
     async def lapse_whistles(self, ticket_ids: Iterable[int], at: datetime) -> None:
         """Record that unacknowledged whistles were reported to the street office."""
-        await self.db.executemany(
+        await _update_in(
+            self.db,
             "UPDATE ticket_whistles SET lapsed_at = ?"
-            " WHERE ticket_id = ? AND acked_at IS NULL AND lapsed_at IS NULL",
-            [(iso(at), i) for i in ticket_ids],
+            " WHERE acked_at IS NULL AND lapsed_at IS NULL AND ticket_id",
+            list(ticket_ids),
+            (iso(at),),
         )
 
     # ── ratings ──
+    async def close_unrated(
+        self, tickets: Sequence[tuple[int, datetime]], status: str, now: datetime
+    ) -> None:
+        """Move (ticket_id, resolved_at) tickets nobody rated in time to `status`, unrated."""
+        await _update_in(
+            self.db,
+            "UPDATE tickets SET status = ?, rating = 'unrated', closed_at = ? WHERE id",
+            [ticket_id for ticket_id, _ in tickets],
+            (status, iso(now)),
+        )
+        await _insert_rows(
+            self.db,
+            "INSERT INTO ticket_ratings (ticket_id, resolved_at, user_id, role, rating, at)",
+            [(t, iso(resolved), None, "system", "unrated", iso(now)) for t, resolved in tickets],
+            " ON CONFLICT DO NOTHING",
+        )
+
     async def add_rating(
         self,
         ticket_id: int,
@@ -803,13 +906,11 @@ class TicketRepository:
     ) -> None:
         """Queue (dedup_key, chat_id, message, not_before) rows held until not_before."""
         stamp = now.astimezone(UTC).isoformat()
-        await self.db.executemany(
-            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+        await self._queue(
             [
                 (key, chat, message_json(msg), stamp, at.astimezone(UTC).isoformat())
                 for key, chat, msg, at in messages
-            ],
+            ]
         )
 
     async def refused_escalations(self) -> list[RefusedEscalation]:
@@ -854,13 +955,23 @@ class TicketRepository:
         # Same rows OutboxRepository.enqueue writes, in one statement for the sweep's batches.
         stamp = now.astimezone(UTC).isoformat()
         later = {k: t.astimezone(UTC).isoformat() for k, t in (not_before or {}).items()}
-        await self.db.executemany(
-            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
+        await self._queue(
             [
                 (key, chat, message_json(msg), stamp, later.get(key, stamp))
                 for key, chat, msg in messages
-            ],
+            ]
+        )
+
+    async def _queue(self, rows: Sequence[tuple[str, int, str, str, str]]) -> None:
+        # The first row of a key wins, as when each was inserted on its own.
+        unique: dict[str, tuple[str, int, str, str, str]] = {}
+        for row in rows:
+            unique.setdefault(row[0], row)
+        await _insert_rows(
+            self.db,
+            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)",
+            list(unique.values()),
+            " ON CONFLICT (dedup_key) DO NOTHING",
         )
 
 

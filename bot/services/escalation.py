@@ -204,7 +204,7 @@ class _Batch:
     levels: list[tuple[int, int]] = field(default_factory=list)
     whistles: list[tuple[int, str, int, datetime, datetime]] = field(default_factory=list)
     lapsed: list[int] = field(default_factory=list)
-    closed: list[int] = field(default_factory=list)
+    closed: list[tuple[int, datetime]] = field(default_factory=list)  # and when resolved
     touched: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     held: list[tuple[str, int, OutgoingMessage, datetime]] = field(default_factory=list)
@@ -261,7 +261,7 @@ class EscalationSweep:
                 await self._write(batch, now)
             for key, value in batch.counts.items():
                 total[key] += value
-            closed.extend(batch.closed)
+            closed.extend(ticket_id for ticket_id, _ in batch.closed)
             if len(due) < self.BATCH and not any(p.due_at <= now for p in batch.planned):
                 break
         total["messages"] += await self._report_refused(now)
@@ -635,7 +635,8 @@ class EscalationSweep:
 
     def _close_unrated(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
         to = lc.check_transition(ticket.status, "close_unrated", number=ticket.number)
-        batch.closed.append(ticket.id)
+        assert ticket.resolved_at is not None
+        batch.closed.append((ticket.id, ticket.resolved_at))
         batch.events.append(
             NewEvent(
                 ticket.id,
@@ -661,15 +662,12 @@ class EscalationSweep:
             await repo.queue_held_messages(batch.held, now)
         if batch.planned:
             await repo.plan_steps(batch.planned)
-        for ticket_id, department, contact, at, ack_due in batch.whistles:
-            await repo.add_whistle(ticket_id, department, contact, at, ack_due)
+        if batch.whistles:
+            await repo.add_whistles(batch.whistles)
         if batch.lapsed:
             await repo.lapse_whistles(batch.lapsed, now)
-        for ticket_id in batch.closed:
-            ticket = await repo.get(ticket_id)
-            assert ticket is not None and ticket.resolved_at is not None
-            await repo.update(ticket_id, status=lc.CLOSED, rating="unrated", closed_at=now)
-            await repo.add_rating(ticket_id, ticket.resolved_at, None, "system", "unrated", now)
+        if batch.closed:
+            await repo.close_unrated(batch.closed, lc.CLOSED, now)
         levels = dict.fromkeys(batch.touched, 0)
         for level, ticket_id in batch.levels:
             levels[ticket_id] = max(levels[ticket_id], level)
