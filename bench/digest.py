@@ -23,12 +23,12 @@ from telegram.ext import AIORateLimiter, BaseRateLimiter, ExtBot
 from bench._common import figure, note
 from bot.handlers.ratelimit import PacedRateLimiter
 from bot.handlers.sending import drain_outbox
-from bot.sandbox import Emulator
 from bot.services.bootstrap import Services, build_services
 from bot.services.clock import FakeClock
 from bot.services.residents import Person
 from bot.settings import DEFAULT_CONFIG_PATH
 from storage.db import Database
+from tgsandbox import Emulator
 
 GROUPS = 1000
 PER_SECOND = 30

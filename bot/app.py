@@ -29,9 +29,10 @@ from bot.poller import DurablePoller, UpdateOutcome
 from bot.services.bootstrap import Services, build_services
 from bot.services.clock import Clock, SystemClock
 from bot.settings import Settings, quiet_libraries
-from storage.db import Database, InstanceLock
+from storage.db import InstanceLock
 from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
+from storage.store import Store, open_database
 
 log = logging.getLogger(__name__)
 
@@ -40,16 +41,20 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "查看用法"),
     ("report", "反映一个问题：/report 问题描述"),
     ("ticket", "查看工单：/ticket 编号"),
+    ("mygrid", "我的网格员是谁：/mygrid 或 /mygrid 楼号"),
     ("tasks", "社区任务清单，点按钮接单"),
     ("done", "提交任务完成凭证：/done 任务号 + 照片"),
     ("points", "我的积分"),
     ("redeem", "积分兑换"),
     ("register", "登记住址：/register 楼栋 单元 房号"),
+    ("mydata", "查看机器人保存的我的数据（私聊）"),
+    ("forget", "删除我的数据（私聊）"),
     ("mytickets", "网格员：我的待办工单"),
     ("task", "网格员：发布任务 /task new"),
     ("stats", "三率统计（响应率、解决率、满意率）"),
     ("schedule", "管理员：本群定时公示设置"),
     ("bind", "管理员：把本群绑定到网格 /bind g1"),
+    ("audit", "管理员：最近的管理操作记录（私聊）"),
 )
 
 
@@ -59,7 +64,7 @@ class AppState:
 
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
-    db: Database | None = None
+    db: Store | None = None
     inbox: InboxRepository | None = None
     outbox: OutboxRepository | None = None
     outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
@@ -78,7 +83,7 @@ class AppState:
             raise RuntimeError("GridBot is not started: services are not built")
         return self.services
 
-    def require_db(self) -> Database:
+    def require_db(self) -> Store:
         """Return the open database (post_init has run)."""
         if self.db is None:
             raise RuntimeError("GridBot is not started: the database is not open")
@@ -126,8 +131,12 @@ def build_application(
         builder = builder.rate_limiter(PacedRateLimiter(max_retries=0))  # type: ignore[arg-type]
     if request is not None:
         builder = builder.request(request)
+    elif settings.proxy is not None:  # GRIDBOT_PROXY: every Bot API call goes through it
+        builder = builder.proxy(settings.proxy.get())
     if get_updates_request is not None:
         builder = builder.get_updates_request(get_updates_request)
+    elif settings.proxy is not None:
+        builder = builder.get_updates_proxy(settings.proxy.get())
     app: GridApp = builder.build()  # type: ignore[assignment]
     app.bot_data.settings = settings
     if clock is not None:
@@ -143,7 +152,7 @@ async def _post_init(app: GridApp) -> None:
     state = app.bot_data
     settings = state.settings
     assert settings is not None
-    db = Database(settings.db_path)
+    db = open_database(settings.db_path)
     await db.open()
     state.db = db
     try:

@@ -165,6 +165,7 @@ class InboxWorker:
         if failure is None:
             crash_point("commit")
             self.processed += 1
+            log.debug("update %s done", update_id)  # the id only: an update holds people's words
             self.storage_down.recovered()
             return  # the sender was told of each chat a message was queued for
         if failure.retry and attempts < InboxRepository.MAX_ATTEMPTS:

@@ -25,6 +25,11 @@ _LOG_LEVELS = {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}
 _WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
 _WEBHOOK_URL_SHAPE = re.compile(r"^https://[^\s/?#]+(/[^\s?#]*)?$")
 DEFAULT_WEBHOOK_LISTEN = "127.0.0.1"
+# Mainland servers reach Telegram only through a proxy: HTTP(S) or SOCKS5 (socks5h resolves
+# names on the proxy's side, which a DNS-poisoned network needs).
+_PROXY_SHAPE = re.compile(
+    r"^(?P<scheme>https?|socks5h?)://(?:[^\s@/]+@)?[^\s@/:]+(?::\d{1,5})?/?$"
+)
 DEFAULT_WEBHOOK_PORT = 8443
 
 
@@ -85,6 +90,7 @@ class Settings:
     webhook: WebhookSettings | None = None
     send_retry_s: float = 6 * 3600.0  # how long a transient delivery failure is retried
     send_backoff_s: float = 0.5  # the first wait before a retry (doubling, with jitter)
+    proxy: Secret | None = None  # may hold a password, so it never shows itself
 
     @property
     def tz_name(self) -> str:
@@ -123,6 +129,30 @@ def _base_url(value: str, name: str) -> str:
     if not re.match(r"^https?://[^\s/]+", url):
         raise SettingsError(f"{name}: 不是 http(s) 地址: {url!r}")
     return url
+
+
+def check_proxy(value: str) -> Secret | None:
+    """Return GRIDBOT_PROXY (http://, https://, socks5://, socks5h://) or None when unset."""
+    url = value.strip()
+    if not url:
+        return None
+    match = _PROXY_SHAPE.match(url)
+    # The URL may carry a password: the message shows only its scheme.
+    if match is None:
+        scheme = url.split("://", 1)[0] if "://" in url else ""
+        raise SettingsError(
+            "GRIDBOT_PROXY: 不是代理地址 (expected http://host:port or socks5://host:port"
+            + (f", got a {scheme}:// address)" if scheme else ")")
+        )
+    if match.group("scheme").startswith("socks"):
+        try:
+            import socksio  # noqa: F401  (httpx speaks SOCKS only with it)
+        except ImportError:
+            raise SettingsError(
+                "GRIDBOT_PROXY: SOCKS 代理需要安装 socks 支持 "
+                "(pip install 'python-telegram-bot[socks]')"
+            ) from None
+    return Secret(url)
 
 
 def load_webhook_settings(env: Mapping[str, str]) -> WebhookSettings:
@@ -195,6 +225,7 @@ def load_settings(
     webhook_settings = load_webhook_settings(env) if webhook else None
     send_retry_s = _positive(env, "GRIDBOT_SEND_RETRY_HOURS", 6.0) * 3600.0
     send_backoff_s = _positive(env, "GRIDBOT_SEND_BACKOFF_S", 0.5)
+    proxy = check_proxy(env.get("GRIDBOT_PROXY", ""))
 
     return Settings(
         token=token,
@@ -208,6 +239,7 @@ def load_settings(
         webhook=webhook_settings,
         send_retry_s=send_retry_s,
         send_backoff_s=send_backoff_s,
+        proxy=proxy,
     )
 
 
@@ -231,6 +263,9 @@ def configure_logging(level: str) -> None:
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     quiet_libraries()
+    from bot import logfilter
+
+    logfilter.install()  # no resident's words or numbers in the log, at any level
 
 
 def quiet_libraries() -> None:

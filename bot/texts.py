@@ -10,6 +10,7 @@ START_PRIVATE = (
     "您好，我是{community}的网格助手 🏘\n"
     "在小区群里直接说出问题（比如“3号楼电梯坏了”），我会登记工单并派给负责的网格员。\n"
     "也可以在这里私下反映，群里不会显示是谁反映的。\n"
+    "发送 /mygrid 查看您的网格员是谁。\n"
     "发送 /help 查看全部用法。"
 )
 START_GROUP = "大家好，我是{community}的网格助手。有问题直接在群里说，或发送 /report 问题描述。/help 查看用法。"
@@ -21,6 +22,7 @@ HELP = (
     "• 私聊我描述问题 — 不在群里公开您的身份\n"
     "• 回复我的登记消息发照片 — 给工单补充照片\n"
     "• /ticket 编号 — 查看工单进度\n"
+    "• /mygrid — 我的网格员是谁（未登记住址可写 /mygrid 楼号）\n"
     "• /register 楼栋 单元 房号 — 登记住址，参加积分\n"
     "• /tasks — 社区任务清单，点按钮接单；/done 任务号 + 照片 — 提交完成凭证\n"
     "• /points — 我的积分；/redeem — 积分兑换\n"
@@ -398,7 +400,7 @@ TRANSFERRED_GROUP = "#{number} 已转给{worker}处理。"
 RETURNED_GROUP = "#{number} 正在重新分派。"
 RESOLVED_GROUP = "#{number} 已办结{note}。"
 RESOLVED_NOTE = "：{note}"
-ACTION_DONE = "好的。"
+ACTION_DONE = "已收到您的选择。"
 PROMPT_EXPIRED = "这个问题已过期，请在工单卡片上重新操作。"
 LEARNED_NOTE = "已把 #{number} 改为“{category}”，分类器{explanation}。"
 MYTICKETS_HEAD = "您有 {count} 件待办工单："
@@ -453,9 +455,8 @@ TRANSFER_REASON_NEEDED = "请用一句话写明转派原因。"
 TIMELINE_RESIDENT = "居民"
 
 # ── tasks, points, redemption and schedule in the chat ────────────────────────────────────────
-REGISTER_USAGE = "登记住址：/register 楼栋 单元 房号，例如 /register 3 2 301（建议私聊我登记）"
+REGISTER_USAGE = "登记住址（请私聊我）：/register 楼栋 单元 房号，例如 /register 3 2 301"
 REGISTER_DONE = "登记成功：{name}，{household}。完成任务得到的积分会计入您家和{building}号楼。"
-REGISTER_DONE_GROUP = "{name}，登记成功。积分明细请私聊我发送 /points 查看。"
 TASK_USAGE = (
     "发布任务（网格员、管理员）：\n"
     "• /task new — 分步填写\n"
@@ -555,9 +556,10 @@ POINTS_RECENT_LINE = "{date} {delta:+d} {reason}"
 POINTS_RECENT_NONE = "暂无积分变动。完成 /tasks 里的任务即可获得积分。"
 POINTS_SENT_PRIVATELY = "已把积分明细私聊发给您。"
 POINTS_OPEN_BOT = "请先私聊我并点“开始”，再发送 /points 查看积分：{link}"
-POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 用户ID"
+POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 姓名 或 /points 用户ID"
 AWARD_USAGE = (
-    "{command} 用户ID 清单代码 原因（或回复居民的消息：{command} 清单代码 原因）\n可用：{known}"
+    "{command} 姓名 清单代码 原因（或回复居民的消息：{command} 清单代码 原因；"
+    "重名时用用户ID）\n可用：{known}"
 )
 AWARD_WRONG_SIGN_AWARD = "“{name}”是扣分项，请用 /deduct。"
 AWARD_WRONG_SIGN_DEDUCT = "“{name}”是加分项，请用 /award。"
@@ -607,18 +609,6 @@ REDEEM_CANCELLED_TO_ADMIN = "兑换申请 #{redemption_id}（{name}，{item}）�
 
 SCHEDULE_ONLY_GROUP = "请在要调整的业主群里发送 /schedule。"
 SCHEDULE_NOT_BOUND = "本群还没有绑定到网格，管理员先发送 /bind 网格代码。"
-SCHEDULE_SHOW = (
-    "⏰ 本群定时发布设置（{tz}）：\n"
-    "每日简报：{digest}\n"
-    "积分公示：{weekly}（{detail}）\n"
-    "月报：{monthly}\n"
-    "免打扰：{quiet}\n"
-    "活动提醒：{reminders}\n"
-    "修改：/schedule digest 08:30 · /schedule weekly sun 18:00 · /schedule weekly off · "
-    "/schedule monthly 25 09:00 · /schedule points totals · /schedule quiet 22:00-07:00 · "
-    "/schedule reminders off · /schedule reset"
-)
-SCHEDULE_CHANGED = "已更新。\n{show}"
 SCHEDULE_OFF = "不发"
 SCHEDULE_DAILY = "每天 {at}"
 SCHEDULE_WEEKLY = "每{day} {at}"
@@ -628,7 +618,6 @@ SCHEDULE_ON = "开"
 SCHEDULE_DETAIL_BALANCES = "公示变动居民的余额"
 SCHEDULE_DETAIL_TOTALS = "只公示总数"
 SCHEDULE_WEEKDAYS = ("周一", "周二", "周三", "周四", "周五", "周六", "周日")
-SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule digest 08:30。可设置：{known}"
 
 ERRORS.update(
     {
@@ -651,7 +640,7 @@ REJECT_REASONS: dict[str, str] = {
     "not_found": "现场核实没有发现这个问题",
     "no_info": "信息不足，无法核实",
 }
-REJECTED_TO_REPORTER = "#{number} 经核实不予受理。原因：{reason}\n如有疑问，请联系{worker}。"
+REJECTED_TO_REPORTER = "#{number} 经社区审核，不予受理。原因：{reason}\n如有疑问，请联系{worker}。"
 REJECTED_TO_FOLLOWER = "您关注的问题 #{number} 不予受理。原因：{reason}"
 REJECT_DONE = "已不予受理 #{number}，已告知反映人。"
 DUPLICATE_ASK = "#{number} 与哪张工单重复？请回复原工单号，例如 #12（回复“取消”可退出）。"
@@ -709,3 +698,272 @@ DELIVERY_PURPOSES: dict[str, str] = {
     "delivery_failed": "送达失败提醒",
     "": "机器人回复",
 }
+
+# ── intake: conversations with residents (issue 14) ──────────────────────────────────────────
+# The first line of any answer to a message about a danger: call the emergency number first.
+CALL_FIRST: dict[str, str] = {
+    "119": "🚨 如有火情、烟雾、燃气泄漏或有人被困，请立即拨打 119，确保自身安全！",
+    "110": "🚨 如遇违法犯罪或人身危险，请立即拨打 110 报警！",
+    "120": "🚨 如有人受伤或突发疾病，请立即拨打 120 急救电话！",
+}
+TIMELINE_KINDS.update(
+    {
+        "added_words": "补充反映",
+        "unsatisfied_reason": "说明不满意原因",
+    }
+)
+ADDED_WORDS_TO_WORKER = "#{number} 反映人补充：{text}"
+ASK_BUILDING_WITH_PLACES = (
+    "{name}，请问是哪栋楼或哪个地方的问题？点下面的按钮，或直接回复如“5号楼”“东门”："
+)
+LOCATION_UNKNOWN_BUTTON = "不清楚"
+LOCATION_UNKNOWN_LABEL = "位置：不清楚（由值班网格员核实）"
+TYPED_LOCATION_UNKNOWN = (
+    "没看懂是哪栋楼或哪个地方（{text}），请点上面的按钮，或回复如“5号楼”“东门”“不清楚”。"
+)
+CONFIRM_ALL_QUESTION = "{name}，没看出是哪类问题，请选一个最接近的类别："
+OWN_TICKET_STATUS = (
+    "{name}，您反映的 #{number}（{category}，{place}）现在{status}，负责人：{role}{worker}。{due}"
+)
+OWN_TICKET_ACCEPT_DUE = "应在 {due} 前接单。"
+OWN_TICKET_RESOLVE_DUE = "应在 {due} 前办结。"
+OWN_TICKET_MORE = "有新情况可以直接补充，或回复照片。"
+PROOF_WAITING = "还在等任务 #{task_id} 的完成照片或视频。请直接发送照片或视频；回复“取消”可退出，之后再反映其他问题。"
+UNSATISFIED_ASK_REASON = "{name}，很抱歉没让您满意。请说说哪里不满意（直接回复一句话），我会转告负责人和社区书记。回复“取消”可不填。"
+UNSATISFIED_REASON_THANKS = "已转告负责人和社区：{reason}"
+UNSATISFIED_REASON_TO_WORKER = "#{number} 居民说明了不满意的原因：{reason}"
+UNSATISFIED_REASON_TO_OFFICE = (
+    "【工单回访】#{number}（{category}）居民不满意的原因：{reason}（负责人：{worker}）"
+)
+MYGRID_ANSWER = "您住{building}号楼，属于{grid}。网格员：{worker}{phone}。有问题可以在群里直接说，或私聊我反映。"
+MYGRID_PHONE = "（电话 {phone}）"
+MYGRID_ASK = "请告诉我您住哪栋楼，例如：/mygrid 7号楼（也可以先私聊我 /register 登记住址，以后直接发 /mygrid）。"
+MYGRID_UNKNOWN_BUILDING = "本社区没有“{text}”这栋楼。请发送如 /mygrid 7号楼。"
+MYGRID_NO_WORKER = (
+    "您住{building}号楼，属于{grid}，网格员暂未安排，有问题可以直接在群里说或私聊我反映。"
+)
+MYGRID_SENT = "已私聊告诉您。"
+
+# ── records (issue 14): honest records, office hours, approvals, undeliverable escalations ──
+ACCEPTED_FOR_GROUP = "#{number} {admin}已代为接单（负责人：{worker}），正在处理。"
+TIMELINE_STAFF = "工作人员"
+TIMELINE_DEPARTMENT = "职能部门"
+RECATEGORISED_KEPT = "已把 #{number} 的类别改为“{category}”，仍由您负责，时限不变。"
+TIMELINE_KINDS["recategorised"] = "更正类别"
+CARD_TRANSFERRED = "↪️ 转派原因：{reason}（{by}）"
+CARD_RETURNED = "↩️ 退回原因：{reason}（{by}）"
+CARD_REASSIGNED = "↪️ 原负责人暂时联系不上，已改派给您"
+STREET_OFFICE = "街道办"
+DEPARTMENT_WORD = "职能部门"
+ESCALATION_NOT_SET = (
+    "⚠️ 工单 #{number}（{category}）已超时，应报{target}，但还没有{target}的联系人，无法送达。"
+    "请在社区配置文件里填写联系人，或生成邀请链接请对方绑定；在此之前请社区直接督办。"
+)
+ESCALATION_REFUSED = (
+    "⚠️ 工单 #{number} 的督办消息没能送到{target}：对方还没有打开机器人，或联系人账号有误。"
+    "请核对联系人，或生成邀请链接请对方绑定；在此之前请社区直接联系。"
+)
+TIMELINE_KINDS["escalation_undeliverable"] = "督办无法送达"
+INVITE_LINKED_CONTACT = (
+    "绑定成功！您是{name}的联系人。{community}的工单需要督办或协同处理时，会私聊发给您。"
+)
+INVITE_UNKNOWN_KEY = "社区配置里没有“{key}”。可邀请的有：{known}"
+LATE_UNDER_A_MINUTE = "不到 1 分钟"
+REJECT_APPROVAL_ASK = (
+    "【不予受理待审批】工单 #{number}（{category}），{worker}申请不予受理。\n原因：{reason}\n"
+    "居民反映：{text}\n批准后才会告知反映人。"
+)
+BTN_REJECT_APPROVE = "同意不予受理"
+BTN_REJECT_REFUSE = "不同意，继续办理"
+REJECT_REQUESTED = (
+    "已把 #{number} 的不予受理申请交给社区审批；批准后才会告知反映人，结果会通知您。"
+)
+REJECT_APPROVED_TO_WORKER = "#{number} 的不予受理申请已由{admin}批准，已告知反映人。"
+REJECT_REFUSED_TO_WORKER = "#{number} 的不予受理申请{admin}没有同意，请继续办理。"
+REJECT_DECIDED_APPROVED = "已同意 #{number} 不予受理，已告知反映人和网格员。"
+REJECT_DECIDED_REFUSED = "已退回 #{number} 的不予受理申请，网格员会继续办理。"
+REJECT_DECIDED_DROPPED = "#{number} 已经换了负责人或已结束，这个申请不再需要审批。"
+CARD_REJECT_PENDING = "⏳ 不予受理申请待社区审批：{reason}"
+TIMELINE_KINDS["reject_requested"] = "申请不予受理"
+TIMELINE_KINDS["reject_refused"] = "不同意不予受理"
+ERRORS.update(
+    {
+        "reject_needs_approval": "#{number} 不予受理要经社区管理员批准，请通过工单卡片申请。",
+        "reject_pending": "#{number} 的不予受理申请正在等社区审批。",
+        "reject_decided": "#{number} 的不予受理申请已经处理过了。",
+        "reject_no_approver": "#{number} 不予受理需要社区管理员审批，但还没有可联系的管理员。",
+    }
+)
+
+# ── triage: the grid worker's list of possible problems (可能的问题) ─────────────────────────────
+TRIAGE_ITEM = "🔎 可能的问题（群里未回复）\n{name}：{quote}\n{link}猜测类别：{category}\n请在 {due} 前确认：是问题就立案，不是就忽略。"
+TRIAGE_LINK = "原消息：{url}\n"
+TRIAGE_OPEN_BUTTON = "立案"
+TRIAGE_DISMISS_BUTTON = "不是问题"
+TRIAGE_OPENED = "✅ 已立案（由 {name} 确认）"
+TRIAGE_DISMISSED = "已忽略：不是问题。以后类似的话会少提醒你。"
+TRIAGE_ALREADY = "这条已经有人处理过了"
+TRIAGE_NOT_YOURS = "只有负责的网格员或社区工作人员可以处理这条"
+TRIAGE_DIGEST = "🗂 无人处理的可能问题（{count} 条，已过确认时限）：\n{lines}"
+TRIAGE_DIGEST_LINE = "· {when} {name}：{quote}"
+TRIAGE_UNKNOWN_CATEGORY = "未定"
+ERRORS.update(
+    {
+        "triage_not_yours": TRIAGE_NOT_YOURS,
+        "triage_handled": TRIAGE_ALREADY,
+    }
+)
+# ── Operations (ops): start-up, health, holiday calendar ──────────────────────────────────────
+HOLIDAYS_MISSING = (
+    "⚠️ 节假日提醒：系统里还没有 {year} 年的法定节假日和调休安排。"
+    "在补上之前，{year} 年的办理时限只按周一至周五算工作日，春节、国庆等假期会被当作工作日。\n"
+    "请升级 GridBot，或在社区配置文件里加一节 [holidays.{year}]，"
+    "写明放假日（off）和调休上班日（work），重启后生效。"
+)
+
+# ── Staff settings (ops): /schedule in Chinese, answered privately ────────────────────────────
+SCHEDULE_LABELS: dict[str, str] = {
+    "digest": "每日简报",
+    "weekly": "积分公示",
+    "monthly": "月报",
+    "points_detail": "公示明细",
+    "quiet_hours": "免打扰",
+    "reminders": "活动提醒",
+}
+SCHEDULE_HINTS: dict[str, str] = {
+    "digest": "时间或“关闭”，例如 08:30",
+    "weekly": "星期和时间，或“关闭”，例如 周日 18:00",
+    "monthly": "日期和时间，或“关闭”，例如 25 09:00",
+    "points_detail": "“余额”（公示变动居民的余额）或“总数”（只公示总数）",
+    "quiet_hours": "起止时间或“关闭”，例如 22:00-07:00",
+    "reminders": "“开”或“关”",
+}
+SCHEDULE_SHOW = (
+    "⏰ {group}的定时发布设置（{tz}）：\n"
+    "每日简报：{digest}\n"
+    "积分公示：{weekly}（{detail}）\n"
+    "月报：{monthly}\n"
+    "免打扰：{quiet}\n"
+    "活动提醒：{reminders}\n"
+    "在群里修改：/schedule 每日简报 08:30 · /schedule 积分公示 周日 18:00 · "
+    "/schedule 积分公示 关闭 · /schedule 月报 25 09:00 · /schedule 公示明细 总数 · "
+    "/schedule 免打扰 22:00-07:00 · /schedule 活动提醒 关 · /schedule 重置"
+)
+SCHEDULE_THIS_GROUP = "本群"
+SCHEDULE_NAMED_GROUP = "“{title}”"
+SCHEDULE_CHANGED = "已更新。\n{show}"
+SCHEDULE_CHANGED_GROUP = "✅ 本群定时发布已调整：{label}改为{value}。"
+SCHEDULE_RESET_GROUP = "✅ 本群定时发布已恢复默认设置。"
+SCHEDULE_SENT_PRIVATELY = "本群的定时发布设置已私聊发给您。"
+SCHEDULE_OPEN_BOT = "设置详情只私聊发送。请先私聊我并点“开始”：{link}"
+SCHEDULE_USAGE = "用法：/schedule 项目 值，例如 /schedule 每日简报 08:30。可设置：{known}"
+
+# ── Staff commands (ops): a person by name or by reply ────────────────────────────────────────
+AWARD_NAME_UNKNOWN = (
+    "没有找到叫“{name}”的居民。请回复对方在群里的消息发送 {command}，或改用用户ID。"
+)
+AWARD_NAME_AMBIGUOUS = (
+    "有 {count} 位叫“{name}”的居民：{people}。请回复对方在群里的消息发送 {command}，或改用用户ID。"
+)
+AWARD_NAME_CANDIDATE = "{name}（ID {user_id}）"
+REGISTER_PRIVATE_ONLY = "住址是个人信息，请私聊我登记（群里发的不会记录）：{link}"
+REGISTER_BUILDINGS = "{buildings}号楼"
+DEEP_LINK_HINTS: dict[str, str] = {
+    "register": REGISTER_USAGE,
+    "points": "发送 /points 查看您的积分。",
+    "schedule": "回到业主群发送 /schedule，设置会私聊发给您。",
+    "stats": "",
+}
+ERRORS.update(
+    {
+        "resident_unknown_building": "本社区没有“{building}”。可登记的楼栋：{known}。请重新发送 /register 楼栋 单元 房号。",
+    }
+)
+
+# ── Words people see (ops): names for what has none ───────────────────────────────────────────
+STATS_UNKNOWN_ROW: dict[str, str] = {
+    "worker": "未派单",
+    "grid": POSTS_NO_GRID,
+    "community": "全社区",
+}
+# A worker's press or answer is confirmed with what happened, not a bare 好的。
+DONE_ACCEPTED = "已接单 #{number}。"
+DONE_RETURNED = "已退回 #{number}，等待重新分派。"
+DONE_RESOLVED = "已办结 #{number}，已请反映人评价。"
+DONE_TRANSFERRED = "已把 #{number} 转给{worker}。"
+# How a finished ticket's card looks: each ending its own mark.
+CARD_FINAL_ICONS: dict[str, str] = {
+    "resolved": "✅",
+    "closed": "✅",
+    "rejected": "🚫",
+    "duplicate": "🔁",
+    "withdrawn": "↩️",
+}
+TIMELINE_ROLE_NAMES: dict[str, str] = {
+    "worker": "网格员",
+    "admin": "社区管理员",
+    "department": "职能部门",
+    "follower": "居民",
+}
+# ── privacy (issue 11: private means private, data with a lifetime) ──
+ERRORS.update(
+    {
+        "follow_not_member": "只有问题 #{number} 所在群的成员可以点“我也遇到”。",
+    }
+)
+ANONYMOUS_ADMIN = (
+    "您现在以“群组匿名管理员”身份发言，机器人无法确认您是谁。"
+    "请关闭匿名（群设置 → 管理员 → 您自己 → 保持匿名），或用您自己的账号私聊机器人后再试。"
+)
+UNBIND_GROUP_ONLY = "/unbind 要在需要解除绑定的小区群里使用。"
+MYDATA_PRIVATE_ONLY = "为保护您的隐私，请私聊机器人发送 /mydata 查看您的数据。"
+FORGET_PRIVATE_ONLY = "请私聊机器人发送 /forget 删除您的数据。"
+AUDIT_PRIVATE_ONLY = "操作记录只在私聊中查看：请私聊机器人发送 /audit。"
+MYDATA_HEAD = "本机器人保存的关于您的信息（完整内容见附件）："
+MYDATA_LINES = {
+    "account": "账号记录：{count} 条（名字、何时打开过机器人）",
+    "household": "住户登记：{count} 条（楼栋、单元、房号）",
+    "reported": "您反映的问题：{count} 件",
+    "followed": "您点过“我也遇到”的问题：{count} 件",
+    "ratings": "您的评价：{count} 条",
+    "photos": "您发的照片：{count} 张",
+    "points": "积分记录：{count} 条",
+    "balance": "积分余额：{count} 条",
+    "tasks": "认领的任务：{count} 个",
+    "redemptions": "兑换记录：{count} 条",
+}
+MYDATA_MESSAGES = "尚未清理的原始消息：{count} 条（{days} 天后自动删除）"
+MYDATA_RETENTION = (
+    "已结束的工单在 {days} 天后自动匿名化（统计数字保留）。发送 /forget 可删除您的数据。"
+)
+MYDATA_FILENAME = "我的数据.json"
+FORGET_CONFIRM = (
+    "确定要删除您的数据吗？\n"
+    "· 您的名字、住户登记、照片、私聊消息将被删除；\n"
+    "· 已结束的工单内容会被删除，未结束的工单保留问题描述（电话、身份证号已遮盖）供网格员处理；\n"
+    "· 积分记录改为匿名保存，您将不能再使用这些积分。\n"
+    "此操作不能撤销。"
+)
+FORGET_BUTTON_YES = "确定删除"
+FORGET_BUTTON_NO = "取消"
+FORGET_DONE = "已删除您的数据。以后您再发消息，会作为新用户处理。"
+FORGET_CANCELLED = "已取消，您的数据未做改动。"
+FORGET_STAFF = "工作人员的账号与工作记录相关，不能自行删除，请联系社区管理员。"
+AUDIT_HEAD = "最近的管理操作（共 {count} 条）："
+AUDIT_EMPTY = "还没有管理操作记录。"
+AUDIT_LINE = "{at} {actor} {action} {target}"
+AUDIT_SYSTEM = "系统"
+AUDIT_ACTIONS = {
+    "bind": "绑定群",
+    "unbind": "解除绑定",
+    "award": "加分",
+    "deduct": "扣分",
+    "transfer": "转派",
+    "reject": "不予受理",
+    "approve": "审核通过",
+    "settings": "修改设置",
+    "forget": "应居民要求删除数据",
+    "anonymise": "到期匿名化工单",
+}
+AUDIT_TASK_TARGET = "任务 {task_id}"
+AUDIT_REDEMPTION_TARGET = "兑换 {redemption_id}"

@@ -6,6 +6,8 @@ PYTHON="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
     "$PYTHON" -m venv .venv
 fi
-.venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e .
+# Exact versions with hashes from the lock file (scripts/lock.sh refreshes it), then the
+# project itself without resolving anything again.
+.venv/bin/python -m pip install --quiet --require-hashes -r requirements/runtime.txt
+.venv/bin/python -m pip install --quiet --no-deps -e .
 exec .venv/bin/gridbot demo "$@"

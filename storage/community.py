@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 def _ts(when: datetime) -> str:
@@ -25,7 +24,7 @@ class WorkerLink:
     linked_at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> WorkerLink:
+    def _from_row(cls, row: Row) -> WorkerLink:
         return cls(
             row["worker_key"], int(row["telegram_id"]), datetime.fromisoformat(row["linked_at"])
         )
@@ -41,7 +40,7 @@ class Invite:
     used_by: int | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Invite:
+    def _from_row(cls, row: Row) -> Invite:
         return cls(
             code=row["code"],
             worker_key=row["worker_key"],
@@ -62,7 +61,7 @@ class GroupBinding:
     active: bool
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> GroupBinding:
+    def _from_row(cls, row: Row) -> GroupBinding:
         return cls(
             chat_id=int(row["chat_id"]),
             grids=tuple(json.loads(row["grids"])),
@@ -81,7 +80,7 @@ class User:
     unreachable_at: datetime | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> User:
+    def _from_row(cls, row: Row) -> User:
         return cls(
             user_id=int(row["user_id"]),
             name=row["name"],
@@ -95,7 +94,7 @@ class WorkerLinkRepository:
 
     _COLUMNS = "worker_key, telegram_id, linked_at"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def get(self, worker_key: str) -> WorkerLink | None:
@@ -130,7 +129,7 @@ class InviteRepository:
 
     _COLUMNS = "code, worker_key, created_at, expires_at, used_at, used_by"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def add(self, code: str, worker_key: str, now: datetime, expires_at: datetime) -> None:
@@ -159,7 +158,7 @@ class GroupBindingRepository:
 
     _COLUMNS = "chat_id, grids, title, bound_by, bound_at, active"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def get(self, chat_id: int) -> GroupBinding | None:
@@ -223,7 +222,7 @@ class GroupBindingRepository:
 class ChatMigrationRepository:
     """Groups upgraded to supergroups: the old id and the new."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def record(self, old_chat_id: int, new_chat_id: int, now: datetime) -> None:
@@ -250,7 +249,7 @@ class UserRepository:
 
     _COLUMNS = "user_id, name, started_at, unreachable_at"
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def get(self, user_id: int) -> User | None:
@@ -289,7 +288,7 @@ class UserRepository:
         return {int(r["user_id"]) for r in rows}
 
 
-async def read_kv(db: Database, key: str) -> str | None:
+async def read_kv(db: Store, key: str) -> str | None:
     """Return a value from the small key/value table (e.g. 'bot_username'), or None."""
     value = await db.fetchval("SELECT value FROM kv WHERE key = ?", (key,))
     return None if value is None else str(value)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,9 +30,10 @@ class LearnedWeight:
     category: str
     delta: float
     corrections: int
+    updated_at: datetime | None = None
 
 
-def _correction_from_row(row: sqlite3.Row) -> Correction:
+def _correction_from_row(row: Row) -> Correction:
     return Correction(
         id=row["id"],
         community=row["community"],
@@ -47,18 +47,19 @@ def _correction_from_row(row: sqlite3.Row) -> Correction:
     )
 
 
-def _weight_from_row(row: sqlite3.Row) -> LearnedWeight:
+def _weight_from_row(row: Row) -> LearnedWeight:
     return LearnedWeight(
         community=row["community"],
         word=row["word"],
         category=row["category"],
         delta=float(row["delta"]),
         corrections=int(row["corrections"]),
+        updated_at=datetime.fromisoformat(row["updated_at"]),
     )
 
 
 async def add_correction(
-    db: Database,
+    db: Store,
     *,
     community: str,
     text: str,
@@ -70,25 +71,27 @@ async def add_correction(
     at: datetime,
 ) -> int:
     """Record one correction; return its id."""
-    return await db.execute(
-        "INSERT INTO classifier_corrections"
-        " (community, text, wrong, correct, actor_id, ticket_id, words, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (
-            community,
-            text,
-            wrong,
-            correct,
-            actor_id,
-            ticket_id,
-            json.dumps(list(words), ensure_ascii=False),
-            at.astimezone(UTC).isoformat(),
-        ),
+    return int(
+        await db.fetchval(
+            "INSERT INTO classifier_corrections"
+            " (community, text, wrong, correct, actor_id, ticket_id, words, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (
+                community,
+                text,
+                wrong,
+                correct,
+                actor_id,
+                ticket_id,
+                json.dumps(list(words), ensure_ascii=False),
+                at.astimezone(UTC).isoformat(),
+            ),
+        )
     )
 
 
 async def add_weight(
-    db: Database, *, community: str, word: str, category: str, delta: float, at: datetime
+    db: Store, *, community: str, word: str, category: str, delta: float, at: datetime
 ) -> None:
     """Add a delta to one learned (word, category) weight and count the correction."""
     await db.execute(
@@ -96,23 +99,25 @@ async def add_weight(
         " (community, word, category, delta, corrections, updated_at)"
         " VALUES (?, ?, ?, ?, 1, ?)"
         " ON CONFLICT (community, word, category) DO UPDATE SET"
-        " delta = delta + excluded.delta, corrections = corrections + 1,"
+        " delta = classifier_weights.delta + excluded.delta,"
+        " corrections = classifier_weights.corrections + 1,"
         " updated_at = excluded.updated_at",
         (community, word, category, delta, at.astimezone(UTC).isoformat()),
     )
 
 
-async def weights(db: Database, community: str) -> list[LearnedWeight]:
+async def weights(db: Store, community: str) -> list[LearnedWeight]:
     """Return a community's learned weights."""
     rows = await db.fetchall(
-        "SELECT community, word, category, delta, corrections FROM classifier_weights"
+        "SELECT community, word, category, delta, corrections, updated_at"
+        " FROM classifier_weights"
         " WHERE community = ? ORDER BY word, category",
         (community,),
     )
     return [_weight_from_row(r) for r in rows]
 
 
-async def corrections(db: Database, community: str, limit: int = 100) -> list[Correction]:
+async def corrections(db: Store, community: str, limit: int = 100) -> list[Correction]:
     """Return a community's latest corrections, newest first."""
     rows = await db.fetchall(
         "SELECT id, community, text, wrong, correct, actor_id, ticket_id, words, created_at"
@@ -122,7 +127,7 @@ async def corrections(db: Database, community: str, limit: int = 100) -> list[Co
     return [_correction_from_row(r) for r in rows]
 
 
-async def count_corrections(db: Database, community: str) -> int:
+async def count_corrections(db: Store, community: str) -> int:
     """Return how many corrections a community has made."""
     value = await db.fetchval(
         "SELECT COUNT(*) FROM classifier_corrections WHERE community = ?", (community,)

@@ -16,9 +16,12 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
+
+if TYPE_CHECKING:
+    from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +101,14 @@ class Database:
     async def open(self, *, migrate: bool = True) -> None:
         """Open the file (creating its folder), set PRAGMAs and apply migrations."""
         if self.path != ":memory:" and not self.path.startswith("file:"):
-            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            folder = Path(self.path).parent
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseError(
+                    f"cannot create the folder {folder} of database {self.path}: "
+                    f"{exc.strerror or exc}"
+                ) from None
         try:
             conn = await aiosqlite.connect(self.path, isolation_level=None)
         except sqlite3.Error as exc:
@@ -337,7 +347,7 @@ class InstanceLock:
     HEARTBEAT_S = 10.0
     STALE_S = 45.0
 
-    def __init__(self, db: Database, token: str, owner: str) -> None:
+    def __init__(self, db: Store, token: str, owner: str) -> None:
         self.db = db
         self.token = token
         self.owner = owner
@@ -345,7 +355,7 @@ class InstanceLock:
         self._started = 0.0
 
     @classmethod
-    async def acquire(cls, db: Database, *, stale_s: float = STALE_S) -> InstanceLock:
+    async def acquire(cls, db: Store, *, stale_s: float = STALE_S) -> InstanceLock:
         """Take the database for this process, or raise AnotherInstanceError."""
         host = socket.gethostname()
         lock = cls(db, secrets.token_hex(8), f"pid {os.getpid()} on {host}")

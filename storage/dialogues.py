@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 _COLUMNS = "user_id, kind, chat_id, state, last_message_id, updated_at, expires_at"
 
@@ -24,7 +23,7 @@ class Dialogue:
     expires_at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Dialogue:
+    def _from_row(cls, row: Row) -> Dialogue:
         return cls(
             user_id=int(row["user_id"]),
             kind=str(row["kind"]),
@@ -39,7 +38,7 @@ class Dialogue:
 class DialogueRepository:
     """Keep one dialogue row per person; the caller owns any transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def save(

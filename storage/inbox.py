@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,7 +19,7 @@ class InboxItem:
     attempts: int
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> InboxItem:
+    def _from_row(cls, row: Row) -> InboxItem:
         return cls(
             update_id=int(row["update_id"]),
             payload=json.loads(row["payload"]),
@@ -34,7 +33,7 @@ class InboxRepository:
 
     MAX_ATTEMPTS = 3
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def store(

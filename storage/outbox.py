@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,8 +92,8 @@ class OutboxItem:
     first_try_at: str | None = None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> OutboxItem:
-        keys = row.keys()
+    def _from_row(cls, row: Row) -> OutboxItem:
+        keys = set(row.keys())
         return cls(
             id=int(row["id"]),
             chat_id=int(row["chat_id"]),
@@ -123,7 +122,7 @@ class OutboxRepository:
 
     MAX_ATTEMPTS = 5
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
         # One sender at a time: two drains reading the same pending rows would send them twice.
         self.send_lock = asyncio.Lock()
@@ -141,7 +140,7 @@ class OutboxRepository:
         # Stored as UTC text: due() compares text, so every time must share one offset.
         now = now.astimezone(UTC)
         not_before = (not_before or now).astimezone(UTC)
-        row = await self.db.fetchone(
+        new_id = await self.db.fetchval(
             "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
             " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             (
@@ -152,7 +151,7 @@ class OutboxRepository:
                 not_before.isoformat(),
             ),
         )
-        return None if row is None else int(row[0])
+        return None if new_id is None else int(new_id)
 
     async def due(self, now: datetime, limit: int = 200) -> list[OutboxItem]:
         """Return pending messages whose time has come, oldest first."""
@@ -214,7 +213,8 @@ class OutboxRepository:
         """
         stamp = now.astimezone(UTC).isoformat()
         row = await self.db.fetchone(
-            "UPDATE outbox SET resent = resent OR in_flight_at IS NOT NULL, in_flight_at = ?,"
+            "UPDATE outbox SET resent = CASE WHEN in_flight_at IS NULL THEN resent ELSE 1 END,"
+            " in_flight_at = ?,"
             " first_try_at = COALESCE(first_try_at, ?)"
             " WHERE id = (SELECT id FROM outbox WHERE chat_id = ? AND status = 'pending'"
             " AND not_before <= ? ORDER BY id LIMIT 1)"
@@ -228,7 +228,7 @@ class OutboxRepository:
         stamp = now.astimezone(UTC).isoformat()
         await self.db.execute(
             "UPDATE outbox SET in_flight_at = ?, first_try_at = COALESCE(first_try_at, ?),"
-            " resent = resent OR ? WHERE id = ?",
+            " resent = CASE WHEN ? = 1 THEN 1 ELSE resent END WHERE id = ?",
             (stamp, stamp, int(resent), item_id),
         )
 
@@ -261,7 +261,7 @@ class OutboxRepository:
         """Count a failed attempt; a final failure stops retries."""
         await self.db.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = ?,"
-            " status = CASE WHEN ? OR attempts + 1 >= ? THEN 'failed' ELSE 'pending' END"
+            " status = CASE WHEN ? = 1 OR attempts + 1 >= ? THEN 'failed' ELSE 'pending' END"
             " WHERE id = ?",
             (error[:300], int(final), self.MAX_ATTEMPTS, item_id),
         )
@@ -276,3 +276,10 @@ class OutboxRepository:
     async def count_pending(self) -> int:
         """Return how many messages wait to be sent."""
         return int(await self.db.fetchval("SELECT COUNT(*) FROM outbox WHERE status = 'pending'"))
+
+    async def prune(self, before: datetime) -> int:
+        """Delete sent and failed messages created before a moment (their words are personal)."""
+        return await self.db.execute_rowcount(
+            "DELETE FROM outbox WHERE status != 'pending' AND created_at < ?",
+            (before.astimezone(UTC).isoformat(),),
+        )

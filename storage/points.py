@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 # Spending and getting it back are not achievements; rankings count everything else.
 SPENDING_KINDS = frozenset({"redemption", "refund"})
@@ -30,7 +31,7 @@ class LedgerEntry:
     at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> LedgerEntry:
+    def _from_row(cls, row: Row) -> LedgerEntry:
         return cls(
             id=int(row["id"]),
             user_id=int(row["user_id"]),
@@ -58,7 +59,7 @@ class Balance:
     hours: float
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Balance:
+    def _from_row(cls, row: Row) -> Balance:
         return cls(
             user_id=int(row["user_id"]),
             name=row["name"],
@@ -77,7 +78,7 @@ class StockItem:
     active: bool
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> StockItem:
+    def _from_row(cls, row: Row) -> StockItem:
         return cls(
             code=row["code"],
             name=row["name"],
@@ -103,7 +104,7 @@ class Redemption:
     handed_by: int | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Redemption:
+    def _from_row(cls, row: Row) -> Redemption:
         return cls(
             id=int(row["id"]),
             user_id=int(row["user_id"]),
@@ -133,8 +134,12 @@ _REDEMPTION_COLUMNS = (
 class PointsRepository:
     """Append ledger rows with their cache update; read balances and rankings."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
+
+    async def _new_id(self, sql: str, params: Sequence[Any]) -> int:
+        # INSERT … RETURNING id gives the new row's id on both stores.
+        return int(await self.db.fetchval(sql, params))
 
     async def append(
         self,
@@ -155,10 +160,10 @@ class PointsRepository:
         redemption_id: int | None = None,
     ) -> int:
         """Append one ledger row and move the cached balance by the same amount (caller's tx)."""
-        entry_id = await self.db.execute(
+        entry_id = await self.db.fetchval(
             "INSERT INTO points_ledger (user_id, delta, hours, kind, rule, reason, actor_id,"
             " actor_name, task_id, claim_id, ticket_id, redemption_id, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
                 user_id,
                 delta,
@@ -189,7 +194,7 @@ class PointsRepository:
                 " VALUES (?, ?, ?, ?, ?, ?)",
                 (user_id, name, delta, earned, hours, now.isoformat()),
             )
-        return entry_id
+        return int(entry_id)
 
     async def entry(self, entry_id: int) -> LedgerEntry | None:
         """Return one ledger row."""
@@ -324,7 +329,8 @@ class PointsRepository:
             "INSERT INTO catalogue_stock (code, name, points, stock, config_stock, active,"
             " updated_at) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (code) DO UPDATE SET"
             " name = excluded.name, points = excluded.points, active = 1,"
-            " stock = MAX(0, stock + excluded.config_stock - config_stock),"
+            " stock = MAX(0, catalogue_stock.stock + excluded.config_stock"
+            " - catalogue_stock.config_stock),"
             " config_stock = excluded.config_stock, updated_at = excluded.updated_at",
             (code, name, points, config_stock, config_stock, now.isoformat()),
         )
@@ -364,9 +370,9 @@ class PointsRepository:
         self, user_id: int, name: str, item: StockItem, quantity: int, now: datetime
     ) -> int:
         """Insert a requested redemption and return its id."""
-        return await self.db.execute(
+        return await self._new_id(
             "INSERT INTO redemptions (user_id, name, item_code, item_name, quantity, points,"
-            " status, requested_at) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?)",
+            " status, requested_at) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?) RETURNING id",
             (
                 user_id,
                 name,

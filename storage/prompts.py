@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,7 +22,7 @@ class Prompt:
     expires_at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Prompt:
+    def _from_row(cls, row: Row) -> Prompt:
         return cls(
             id=int(row["id"]),
             user_id=int(row["user_id"]),
@@ -39,7 +38,7 @@ class Prompt:
 class PromptRepository:
     """Open, find and close prompts."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def open(
@@ -57,18 +56,20 @@ class PromptRepository:
             "UPDATE prompts SET done_at = ? WHERE user_id = ? AND chat_id = ? AND done_at IS NULL",
             (now.isoformat(), user_id, chat_id),
         )
-        return await self.db.execute(
-            "INSERT INTO prompts (user_id, chat_id, action, ticket_id, data, created_at,"
-            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                user_id,
-                chat_id,
-                action,
-                ticket_id,
-                json.dumps(data, ensure_ascii=False),
-                now.isoformat(),
-                expires_at.isoformat(),
-            ),
+        return int(
+            await self.db.fetchval(
+                "INSERT INTO prompts (user_id, chat_id, action, ticket_id, data, created_at,"
+                " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+                (
+                    user_id,
+                    chat_id,
+                    action,
+                    ticket_id,
+                    json.dumps(data, ensure_ascii=False),
+                    now.isoformat(),
+                    expires_at.isoformat(),
+                ),
+            )
         )
 
     async def current(self, user_id: int, chat_id: int, now: datetime) -> Prompt | None:

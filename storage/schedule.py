@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 # Ticket states after which nothing is left to do; everything else counts as open.
-FINISHED_TICKET_STATUSES = ("resolved", "closed", "rejected", "duplicate")
+# The states a ticket is still being worked in (bot.services.lifecycle.OPEN_STATES): listed, not
+# excluded, so a new final state (withdrawn came later) can never show up as unfinished.
+OPEN_TICKET_STATUSES = ("new", "accepted", "reopened", "transferred", "returned")
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,7 +22,7 @@ class BoundGroup:
     title: str
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> BoundGroup:
+    def _from_row(cls, row: Row) -> BoundGroup:
         return cls(
             chat_id=int(row["chat_id"]),
             grids=tuple(str(g) for g in json.loads(row["grids"] or "[]")),
@@ -44,7 +45,7 @@ class OpenTicket:
     accepted_at: datetime | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> OpenTicket:
+    def _from_row(cls, row: Row) -> OpenTicket:
         def when(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value) if value else None
 
@@ -74,7 +75,7 @@ class TicketFacts:
     rating: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketFacts:
+    def _from_row(cls, row: Row) -> TicketFacts:
         def when(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value) if value else None
 
@@ -92,7 +93,7 @@ class TicketFacts:
 class ScheduleRepository:
     """Store schedule overrides and per-occurrence decisions; read tickets for the posts."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def active_groups(self) -> list[BoundGroup]:
@@ -167,13 +168,13 @@ class ScheduleRepository:
 
     async def open_tickets(self, grids: tuple[str, ...] | None) -> list[OpenTicket]:
         """Return unfinished, non-private tickets of some grids (None: all), oldest first."""
-        marks = ", ".join("?" for _ in FINISHED_TICKET_STATUSES)
+        marks = ", ".join("?" for _ in OPEN_TICKET_STATUSES)
         sql = (
             "SELECT number, category, building, grid, status, created_at, accept_due_at,"
             " resolve_due_at, accepted_at FROM tickets"
-            f" WHERE status NOT IN ({marks}) AND duplicate_of IS NULL AND is_private = 0"
+            f" WHERE status IN ({marks}) AND duplicate_of IS NULL AND is_private = 0"
         )
-        params: list[object] = list(FINISHED_TICKET_STATUSES)
+        params: list[object] = list(OPEN_TICKET_STATUSES)
         if grids is not None:
             sql += f" AND grid IN ({', '.join('?' for _ in grids)})" if grids else " AND 0"
             params.extend(grids)

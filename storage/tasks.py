@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import sqlite3
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from storage.db import Database
+from storage.store import Row, Store
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +37,7 @@ class Task:
         return max(0, self.capacity - self.claimed)
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Task:
+    def _from_row(cls, row: Row) -> Task:
         deadline = row["deadline"]
         return cls(
             id=int(row["id"]),
@@ -76,7 +77,7 @@ class TaskClaim:
     verified_by: int | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TaskClaim:
+    def _from_row(cls, row: Row) -> TaskClaim:
         def when(value: str | None) -> datetime | None:
             return datetime.fromisoformat(value) if value else None
 
@@ -112,8 +113,12 @@ _CLAIM_COLUMNS = (
 class TaskRepository:
     """Store tasks and claims; the service owns the transaction."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
+
+    async def _new_id(self, sql: str, params: Sequence[Any]) -> int:
+        # INSERT … RETURNING id gives the new row's id on both stores.
+        return int(await self.db.fetchval(sql, params))
 
     async def insert(
         self,
@@ -135,10 +140,11 @@ class TaskRepository:
         now: datetime,
     ) -> int:
         """Insert an open task and return its id."""
-        return await self.db.execute(
+        return await self._new_id(
             "INSERT INTO tasks (title, description, location, grid, points, hours, difficulty,"
             " capacity, deadline, audience, targets, status, publisher_id, publisher_name,"
-            " ticket_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)",
+            " ticket_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)"
+            " RETURNING id",
             (
                 title,
                 description,
@@ -191,9 +197,9 @@ class TaskRepository:
 
     async def insert_claim(self, task_id: int, user_id: int, name: str, now: datetime) -> int:
         """Insert a claim and return its id."""
-        return await self.db.execute(
+        return await self._new_id(
             "INSERT INTO task_claims (task_id, user_id, name, status, claimed_at)"
-            " VALUES (?, ?, ?, 'claimed', ?)",
+            " VALUES (?, ?, ?, 'claimed', ?) RETURNING id",
             (task_id, user_id, name, now.isoformat()),
         )
 

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from storage.db import Database
 from storage.outbox import OutgoingMessage
+from storage.store import Row, Store
 
 # json.dumps with options builds a new encoder per call; the sweep encodes thousands at once.
 _JSON = json.JSONEncoder(ensure_ascii=False)
@@ -30,6 +30,63 @@ def _dt(value: str | None) -> datetime | None:
 
 def _req_dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+# Bulk statements carry up to this many rows each (multi-row VALUES, IN lists): both stores
+# accept them as they are, and a batch of thousands is a handful of statements instead of a
+# statement per row. Sizes are powers of two, so there are few statement texts: each is
+# translated (PostgreSQL) and prepared once, not once per batch size.
+_BULK_ROWS = 512
+
+
+def _pieces(count: int) -> Iterator[tuple[int, int]]:
+    """Split `count` rows into (start, size) pieces whose sizes are powers of two."""
+    start, size = 0, _BULK_ROWS
+    while start < count:
+        while size > count - start:
+            size //= 2
+        yield start, size
+        start += size
+
+
+@functools.lru_cache(maxsize=256)
+def _values_sql(head: str, width: int, rows: int, tail: str) -> str:
+    group = "(" + ", ".join("?" * width) + ")"
+    return f"{head} VALUES {', '.join([group] * rows)}{tail}"
+
+
+@functools.lru_cache(maxsize=64)
+def _in_sql(head: str, count: int, tail: str) -> str:
+    return f"{head} IN ({', '.join('?' * count)}){tail}"
+
+
+async def _insert_rows(
+    db: Store, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
+) -> None:
+    """Run `head VALUES (…), (…) … tail` over rows, a piece at a time, in their order."""
+    if not rows:
+        return
+    width = len(rows[0])
+    for start, size in _pieces(len(rows)):
+        params = [v for row in rows[start : start + size] for v in row]
+        await db.execute(_values_sql(head, width, size, tail), params)
+
+
+async def _update_in(
+    db: Store, head: str, ids: Sequence[int], params: Sequence[Any] = (), tail: str = ""
+) -> None:
+    """Run `head IN (ids) tail` for every id, up to _BULK_ROWS ids per statement.
+
+    `params` bind the placeholders of `head`; a short list is padded with its last id (an IN
+    list holding an id twice means the same) so every statement has a power-of-two length.
+    """
+    for start in range(0, len(ids), _BULK_ROWS):
+        piece = list(ids[start : start + _BULK_ROWS])
+        size = 1
+        while size < len(piece):
+            size *= 2
+        piece.extend([piece[-1]] * (size - len(piece)))
+        await db.execute(_in_sql(head, size, tail), [*params, *piece])
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +130,7 @@ class Ticket:
     follower_count: int = 0
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row | tuple[Any, ...]) -> Ticket:
+    def _from_row(cls, row: Row | tuple[Any, ...]) -> Ticket:
         # Positional: every ticket SELECT starts with _TICKET_COLUMNS then follower_count, and
         # sqlite3.Row's lookup by name scans the column list (the sweep maps thousands of rows).
         (
@@ -167,7 +224,7 @@ class TicketEvent:
     detail: dict[str, Any]
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketEvent:
+    def _from_row(cls, row: Row) -> TicketEvent:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -192,7 +249,7 @@ class TicketPhoto:
     at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> TicketPhoto:
+    def _from_row(cls, row: Row) -> TicketPhoto:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -213,7 +270,7 @@ class Follower:
     at: datetime
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Follower:
+    def _from_row(cls, row: Row) -> Follower:
         return cls(
             ticket_id=int(row["ticket_id"]),
             user_id=int(row["user_id"]),
@@ -238,7 +295,7 @@ class Step:
     outcome: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Step:
+    def _from_row(cls, row: Row) -> Step:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -279,7 +336,7 @@ class Whistle:
     lapsed_at: datetime | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> Whistle:
+    def _from_row(cls, row: Row) -> Whistle:
         return cls(
             id=int(row["id"]),
             ticket_id=int(row["ticket_id"]),
@@ -338,10 +395,15 @@ _SELECT_TICKET_NO_FOLLOWERS = (
     + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
     + ", 0 AS follower_count FROM tickets t"
 )
-_EVENT_INSERT = (
+_EVENT_INSERT_HEAD = (
     "INSERT INTO ticket_events"
     " (ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+_EVENT_INSERT = _EVENT_INSERT_HEAD + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+# A ticket's next check: its earliest pending step (NULL when none).
+_NEXT_CHECK = (
+    "(SELECT MIN(s.due_at) FROM ticket_steps s"
+    " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL)"
 )
 _STEP_COLUMNS = "id, ticket_id, phase, step, started_at, deadline_at, due_at, done_at, outcome"
 _WHISTLE_COLUMNS = (
@@ -375,7 +437,7 @@ _UPDATABLE = frozenset(
 class TicketRepository:
     """Statements over the ticket tables; the service owns the transactions."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     # ── tickets ──
@@ -383,7 +445,7 @@ class TicketRepository:
         """Allocate the next human number of a community (call inside a transaction)."""
         row = await self.db.fetchone(
             "INSERT INTO ticket_numbers (community, last) VALUES (?, 1)"
-            " ON CONFLICT (community) DO UPDATE SET last = last + 1 RETURNING last",
+            " ON CONFLICT (community) DO UPDATE SET last = ticket_numbers.last + 1 RETURNING last",
             (community,),
         )
         assert row is not None
@@ -485,11 +547,11 @@ class TicketRepository:
     # ── history ──
     async def add_event(self, event: NewEvent) -> int:
         """Append one history row."""
-        return await self.db.execute(_EVENT_INSERT, event.params())
+        return int(await self.db.fetchval(_EVENT_INSERT + " RETURNING id", event.params()))
 
     async def add_events(self, events: Iterable[NewEvent]) -> None:
-        """Append many history rows."""
-        await self.db.executemany(_EVENT_INSERT, [e.params() for e in events])
+        """Append many history rows, in their order."""
+        await _insert_rows(self.db, _EVENT_INSERT_HEAD, [e.params() for e in events])
 
     async def events(self, ticket_id: int) -> list[TicketEvent]:
         """Return a ticket's history, oldest first."""
@@ -499,6 +561,17 @@ class TicketRepository:
             (ticket_id,),
         )
         return [TicketEvent._from_row(r) for r in rows]
+
+    async def last_event(self, ticket_id: int, kinds: Sequence[str]) -> TicketEvent | None:
+        """Return a ticket's latest event of some kinds, or None."""
+        marks = ", ".join("?" for _ in kinds)
+        row = await self.db.fetchone(
+            "SELECT id, ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail"
+            f" FROM ticket_events WHERE ticket_id = ? AND kind IN ({marks})"
+            " ORDER BY id DESC LIMIT 1",
+            (ticket_id, *kinds),
+        )
+        return None if row is None else TicketEvent._from_row(row)
 
     async def events_of_kind(
         self, kinds: Sequence[str], since: datetime, until: datetime
@@ -562,23 +635,23 @@ class TicketRepository:
     # ── deadline steps ──
     async def plan_steps(self, steps: Iterable[PlannedStep]) -> None:
         """Plan steps (a step planned before for the same deadline is kept as it was)."""
-        await self.db.executemany(
-            "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, phase, step, deadline_at)"
+        rows: dict[tuple[int, str, str, str], tuple[Any, ...]] = {}
+        for s in steps:
+            deadline = iso(s.deadline_at)
+            # The first of two alike wins, as when each was inserted on its own: the second
+            # met the first and left it (PostgreSQL refuses one upsert touching a row twice).
+            rows.setdefault(
+                (s.ticket_id, s.phase, s.step, deadline),
+                (s.ticket_id, s.phase, s.step, iso(s.started_at), deadline, iso(s.due_at)),
+            )
+        await _insert_rows(
+            self.db,
+            "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)",
+            list(rows.values()),
+            " ON CONFLICT (ticket_id, phase, step, deadline_at)"
             # A step cancelled by a hand-over and planned again for the same deadline revives.
             " DO UPDATE SET started_at = excluded.started_at, due_at = excluded.due_at,"
             " done_at = NULL, outcome = NULL WHERE ticket_steps.outcome = 'cancelled'",
-            [
-                (
-                    s.ticket_id,
-                    s.phase,
-                    s.step,
-                    iso(s.started_at),
-                    iso(s.deadline_at),
-                    iso(s.due_at),
-                )
-                for s in steps
-            ],
         )
 
     async def cancel_steps(
@@ -603,19 +676,22 @@ class TicketRepository:
 
     async def raise_level_and_refresh(self, levels: Iterable[tuple[int, int]]) -> None:
         """Raise each (ticket, escalation level) and refresh its next_check_at, in one pass."""
-        await self.db.executemany(
-            "UPDATE tickets SET escalation_level = MAX(escalation_level, ?),"
-            " next_check_at = (SELECT MIN(s.due_at) FROM ticket_steps s"
-            " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL) WHERE id = ?",
-            [(level, ticket_id) for ticket_id, level in levels],
-        )
+        by_level: dict[int, list[int]] = {}
+        for ticket_id, level in levels:
+            by_level.setdefault(level, []).append(ticket_id)
+        for level, ids in sorted(by_level.items()):
+            await _update_in(
+                self.db,
+                "UPDATE tickets SET escalation_level = MAX(escalation_level, ?),"
+                f" next_check_at = {_NEXT_CHECK} WHERE id",
+                ids,
+                (level,),
+            )
 
     async def refresh_next_check(self, ticket_ids: Iterable[int]) -> None:
         """Set next_check_at to each ticket's earliest pending step (NULL when none)."""
-        await self.db.executemany(
-            "UPDATE tickets SET next_check_at = (SELECT MIN(s.due_at) FROM ticket_steps s"
-            " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL) WHERE id = ?",
-            [(i,) for i in ticket_ids],
+        await _update_in(
+            self.db, f"UPDATE tickets SET next_check_at = {_NEXT_CHECK} WHERE id", list(ticket_ids)
         )
 
     async def due_steps(self, now: datetime, limit: int) -> list[tuple[Ticket, Step]]:
@@ -654,10 +730,16 @@ class TicketRepository:
 
     async def finish_steps(self, done: Iterable[tuple[int, str]], now: datetime) -> None:
         """Mark steps done with an outcome ('done', 'skipped', 'acked')."""
-        await self.db.executemany(
-            "UPDATE ticket_steps SET done_at = ?, outcome = ? WHERE id = ? AND done_at IS NULL",
-            [(iso(now), outcome, step_id) for step_id, outcome in done],
-        )
+        by_outcome: dict[str, list[int]] = {}
+        for step_id, outcome in done:
+            by_outcome.setdefault(outcome, []).append(step_id)
+        for outcome, ids in sorted(by_outcome.items()):
+            await _update_in(
+                self.db,
+                "UPDATE ticket_steps SET done_at = ?, outcome = ? WHERE done_at IS NULL AND id",
+                ids,
+                (iso(now), outcome),
+            )
 
     async def pending_step(self, ticket_id: int, phase: str, step: str) -> Step | None:
         """Return a ticket's pending step of a kind, if any."""
@@ -678,6 +760,18 @@ class TicketRepository:
             "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at,"
             " ack_due_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
             (ticket_id, department, contact_id, iso(at), iso(ack_due)),
+        )
+
+    async def add_whistles(
+        self, whistles: Iterable[tuple[int, str, int, datetime, datetime]]
+    ) -> None:
+        """Record (ticket_id, department, contact_id, at, ack_due) whistles, in their order."""
+        await _insert_rows(
+            self.db,
+            "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at,"
+            " ack_due_at)",
+            [(t, d, c, iso(at), iso(due)) for t, d, c, at, due in whistles],
+            " ON CONFLICT DO NOTHING",
         )
 
     async def open_whistle(self, ticket_id: int) -> Whistle | None:
@@ -706,13 +800,32 @@ class TicketRepository:
 
     async def lapse_whistles(self, ticket_ids: Iterable[int], at: datetime) -> None:
         """Record that unacknowledged whistles were reported to the street office."""
-        await self.db.executemany(
+        await _update_in(
+            self.db,
             "UPDATE ticket_whistles SET lapsed_at = ?"
-            " WHERE ticket_id = ? AND acked_at IS NULL AND lapsed_at IS NULL",
-            [(iso(at), i) for i in ticket_ids],
+            " WHERE acked_at IS NULL AND lapsed_at IS NULL AND ticket_id",
+            list(ticket_ids),
+            (iso(at),),
         )
 
     # ── ratings ──
+    async def close_unrated(
+        self, tickets: Sequence[tuple[int, datetime]], status: str, now: datetime
+    ) -> None:
+        """Move (ticket_id, resolved_at) tickets nobody rated in time to `status`, unrated."""
+        await _update_in(
+            self.db,
+            "UPDATE tickets SET status = ?, rating = 'unrated', closed_at = ? WHERE id",
+            [ticket_id for ticket_id, _ in tickets],
+            (status, iso(now)),
+        )
+        await _insert_rows(
+            self.db,
+            "INSERT INTO ticket_ratings (ticket_id, resolved_at, user_id, role, rating, at)",
+            [(t, iso(resolved), None, "system", "unrated", iso(now)) for t, resolved in tickets],
+            " ON CONFLICT DO NOTHING",
+        )
+
     async def add_rating(
         self,
         ticket_id: int,
@@ -742,18 +855,173 @@ class TicketRepository:
             for r in rows
         ]
 
+    # ── 不予受理 waiting for approval ──
+    async def add_reject_request(
+        self,
+        ticket_id: int,
+        reason: str,
+        requested_by: int,
+        requester_key: str | None,
+        at: datetime,
+        chat_id: int,
+    ) -> int:
+        """Record a worker's request to refuse a ticket; return its id."""
+        new_id = await self.db.fetchval(
+            "INSERT INTO reject_requests (ticket_id, reason, requested_by, requester_key,"
+            " requested_at, chat_id) VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (ticket_id, reason, requested_by, requester_key, iso(at), chat_id),
+        )
+        return int(new_id)
+
+    async def reject_request(self, request_id: int) -> RejectRequest | None:
+        """Return a request by id, or None."""
+        row = await self.db.fetchone(
+            f"SELECT {_REJECT_COLUMNS} FROM reject_requests WHERE id = ?", (request_id,)
+        )
+        return None if row is None else RejectRequest._from_row(row)
+
+    async def open_reject_request(self, ticket_id: int) -> RejectRequest | None:
+        """Return a ticket's undecided request, or None."""
+        row = await self.db.fetchone(
+            f"SELECT {_REJECT_COLUMNS} FROM reject_requests"
+            " WHERE ticket_id = ? AND decided_at IS NULL",
+            (ticket_id,),
+        )
+        return None if row is None else RejectRequest._from_row(row)
+
+    async def decide_reject_request(
+        self, request_id: int, by: int | None, outcome: str, at: datetime
+    ) -> bool:
+        """Record the decision once; False when it was decided already."""
+        count = await self.db.execute_rowcount(
+            "UPDATE reject_requests SET decided_at = ?, decided_by = ?, outcome = ?"
+            " WHERE id = ? AND decided_at IS NULL",
+            (iso(at), by, outcome, request_id),
+        )
+        return bool(count)
+
     # ── outbox, in bulk ──
-    async def queue_messages(
-        self, messages: Iterable[tuple[str, int, OutgoingMessage]], now: datetime
+    async def queue_held_messages(
+        self, messages: Iterable[tuple[str, int, OutgoingMessage, datetime]], now: datetime
     ) -> None:
-        """Queue (dedup_key, chat_id, message) rows in the outbox, skipping keys queued before."""
+        """Queue (dedup_key, chat_id, message, not_before) rows held until not_before."""
+        stamp = now.astimezone(UTC).isoformat()
+        await self._queue(
+            [
+                (key, chat, message_json(msg), stamp, at.astimezone(UTC).isoformat())
+                for key, chat, msg, at in messages
+            ]
+        )
+
+    async def refused_escalations(self) -> list[RefusedEscalation]:
+        """Return failed escalation sends not yet reported (no 'refused:<id>' row queued)."""
+        rows = await self.db.fetchall(
+            "SELECT o.id, t.id AS ticket_id, t.number,"
+            " json_extract(o.payload, '$.purpose') AS purpose,"
+            " json_extract(o.payload, '$.extra.level') AS level,"
+            " json_extract(o.payload, '$.extra.department') AS department"
+            " FROM outbox o JOIN tickets t"
+            " ON t.id = CAST(json_extract(o.payload, '$.extra.ticket_id') AS INTEGER)"
+            " WHERE o.status = 'failed'"
+            " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
+            # The office rung goes to the admins themselves: nobody else to tell.
+            " AND COALESCE(CAST(json_extract(o.payload, '$.extra.level') AS INTEGER), 0) != 1"
+            " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
+            " ORDER BY o.id"
+        )
+        return [
+            RefusedEscalation(
+                outbox_id=int(r["id"]),
+                ticket_id=int(r["ticket_id"]),
+                number=int(r["number"]),
+                purpose=str(r["purpose"]),
+                level=None if r["level"] is None else int(r["level"]),
+                department=r["department"],
+            )
+            for r in rows
+        ]
+
+    async def queue_messages(
+        self,
+        messages: Iterable[tuple[str, int, OutgoingMessage]],
+        now: datetime,
+        *,
+        not_before: Mapping[str, datetime] | None = None,
+    ) -> None:
+        """Queue (dedup_key, chat_id, message) rows in the outbox, skipping keys queued before.
+
+        `not_before` holds some of them (by dedup_key) until a later time.
+        """
         # Same rows OutboxRepository.enqueue writes, in one statement for the sweep's batches.
         stamp = now.astimezone(UTC).isoformat()
-        await self.db.executemany(
-            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING",
-            [(key, chat, message_json(msg), stamp, stamp) for key, chat, msg in messages],
+        later = {k: t.astimezone(UTC).isoformat() for k, t in (not_before or {}).items()}
+        await self._queue(
+            [
+                (key, chat, message_json(msg), stamp, later.get(key, stamp))
+                for key, chat, msg in messages
+            ]
         )
+
+    async def _queue(self, rows: Sequence[tuple[str, int, str, str, str]]) -> None:
+        # The first row of a key wins, as when each was inserted on its own.
+        unique: dict[str, tuple[str, int, str, str, str]] = {}
+        for row in rows:
+            unique.setdefault(row[0], row)
+        await _insert_rows(
+            self.db,
+            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)",
+            list(unique.values()),
+            " ON CONFLICT (dedup_key) DO NOTHING",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RejectRequest:
+    """A worker's 不予受理, waiting for (or decided by) an admin."""
+
+    id: int
+    ticket_id: int
+    reason: str
+    requested_by: int
+    requester_key: str | None
+    requested_at: datetime
+    chat_id: int
+    decided_at: datetime | None
+    decided_by: int | None
+    outcome: str | None
+
+    @classmethod
+    def _from_row(cls, row: Row) -> RejectRequest:
+        return cls(
+            id=int(row["id"]),
+            ticket_id=int(row["ticket_id"]),
+            reason=str(row["reason"]),
+            requested_by=int(row["requested_by"]),
+            requester_key=row["requester_key"],
+            requested_at=_req_dt(row["requested_at"]),
+            chat_id=int(row["chat_id"]),
+            decided_at=_dt(row["decided_at"]),
+            decided_by=row["decided_by"],
+            outcome=row["outcome"],
+        )
+
+
+_REJECT_COLUMNS = (
+    "id, ticket_id, reason, requested_by, requester_key, requested_at, chat_id, decided_at,"
+    " decided_by, outcome"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RefusedEscalation:
+    """An escalation Telegram refused (chat not found, 403) that nobody was told of yet."""
+
+    outbox_id: int
+    ticket_id: int
+    number: int
+    purpose: str
+    level: int | None
+    department: str | None
 
 
 def message_json(message: OutgoingMessage) -> str:

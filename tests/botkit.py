@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bot.app import GridApp, build_application, serve
-from bot.sandbox import Emulator
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.settings import Settings, load_settings
+from tgsandbox import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE_CONFIG = REPO / "examples" / "community.toml"
@@ -35,15 +35,22 @@ RESIDENT = 3001
 NEIGHBOUR = 3002
 
 
+def bot_db_target(tmp_path: Path) -> str:
+    """GRIDBOT_DB of a bot under test: a SQLite file under tmp_path, or PostgreSQL."""
+    # conftest.py sets GRIDBOT_TEST_DB in the PostgreSQL case of a both_stores test.
+    return os.environ.get("GRIDBOT_TEST_DB") or str(tmp_path / "gridbot.sqlite3")
+
+
 def bot_env(emu: Emulator, tmp_path: Path, config: Path | None = None) -> dict[str, str]:
     """Environment for a bot talking to the emulator with a database under tmp_path."""
     return {
         "GRIDBOT_TOKEN": emu.token,
         "GRIDBOT_API_BASE_URL": emu.base_url,
         "GRIDBOT_FILE_BASE_URL": emu.base_file_url,
-        "GRIDBOT_DB": str(tmp_path / "gridbot.sqlite3"),
+        "GRIDBOT_DB": bot_db_target(tmp_path),
         "GRIDBOT_CONFIG": str(config or EXAMPLE_CONFIG),
         "GRIDBOT_LOG_LEVEL": "INFO",
+        "GRIDBOT_ALLOW_EXAMPLE": "1",  # the example community is what tests run on
     }
 
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from bot.app import GridContext
 from bot.handlers import jobs
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.errors import DomainError
 from bot.services.residents import Person
 from bot.services.tickets import NewTicket
 from tests.botkit import EXAMPLE_CONFIG, GROUP, RunningBot
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 PROPERTY_STAFF = 3201  # 物业公司 staff: may claim tasks targeted at 物业公司
 SECRETARY_ACTOR = Person(2020, "刘书记", is_admin=True)

@@ -91,11 +91,12 @@ async def add_ticket(
     def iso(value: datetime | None) -> str | None:
         return value.astimezone(UTC).isoformat() if value else None
 
-    return await db.execute(
+    return await db.fetchval(
         "INSERT INTO tickets (community, number, source_key, text, category, confidence, urgency,"
         " location, building, grid, reporter_id, reporter_name, is_private, chat_id, status,"
         " created_at, accept_due_at, resolve_due_at, accepted_at, resolved_at, rating)"
-        " VALUES ('demo', ?, ?, ?, ?, 0.9, 'normal', ?, ?, ?, ?, ?, ?, -100, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES ('demo', ?, ?, ?, ?, 0.9, 'normal', ?, ?, ?, ?, ?, ?, -100, ?, ?, ?, ?, ?, ?, ?)"
+        " RETURNING id",
         (
             number,
             f"test:{seq}",

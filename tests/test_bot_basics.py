@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: /start and /help in private and in a group; no update is lost."""
+"""Whole bot: /start and /help in private and in a group; no update is lost."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import signal
 from pathlib import Path
 
 from bot import texts
-from bot.sandbox import Emulator
 from tests.botkit import (
     GROUP,
     RESIDENT,
@@ -17,12 +16,14 @@ from tests.botkit import (
     running_bot,
     subprocess_env,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
 
 
 async def test_start_and_help_in_private_and_group(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path):
+        async with offline_bot(emu, tmp_path):
             await emu.open_private(RESIDENT)
             reply = await emu.wait_for(RESIDENT)
             assert "网格助手" in reply.text and "/help" in reply.text
@@ -39,9 +40,9 @@ async def test_start_and_help_in_private_and_group(tmp_path: Path) -> None:
 
 
 async def test_unknown_command_gets_a_clear_answer(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path):
+        async with offline_bot(emu, tmp_path):
             await emu.open_private(RESIDENT)
             await emu.wait_for(RESIDENT)
             await emu.send_text(RESIDENT, RESIDENT, "/frobnicate 1 2")

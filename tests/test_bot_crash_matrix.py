@@ -20,8 +20,6 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from tests.botkit import (
     DUTY,
     EXAMPLE_CONFIG,
@@ -37,6 +35,8 @@ from tests.botkit import (
     subprocess_env,
 )
 from tests.community_kit import EXTRA_CONFIG
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 DIGEST = "📋 每日简报"
@@ -215,14 +215,15 @@ async def test_a_tickets_life_and_points_survive_a_kill_at_every_step(
                 )
             )
             await bot.settled()
-            assert (
-                bot.count("SELECT COUNT(*) FROM points_ledger WHERE user_id = ?", (RESIDENT,)) == 1
-            )
+            # The award once, and the 2 points of the confirmed complaint (3.) once.
+            ledger = "SELECT COUNT(*) FROM points_ledger WHERE user_id = ? AND kind = ?"
+            assert bot.count(ledger, (RESIDENT, "behaviour")) == 1
+            assert bot.count(ledger, (RESIDENT, "ticket")) == 1
             assert (
                 bot.count("SELECT balance FROM point_balances WHERE user_id = ?", (RESIDENT,))
-                == 10
+                == 12
             )
-            seen(emu, SECRETARY, "当前余额 10 分", crash)
+            seen(emu, SECRETARY, "当前余额 12 分", crash)
             seen(emu, RESIDENT, "积分变动", crash)
 
             # 6. a redemption: one request, stock down by one.
@@ -236,7 +237,7 @@ async def test_a_tickets_life_and_points_survive_a_kill_at_every_step(
             assert bot.count("SELECT COUNT(*) FROM redemptions") == 1
             assert bot.count("SELECT stock FROM catalogue_stock WHERE code = 'soap'") == 0
             assert (
-                bot.count("SELECT balance FROM point_balances WHERE user_id = ?", (RESIDENT,)) == 0
+                bot.count("SELECT balance FROM point_balances WHERE user_id = ?", (RESIDENT,)) == 2
             )
             seen(emu, SECRETARY, "兑换申请 #1", crash)
 

@@ -11,8 +11,6 @@ import pytest
 
 from bot import texts
 from bot.handlers.sending import fit_html
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from storage.db import DatabaseUnwritableError
 from tests.botkit import (
     DUTY,
@@ -28,6 +26,8 @@ from tests.botkit import (
     running_bot,
     subprocess_env,
 )
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
 
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 

@@ -7,7 +7,6 @@ import signal
 import sqlite3
 from pathlib import Path
 
-from bot.sandbox import Emulator
 from tests.botkit import (
     DUTY,
     GROUP,
@@ -21,6 +20,7 @@ from tests.botkit import (
     running_bot,
     subprocess_env,
 )
+from tgsandbox import Emulator
 
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from storage.db import DatabaseLockedError
 from tests.botkit import RESIDENT, open_privates, populate, running_bot
+from tgsandbox import Emulator
 
 SECRET_TEXT = "我家住3号楼2单元301，电话13912345678，楼道灯坏了"
 

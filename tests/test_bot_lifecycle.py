@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: ratings, reopening, 不予受理, 重复, 我也遇到 and /stats."""
+"""Whole bot: ratings, reopening, 不予受理, 重复, 我也遇到 and /stats."""
 
 from __future__ import annotations
 
@@ -6,15 +6,16 @@ import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
 from bot.app import GridContext
 from bot.handlers.jobs import sweep_job
 from bot.handlers.lifecycle import parse_period
 from bot.handlers.sending import drain_outbox
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from bot.services.tickets import Actor, NewTicket
+from storage.privacy import FollowerRatings
 from tests.botkit import (
     DUTY,
     EXAMPLE_CONFIG,
@@ -28,8 +29,12 @@ from tests.botkit import (
     RunningBot,
     open_privates,
     populate,
-    running_bot,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
+
+pytestmark = pytest.mark.both_stores
 
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
@@ -100,9 +105,9 @@ async def resolved_lift(emu: Emulator) -> tuple[dict[str, object], BotMessage, B
 async def test_satisfied_closes_and_only_the_reporter_rates_once(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -148,9 +153,9 @@ async def test_satisfied_closes_and_only_the_reporter_rates_once(
 async def test_unsatisfied_reopens_to_the_same_worker_and_tells_the_office(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -187,9 +192,9 @@ async def test_unsatisfied_reopens_to_the_same_worker_and_tells_the_office(
 async def test_returned_then_transferred_ticket_is_resolved_by_its_new_worker(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -227,9 +232,9 @@ async def test_returned_then_transferred_ticket_is_resolved_by_its_new_worker(
 
 
 async def test_unrated_ticket_closes_after_the_window(tmp_path: Path, clock: FakeClock) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -252,9 +257,9 @@ async def test_unrated_ticket_closes_after_the_window(tmp_path: Path, clock: Fak
 async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -269,10 +274,19 @@ async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
             pick = await emu.wait_for(WORKER_LI, lambda m: "不予受理的原因" in m.text)
             assert "不属于社区受理范围" in labels(pick)
             await emu.send_text(WORKER_LI, WORKER_LI, "电梯经检测运行正常，是小区临时停电所致")
+            # A worker's 不予受理 waits for the secretary; the group hears nothing yet.
+            await emu.wait_for(
+                WORKER_LI, lambda m: m.text == texts.REJECT_REQUESTED.format(number=1)
+            )
+            ask = await emu.wait_for(SECRETARY, lambda m: "待审批" in m.text)
+            assert "临时停电" in ask.text and "李娜" in ask.text
+            assert not any("不予受理" in m.text for m in emu.sent(GROUP))
+            assert (await services.tickets.get(1)).status == "new"
+            await emu.press_button(SECRETARY, SECRETARY, ask.message_id, "rja:1")
             told = await emu.wait_for(GROUP, lambda m: "不予受理" in m.text)
             assert told.reply_to_message_id == complaint["message_id"]
             assert "临时停电" in told.text and "李娜" in told.text
-            await emu.wait_for(WORKER_LI, lambda m: m.text == texts.REJECT_DONE.format(number=1))
+            await emu.wait_for(WORKER_LI, lambda m: "已由刘书记批准" in m.text)
             card = emu.message(WORKER_LI, card.message_id)
             assert "不予受理" in card.text and card.buttons == []
             assert (await services.tickets.get(1)).status == "rejected"
@@ -295,7 +309,9 @@ async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
             await emu.press_button(WORKER_LI, WORKER_LI, card2.message_id, "rej:2")
             pick = await emu.wait_for(WORKER_LI, lambda m: "#2 不予受理的原因" in m.text)
             await emu.press_button(WORKER_LI, WORKER_LI, pick.message_id, "rj:2:out_of_scope")
-            told = await emu.wait_for(GROUP, lambda m: "#2 经核实不予受理" in m.text)
+            ask = await emu.wait_for(SECRETARY, lambda m: "#2" in m.text and "待审批" in m.text)
+            await emu.press_button(SECRETARY, SECRETARY, ask.message_id, "rja:2")
+            told = await emu.wait_for(GROUP, lambda m: "#2 经社区审核，不予受理" in m.text)
             assert told.reply_to_message_id == second["message_id"]
             assert "不属于社区受理范围" in told.text
             await bot.idle()
@@ -310,9 +326,9 @@ async def test_reject_with_a_typed_reason_and_with_a_ready_reason(
 async def test_worker_marks_a_duplicate_and_its_reporter_hears_of_the_original(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -356,9 +372,9 @@ async def test_worker_marks_a_duplicate_and_its_reporter_hears_of_the_original(
 async def test_me_too_counts_households_raises_priority_and_tells_followers(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             services = bot.state.require_services()
@@ -399,8 +415,14 @@ async def test_me_too_counts_households_raises_priority_and_tells_followers(
             await emu.press_button(WORKER_LI, WORKER_LI, note.message_id, "rs:1")
             private = await emu.wait_for(NEIGHBOUR, lambda m: "您关注的问题 #1 已办结" in m.text)
             await emu.wait_for(GROUP, lambda m: "您关注的问题 #1 已办结" in m.text)
-            # A follower may rate too; the first answer counts.
-            await emu.press_button(NEIGHBOUR, NEIGHBOUR, private.message_id, "rate:1:satisfied")
+            # A follower may rate too, counted apart: even 不满意 neither reopens nor closes it.
+            await emu.press_button(NEIGHBOUR, NEIGHBOUR, private.message_id, "rate:1:unsatisfied")
+            await bot.idle()
+            ticket = await services.tickets.get(1)
+            assert ticket.status == "resolved" and ticket.rating is None
+            assert await FollowerRatings(services.db).of_ticket(1) == [(NEIGHBOUR, "unsatisfied")]
+            request = next(m for m in emu.sent(GROUP) if "请评价" in m.text)
+            await emu.press_button(GROUP, RESIDENT, request.message_id, "rate:1:satisfied")
             await bot.idle()
             ticket = await services.tickets.get(1)
             assert ticket.status == "closed" and ticket.rating == "satisfied"
@@ -458,9 +480,9 @@ async def _known_history(bot: RunningBot, clock: FakeClock) -> None:
 async def test_stats_show_the_three_rates_of_a_known_history(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    async with Emulator(privacy_mode=False) as emu:
+    async with offline_emulator(privacy_mode=False) as emu:
         add_people(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
         ) as bot:
             await open_privates(emu, *STAFF, RESIDENT)

@@ -6,7 +6,6 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     GROUP,
@@ -28,6 +27,7 @@ from tests.test_bot_lifecycle import (
     labels,
     lifecycle_config,
 )
+from tgsandbox import Emulator
 
 
 async def sweep(bot: RunningBot) -> None:

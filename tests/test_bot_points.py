@@ -1,12 +1,13 @@
-"""Whole bot over HTTP: /points, /award and /deduct, and /redeem with the admins' buttons."""
+"""Whole bot: /points, /award and /deduct, and /redeem with the admins' buttons."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
 
+import pytest
+
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     GROUP,
@@ -27,12 +28,16 @@ from tests.community_kit import (
     press,
     say,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_points_privately_and_briefly_in_the_group(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             await open_privates(emu, RESIDENT)
             empty = await say(emu, RESIDENT, RESIDENT, "/points")
             assert "当前余额：0 分" in empty.text and "/register" in empty.text
@@ -54,9 +59,9 @@ async def test_points_privately_and_briefly_in_the_group(tmp_path: Path) -> None
 
 
 async def test_admin_awards_and_deducts_against_the_behaviour_list(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=FakeClock(MONDAY_8AM), expect_errors=True
         ) as bot:
             await open_privates(emu, RESIDENT, SECRETARY)
@@ -93,9 +98,9 @@ async def test_admin_awards_and_deducts_against_the_behaviour_list(tmp_path: Pat
 
 
 async def test_redeem_request_approve_hand_over_and_reject_with_refund(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=FakeClock(MONDAY_8AM), config=community_config(tmp_path)
         ) as bot:
             await open_privates(emu, RESIDENT, SECRETARY)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
-from bot.sandbox import Emulator
-from bot.sandbox.model import BotMessage
 from bot.services.clock import FakeClock
 from bot.services.residents import Person
 from tests.botkit import (
@@ -31,6 +31,10 @@ from tests.community_kit import (
     run_schedule_job,
     say,
 )
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
+
+pytestmark = pytest.mark.both_stores
 
 LI = Person(2001, "李娜", is_worker=True)
 SHANGHAI = timedelta(hours=8)
@@ -55,33 +59,57 @@ async def _publish(bot: RunningBot, title: str = "清理楼道杂物") -> None:
     await bot.state.require_services().tasks.publish(LI, title=title, points=10)
 
 
-async def test_admin_shows_and_changes_the_group_schedule(tmp_path: Path) -> None:
+async def test_admin_shows_and_changes_the_group_schedule_privately(tmp_path: Path) -> None:
     async with Emulator() as emu:
         populate(emu)
         async with running_bot(emu, tmp_path, expect_errors=True) as bot:
-            shown = await say(emu, GROUP, SECRETARY, "/schedule")
-            assert "每日简报：每天 08:30" in shown.text and "积分公示：每周日 18:00" in shown.text
-            assert "月报：每月25日 09:00" in shown.text and "免打扰：22:00—07:00" in shown.text
-            changed = await say(emu, GROUP, SECRETARY, "/schedule digest 07:45")
-            assert "每日简报：每天 07:45" in changed.text
-            totals = await say(emu, GROUP, SECRETARY, "/schedule points totals")
-            assert texts.SCHEDULE_DETAIL_TOTALS in totals.text
-            off = await say(emu, GROUP, SECRETARY, "/schedule weekly off")
-            assert "积分公示：不发" in off.text
-            bad = await say(emu, GROUP, SECRETARY, "/schedule digest 25:00")
-            assert bad.text == texts.ERRORS["schedule_bad_value"].format(
-                key="digest", hint="HH:MM 或 off，例如 08:30"
+            # Before the admin opened a private chat: no schedule in the group, a way to the bot.
+            before = await say(emu, GROUP, SECRETARY, "/schedule")
+            assert before.text.startswith("设置详情只私聊发送") and "⏰" not in before.text
+            await open_privates(emu, SECRETARY)
+
+            async def schedule(chat: int, args: str) -> tuple[str, str]:
+                """Return what the group and the admin's private chat were told."""
+                mark = len(emu.sent(SECRETARY))
+                in_group = await say(emu, chat, SECRETARY, f"/schedule {args}".strip())
+                private = await emu.wait_for(SECRETARY, after=mark)
+                return in_group.text, private.text
+
+            group, shown = await schedule(GROUP, "")
+            assert group == texts.SCHEDULE_SENT_PRIVATELY
+            assert shown.startswith("⏰ “幸福里业主群”的定时发布设置")
+            assert "每日简报：每天 08:30" in shown and "积分公示：每周日 18:00" in shown
+            assert "月报：每月25日 09:00" in shown and "免打扰：22:00—07:00" in shown
+
+            group, changed = await schedule(GROUP, "digest 07:45")
+            assert group == "✅ 本群定时发布已调整：每日简报改为每天 07:45。"
+            assert "每日简报：每天 07:45" in changed
+            group, totals = await schedule(GROUP, "公示明细 总数")
+            assert group == f"✅ 本群定时发布已调整：公示明细改为{texts.SCHEDULE_DETAIL_TOTALS}。"
+            assert (
+                f"公示明细：{texts.SCHEDULE_DETAIL_TOTALS}" in totals
+                or texts.SCHEDULE_DETAIL_TOTALS in totals
             )
-            assert "可设置" in (await say(emu, GROUP, SECRETARY, "/schedule colour red")).text
+            group, off = await schedule(GROUP, "积分公示 关闭")
+            assert "积分公示：不发" in off and group.endswith("积分公示改为不发。")
+            # Nothing longer than one line went to the residents' group.
+            assert all("\n" not in m.text for m in emu.sent(GROUP))
+
+            bad = await say(emu, GROUP, SECRETARY, "/schedule digest 25:00")
+            assert bad.text == "“每日简报”的值不对，应为：时间或“关闭”，例如 08:30"
+            usage = (await say(emu, GROUP, SECRETARY, "/schedule colour red")).text
+            assert "可设置：每日简报、积分公示、月报、公示明细、免打扰、活动提醒" in usage
+            assert "digest" not in bad.text + usage
             refused = await say(emu, GROUP, RESIDENT, "/schedule digest 06:00")
             assert refused.text == texts.ERRORS["not_allowed"]
-            await open_privates(emu, SECRETARY)
             private = await say(emu, SECRETARY, SECRETARY, "/schedule")
             assert private.text == texts.SCHEDULE_ONLY_GROUP
             # Another group keeps the defaults; a reset brings them back.
-            assert "每天 08:30" in (await say(emu, GROUP_G1, SECRETARY, "/schedule")).text
-            reset = await say(emu, GROUP, SECRETARY, "/schedule reset")
-            assert "每天 08:30" in reset.text and "每周日 18:00" in reset.text
+            _, other = await schedule(GROUP_G1, "")
+            assert "“一网格群”" in other and "每天 08:30" in other
+            group, reset = await schedule(GROUP, "重置")
+            assert group == texts.SCHEDULE_RESET_GROUP
+            assert "每天 08:30" in reset and "每周日 18:00" in reset
         assert only_domain_errors(bot) == ["schedule_bad_value", "not_allowed"]
 
 
@@ -169,10 +197,10 @@ async def test_weekly_points_post_with_balances_or_totals_only(tmp_path: Path) -
             [detailed] = posts(emu, GROUP_G1, WEEKLY)
             assert "本周共发放积分 40 分" in detailed.text
             assert "3号楼 30分" in detailed.text and "7号楼 10分" in detailed.text
-            assert "周*爷 30分" in detailed.text and "吴*姨 10分" in detailed.text
+            assert "周** 30分" in detailed.text and "吴** 10分" in detailed.text
             assert "周大爷" not in detailed.text and "301" not in detailed.text
             [totals] = posts(emu, GROUP, WEEKLY)
-            assert "3号楼 30分" in totals.text and "周*爷" not in totals.text
+            assert "3号楼 30分" in totals.text and "周**" not in totals.text
             assert "/points" in totals.text
 
             # A week in which no points moved gets no post at all.

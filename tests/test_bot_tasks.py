@@ -1,12 +1,13 @@
-"""Whole bot over HTTP: publishing, claiming, proving and verifying community tasks."""
+"""Whole bot: publishing, claiming, proving and verifying community tasks."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from tests.botkit import (
     GROUP,
@@ -29,6 +30,10 @@ from tests.community_kit import (
     press,
     say,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
+
+pytestmark = pytest.mark.both_stores
 
 
 async def _register(emu: Emulator, user_id: int, address: str) -> None:
@@ -37,10 +42,10 @@ async def _register(emu: Emulator, user_id: int, address: str) -> None:
 
 
 async def test_publish_claim_proof_verify_awards_points(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
         clock = FakeClock(MONDAY_8AM)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=clock, config=community_config(tmp_path), expect_errors=True
         ) as bot:
             await open_privates(emu, WORKER_LI, RESIDENT)
@@ -98,9 +103,9 @@ async def test_publish_claim_proof_verify_awards_points(tmp_path: Path) -> None:
 
 
 async def test_guided_dialogue_publishes_and_intake_never_sees_the_answers(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             await open_privates(emu, WORKER_LI)
             assert "第 1 步" in (await say(emu, WORKER_LI, WORKER_LI, "/task new")).text
             assert "第 2 步" in (await say(emu, WORKER_LI, WORKER_LI, "帮独居老人搬家具")).text
@@ -133,11 +138,11 @@ async def test_guided_dialogue_publishes_and_intake_never_sees_the_answers(tmp_p
 
 
 async def test_residents_cannot_publish_and_targeted_tasks_refuse_others(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
         add_property_staff(emu)
         config = community_config(tmp_path)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=FakeClock(MONDAY_8AM), config=config, expect_errors=True
         ) as bot:
             refused = await say(emu, GROUP, RESIDENT, "/task new 我来发个任务 | 5")
@@ -184,10 +189,10 @@ async def test_double_claims_pressed_at_once_take_one_place(tmp_path: Path) -> N
 
 
 async def test_claim_needs_an_address_and_refuses_closed_and_expired_tasks(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
         clock = FakeClock(MONDAY_8AM)
-        async with running_bot(emu, tmp_path, clock=clock, expect_errors=True) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock, expect_errors=True) as bot:
             first = await say(emu, GROUP, WORKER_LI, "/task new 修剪绿篱 | 10 | 截止 11-23 12:00")
             second = await say(emu, GROUP, WORKER_LI, "/task new 整理车棚 | 10")
             assert (await press(emu, GROUP, RESIDENT, first, "claim:1")) == (
@@ -210,9 +215,9 @@ async def test_claim_needs_an_address_and_refuses_closed_and_expired_tasks(tmp_p
 
 
 async def test_return_with_reason_then_resubmit_with_a_captioned_photo(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             await open_privates(emu, WORKER_LI, RESIDENT)
             await _register(emu, RESIDENT, "3 2 301")
             card = await say(emu, GROUP, WORKER_LI, "/task new 清扫单元门口 | 5 | 时长 1.5")
@@ -247,9 +252,9 @@ async def test_return_with_reason_then_resubmit_with_a_captioned_photo(tmp_path:
 
 
 async def test_nobody_verifies_their_own_work(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=FakeClock(MONDAY_8AM), expect_errors=True
         ) as bot:
             await open_privates(emu, WORKER_LI, SECRETARY)
@@ -275,9 +280,9 @@ async def test_nobody_verifies_their_own_work(tmp_path: Path) -> None:
 
 
 async def test_forged_and_malformed_buttons_get_clear_answers(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(
+        async with offline_bot(
             emu,
             tmp_path,
             clock=FakeClock(MONDAY_8AM),
@@ -312,9 +317,9 @@ async def test_forged_and_malformed_buttons_get_clear_answers(tmp_path: Path) ->
 
 
 async def test_a_resolved_ticket_becomes_a_task(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(
+        async with offline_bot(
             emu, tmp_path, clock=FakeClock(MONDAY_8AM), expect_errors=True
         ) as bot:
             services = bot.state.require_services()

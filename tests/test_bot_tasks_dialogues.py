@@ -1,4 +1,4 @@
-"""Whole bot over HTTP: dialogues that survive a restart, posts redrawn after a claim, video
+"""Whole bot: dialogues that survive a restart, posts redrawn after a claim, video
 proof, and a resident cancelling their own redemption request."""
 
 from __future__ import annotations
@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.sandbox import Emulator
 from bot.services.clock import FakeClock
 from bot.services.dialogues import DIALOGUE_TTL, DialogueService
 from bot.services.errors import DomainError
@@ -36,6 +35,8 @@ from tests.community_kit import (
     run_schedule_job,
     say,
 )
+from tests.fastkit import offline_bot, offline_emulator
+from tgsandbox import Emulator
 
 LI = Person(WORKER_LI, "李娜", is_worker=True)
 
@@ -118,9 +119,9 @@ async def test_a_proof_and_a_return_reason_asked_before_a_restart_are_taken_afte
 async def test_a_claim_redraws_the_pressed_post_and_takes_the_button_away_when_full(
     tmp_path: Path,
 ) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             await open_privates(emu, RESIDENT, NEIGHBOUR)
             await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
             await say(emu, NEIGHBOUR, NEIGHBOUR, "/register 3 2 302")
@@ -146,9 +147,9 @@ async def test_a_claim_redraws_the_pressed_post_and_takes_the_button_away_when_f
 
 async def test_a_claim_from_the_digest_updates_its_line_and_buttons(tmp_path: Path) -> None:
     clock = FakeClock(MONDAY_8AM)
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=clock) as bot:
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
             await open_privates(emu, RESIDENT)
             await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
             services = bot.state.require_services()
@@ -171,9 +172,9 @@ async def test_a_claim_from_the_digest_updates_its_line_and_buttons(tmp_path: Pa
 
 
 async def test_a_video_is_accepted_as_proof_and_shown_to_the_verifier(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
+        async with offline_bot(emu, tmp_path, clock=FakeClock(MONDAY_8AM)) as bot:
             await open_privates(emu, WORKER_LI, RESIDENT)
             await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
             card = await say(emu, GROUP, WORKER_LI, "/task new 陪老人散步 | 10")
@@ -201,9 +202,9 @@ async def test_a_video_is_accepted_as_proof_and_shown_to_the_verifier(tmp_path: 
 
 
 async def test_a_resident_cancels_their_pending_redemption(tmp_path: Path) -> None:
-    async with Emulator() as emu:
+    async with offline_emulator() as emu:
         populate(emu)
-        async with running_bot(
+        async with offline_bot(
             emu,
             tmp_path,
             clock=FakeClock(MONDAY_8AM),

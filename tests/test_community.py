@@ -17,6 +17,8 @@ from bot.services.community import (
     normalise_building,
 )
 
+pytestmark = pytest.mark.both_stores
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "community.toml"
 
 
@@ -231,7 +233,9 @@ def test_each_problem_is_named_with_its_key(mutate: Any, expected: str) -> None:
 def test_a_grid_nobody_covers_is_named() -> None:
     raw = minimal()
     raw["workers"][1]["grids"] = ["a"]
-    assert "[[grids]] b: no grid worker covers this grid" in problems_of(raw)
+    assert "[[grids]] b: no grid worker covers this grid（没有网格员负责这个网格）" in problems_of(
+        raw
+    )
 
 
 def test_every_problem_is_reported_at_once_one_line_each_naming_the_file() -> None:

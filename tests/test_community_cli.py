@@ -87,3 +87,33 @@ def test_an_unknown_worker_is_one_clear_line_and_exit_2(
 def test_a_bad_ttl_is_refused(db_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["invite", "li", "--ttl-hours", "0"]) == 2
     assert "有效期" in capsys.readouterr().err
+
+
+def test_the_street_office_and_departments_are_invited_like_workers(
+    db_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bot.services.escalation import contact_names
+
+    config = read_config_file(DEFAULT_CONFIG_PATH)
+    for key, name in (("street", "和平街道办事处"), ("fire", "消防救援站")):
+        assert main(["invite", key, "--bot-username", "xingfuli_bot"]) == 0
+        out = capsys.readouterr().out
+        assert name in out
+        match = re.search(r"start=([A-Za-z0-9_-]{12})", out)
+        assert match, out
+
+        async def link(code: str, key: str) -> str:
+            community = load_community(config, "example")
+            async with Database(db_path) as db:
+                state = CommunityState(db, community, SystemClock())
+                state.set_contacts(contact_names(config, community.street_office))
+                person = await state.redeem_invite(code, 7000 + len(key))
+                assert await state.contact_ids() == {key: 7000 + len(key)} | (
+                    {"street": 7006} if key == "fire" else {}
+                )
+                return person.key
+
+        assert asyncio.run(link(match.group(1), key)) == key
+    # The unknown-key line lists them too.
+    assert main(["invite", "nobody"]) == 2
+    assert "street（和平街道办事处）" in capsys.readouterr().err

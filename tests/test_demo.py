@@ -11,13 +11,22 @@ from typing import Any, cast
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot.demo.script import As, Expect, Press, Say, ScriptError, Start, parse_line, parse_script
-from bot.demo.stage import DemoOptions, Stage, default_scene, run_demo
-from bot.demo.transcript import Transcript, format_buttons
-from bot.sandbox import Button, Emulator, Event
 from bot.services.community import load_community
 from bot.settings import read_config_file
+from gridbot_demo.script import (
+    As,
+    Expect,
+    Press,
+    Say,
+    ScriptError,
+    Start,
+    parse_line,
+    parse_script,
+)
+from gridbot_demo.stage import DemoOptions, Stage, default_scene, run_demo
+from gridbot_demo.transcript import Transcript, format_buttons
 from tests.botkit import EXAMPLE_CONFIG, gridbot_command, subprocess_env
+from tgsandbox import Button, Emulator, Event
 
 MAIN_PATH = """\
 say 周大爷 group 4号楼电梯又坏了，关人了！

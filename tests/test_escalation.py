@@ -21,6 +21,8 @@ from storage.db import Database
 from storage.outbox import OutboxItem, OutboxRepository
 from tests.conftest import REPO
 
+pytestmark = pytest.mark.both_stores
+
 GROUP = -100123
 WORKER = 501
 OFFICE = 900
@@ -276,7 +278,7 @@ def test_policy_from_config_names_every_problem() -> None:
                 "escalation": {"ack_minutes": 0, "colour": "red"},
                 "departments": [
                     {"key": "a", "name": "甲", "categories": ["water"], "contact_id": 1},
-                    {"key": "b", "name": "乙", "categories": ["water"]},
+                    {"key": "b", "name": "乙", "categories": ["water"], "contact_id": "x"},
                 ],
             }
         )
@@ -349,3 +351,45 @@ def test_the_example_community_configures_deadlines_and_departments() -> None:
     water = policy.department_for("drainage")
     assert water is not None and water.name == "区水务局"
     assert policy.ack_time == timedelta(minutes=30)
+
+
+# ── quiet hours and escalations nobody can receive ──
+async def test_quiet_hours_hold_group_posts_and_non_urgent_escalations(
+    db: Database, clock: FakeClock, sla: SlaPolicy, service: TicketService
+) -> None:
+    from datetime import time
+
+    # Quiet hours over the afternoon, so that the 13:00 deadline falls inside them.
+    sweep = EscalationSweep(db, clock, sla, POLICY, quiet_hours=(time(12, 0), time(20, 0)))
+    normal, _ = await service.open_ticket(urgent("msg:n", urgency="normal"))
+    clock.advance(timedelta(hours=3))  # 12:00
+    hot, _ = await service.open_ticket(urgent("msg:u", message_id=78))
+    clock.advance(timedelta(hours=1, minutes=1))  # 13:01: both accept deadlines have passed
+    await sweep.run()
+    now = await OutboxRepository(db).due(clock.now(), limit=100)
+    released = {(i.message.extra["ticket_id"], i.chat_id) for i in now}
+    # The urgent ticket's office escalation goes at once, its group post waits; the normal
+    # ticket's escalation and group post both wait for 20:00.
+    assert (hot.id, OFFICE) in released
+    assert (hot.id, GROUP) not in released
+    assert not {(t, c) for t, c in released if t == normal.id and c in (OFFICE, GROUP)}
+    clock.advance(timedelta(hours=7))  # 20:01
+    later = await OutboxRepository(db).due(clock.now(), limit=100)
+    assert {(normal.id, OFFICE), (normal.id, GROUP), (hot.id, GROUP)} <= {
+        (i.message.extra["ticket_id"], i.chat_id) for i in later
+    }
+
+
+async def test_a_rung_with_nobody_to_receive_it_is_told_to_the_admins_once(
+    db: Database, clock: FakeClock, sla: SlaPolicy, service: TicketService
+) -> None:
+    policy = EscalationPolicy(office_ids=(OFFICE,), community="幸福里")  # no street office
+    sweep = EscalationSweep(db, clock, sla, policy)
+    ticket, _ = await service.open_ticket(urgent())
+    clock.advance(timedelta(minutes=46))  # past the deadline and half its length again
+    await sweep.run()
+    await sweep.run()
+    told = [i for i in await queued(db, clock) if i.message.purpose == "undeliverable"]
+    assert [i.chat_id for i in told] == [OFFICE]
+    assert "#1" in told[0].message.text and "街道办" in told[0].message.text
+    assert "escalation_undeliverable" in await kinds(service, ticket.id)

@@ -18,6 +18,8 @@ from bot.services.people import CommunityState
 from bot.services.routing import route_ticket
 from storage.db import Database
 
+pytestmark = pytest.mark.both_stores
+
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "community.toml"
 RAW: dict[str, Any] = tomllib.loads(EXAMPLE.read_text(encoding="utf-8"))
 ALL_GRIDS = ("g1", "g2", "g3")

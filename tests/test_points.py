@@ -22,6 +22,8 @@ from tests.points_support import (
     services,
 )
 
+pytestmark = pytest.mark.both_stores
+
 
 async def test_register_normalises_the_address_into_a_household(
     db: Database, clock: FakeClock
@@ -230,3 +232,15 @@ def test_every_error_these_services_raise_has_a_chinese_sentence() -> None:
             assert wanted == given, (code, wanted, given)
             found += 1
     assert found > 30
+
+
+def test_an_unknown_points_rule_is_refused_at_start_up_naming_the_key() -> None:
+    from bot.services.community import ConfigError
+    from bot.services.points import parse_points_config
+
+    with pytest.raises(ConfigError) as caught:
+        parse_points_config({"points": {"ticket_confirmed": 2, "ticket_fixed": 3}}, "c.toml")
+    message = str(caught.value)
+    assert "points.ticket_fixed" in message and "未知的积分规则" in message
+    assert "ticket_confirmed" not in message.split("可用")[0]
+    assert parse_points_config({"points": {"ticket_confirmed": 2}}, "c.toml").ticket_confirmed == 2

@@ -62,10 +62,11 @@ def test_split_text_keeps_every_line_under_the_limit() -> None:
 
 
 def test_names_and_households_are_masked() -> None:
+    # One rule for every name shown to neighbours (bot.services.privacy.mask_name).
     assert posts.mask_name("张三") == "张*"
-    assert posts.mask_name("李小明") == "李*明"
-    assert posts.mask_name("欧阳娜娜") == "欧**娜"
-    assert posts.mask_name("王") == "*"
+    assert posts.mask_name("李小明") == "李**"
+    assert posts.mask_name("欧阳娜娜") == "欧阳**"
+    assert posts.mask_name("王") == "王*"
     assert posts.mask_household("3-2-301") == "3号楼2单元3**"
 
 

@@ -6,6 +6,8 @@ import pytest
 
 from bot.services.privacy import mask_name, mask_pii
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.mark.parametrize(
     ("text", "masked"),

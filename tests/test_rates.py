@@ -8,13 +8,18 @@ import pytest
 
 from bot.services.clock import FakeClock
 from bot.services.escalation import EscalationPolicy, EscalationSweep
-from bot.services.rates import RateRow, compute_rates, format_rates
+from bot.services.rates import GroupBy, RateRow, compute_rates, format_rates, rate_rows
 from bot.services.sla import SlaPolicy
 from bot.services.tickets import Actor, NewTicket, TicketService
 from storage.db import Database
+from storage.rates import micros_sql
+from storage.tickets import TicketRepository, iso
+
+pytestmark = pytest.mark.both_stores
 
 WANG = Actor(user_id=501, name="王网格", worker_key="wang")
 LI = Actor(user_id=502, name="李网格", worker_key="li")
+SECRETARY = Actor(user_id=900, name="刘书记", worker_key="secretary", is_admin=True)
 SINCE = datetime(2026, 11, 22, 16, 0, tzinfo=UTC)  # Monday 00:00 in Shanghai
 UNTIL = SINCE + timedelta(days=7)
 AS_OF = datetime(2026, 11, 27, 4, 0, tzinfo=UTC)  # Friday 12:00 in Shanghai
@@ -45,7 +50,7 @@ def complaint(n: int, worker: Actor, grid: str) -> NewTicket:
 async def build_history(db: Database, clock: FakeClock) -> None:
     """Monday 09:00: seven complaints; what each worker did is written beside it."""
     sla = SlaPolicy()
-    service = TicketService(db, clock, sla, "幸福里")
+    service = TicketService(db, clock, sla, "幸福里", office_ids=(900,))
     t = {}
     for n, worker, grid in (
         (1, WANG, "g1"),
@@ -66,7 +71,9 @@ async def build_history(db: Database, clock: FakeClock) -> None:
     await service.accept(t[5], LI)  # in time, 30 minutes
     await at(timedelta(hours=1))
     await service.accept(t[1], WANG)  # in time, 60 minutes
-    await service.reject(t[6], LI, reason="不属于社区事务")  # a refusal in time is a response
+    # A refusal in time (asked by the worker, approved by the secretary) is a response.
+    asked = await service.request_reject(t[6], LI, reason="不属于社区事务", chat_id=502)
+    await service.decide_reject(asked.id, SECRETARY, approve=True)
     await service.mark_duplicate(t[7], LI, of_ticket_id=t[5])  # not counted at all
     await at(timedelta(hours=2))
     await service.accept(t[3], WANG)  # in time, 120 minutes
@@ -180,3 +187,30 @@ async def test_stats_message_names_the_workers_and_shows_percentages(history: Da
     assert format_rates([], date(2026, 1, 1), date(2026, 1, 2), "grid").endswith(
         "这段时间没有工单。"
     )
+
+
+@pytest.mark.parametrize("by", ["worker", "grid", "community"])
+async def test_the_database_counts_what_the_definition_says(
+    history: Database, by: GroupBy
+) -> None:
+    tickets = await TicketRepository(history).in_period(SINCE, UNTIL)
+    for as_of in (SINCE + timedelta(hours=3), SINCE + timedelta(hours=30), AS_OF):
+        expected = rate_rows(tickets, by, as_of)
+        assert await compute_rates(history, SINCE, UNTIL, by, as_of=as_of) == expected
+
+
+async def test_durations_are_exact_across_leap_days_years_and_microseconds(db: Database) -> None:
+    origin = datetime(2023, 12, 31, 23, 59, 59, 999_999, tzinfo=UTC)
+    moments = [
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 2, 28, 23, 0, 0, 1, tzinfo=UTC),
+        datetime(2024, 2, 29, 12, 30, 15, 500_000, tzinfo=UTC),
+        datetime(2024, 3, 1, 0, 0, 1, tzinfo=UTC),
+        datetime(2025, 3, 1, 8, 0, tzinfo=UTC),
+        datetime(2100, 3, 1, tzinfo=UTC),  # not a leap year
+        datetime(2000, 2, 29, 6, 0, tzinfo=UTC),
+    ]
+    sql = f"SELECT {micros_sql(':t')} - {micros_sql(':o')}"
+    for moment in moments:
+        got = await db.fetchval(sql, {"t": iso(moment), "o": iso(origin)})
+        assert got == (moment - origin) // timedelta(microseconds=1), moment

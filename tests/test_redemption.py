@@ -20,6 +20,8 @@ from tests.points_support import (
     services,
 )
 
+pytestmark = pytest.mark.both_stores
+
 
 async def test_request_approve_hand_over(db: Database, clock: FakeClock) -> None:
     s = services(db, clock)

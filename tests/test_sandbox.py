@@ -27,7 +27,7 @@ from telegram.error import (
 )
 from telegram.helpers import escape_markdown
 
-from bot.sandbox import Emulator, make_png
+from tgsandbox import Emulator, make_png
 
 TOKEN = "123456789:AAEmulatorTestTokenNotARealOne0000000"
 GROUP = -4001

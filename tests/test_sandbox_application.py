@@ -15,7 +15,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.sandbox import Emulator
+from tgsandbox import Emulator
 
 TOKEN = "987654321:AAApplicationTestTokenNotARealOne00000"
 GROUP = -4100

@@ -113,3 +113,52 @@ def test_from_config_names_every_problem() -> None:
         "sla.colour: unknown key",
     ):
         assert part in message
+
+
+# ── working hours: normal tickets' clocks stop out of office hours; urgent ones never stop ──
+NIGHT = datetime(2026, 11, 23, 1, 12, tzinfo=SHANGHAI)  # Monday 01:12
+
+
+def test_a_normal_ticket_opened_at_night_counts_from_the_office_opening() -> None:
+    sla = SlaPolicy()
+    assert local(sla.accept_due("noise", "normal", NIGHT)) == datetime(
+        2026, 11, 23, 12, 30, tzinfo=SHANGHAI
+    )
+    # Urgent ones run around the clock.
+    assert sla.accept_due("noise", "urgent", NIGHT) == NIGHT + timedelta(minutes=30)
+
+
+def test_office_time_carries_over_the_evening_and_the_weekend() -> None:
+    sla = SlaPolicy()
+    friday_16 = datetime(2026, 11, 27, 16, 0, tzinfo=SHANGHAI)
+    # 1.5 hours on Friday, the other 2.5 on Monday morning.
+    assert local(sla.accept_due("noise", "normal", friday_16)) == datetime(
+        2026, 11, 30, 11, 0, tzinfo=SHANGHAI
+    )
+    saturday = datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI)
+    # 3 working days of office time from the weekend: Monday, Tuesday, Wednesday.
+    assert local(sla.resolve_due("noise", "normal", saturday)) == datetime(
+        2026, 12, 2, 17, 30, tzinfo=SHANGHAI
+    )
+
+
+def test_the_reminder_of_a_normal_ticket_falls_in_office_hours() -> None:
+    sla = SlaPolicy()
+    friday_16 = datetime(2026, 11, 27, 16, 0, tzinfo=SHANGHAI)
+    due = sla.accept_due("noise", "normal", friday_16)
+    # 75 % of 4 office hours is 3 hours: 1.5 on Friday and 1.5 on Monday.
+    assert local(sla.reminder_time(friday_16, due, "normal")) == datetime(
+        2026, 11, 30, 10, 0, tzinfo=SHANGHAI
+    )
+
+
+def test_working_hours_are_configurable_or_off_and_validated() -> None:
+    late = SlaPolicy.from_config({"working_hours": "09:00-18:00"})
+    assert local(late.accept_due("noise", "normal", NIGHT)) == datetime(
+        2026, 11, 23, 13, 0, tzinfo=SHANGHAI
+    )
+    off = SlaPolicy.from_config({"working_hours": "off"})
+    assert off.accept_due("noise", "normal", NIGHT) == NIGHT + timedelta(hours=4)
+    for bad in ("18:00-09:00", "8点到5点", 830, "25:00-26:00"):
+        with pytest.raises(SlaConfigError, match=r"sla\.working_hours"):
+            SlaPolicy.from_config({"working_hours": bad})

@@ -12,6 +12,9 @@ import pytest
 from storage.db import Database, DatabaseFromFutureError, DatabaseLockedError, load_migrations
 from storage.inbox import InboxRepository
 from storage.outbox import Button, OutboxRepository, OutgoingMessage
+from storage.store import INTEGRITY_ERRORS, Store
+
+pytestmark = pytest.mark.both_stores
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 
@@ -43,7 +46,7 @@ async def test_database_from_the_future_is_refused(tmp_path: Path) -> None:
         await Database(path).open()
 
 
-async def test_transaction_rolls_back_on_error(db: Database) -> None:
+async def test_transaction_rolls_back_on_error(db: Store) -> None:
     with pytest.raises(RuntimeError):
         async with db.transaction():
             await db.execute("INSERT INTO kv (key, value, updated_at) VALUES ('a', '1', 'x')")
@@ -51,7 +54,7 @@ async def test_transaction_rolls_back_on_error(db: Database) -> None:
     assert await db.fetchval("SELECT COUNT(*) FROM kv") == 0
 
 
-async def test_nested_transaction_joins_outer(db: Database) -> None:
+async def test_nested_transaction_joins_outer(db: Store) -> None:
     async with db.transaction():
         await db.execute("INSERT INTO kv (key, value, updated_at) VALUES ('a', '1', 'x')")
         async with db.transaction():
@@ -59,7 +62,7 @@ async def test_nested_transaction_joins_outer(db: Database) -> None:
     assert await db.fetchval("SELECT COUNT(*) FROM kv") == 2
 
 
-async def test_other_tasks_never_interleave_in_a_transaction(db: Database) -> None:
+async def test_other_tasks_never_interleave_in_a_transaction(db: Store) -> None:
     started = asyncio.Event()
 
     async def writer() -> None:
@@ -96,23 +99,23 @@ async def test_lock_held_by_another_process_is_reported(tmp_path: Path) -> None:
             other.close()
 
 
-async def test_ticket_history_is_append_only(db: Database) -> None:
-    ticket = await db.execute(
+async def test_ticket_history_is_append_only(db: Store) -> None:
+    ticket = await db.fetchval(
         "INSERT INTO tickets (community, number, source_key, text, category, confidence,"
         " urgency, reporter_id, reporter_name, status, created_at)"
-        " VALUES ('c', 1, 'k', 't', 'noise', 0.9, 'normal', 1, 'r', 'new', 'now')"
+        " VALUES ('c', 1, 'k', 't', 'noise', 0.9, 'normal', 1, 'r', 'new', 'now') RETURNING id"
     )
     await db.execute(
         "INSERT INTO ticket_events (ticket_id, at, actor_role, kind) VALUES (?, 'now', 's', 'o')",
         (ticket,),
     )
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         await db.execute("UPDATE ticket_events SET kind = 'x'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         await db.execute("DELETE FROM ticket_events")
 
 
-async def test_inbox_stores_each_update_once(db: Database) -> None:
+async def test_inbox_stores_each_update_once(db: Store) -> None:
     inbox = InboxRepository(db)
     assert await inbox.store([(10, {"update_id": 10}), (11, {"update_id": 11})], NOW) == [10, 11]
     assert await inbox.store([(11, {"update_id": 11}), (12, {"update_id": 12})], NOW) == [12]
@@ -123,7 +126,7 @@ async def test_inbox_stores_each_update_once(db: Database) -> None:
     assert await inbox.payload(12) == {"update_id": 12}
 
 
-async def test_outbox_dedup_and_round_trip(db: Database) -> None:
+async def test_outbox_dedup_and_round_trip(db: Store) -> None:
     outbox = OutboxRepository(db)
     message = OutgoingMessage(
         text="提醒",

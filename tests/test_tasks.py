@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from bot.services.clock import FakeClock
 from bot.services.errors import DomainError
 from bot.services.residents import Person
 from storage.db import Database
+from storage.store import INTEGRITY_ERRORS
 from tests.points_support import (
     ADMIN,
     ALICE,
@@ -24,6 +24,8 @@ from tests.points_support import (
     add_ticket,
     services,
 )
+
+pytestmark = pytest.mark.both_stores
 
 
 async def test_publish_claim_proof_verify_awards_points_in_the_ledger(
@@ -296,8 +298,8 @@ async def test_ledger_refuses_update_and_delete(db: Database, clock: FakeClock) 
     await s.tasks.claim(CAROL, task.id)
     await s.tasks.submit_proof(CAROL, task.id, ["p"])
     await s.tasks.verify(WORKER, task.id, CAROL.user_id, approve=True)
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         await db.execute("UPDATE points_ledger SET delta = 500")
-    with pytest.raises(sqlite3.DatabaseError, match="append-only"):
+    with pytest.raises(INTEGRITY_ERRORS, match="append-only"):
         await db.execute("DELETE FROM points_ledger")
     assert await s.points.balance(CAROL.user_id) == 5

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -14,7 +13,11 @@ from bot.services.sla import SlaPolicy
 from bot.services.tickets import Actor, NewTicket, TicketService
 from storage.db import Database
 from storage.outbox import Button, OutboxRepository, OutgoingMessage
+from storage.privacy import FollowerRatings
+from storage.store import INTEGRITY_ERRORS
 from storage.tickets import message_json
+
+pytestmark = pytest.mark.both_stores
 
 GROUP = -100123
 WANG = Actor(user_id=501, name="王网格", worker_key="wang")
@@ -228,9 +231,16 @@ async def test_return_to_duty_needs_a_known_reason_code(service: TicketService) 
     assert again.value.code == "already_with_duty"
 
 
+SECRETARY = Actor(user_id=900, name="刘书记", worker_key="secretary", is_admin=True)
+
+
 async def test_reject_records_the_reason_and_ends_the_ticket(service: TicketService) -> None:
     ticket, _ = await service.open_ticket(new_ticket())
-    rejected = await service.reject(ticket.id, WANG, reason="属于私人纠纷，请走司法途径")
+    # A worker cannot refuse on their own: the secretary approves (see below) or refuses.
+    with pytest.raises(DomainError) as alone:
+        await service.reject(ticket.id, WANG, reason="属于私人纠纷，请走司法途径")
+    assert alone.value.code == "reject_needs_approval"
+    rejected = await service.reject(ticket.id, SECRETARY, reason="属于私人纠纷，请走司法途径")
     assert rejected.status == "rejected"
     assert rejected.next_check_at is None
     assert (await service.history(ticket.id))[-1].detail["reason"] == "属于私人纠纷，请走司法途径"
@@ -302,11 +312,18 @@ async def test_followers_raise_priority_are_told_and_may_rate(
     await service.resolve(ticket.id, WANG, note="", photo=None)
     told = {i.chat_id for i in await OutboxRepository(db).due(clock.now())}
     assert told == {GROUP, 2001, 2003}  # 钱女士 left no private chat to reach her
-    closed = await service.rate(ticket.id, 2003, "satisfied")
-    assert closed.status == "closed"
+    # A follower's rating is counted apart: it neither closes nor reopens the ticket.
+    kept = await service.rate(ticket.id, 2003, "unsatisfied")
+    assert kept.status == "resolved" and kept.rating is None
+    with pytest.raises(DomainError) as again:
+        await service.rate(ticket.id, 2003, "satisfied")
+    assert again.value.code == "already_rated"
+    closed = await service.rate(ticket.id, 1001, "satisfied")
+    assert (closed.status, closed.rating) == ("closed", "satisfied")
     with pytest.raises(DomainError) as late:
         await service.rate(ticket.id, 1001, "unsatisfied")
     assert late.value.code == "already_rated"
+    assert await FollowerRatings(db).of_ticket(ticket.id) == [(2003, "unsatisfied")]
 
 
 async def test_higher_priority_tickets_come_first_for_the_worker(service: TicketService) -> None:
@@ -380,7 +397,7 @@ async def test_photos_card_and_reply(service: TicketService) -> None:
 
 async def test_history_cannot_be_rewritten(service: TicketService, db: Database) -> None:
     ticket, _ = await service.open_ticket(new_ticket())
-    with pytest.raises(sqlite3.IntegrityError):
+    with pytest.raises(INTEGRITY_ERRORS):
         await db.execute("DELETE FROM ticket_events WHERE ticket_id = ?", (ticket.id,))
 
 
@@ -396,3 +413,36 @@ def test_bulk_outbox_rows_are_what_the_outbox_itself_writes() -> None:
     )
     assert message_json(message) == message.to_json()
     assert OutgoingMessage.from_json(message_json(message)) == message
+
+
+async def test_a_workers_reject_waits_for_an_admin_and_the_worker_hears_the_outcome(
+    service: TicketService, db: Database, clock: FakeClock
+) -> None:
+    from storage.outbox import OutboxRepository
+
+    ticket, _ = await service.open_ticket(new_ticket())
+    request = await service.request_reject(ticket.id, WANG, reason="不属于社区", chat_id=501)
+    assert (await service.get(ticket.id)).status == "new"
+    with pytest.raises(DomainError) as twice:
+        await service.request_reject(ticket.id, WANG, reason="再问一次", chat_id=501)
+    assert twice.value.code == "reject_pending"
+    with pytest.raises(DomainError):
+        await service.decide_reject(request.id, WANG, approve=True)  # only an admin decides
+    _, outcome = await service.decide_reject(request.id, SECRETARY, approve=False)
+    assert outcome == "refused" and (await service.get(ticket.id)).status == "new"
+    again = await service.request_reject(ticket.id, WANG, reason="确属私人纠纷", chat_id=501)
+    done, outcome = await service.decide_reject(again.id, SECRETARY, approve=True)
+    assert outcome == "approved" and done.status == "rejected"
+    events = await service.history(ticket.id)
+    assert [e.kind for e in events][-4:] == [
+        "reject_requested",
+        "reject_refused",
+        "reject_requested",
+        "rejected",
+    ]
+    assert events[-1].actor_id == 900 and events[-1].detail["requested_by"] == "wang"
+    sent = await OutboxRepository(db).due(clock.now(), limit=50)
+    to_admin = [i for i in sent if i.chat_id == 900]
+    to_worker = [i.message.text for i in sent if i.chat_id == 501]
+    assert len(to_admin) == 2 and "rja:" in to_admin[0].message.buttons[0][0].data
+    assert any("没有同意" in t for t in to_worker) and any("批准" in t for t in to_worker)

@@ -22,7 +22,6 @@ import aiohttp
 import pytest
 
 from bot.app import GridApp, build_application
-from bot.sandbox import Emulator
 from bot.services.errors import DomainError
 from bot.settings import SettingsError, load_settings
 from bot.webhook import SECRET_HEADER, WebhookServer, serve_webhook
@@ -38,6 +37,7 @@ from tests.botkit import (
     running_bot,
     subprocess_env,
 )
+from tgsandbox import Emulator
 
 SECRET = "s3cret-Token_for-the-webhook-0123456789"
 PUBLIC_URL = "https://bot.example.org/telegram/hook"

@@ -11,7 +11,19 @@ from collections.abc import Sequence
 from types import ModuleType
 
 # Each module defines `add_parser(subparsers)` and `main(args) -> int`.
-SUBCOMMANDS: tuple[str, ...] = ("run", "demo", "classify", "eval", "invite", "stats", "points")
+SUBCOMMANDS: tuple[str, ...] = (
+    "run",
+    "check",
+    "health",
+    "demo",
+    "classify",
+    "eval",
+    "invite",
+    "stats",
+    "points",
+    "audit",
+    "migrate_store",
+)
 
 
 def _modules() -> list[ModuleType]:

@@ -46,10 +46,13 @@ def run(args: argparse.Namespace) -> int:
             reading = classifier.classify(text).to_dict()
             out = {
                 "id": ident,
+                "decision": reading["decision"],
                 "category": reading["category"],
                 "confidence": reading["confidence"],
+                "evidence": reading["evidence"],
                 "keywords": reading["keywords"],
                 "urgency": reading["urgency"],
+                "call_first": reading["call_first"],
                 "location": reading["location"],
             }
             print(json.dumps(out, ensure_ascii=False), flush=False)

@@ -23,7 +23,7 @@ def add_parser(sub: Any) -> None:
             "Run GridBot against a local Telegram Bot API emulator with the example community: "
             "play a short scene (residents complain, workers accept and resolve, the resident "
             "rates), printing every chat, then act as any resident or worker. "
-            "Scene format: see bot/demo/script.py."
+            "Scene format: see gridbot_demo/script.py."
         ),
     )
     parser.add_argument(
@@ -60,11 +60,11 @@ def _remove_database(path: str) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Start the demo; one clear line and exit code 2 when it cannot start."""
-    from bot.demo.script import ScriptError, parse_script
-    from bot.demo.stage import DemoOptions, run_demo
     from bot.services.bootstrap import StartupConfigError
     from bot.services.community import ConfigError
     from bot.settings import DEFAULT_CONFIG_PATH, SettingsError, configure_logging
+    from gridbot_demo.script import ScriptError, parse_script
+    from gridbot_demo.stage import DemoOptions, run_demo
     from storage.db import DatabaseError
 
     db_path = args.db or os.environ.get("GRIDBOT_DB", "").strip() or DEFAULT_DEMO_DB
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
         elif args.no_scene:
             name, source = "（无场景）", ""
         else:
-            from bot.demo.stage import default_scene
+            from gridbot_demo.stage import default_scene
 
             name, source = "默认场景", default_scene()
         scene = parse_script(source)

@@ -1,4 +1,5 @@
-"""`gridbot invite <worker>`: make a one-time deep link for a worker to link their Telegram."""
+"""`gridbot invite <key>`: a one-time deep link for a worker, admin, the street office or a
+department to link their Telegram account."""
 
 from __future__ import annotations
 
@@ -12,19 +13,27 @@ from bot import texts
 from bot.services.clock import SystemClock
 from bot.services.community import ConfigError, load_community
 from bot.services.errors import DomainError
+from bot.services.escalation import contact_names
 from bot.services.people import CommunityState
 from bot.settings import SettingsError, load_settings
-from storage.db import Database, DatabaseError
+from storage.db import DatabaseError
+from storage.store import open_database
 
 
 def add_parser(sub: Any) -> None:
     """Register the `invite` sub-command."""
     parser: argparse.ArgumentParser = sub.add_parser(
         "invite",
-        help="为网格员生成绑定 Telegram 账号的邀请链接",
-        description="为社区配置里的网格员（或管理员）生成一次性邀请链接 t.me/<bot>?start=<code>。",
+        help="为网格员、管理员、街道办或职能部门生成绑定 Telegram 账号的邀请链接",
+        description=(
+            "为社区配置里的网格员、管理员、街道办（key 为 street）或职能部门（[[departments]] 的"
+            " key）生成一次性邀请链接 t.me/<bot>?start=<code>。"
+        ),
     )
-    parser.add_argument("worker", help="社区配置里 [[workers]] 或 [[admins]] 的 key")
+    parser.add_argument(
+        "worker",
+        help="[[workers]]、[[admins]] 或 [[departments]] 的 key；街道办写 street",
+    )
     parser.add_argument("--ttl-hours", type=int, default=72, help="有效期（小时），默认 72")
     parser.add_argument("--bot-username", default=None, help="机器人用户名（不带 @）")
     parser.set_defaults(handler=main)
@@ -38,21 +47,24 @@ def main(args: argparse.Namespace) -> int:
     except (SettingsError, ConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2
+    contacts = contact_names(settings.config, community.street_office)
     person = community.worker(args.worker) or community.admin(args.worker)
-    if person is None:
+    name = person.name if person is not None else contacts.get(args.worker)
+    if name is None:
         keys = [w.key for w in community.workers] + [a.key for a in community.admins]
-        known = "、".join(keys)
-        print(texts.INVITE_UNKNOWN_WORKER.format(key=args.worker, known=known), file=sys.stderr)
+        known = "、".join(keys + [f"{key}（{label}）" for key, label in contacts.items()])
+        print(texts.INVITE_UNKNOWN_KEY.format(key=args.worker, known=known), file=sys.stderr)
         return 2
     if args.ttl_hours <= 0:
         print(texts.ERRORS["invite_bad_ttl"].format(max_days=30), file=sys.stderr)
         return 2
 
     async def run() -> tuple[str, str | None]:
-        db = Database(settings.db_path)
+        db = open_database(settings.db_path)
         await db.open()
         try:
             state = CommunityState(db, community, SystemClock())
+            state.set_contacts(contacts)
             code = await state.create_invite(args.worker, timedelta(hours=args.ttl_hours))
             return code, args.bot_username or await state.bot_username()
         finally:
@@ -68,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
         return 1
     if username:
         link = f"https://t.me/{username.lstrip('@')}?start={code}"
-        print(texts.INVITE_LINK.format(name=person.name, hours=args.ttl_hours, link=link))
+        print(texts.INVITE_LINK.format(name=name, hours=args.ttl_hours, link=link))
     else:
-        print(texts.INVITE_CODE_ONLY.format(name=person.name, hours=args.ttl_hours, code=code))
+        print(texts.INVITE_CODE_ONLY.format(name=name, hours=args.ttl_hours, code=code))
     return 0

@@ -14,8 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.services.clock import SystemClock
 from bot.services.points import DEFAULT_POINTS_CONFIG, PointsService
 from bot.settings import DEFAULT_DB_PATH
-from storage.db import Database, DatabaseError
+from storage.db import DatabaseError
 from storage.points import PointsRepository
+from storage.store import Store, open_database
 
 CSV_COLUMNS = (
     "id",
@@ -68,7 +69,7 @@ def parse_since(text: str, tz: ZoneInfo) -> datetime:
         return moment if moment.tzinfo else moment.replace(tzinfo=tz)
 
 
-async def export_csv(db: Database, out: TextIO, since: datetime | None, tz: ZoneInfo) -> int:
+async def export_csv(db: Store, out: TextIO, since: datetime | None, tz: ZoneInfo) -> int:
     """Write the ledger as CSV, oldest first; return the number of rows."""
     repo = PointsRepository(db)
     names = {b.user_id: b.name for b in await repo.all_balances()}
@@ -97,7 +98,7 @@ async def export_csv(db: Database, out: TextIO, since: datetime | None, tz: Zone
     return len(entries)
 
 
-async def check(db: Database, out: TextIO) -> int:
+async def check(db: Store, out: TextIO) -> int:
     """Print whether every cached balance equals the ledger; return the exit status."""
     service = PointsService(db, SystemClock(), DEFAULT_POINTS_CONFIG)
     problems = await service.check_balances()
@@ -125,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
     path = args.db or os.environ.get("GRIDBOT_DB", DEFAULT_DB_PATH)
 
     async def run() -> int:
-        db = Database(path)
+        db = open_database(path)
         await db.open()
         try:
             if args.points_command == "export":

@@ -15,9 +15,10 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.services.clock import SystemClock
-from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates
+from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates, row_name
 from bot.settings import DEFAULT_DB_PATH, SettingsError, load_settings
-from storage.db import Database, DatabaseError
+from storage.db import DatabaseError
+from storage.store import is_postgres_url, open_database
 
 CSV_COLUMNS = tuple(f.name for f in fields(RateRow))
 TABLE_HEADERS = (
@@ -109,7 +110,12 @@ def display_names() -> dict[str, str]:
     return names
 
 
-def write_table(rows: list[RateRow], out: TextIO, names: Mapping[str, str] | None = None) -> None:
+def write_table(
+    rows: list[RateRow],
+    out: TextIO,
+    names: Mapping[str, str] | None = None,
+    by: GroupBy = "worker",
+) -> None:
     """Write the rows as an aligned text table (workers and grids by name)."""
     names = names or {}
     lines: list[list[str]] = [[title for _, title in TABLE_HEADERS]]
@@ -118,7 +124,7 @@ def write_table(rows: list[RateRow], out: TextIO, names: Mapping[str, str] | Non
         for name, _ in TABLE_HEADERS:
             value = getattr(row, name)
             if name == "key":
-                values.append(names.get(str(value), str(value)))
+                values.append(row_name(str(value), by, names))
             elif name.endswith("_rate"):
                 values.append(_percent(value))
             elif isinstance(value, float):
@@ -160,12 +166,12 @@ def main(args: argparse.Namespace) -> int:
         return 2
     by: GroupBy = args.by
     path = args.db or os.environ.get("GRIDBOT_DB", DEFAULT_DB_PATH)
-    if not os.path.exists(path):
+    if not is_postgres_url(path) and not os.path.exists(path):
         print(f"找不到数据库文件 {path}（用 --db 或 GRIDBOT_DB 指定）", file=sys.stderr)
         return 1
 
     async def run() -> list[RateRow]:
-        db = Database(path)
+        db = open_database(path)
         await db.open()
         try:
             return await compute_rates(db, since, until, by, as_of=as_of)
@@ -180,5 +186,5 @@ def main(args: argparse.Namespace) -> int:
     if args.format == "csv":
         write_csv(rows, sys.stdout)
     else:
-        write_table(rows, sys.stdout, display_names())
+        write_table(rows, sys.stdout, display_names(), args.by)
     return 0

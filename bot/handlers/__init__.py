@@ -21,15 +21,29 @@ GROUP_FALLBACK = 9
 
 def register_handlers(app: GridApp) -> None:
     """Add every feature's handlers and the one error handler."""
-    from bot.handlers import admin, basic, community_tasks, errors, gate, intake, lifecycle, worker
+    from bot.handlers import (
+        admin,
+        basic,
+        community_tasks,
+        errors,
+        gate,
+        intake,
+        lifecycle,
+        privacy,
+        triage,
+        worker,
+    )
 
     app.add_handlers(gate.handlers(), group=GROUP_GATE)
     app.add_handlers(basic.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(admin.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(intake.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(worker.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(privacy.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(privacy.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(intake.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(worker.callback_handlers(), group=GROUP_CALLBACKS)
+    app.add_handlers(triage.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(worker.prompt_handlers(), group=GROUP_PROMPTS)
     app.add_handlers(intake.message_handlers(), group=GROUP_MESSAGES)
     community_tasks.register(app)  # tasks, points, redemption, /schedule (groups 0 and 1)

@@ -12,6 +12,7 @@ from bot.app import GridContext
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import send
 from bot.services.community import Worker
+from bot.services.people import Contact
 
 
 async def on_bind(update: Update, context: GridContext) -> None:
@@ -40,9 +41,12 @@ async def on_bind(update: Update, context: GridContext) -> None:
 async def on_unbind(update: Update, context: GridContext) -> None:
     """/unbind: an admin stops the bot taking complaints in this group."""
     msg = incoming(update, context.bot.id)
-    if msg is None or not msg.is_group:
+    if msg is None:
         return
     services = context.bot_data.require_services()
+    if not msg.is_group:
+        await send(context.bot, services, msg.chat_id, texts.UNBIND_GROUP_ONLY)
+        return
     await services.state.unbind_group(msg.chat_id, msg.sender.user_id)
     await send(context.bot, services, msg.chat_id, texts.GROUP_UNBOUND)
 
@@ -57,8 +61,18 @@ async def start_hook(update: Update, context: GridContext) -> bool:
     args = context.args or []
     if not args:
         return False
+    if args[0] in texts.DEEP_LINK_HINTS:  # our own t.me/<bot>?start=… links, not invitations
+        hint = texts.DEEP_LINK_HINTS[args[0]]
+        if not hint:
+            return False
+        await send(context.bot, services, msg.chat_id, hint)
+        return True
     person = await services.state.redeem_invite(args[0], msg.sender.user_id)
-    if isinstance(person, Worker):
+    if isinstance(person, Contact):
+        text = texts.INVITE_LINKED_CONTACT.format(
+            name=person.name, community=services.community.name
+        )
+    elif isinstance(person, Worker):
         text = texts.INVITE_LINKED_WORKER.format(
             name=person.name,
             community=services.community.name,

@@ -336,6 +336,12 @@ async def register_command(update: Update, context: GridContext) -> None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None:
         return
+    if chat.type != "private":
+        # An address is personal: never taken (nor stored) from a group chat.
+        username = context.bot_data.bot_username
+        link = f"https://t.me/{username}?start=register" if username else ""
+        await reply(update, context, texts.REGISTER_PRIVATE_ONLY.format(link=link).strip())
+        return
     args = context.args or []
     if len(args) != 3:
         await reply(update, context, texts.REGISTER_USAGE)
@@ -344,15 +350,12 @@ async def register_command(update: Update, context: GridContext) -> None:
     resident = await services.residents.register(
         user.id, user.full_name or str(user.id), args[0], args[1], args[2]
     )
-    if chat.type == "private":
-        household = texts.HOUSEHOLD_LABEL.format(
-            building=resident.building, unit=resident.unit, room=resident.room
-        )
-        text = texts.REGISTER_DONE.format(
-            name=resident.name, household=household, building=resident.building
-        )
-    else:
-        text = texts.REGISTER_DONE_GROUP.format(name=resident.name)
+    household = texts.HOUSEHOLD_LABEL.format(
+        building=resident.building, unit=resident.unit, room=resident.room
+    )
+    text = texts.REGISTER_DONE.format(
+        name=resident.name, household=household, building=resident.building
+    )
     await reply(update, context, text)
 
 
@@ -1009,7 +1012,9 @@ async def on_dialogue_message(update: Update, context: GridContext) -> None:
     if isinstance(state, AwaitProof):
         media = _media_of(message)
         if media is None:
-            return  # a complaint typed meanwhile still reaches the intake
+            # Text while the photo is awaited answers the bot, not a new complaint: say so.
+            await reply(update, context, texts.PROOF_WAITING.format(task_id=state.task_id))
+            raise ApplicationHandlerStop
         try:
             await _submit(
                 update, context, state.task_id, media, message.caption or "", in_dialogue=True

@@ -17,30 +17,54 @@ from telegram.ext import (
 
 from bot import texts
 from bot.app import GridContext
+from bot.handlers import access as gate_access
+from bot.handlers.community_tasks import CANCEL_WORDS
 from bot.handlers.mapper import Incoming, incoming
-from bot.handlers.sending import Unreachable, edit, send
-from bot.handlers.tickets_out import deliver, refresh_card
+from bot.handlers.sending import Unreachable, drain_outbox, edit, send
+from bot.handlers.tickets_out import deliver, refresh_card, tell_admins
 from bot.nlp import NONE, OTHER
+from bot.services import access
 from bot.services import intake as flow
+from bot.services import lifecycle as lc
 from bot.services.bootstrap import Services
-from bot.services.cards import place_of, quote
+from bot.services.cards import local_time, place_of, quote
 from bot.services.community import normalise_building
 from bot.services.desk import Desk
+from bot.services.dialogues import ReasonQuestions
 from bot.services.errors import DomainError
 from bot.services.intake import Outcome, Report
 from bot.services.people import has_started
 from storage.outbox import Button
+from storage.tickets import Ticket
 
 CATEGORY_DATA = re.compile(r"^cat:(\d{1,12}):([a-z_]{1,24})$")
 BUILDING_DATA = re.compile(r"^bld:(\d{1,12}):([A-Za-z0-9]{1,8})$")
+PLACE_DATA = re.compile(r"^plc:(\d{1,12}):(\S{1,16})$")
+UNKNOWN_PLACE_DATA = re.compile(r"^bldu:(\d{1,12})$")
 FOLLOW_DATA = re.compile(r"^follow:(\d{1,12})$")
 UNDO_DATA = re.compile(r"^undo:(\d{1,12})$")
 PUBLISH_DATA = re.compile(r"^pub:(\d{1,12})$")
 BUILDINGS_PER_ROW = 5
+PLACES_PER_ROW = 3
+CATEGORIES_PER_ROW = 3
+MAX_CALLBACK_BYTES = 64  # Telegram's limit on a button's data
+NOTICE_LIMIT = 500  # a worker's notice quotes this much of a resident's words
+_REASONS_KEY = "reason_questions"
 
 
 def _services(context: GridContext) -> Services:
     return context.bot_data.require_services()
+
+
+def _reasons(context: GridContext) -> ReasonQuestions:
+    """Return the open 不满意 questions of this application."""
+    found = context.bot_data.extras.get(_REASONS_KEY)
+    if found is None:
+        services = _services(context)
+        found = ReasonQuestions(services.db, services.clock)
+        context.bot_data.extras[_REASONS_KEY] = found
+    assert isinstance(found, ReasonQuestions)
+    return found
 
 
 def _report(msg: Incoming, text: str, *, explicit: bool, grids: tuple[str, ...] | None) -> Report:
@@ -68,7 +92,7 @@ async def on_group_message(update: Update, context: GridContext) -> None:
         return  # a group nobody bound: the bot stays quiet
     if msg.photo and msg.reply_to_message_id and await _photo_for_ticket(context, msg):
         return
-    if msg.reply_to_bot and await _typed_building(context, msg):
+    if await _answered_dialogue(context, msg):
         return
     text = msg.text
     mention = f"@{context.bot_data.bot_username}".lower() if context.bot_data.bot_username else ""
@@ -82,34 +106,62 @@ async def on_group_message(update: Update, context: GridContext) -> None:
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
 
 
-async def _typed_building(context: GridContext, msg: Incoming) -> bool:
-    """The reporter answered "哪栋楼？" by typing (e.g. 5号楼) instead of pressing a button."""
+async def _answered_dialogue(context: GridContext, msg: Incoming) -> bool:
+    """A message that answers the bot's open question to this person, not a new complaint."""
+    if await _unsatisfied_reason(context, msg):
+        return True
+    return await _typed_location(context, msg)
+
+
+async def _typed_location(context: GridContext, msg: Incoming) -> bool:
+    """The reporter answered "哪栋楼？" by typing (5号楼, 东门, 不清楚), as a reply or not."""
     services = _services(context)
-    assert msg.reply_to_message_id is not None
-    waiting = await services.intake.pending.by_prompt(msg.chat_id, msg.reply_to_message_id)
+    intake = services.intake
+    if msg.reply_to_bot and msg.reply_to_message_id is not None:
+        waiting = await intake.pending.by_prompt(msg.chat_id, msg.reply_to_message_id)
+        as_reply = waiting is not None
+    else:
+        waiting, as_reply = None, False
+    if waiting is None:
+        waiting = await intake.pending.open_for(
+            msg.chat_id, msg.sender.user_id, "ask_building", services.clock.now()
+        )
     if waiting is None or waiting.kind != "ask_building" or waiting.resolved is not None:
         return False
     if waiting.reporter_id != msg.sender.user_id:
         return False
-    building = normalise_building(msg.text.strip())
-    if building is None or services.community.grid_for_building(building) is None:
+    answer = intake.typed_location(msg.text)
+    known = answer is not None and (
+        answer[0] is None or services.community.grid_for_building(answer[0]) is not None
+    )
+    if answer is None and not as_reply:
+        return False  # a sentence of its own: read it as a new message
+    if answer is None or not known:
         await send(
             context.bot,
             services,
             msg.chat_id,
-            texts.TYPED_BUILDING_UNKNOWN.format(text=msg.text.strip()[:10]),
+            texts.TYPED_LOCATION_UNKNOWN.format(text=msg.text.strip()[:10]),
             reply_to=msg.message_id,
         )
         return True
-    outcome = await services.intake.answer_building(waiting.id, msg.sender.user_id, building)
-    await edit(
-        context.bot,
-        msg.chat_id,
-        msg.reply_to_message_id,
-        texts.BUILDING_LABEL.format(building=building),
+    building, place, _unknown = answer
+    outcome = await intake.answer_location(
+        waiting.id, msg.sender.user_id, building=building, place=place
     )
+    if waiting.prompt_message_id is not None:
+        await edit(
+            context.bot, msg.chat_id, waiting.prompt_message_id, _location_label(building, place)
+        )
     await respond(context, waiting.chat_id, waiting.message_id, waiting.reporter_name, outcome)
     return True
+
+
+def _location_label(building: str | None, place: str | None) -> str:
+    """What the answered "哪栋楼？" question shows afterwards."""
+    if building is not None:
+        return texts.BUILDING_LABEL.format(building=building)
+    return place or texts.LOCATION_UNKNOWN_LABEL
 
 
 async def on_report(update: Update, context: GridContext) -> None:
@@ -140,7 +192,7 @@ async def on_private_message(update: Update, context: GridContext) -> None:
     services = _services(context)
     if msg.photo and msg.reply_to_message_id and await _photo_for_ticket(context, msg):
         return
-    if msg.reply_to_bot and await _typed_building(context, msg):
+    if await _answered_dialogue(context, msg):
         return
     if not msg.text.strip():
         await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)
@@ -156,10 +208,10 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
     ticket = await services.tickets.by_reply(msg.chat_id, msg.reply_to_message_id)
     if ticket is None:
         return False
-    follower = await services.tickets.is_follower(ticket.id, msg.sender.user_id)
-    if ticket.reporter_id != msg.sender.user_id and not follower:
+    facts = await gate_access.facts_of(services, ticket)
+    role = access.may_add_photo(access.viewer(msg.sender.user_id), facts)
+    if role is None:
         return False
-    role = "reporter" if ticket.reporter_id == msg.sender.user_id else "follower"
     await services.tickets.add_photo(
         ticket.id, msg.sender.user_id, msg.photo[0], msg.photo[1], role
     )
@@ -187,19 +239,22 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
 async def respond(
     context: GridContext, chat_id: int, message_id: int, name: str, outcome: Outcome
 ) -> None:
-    """Turn intake's decision into replies."""
+    """Turn intake's decision into replies; a danger's reply starts with whom to call first."""
     services = _services(context)
     bot = context.bot
+    call = outcome.call_first
+    first = texts.CALL_FIRST[call] + "\n" if call else ""
     if outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
         fresh = outcome.kind == flow.OPENED and not outcome.with_photo
-        await deliver(bot, services, outcome.ticket, new_without_photos=fresh)
+        await deliver(bot, services, outcome.ticket, new_without_photos=fresh, call_first=call)
     elif outcome.kind == flow.SIMILAR and outcome.similar is not None:
         similar = outcome.similar
         await send(
             bot,
             services,
             chat_id,
-            texts.SIMILAR_OPEN.format(
+            first
+            + texts.SIMILAR_OPEN.format(
                 number=similar.number,
                 category=services.category_name(similar.category),
                 status=texts.TICKET_STATE_LABELS.get(similar.status, similar.status),
@@ -208,51 +263,143 @@ async def respond(
             reply_to=message_id,
         )
     elif outcome.kind == flow.CONFIRM and outcome.pending_id is not None:
-        pid = outcome.pending_id
-        rows = [
-            [Button(services.category_name(code), f"cat:{pid}:{code}")]
-            for code in outcome.candidates
-        ]
-        rows.append(
-            [
-                Button(texts.CONFIRM_OTHER, f"cat:{pid}:{OTHER}"),
-                Button(texts.CONFIRM_NOT_COMPLAINT, f"cat:{pid}:{NONE}"),
-            ]
-        )
-        prompt = await send(
-            bot,
-            services,
-            chat_id,
-            texts.CONFIRM_QUESTION.format(name=name),
-            buttons=rows,
-            reply_to=message_id,
-        )
-        await services.intake.pending.set_prompt(pid, prompt.message_id)
+        await _ask_category(context, chat_id, message_id, name, outcome, first)
     elif outcome.kind == flow.ASK_BUILDING and outcome.pending_id is not None:
-        pid = outcome.pending_id
-        buttons = [Button(f"{b}号楼", f"bld:{pid}:{b}") for b in outcome.buildings]
-        rows = [
-            buttons[i : i + BUILDINGS_PER_ROW] for i in range(0, len(buttons), BUILDINGS_PER_ROW)
-        ]
-        prompt = await send(
-            bot,
-            services,
-            chat_id,
-            texts.ASK_BUILDING.format(name=name),
-            buttons=rows,
-            reply_to=message_id,
-        )
-        await services.intake.pending.set_prompt(pid, prompt.message_id)
-    elif outcome.kind == flow.MERGED and outcome.ticket is not None and chat_id > 0:
+        await _ask_location(context, chat_id, message_id, name, outcome, first)
+    elif outcome.kind == flow.MERGED and outcome.ticket is not None:
+        if outcome.created:
+            await _tell_card(context, outcome.ticket, _added_words(outcome))
+        if chat_id > 0:
+            await send(
+                bot,
+                services,
+                chat_id,
+                first + texts.MERGED_PRIVATE.format(number=outcome.ticket.number),
+                reply_to=message_id,
+            )
+        elif call:  # the group heard about the ticket already; the danger needs saying now
+            await send(bot, services, chat_id, texts.CALL_FIRST[call], reply_to=message_id)
+    elif outcome.kind == flow.STATUS and outcome.ticket is not None:
         await send(
             bot,
             services,
             chat_id,
-            texts.MERGED_PRIVATE.format(number=outcome.ticket.number),
+            first + own_ticket_status(services, outcome.ticket, name),
             reply_to=message_id,
         )
+    elif outcome.kind == flow.TRIAGE:
+        await drain_outbox(bot, services)  # the group hears nothing; the worker's list grows
     elif outcome.kind == flow.IGNORED and chat_id > 0:
         await send(bot, services, chat_id, texts.PRIVATE_NOT_UNDERSTOOD, reply_to=message_id)
+
+
+async def _ask_category(
+    context: GridContext, chat_id: int, message_id: int, name: str, outcome: Outcome, first: str
+) -> None:
+    """Ask which kind of problem it is; with nothing to go on, every kind is offered."""
+    services = _services(context)
+    assert outcome.pending_id is not None
+    pid = outcome.pending_id
+    buttons = [
+        Button(services.category_name(code), f"cat:{pid}:{code}") for code in outcome.candidates
+    ]
+    every = len(outcome.candidates) > CATEGORIES_PER_ROW
+    per_row = CATEGORIES_PER_ROW if every else 1
+    rows = [buttons[i : i + per_row] for i in range(0, len(buttons), per_row)]
+    rows.append(
+        [
+            Button(texts.CONFIRM_OTHER, f"cat:{pid}:{OTHER}"),
+            Button(texts.CONFIRM_NOT_COMPLAINT, f"cat:{pid}:{NONE}"),
+        ]
+    )
+    question = texts.CONFIRM_ALL_QUESTION if every else texts.CONFIRM_QUESTION
+    prompt = await send(
+        context.bot,
+        services,
+        chat_id,
+        first + question.format(name=name),
+        buttons=rows,
+        reply_to=message_id,
+    )
+    await services.intake.pending.set_prompt(pid, prompt.message_id)
+
+
+async def _ask_location(
+    context: GridContext, chat_id: int, message_id: int, name: str, outcome: Outcome, first: str
+) -> None:
+    """Ask which building or place: the community's buildings, its places, and 不清楚."""
+    services = _services(context)
+    assert outcome.pending_id is not None
+    pid = outcome.pending_id
+    buttons = [Button(f"{b}号楼", f"bld:{pid}:{b}") for b in outcome.buildings]
+    rows = [buttons[i : i + BUILDINGS_PER_ROW] for i in range(0, len(buttons), BUILDINGS_PER_ROW)]
+    places = [
+        Button(p, f"plc:{pid}:{p}")
+        for p in outcome.places
+        if PLACE_DATA.match(f"plc:{pid}:{p}")
+        and len(f"plc:{pid}:{p}".encode()) <= MAX_CALLBACK_BYTES
+    ]
+    rows += [places[i : i + PLACES_PER_ROW] for i in range(0, len(places), PLACES_PER_ROW)]
+    rows.append([Button(texts.LOCATION_UNKNOWN_BUTTON, f"bldu:{pid}")])
+    question = texts.ASK_BUILDING_WITH_PLACES if places else texts.ASK_BUILDING
+    prompt = await send(
+        context.bot,
+        services,
+        chat_id,
+        first + question.format(name=name),
+        buttons=rows,
+        reply_to=message_id,
+    )
+    await services.intake.pending.set_prompt(pid, prompt.message_id)
+
+
+def _added_words(outcome: Outcome) -> str:
+    """The worker's notice of words folded into their ticket (masked like every echo)."""
+    assert outcome.ticket is not None
+    return texts.ADDED_WORDS_TO_WORKER.format(
+        number=outcome.ticket.number, text=quote(outcome.note, limit=NOTICE_LIMIT)
+    )
+
+
+def own_ticket_status(services: Services, ticket: Ticket, name: str) -> str:
+    """How a resident's own open ticket stands: status, who has it, by when."""
+    if ticket.status in lc.AWAITING_ACCEPT:
+        due = texts.OWN_TICKET_ACCEPT_DUE.format(due=local_time(ticket.accept_due_at, services.tz))
+    elif ticket.status in lc.IN_HAND:
+        due = texts.OWN_TICKET_RESOLVE_DUE.format(
+            due=local_time(ticket.resolve_due_at, services.tz)
+        )
+    else:
+        due = ""
+    return (
+        texts.OWN_TICKET_STATUS.format(
+            name=name,
+            number=ticket.number,
+            category=services.category_name(ticket.category),
+            place=place_of(ticket),
+            status=texts.TICKET_STATE_LABELS.get(ticket.status, ticket.status),
+            role=Desk(services).role_label(ticket.assignee_key),
+            worker=services.worker_name(ticket.assignee_key) or texts.NOBODY_YET,
+            due=due,
+        )
+        + texts.OWN_TICKET_MORE
+    )
+
+
+async def _tell_card(context: GridContext, ticket: Ticket, text: str) -> None:
+    """Tell the worker who holds the ticket, as a reply to their card (or plainly)."""
+    services = _services(context)
+    if ticket.assignee_id is None:
+        return
+    on_card = ticket.card_chat_id == ticket.assignee_id
+    with contextlib.suppress(Unreachable):
+        await send(
+            context.bot,
+            services,
+            ticket.assignee_id,
+            text,
+            reply_to=ticket.card_message_id if on_card else None,
+        )
 
 
 async def on_category_choice(update: Update, context: GridContext) -> None:
@@ -276,17 +423,26 @@ async def on_category_choice(update: Update, context: GridContext) -> None:
     await respond(context, waiting.chat_id, waiting.message_id, waiting.reporter_name, outcome)
 
 
-async def on_building_choice(update: Update, context: GridContext) -> None:
-    """The reporter said which building."""
+async def on_location_choice(update: Update, context: GridContext) -> None:
+    """The reporter said which building, which place, or 不清楚."""
     query = update.callback_query
     assert query is not None and query.data is not None
-    match = BUILDING_DATA.match(query.data)
+    building: str | None = None
+    place: str | None = None
+    if match := BUILDING_DATA.match(query.data):
+        building = match.group(2)
+    elif match := PLACE_DATA.match(query.data):
+        place = match.group(2)
+    else:
+        match = UNKNOWN_PLACE_DATA.match(query.data)
     if match is None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     services = _services(context)
-    pid, building = int(match.group(1)), match.group(2)
-    outcome = await services.intake.answer_building(pid, query.from_user.id, building)
+    pid = int(match.group(1))
+    outcome = await services.intake.answer_location(
+        pid, query.from_user.id, building=building, place=place
+    )
     await query.answer()
     waiting = await services.intake.pending.get(pid)
     if waiting is None:
@@ -296,7 +452,7 @@ async def on_building_choice(update: Update, context: GridContext) -> None:
             context.bot,
             query.message.chat.id,
             query.message.message_id,
-            texts.BUILDING_LABEL.format(building=building),
+            _location_label(building, place),
         )
     await respond(context, waiting.chat_id, waiting.message_id, waiting.reporter_name, outcome)
 
@@ -312,9 +468,21 @@ async def on_follow(update: Update, context: GridContext) -> None:
     services = _services(context)
     user = query.from_user
     ticket = await services.tickets.get(int(match.group(1)))
-    if ticket.reporter_id == user.id or await services.tickets.is_follower(ticket.id, user.id):
+    # The button's data is not trusted: the presser's rights are read from the database.
+    facts = await gate_access.facts_of(services, ticket)
+    who = await gate_access.viewer_of(services, user.id)
+    if not access.knows_of(who, facts):
+        raise access.invisible(f"#{ticket.id}")  # a private ticket: as if it did not exist
+    if access.is_reporter(who, facts) or user.id in facts.follower_ids:
         await query.answer(texts.FOLLOW_ALREADY.format(number=ticket.number), show_alert=True)
         return
+    origin = facts.origin_chat_id
+    pressed_in = query.message.chat.id if query.message is not None else None
+    member = origin is not None and (
+        pressed_in == origin or await gate_access.is_member(context.bot, origin, user.id)
+    )
+    if facts.is_open and not access.may_follow(who, facts, member_of_origin=member):
+        raise DomainError("follow_not_member", number=ticket.number)
     chat_id = user.id if await has_started(services.state, user.id) else None
     if chat_id is None and query.message is not None:
         chat_id = query.message.chat.id
@@ -349,6 +517,7 @@ async def on_undo(update: Update, context: GridContext) -> None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     services = _services(context)
+    await gate_access.require_known(services, int(match.group(1)), query.from_user.id)
     ticket = await services.tickets.withdraw(
         int(match.group(1)), query.from_user.id, within=flow.UNDO_WINDOW
     )
@@ -381,7 +550,7 @@ async def on_publish(update: Update, context: GridContext) -> None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
     services = _services(context)
-    ticket = await services.tickets.get(int(match.group(1)))
+    ticket = await gate_access.require_known(services, int(match.group(1)), query.from_user.id)
     if ticket.reporter_id != query.from_user.id:
         raise DomainError("not_your_report")
     groups = [
@@ -414,6 +583,133 @@ async def on_publish(update: Update, context: GridContext) -> None:
     )
 
 
+# ── 不满意: ask why, and tell the worker and the office ───────────────────────────────────────
+
+
+async def ask_unsatisfied_reason(
+    context: GridContext, ticket: Ticket, chat_id: int, user_id: int, name: str, reply_to: int
+) -> None:
+    """After 不满意, ask the rater why; their next message in that chat is the reason."""
+    services = _services(context)
+    await _reasons(context).ask(user_id, chat_id, ticket.id)
+    with contextlib.suppress(Unreachable):
+        await send(
+            context.bot,
+            services,
+            chat_id,
+            texts.UNSATISFIED_ASK_REASON.format(name=name),
+            reply_to=reply_to if chat_id < 0 else None,
+        )
+
+
+async def _unsatisfied_reason(context: GridContext, msg: Incoming) -> bool:
+    """Take the rater's reason for 不满意 and pass it to the worker and the office."""
+    questions = _reasons(context)
+    question = await questions.current(msg.sender.user_id)
+    if question is None or question.chat_id != msg.chat_id:
+        return False
+    if question.answered_by:
+        # Answered already: only a redelivery of that answer (or an older message) stops here.
+        return msg.message_id <= question.answered_by
+    services = _services(context)
+    text = msg.text.strip()
+    if not text:
+        return False
+    if text.lower() in CANCEL_WORDS:
+        await questions.answered(question, msg.message_id)
+        await send(
+            context.bot, services, msg.chat_id, texts.DIALOGUE_CANCELLED, reply_to=msg.message_id
+        )
+        return True
+    async with services.db.transaction():
+        ticket = await services.intake.record_unsatisfied_reason(
+            question.ticket_id, msg.sender.user_id, text
+        )
+        await questions.answered(question, msg.message_id)
+    reason = quote(text, limit=NOTICE_LIMIT)
+    await send(
+        context.bot,
+        services,
+        msg.chat_id,
+        texts.UNSATISFIED_REASON_THANKS.format(reason=reason),
+        reply_to=msg.message_id,
+    )
+    await _tell_card(
+        context,
+        ticket,
+        texts.UNSATISFIED_REASON_TO_WORKER.format(number=ticket.number, reason=reason),
+    )
+    await tell_admins(
+        context.bot,
+        services,
+        texts.UNSATISFIED_REASON_TO_OFFICE.format(
+            number=ticket.number,
+            category=services.category_name(ticket.category),
+            reason=reason,
+            worker=services.worker_name(ticket.assignee_key) or texts.NOBODY_YET,
+        ),
+    )
+    return True
+
+
+# ── /mygrid: who is my grid worker ────────────────────────────────────────────────────────────
+
+
+async def on_mygrid(update: Update, context: GridContext) -> None:
+    """/mygrid [楼号]: the resident's grid and grid worker (from /register or the argument)."""
+    msg = incoming(update, context.bot.id)
+    if msg is None:
+        return
+    services = _services(context)
+    typed = " ".join(context.args or []).strip()
+    reply_to = msg.message_id if msg.is_group else None
+    if typed:
+        building = normalise_building(typed)
+        if building is None or services.community.grid_for_building(building) is None:
+            text = texts.MYGRID_UNKNOWN_BUILDING.format(text=typed[:10])
+            await send(context.bot, services, msg.chat_id, text, reply_to=reply_to)
+            return
+    else:
+        resident = await services.residents.get(msg.sender.user_id)
+        building = resident.building if resident is not None else None
+    if building is None:
+        await send(context.bot, services, msg.chat_id, texts.MYGRID_ASK, reply_to=reply_to)
+        return
+    answer = grid_worker_line(services, building)
+    if msg.is_group and not typed:
+        # Where a resident lives is not for the group: answer privately when we can.
+        if await has_started(services.state, msg.sender.user_id):
+            with contextlib.suppress(Unreachable):
+                await send(context.bot, services, msg.sender.user_id, answer)
+                await send(
+                    context.bot, services, msg.chat_id, texts.MYGRID_SENT, reply_to=reply_to
+                )
+                return
+        await send(context.bot, services, msg.chat_id, texts.MYGRID_ASK, reply_to=reply_to)
+        return
+    await send(context.bot, services, msg.chat_id, answer, reply_to=reply_to)
+
+
+def grid_worker_line(services: Services, building: str) -> str:
+    """Say which grid a building is in and who its grid worker is."""
+    community = services.community
+    code = community.grid_for_building(building)
+    grid = community.grid(code) if code else None
+    assert grid is not None
+    workers = [w for w in community.grid_workers(grid.code) if w.active] or list(
+        community.grid_workers(grid.code)
+    )
+    if not workers:
+        return texts.MYGRID_NO_WORKER.format(building=building, grid=grid.name)
+    worker = workers[0]
+    return texts.MYGRID_ANSWER.format(
+        building=building,
+        grid=grid.name,
+        worker=worker.name,
+        phone=texts.MYGRID_PHONE.format(phone=worker.phone) if worker.phone else "",
+    )
+
+
 async def on_migrate(update: Update, context: GridContext) -> None:
     """A group became a supergroup: its binding and queued messages follow the new id."""
     message = update.effective_message
@@ -428,14 +724,14 @@ async def on_migrate(update: Update, context: GridContext) -> None:
 
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Commands of intake."""
-    return [CommandHandler("report", on_report)]
+    return [CommandHandler("report", on_report), CommandHandler("mygrid", on_mygrid)]
 
 
 def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Buttons of intake."""
     return [
         CallbackQueryHandler(on_category_choice, pattern=r"^cat:"),
-        CallbackQueryHandler(on_building_choice, pattern=r"^bld:"),
+        CallbackQueryHandler(on_location_choice, pattern=r"^(bld|plc|bldu):"),
         CallbackQueryHandler(on_follow, pattern=r"^follow:"),
         CallbackQueryHandler(on_undo, pattern=r"^undo:"),
         CallbackQueryHandler(on_publish, pattern=r"^pub:"),

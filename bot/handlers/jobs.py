@@ -16,6 +16,7 @@ log = logging.getLogger(__name__)
 
 SWEEP_EVERY_S = 60.0
 SCHEDULE_EVERY_S = 60.0
+RETENTION_EVERY_S = 3600.0
 
 
 DRAIN_WAIT_S = 20.0  # under the jobs' one-minute interval: a paced group never skips a run
@@ -36,6 +37,7 @@ async def sweep_job(context: GridContext) -> None:
     """Run the deadline and escalation sweep, then send what it queued."""
     services = context.bot_data.require_services()
     result = await services.escalation.run()
+    await services.triage.digest_overdue()  # possible problems nobody handled: staff only
     for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
         await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
     await drain(context)
@@ -49,6 +51,17 @@ async def schedule_job(context: GridContext) -> None:
     await drain(context)
 
 
+async def retention_job(context: GridContext) -> None:
+    """Delete old handled updates and sent messages; anonymise tickets closed long ago."""
+    pruned = await context.bot_data.require_services().retention.run()
+    log.info(
+        "retention: %d updates, %d messages, %d tickets",
+        pruned.inbox,
+        pruned.outbox,
+        pruned.tickets,
+    )
+
+
 def schedule_jobs(app: GridApp) -> None:
     """Register the periodic jobs under predictable names (they are rebuilt at every start)."""
     queue = app.job_queue
@@ -60,3 +73,4 @@ def schedule_jobs(app: GridApp) -> None:
     # starts would wait a whole interval instead.
     queue.run_once(sweep_job, 0.0, name="sweep:startup", job_kwargs={"misfire_grace_time": None})
     queue.run_repeating(schedule_job, SCHEDULE_EVERY_S, first=3.0, name="schedule")
+    queue.run_repeating(retention_job, RETENTION_EVERY_S, first=60.0, name="retention")

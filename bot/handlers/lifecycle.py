@@ -15,6 +15,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import texts
 from bot.handlers import GROUP_CALLBACKS, GROUP_COMMANDS
 from bot.handlers.errors import domain_text
+from bot.handlers.intake import ask_unsatisfied_reason
 from bot.handlers.jobs import drain
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import Unreachable, edit, send
@@ -37,6 +38,7 @@ RATE_DATA = re.compile(r"^rate:(\d{1,12}):(" + "|".join(RATINGS) + r")$")
 ACK_DATA = re.compile(r"^ack:(\d{1,12})$")
 CLOSE_DATA = re.compile(r"^(rej|dup):(\d{1,12})$")
 REASON_DATA = re.compile(r"^rj:(\d{1,12}):([a-z_]{1,24})$")
+DECISION_DATA = re.compile(r"^rj([an]):(\d{1,12})$")
 TICKET_NUMBER = re.compile(r"^#?\s*(\d{1,9})$")
 DAYS = re.compile(r"^(\d{1,3})\s*(?:d|天)$")
 MONTH = re.compile(r"^(\d{4})-(\d{1,2})$")
@@ -111,6 +113,15 @@ async def on_rate(update: Update, context: GridContext) -> None:
         text = texts.RATED_MESSAGE.format(number=ticket.number, rating=label)
     if query.message is not None:
         await edit(context.bot, query.message.chat.id, query.message.message_id, text)
+        if ticket.status == lc.REOPENED:  # 不满意: ask why (intake's dialogue passes it on)
+            await ask_unsatisfied_reason(
+                context,
+                ticket,
+                query.message.chat.id,
+                query.from_user.id,
+                query.from_user.full_name,
+                query.message.message_id,
+            )
     await refresh_card(context.bot, services, ticket)  # reopened: the worker's buttons are back
     await drain(context)  # the office and the worker hear of a reopen now
 
@@ -217,15 +228,10 @@ async def _close_button(
         prompt = await desk.open_prompt(user.id, chat_id)
         if prompt is not None and prompt.ticket_id == ticket_id and prompt.action == "reject":
             await desk.close_prompt(prompt)
-        ticket = await reject(context, actor, ticket_id, reason, chat_id)
-        await query.answer(texts.ACTION_DONE)
+        ticket, said = await reject(context, actor, ticket_id, reason, chat_id)
+        await query.answer(said[:200])
         if query.message is not None:
-            await edit(
-                context.bot,
-                chat_id,
-                query.message.message_id,
-                texts.REJECT_DONE.format(number=ticket.number),
-            )
+            await edit(context.bot, chat_id, query.message.message_id, said)
 
 
 async def answer_prompt(
@@ -270,11 +276,32 @@ async def answer_prompt(
 
 async def reject(
     context: GridContext, actor: Actor, ticket_id: int, reason: str, chat_id: int
-) -> Ticket:
-    """不予受理: close the ticket, tell the reporter (and followers) why."""
+) -> tuple[Ticket, str]:
+    """不予受理: an admin's closes the ticket; a worker's waits for an admin's approval.
+
+    Returns the ticket and what the one who pressed was told.
+    """
     services = _services(context)
     bot = context.bot
+    if not actor.is_admin:
+        await services.tickets.request_reject(ticket_id, actor, reason=reason, chat_id=chat_id)
+        ticket = await services.tickets.get(ticket_id)
+        await refresh_card(bot, services, ticket)  # the card says it waits for approval
+        said = texts.REJECT_REQUESTED.format(number=ticket.number)
+        await send(bot, services, chat_id, said)
+        await drain(context)  # the admins' approval buttons go out now
+        return ticket, said
     ticket = await services.tickets.reject(ticket_id, actor, reason=reason)
+    await tell_rejected(context, ticket, reason)
+    said = texts.REJECT_DONE.format(number=ticket.number)
+    await send(bot, services, chat_id, said)
+    return ticket, said
+
+
+async def tell_rejected(context: GridContext, ticket: Ticket, reason: str) -> None:
+    """The ticket was refused: redraw the card, tell the reporter (and followers) why."""
+    services = _services(context)
+    bot = context.bot
     await refresh_card(bot, services, ticket)
     worker = Desk(services).role_label(ticket.assignee_key) + services.worker_name(
         ticket.assignee_key
@@ -297,8 +324,45 @@ async def reject(
                 follower.chat_id,
                 texts.REJECTED_TO_FOLLOWER.format(number=ticket.number, reason=reason),
             )
-    await send(bot, services, chat_id, texts.REJECT_DONE.format(number=ticket.number))
-    return ticket
+
+
+async def on_reject_decision(update: Update, context: GridContext) -> None:
+    """An admin's 同意 / 不同意 on a worker's 不予受理."""
+    query = update.callback_query
+    assert query is not None
+    match = DECISION_DATA.match(query.data or "")
+    if match is None:
+        await query.answer(texts.STALE_BUTTON, show_alert=True)
+        return
+    services = _services(context)
+    user = query.from_user
+    actor = await Desk(services).actor(user.id, user.full_name)
+    request_id = int(match.group(2))
+    try:
+        request = await services.tickets.repo.reject_request(request_id)
+        ticket, outcome = await services.tickets.decide_reject(
+            request_id, actor, approve=match.group(1) == "a"
+        )
+    except DomainError as exc:
+        await _refuse(query, exc)
+        return
+    assert request is not None
+    if outcome == "approved":
+        await tell_rejected(context, ticket, request.reason)
+        said = texts.REJECT_DECIDED_APPROVED
+    elif outcome == "refused":
+        await refresh_card(context.bot, services, ticket)  # the pending line goes away
+        said = texts.REJECT_DECIDED_REFUSED
+    else:
+        said = texts.REJECT_DECIDED_DROPPED
+    said = said.format(number=ticket.number)
+    await query.answer(said[:200])
+    if query.message is not None:
+        original = getattr(query.message, "text", None) or ""
+        await edit(
+            context.bot, query.message.chat.id, query.message.message_id, f"{original}\n\n{said}"
+        )
+    await drain(context)  # the worker hears the outcome now
 
 
 async def mark_duplicate(
@@ -446,6 +510,7 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(on_rate, pattern=r"^rate:"),
         CallbackQueryHandler(on_ack, pattern=r"^ack:"),
         CallbackQueryHandler(on_close_button, pattern=r"^(rej|dup|rj):"),
+        CallbackQueryHandler(on_reject_decision, pattern=r"^rj[an]:"),
     ]
 
 

@@ -90,10 +90,16 @@ async def points_command(update: Update, context: GridContext) -> None:
         actor = await actor_for(context, user)
         if not actor.is_admin:
             raise DomainError("not_allowed")
-        if len(args) != 1 or not _USER_ID.match(args[0]):
-            await reply(update, context, texts.POINTS_LOOKUP_USAGE)
-            return
-        target = int(args[0])
+        if len(args) == 1 and _USER_ID.match(args[0]):
+            target = int(args[0])
+        else:
+            found = await find_person(update, context, args, keep=0, command="/points")
+            if found is None:
+                return
+            target, _, rest = found
+            if rest:
+                await reply(update, context, texts.POINTS_LOOKUP_USAGE)
+                return
     text = summary_text(await services.points.summary(target), context)
     if chat.type == "private":
         await reply(update, context, text)
@@ -105,6 +111,38 @@ async def points_command(update: Update, context: GridContext) -> None:
         username = context.bot_data.bot_username
         link = f"https://t.me/{username}?start=points" if username else ""
         await reply(update, context, texts.POINTS_OPEN_BOT.format(link=link).strip())
+
+
+async def find_person(
+    update: Update, context: GridContext, args: list[str], *, keep: int, command: str
+) -> tuple[int, str, list[str]] | None:
+    """Read a person's name from the front of args (leaving `keep` words); answer if unclear.
+
+    Return (user_id, name, the remaining args), or None after telling the admin that nobody,
+    or more than one person, goes by that name.
+    """
+    services = services_of(context)
+    # Longest name first: "Zhou Daye" is two words, 周大爷 one.
+    for size in range(len(args) - keep, 0, -1):
+        for name in {" ".join(args[:size]), "".join(args[:size])}:
+            people = await services.residents.named(name)
+            if len(people) == 1:
+                user_id, known_name = people[0]
+                return user_id, known_name, args[size:]
+            if len(people) > 1:
+                listed = "、".join(
+                    texts.AWARD_NAME_CANDIDATE.format(name=n, user_id=u) for u, n in people[:10]
+                )
+                await reply(
+                    update,
+                    context,
+                    texts.AWARD_NAME_AMBIGUOUS.format(
+                        count=len(people), name=name, people=listed, command=command
+                    ),
+                )
+                return None
+    await reply(update, context, texts.AWARD_NAME_UNKNOWN.format(name=args[0], command=command))
+    return None
 
 
 async def award_command(update: Update, context: GridContext) -> None:
@@ -137,6 +175,11 @@ async def _behaviour(update: Update, context: GridContext, *, positive: bool) ->
     elif replied is not None and replied.from_user is not None and not replied.from_user.is_bot:
         target = replied.from_user.id
         target_name = replied.from_user.full_name
+    elif len(args) >= 3:
+        found = await find_person(update, context, args, keep=2, command=command)
+        if found is None:
+            return
+        target, target_name, args = found
     else:
         await reply(update, context, usage)
         return

@@ -9,10 +9,12 @@ from telegram.ext import ExtBot
 
 from bot import texts
 from bot.handlers.sending import UNREACHABLE_HOOKS, Unreachable, edit, send
+from bot.services import lifecycle as lc
 from bot.services.bootstrap import Services
-from bot.services.cards import group_ack, private_ack, worker_card
+from bot.services.cards import group_ack, handover_line, private_ack, worker_card
 from bot.services.desk import Desk
-from storage.outbox import Button, OutboxItem
+from bot.services.schedule import quiet_until
+from storage.outbox import Button, OutboxItem, OutgoingMessage
 from storage.tickets import Ticket
 
 log = logging.getLogger(__name__)
@@ -20,7 +22,9 @@ log = logging.getLogger(__name__)
 MAX_FALLBACKS = 4
 
 
-def render_card(services: Services, ticket: Ticket, photos: int) -> tuple[str, list[list[Button]]]:
+def render_card(
+    services: Services, ticket: Ticket, photos: int, handover: str | None = None
+) -> tuple[str, list[list[Button]]]:
     """Render a ticket's worker card."""
     return worker_card(
         ticket,
@@ -28,7 +32,34 @@ def render_card(services: Services, ticket: Ticket, photos: int) -> tuple[str, l
         worker=services.worker_name(ticket.assignee_key),
         tz=services.tz,
         photos=photos,
+        handover=handover,
     )
+
+
+async def handover_of(services: Services, ticket: Ticket) -> str | None:
+    """Why the ticket came to its worker (the last transfer's or return's reason), if it moved."""
+    if ticket.status == lc.NEW:
+        return None  # never moved: nothing to read
+    event = await services.tickets.repo.last_event(
+        ticket.id, ("transferred", "returned", "reassigned")
+    )
+    if event is None:
+        return None
+    key = (event.detail or {}).get("by_key")
+    who = services.worker_name(key) if isinstance(key, str) else ""
+    return handover_line(event, who)
+
+
+async def card_of(
+    services: Services, ticket: Ticket, photos: int
+) -> tuple[str, list[list[Button]]]:
+    """Render a ticket's worker card with why it was handed over and what waits on it."""
+    notes = [await handover_of(services, ticket)]
+    if ticket.status in lc.OPEN_STATES:
+        pending = await services.tickets.open_reject_request(ticket.id)
+        if pending is not None:
+            notes.append(texts.CARD_REJECT_PENDING.format(reason=pending.reason))
+    return render_card(services, ticket, photos, "\n".join(n for n in notes if n) or None)
 
 
 async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> None:
@@ -36,7 +67,7 @@ async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) ->
     if ticket.card_chat_id is None or ticket.card_message_id is None:
         return
     photos = len(await services.tickets.photos(ticket.id))
-    text, buttons = render_card(services, ticket, photos)
+    text, buttons = await card_of(services, ticket, photos)
     if ticket.card_chat_id != ticket.assignee_id:
         buttons = []  # the card of someone who no longer has the ticket: read-only
     await edit(bot, ticket.card_chat_id, ticket.card_message_id, text, buttons=buttons, html=True)
@@ -135,7 +166,7 @@ async def ensure_card(
             ticket = reroute.ticket
             continue
         photos = await services.tickets.photos(ticket.id) if may_have_photos else []
-        text, buttons = render_card(services, ticket, len(photos))
+        text, buttons = await card_of(services, ticket, len(photos))
         try:
             card = await send(
                 bot,
@@ -167,16 +198,21 @@ async def ensure_card(
 
 
 async def acknowledge(
-    bot: ExtBot[None], services: Services, ticket: Ticket, *, echo: bool = False
+    bot: ExtBot[None],
+    services: Services,
+    ticket: Ticket,
+    *,
+    echo: bool = False,
+    call_first: str = "",
 ) -> Ticket:
     """Tell the reporter (in the group, or privately) who has the ticket, once."""
     if ticket.reply_message_id is not None or ticket.chat_id is None:
         return ticket
-    return await _queue_ack(bot, services, ticket, echo=echo)
+    return await _queue_ack(bot, services, ticket, echo=echo, call_first=call_first)
 
 
 async def _queue_ack(
-    bot: ExtBot[None], services: Services, ticket: Ticket, *, echo: bool
+    bot: ExtBot[None], services: Services, ticket: Ticket, *, echo: bool, call_first: str = ""
 ) -> Ticket:
     assert ticket.chat_id is not None
     desk = Desk(services)
@@ -191,6 +227,8 @@ async def _queue_ack(
         text = group_ack(
             ticket, category=category, worker=worker, role=role, tz=services.tz, echo=echo
         )
+    if call_first:  # a danger: calling 119/110/120 comes before anything the community does
+        text = texts.CALL_FIRST[call_first] + "\n" + text
     card = ticket.card_message_id
     try:
         reply = await send(
@@ -209,17 +247,44 @@ async def _queue_ack(
 
 
 async def deliver(
-    bot: ExtBot[None], services: Services, ticket: Ticket, *, new_without_photos: bool = False
+    bot: ExtBot[None],
+    services: Services,
+    ticket: Ticket,
+    *,
+    new_without_photos: bool = False,
+    call_first: str = "",
 ) -> Ticket:
     """Card first (so the reply names who really has it), then the reporter's reply."""
     ticket = await ensure_card(bot, services, ticket, may_have_photos=not new_without_photos)
-    return await acknowledge(bot, services, ticket, echo=not ticket.is_private)
+    return await acknowledge(
+        bot, services, ticket, echo=not ticket.is_private, call_first=call_first
+    )
 
 
 async def announce(bot: ExtBot[None], services: Services, ticket: Ticket, text: str) -> None:
-    """Tell the reporter's chat briefly what happened, as a reply to the complaint."""
+    """Tell the reporter's chat briefly what happened, as a reply to the complaint.
+
+    In a group, news of a non-urgent ticket waits for the group's quiet hours to end.
+    """
     if ticket.chat_id is None:
         return
+    if not ticket.is_private and ticket.urgency != "urgent":
+        now = services.clock.now()
+        quiet = (await services.schedule.schedule_for(ticket.chat_id)).quiet_hours
+        release = quiet_until(now, quiet, services.tz)
+        if release > now:
+            await services.outbox.enqueue(
+                ticket.chat_id,
+                OutgoingMessage(
+                    text,
+                    reply_to_message_id=ticket.message_id,
+                    purpose="announce",
+                    extra={"ticket_id": ticket.id},
+                ),
+                now,
+                not_before=release,
+            )
+            return
     try:
         await send(bot, services, ticket.chat_id, text, reply_to=ticket.message_id)
     except Unreachable:

@@ -18,16 +18,19 @@ from telegram.ext import (
 
 from bot import texts
 from bot.app import GridContext
+from bot.handlers import access as gate_access
 from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import edit, send
-from bot.handlers.tickets_out import announce, ensure_card, refresh_card, render_card
+from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
+from bot.services import access
 from bot.services.bootstrap import Services
 from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
+from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
-from bot.services.tickets import Actor, Ticket
+from bot.services.tickets import Actor, Ticket, acts_for_holder
 from storage.outbox import Button
 from storage.tickets import TicketEvent
 
@@ -74,16 +77,18 @@ async def on_card_button(update: Update, context: GridContext) -> None:
 
     if verb == "acc":
         ticket = await services.tickets.accept(ticket_id, actor)
-        await query.answer(texts.ACTION_DONE)
+        await query.answer(texts.DONE_ACCEPTED.format(number=ticket.number))
         await refresh_card(bot, services, ticket)
-        await announce(
-            bot,
-            services,
-            ticket,
-            texts.ACCEPTED_GROUP.format(
-                number=ticket.number, worker=services.worker_name(ticket.assignee_key)
-            ),
-        )
+        holder = services.worker_name(ticket.assignee_key)
+        if acts_for_holder(ticket, actor):
+            said = texts.ACCEPTED_GROUP.format(number=ticket.number, worker=holder)
+        else:  # the secretary's own press: recorded and told as theirs, not the worker's
+            said = texts.ACCEPTED_FOR_GROUP.format(
+                number=ticket.number,
+                admin=services.worker_name(actor.worker_key) or actor.name,
+                worker=holder or texts.NOBODY_YET,
+            )
+        await announce(bot, services, ticket, said)
     elif verb == "card":
         await query.answer()
         await _show_card(context, services, ticket, query)
@@ -141,7 +146,7 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         )
     elif verb == "rt":
         ticket = await desk.return_ticket(ticket_id, actor, arg)
-        await query.answer(texts.ACTION_DONE)
+        await query.answer(texts.DONE_RETURNED.format(number=ticket.number))
         await _after_move(context, services, ticket, texts.RETURNED_GROUP)
     elif verb == "res":
         await desk.ask(query.from_user.id, chat_id, "resolve", ticket_id, {})
@@ -158,9 +163,10 @@ async def on_card_button(update: Update, context: GridContext) -> None:
         if prompt is not None and prompt.ticket_id == ticket_id:
             await desk.close_prompt(prompt)
         await _resolve(context, services, ticket_id, actor, note="", photo=None)
-        await query.answer(texts.ACTION_DONE)
+        resolved = texts.DONE_RESOLVED.format(number=ticket.number)
+        await query.answer(resolved)
         if query.message is not None:
-            await edit(bot, chat_id, query.message.message_id, texts.ACTION_DONE)
+            await edit(bot, chat_id, query.message.message_id, resolved)
 
 
 async def _replace_card(
@@ -175,7 +181,7 @@ async def _show_card(context: GridContext, services: Services, ticket: Ticket, q
     if query.message is None:
         return
     photos = len(await services.tickets.photos(ticket.id))
-    text, buttons = render_card(services, ticket, photos)
+    text, buttons = await card_of(services, ticket, photos)
     actor = await Desk(services).actor(query.from_user.id, query.from_user.full_name)
     if not _may_act(ticket, actor):
         buttons = []
@@ -240,6 +246,7 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
                 prompt.ticket_id, actor, str(prompt.data["worker"]), text
             )
         else:
+            held_by = (await services.tickets.get(prompt.ticket_id)).assignee_key
             ticket, lesson = await desk.transfer_to_category(
                 prompt.ticket_id, actor, str(prompt.data["category"]), text
             )
@@ -254,13 +261,31 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
                         explanation=lesson.explanation,
                     ),
                 )
-        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+        if "worker" not in prompt.data and ticket.assignee_key == held_by:
+            # A corrected category with the same holder: no move, nothing for the group.
+            await send(
+                context.bot,
+                services,
+                msg.chat_id,
+                texts.RECATEGORISED_KEPT.format(
+                    number=ticket.number, category=services.category_name(ticket.category)
+                ),
+            )
+            await refresh_card(context.bot, services, ticket)
+            raise ApplicationHandlerStop
+        moved = texts.DONE_TRANSFERRED.format(
+            number=ticket.number, worker=services.worker_name(ticket.assignee_key)
+        )
+        await send(context.bot, services, msg.chat_id, moved)
         await _after_move(context, services, ticket, texts.TRANSFERRED_GROUP)
     elif prompt.action == "resolve":
         if not await desk.close_prompt(prompt):
             raise ApplicationHandlerStop
         await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
-        await send(context.bot, services, msg.chat_id, texts.ACTION_DONE)
+        resolved = await services.tickets.get(prompt.ticket_id)
+        await send(
+            context.bot, services, msg.chat_id, texts.DONE_RESOLVED.format(number=resolved.number)
+        )
     elif prompt.action in lifecycle.PROMPT_ACTIONS:
         await lifecycle.answer_prompt(context, prompt, actor, msg.chat_id, text)
     raise ApplicationHandlerStop
@@ -314,54 +339,71 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         )
         return
     category = services.category_name(ticket.category)
-    if not msg.is_private:
+    # One policy decides: the card in private to its people, a status line in the community's
+    # groups for public tickets, and otherwise the very answer a missing number gets.
+    facts = await gate_access.facts_of(services, ticket)
+    who = await gate_access.viewer_of(services, msg.sender.user_id)
+    place = await gate_access.place_of_chat(services, msg.chat_id, is_private=msg.is_private)
+    member = False
+    if place.is_private and not access.sees_card(who, facts) and facts.origin_chat_id:
+        member = await gate_access.is_member(context.bot, facts.origin_chat_id, who.user_id)
+    shown = access.view(who, facts, place, member_of_community_group=member)
+    if shown is access.View.NOTHING:
+        await send(
+            context.bot, services, msg.chat_id, texts.TICKET_NOT_FOUND.format(number=number)
+        )
+        return
+    if shown is access.View.STATUS:
         await send(
             context.bot,
             services,
             msg.chat_id,
             public_status(ticket, category=category),
-            reply_to=msg.message_id,
+            reply_to=None if msg.is_private else msg.message_id,
         )
         return
     desk = Desk(services)
     actor = await desk.actor(msg.sender.user_id, msg.sender.name)
-    staff = actor.worker_key is not None or actor.is_admin
-    is_reporter = ticket.reporter_id == msg.sender.user_id
-    follower = await services.tickets.is_follower(ticket.id, msg.sender.user_id)
-    if not (staff or is_reporter or follower):
-        raise DomainError("not_allowed")
     events = await services.tickets.history(ticket.id)
     photos = await services.tickets.photos(ticket.id)
-    history = timeline(events, tz=services.tz, who=_who(services, ticket))
-    if staff or is_reporter:
-        card, buttons = render_card(services, ticket, len(photos))
-        if not _may_act(ticket, actor):
-            buttons = []
-        text = card + "\n\n" + html.escape(history)
-        await send(context.bot, services, msg.chat_id, text, buttons=buttons, html=True)
-        for photo in photos:
-            await send(context.bot, services, msg.chat_id, "", photo=photo.file_id)
-    else:
-        await send(
-            context.bot,
-            services,
-            msg.chat_id,
-            public_status(ticket, category=category) + "\n\n" + history,
-        )
+    history = timeline(
+        events,
+        tz=services.tz,
+        who=_who(services, ticket),
+        worker_name=services.worker_name,
+        category_name=services.category_name,
+    )
+    card, buttons = await card_of(services, ticket, len(photos))
+    if not _may_act(ticket, actor):
+        buttons = []
+    text = card + "\n\n" + html.escape(history)
+    await send(context.bot, services, msg.chat_id, text, buttons=buttons, html=True)
+    for photo in photos:
+        await send(context.bot, services, msg.chat_id, "", photo=photo.file_id)
 
 
 def _who(services: Services, ticket: Ticket) -> Any:
+    departments = {d.key: d.name for d in services.escalation.policy.departments}
+
     def who(event: TicketEvent) -> str:
+        detail = event.detail or {}
+        key = detail.get("by_key")
+        if isinstance(key, str) and key:
+            return services.worker_name(key)  # the person, by the name the community knows
         if event.actor_id is None:
             return texts.TIMELINE_SYSTEM
         if event.actor_id == ticket.reporter_id:
             return texts.TIMELINE_REPORTER
-        for worker in services.community.workers:
-            if worker.telegram_id == event.actor_id:
-                return worker.name
-        if event.actor_role in ("worker", "admin", "department"):
-            return services.worker_name(event.actor_role)
-        return texts.TIMELINE_RESIDENT
+        people: list[Worker | Admin] = [*services.community.workers, *services.community.admins]
+        for person in people:
+            if person.telegram_id == event.actor_id:
+                return person.name
+        if event.actor_role == "department":
+            return departments.get(str(detail.get("department", "")), texts.TIMELINE_DEPARTMENT)
+        if event.actor_role in ("worker", "admin") and detail.get("by"):
+            return str(detail["by"])
+        # Never the role's code ("admin"): its Chinese name when the person is not on file.
+        return texts.TIMELINE_ROLE_NAMES.get(event.actor_role, texts.TIMELINE_RESIDENT)
 
     return who
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from bot.nlp.classifier import NONE, Classifier
 
 IGNORE = "ignore"
-CONFIRM = "confirm"
+TICKET = "ticket"
+TRIAGE = "triage"
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +26,7 @@ class Example:
 class Outcome:
     example: Example
     predicted: str
-    decision: str = "ticket"  # what the bot does in the group: ticket, confirm or ignore
+    decision: str = TICKET  # what the bot does: ticket, triage (the worker's list) or ignore
 
     @property
     def correct(self) -> bool:
@@ -40,10 +41,10 @@ class Report:
     total: int
     accuracy: float
     macro_f1: float
-    false_alarm_rate: float  # gold none predicted as a complaint (ticket or confirm)
-    complaint_recall: float  # gold complaint predicted as any complaint
-    confirm_rate: float  # gold complaints the bot would ask "which category?" about
-    group_noise_rate: float  # gold none the bot would answer in the group at all
+    false_alarm_rate: float  # public false alarms: gold none the bot would open a ticket on
+    triage_load: float  # gold none sent to a worker's triage list
+    complaint_recall: float  # gold complaints reaching a ticket or triage
+    auto_ticket_rate: float  # gold complaints ticketed without a person looking
     confusions: tuple[tuple[str, str, int], ...]  # (gold, predicted, count), worst first
     outcomes: tuple[Outcome, ...]
 
@@ -82,16 +83,16 @@ def _gold(outcome: Outcome) -> str:
 
 
 def report(outcomes: Iterable[Outcome]) -> Report:
-    """Compute accuracy, macro-F1, false alarms, recall, confirm and noise rates, confusions."""
+    """Compute accuracy, macro-F1, false alarms, triage load, recall, auto-tickets, confusions."""
     items = tuple(outcomes)
     total = len(items)
     correct = sum(o.correct for o in items)
     gold_none = [o for o in items if o.example.labels == {NONE}]
     gold_complaint = [o for o in items if NONE not in o.example.labels]
-    false_alarms = sum(o.predicted != NONE for o in gold_none)
-    found = sum(o.predicted != NONE for o in gold_complaint)
-    confirmed = sum(o.decision == CONFIRM for o in gold_complaint)
-    noisy = sum(o.decision != IGNORE for o in gold_none)
+    false_alarms = sum(o.decision == TICKET for o in gold_none)
+    triaged = sum(o.decision == TRIAGE for o in gold_none)
+    found = sum(o.decision != IGNORE for o in gold_complaint)
+    ticketed = sum(o.decision == TICKET for o in gold_complaint)
     classes = sorted({_gold(o) for o in items} | {o.predicted for o in items})
     f1s = []
     for code in classes:
@@ -107,9 +108,9 @@ def report(outcomes: Iterable[Outcome]) -> Report:
         accuracy=correct / total if total else 0.0,
         macro_f1=sum(f1s) / len(f1s) if f1s else 0.0,
         false_alarm_rate=false_alarms / len(gold_none) if gold_none else 0.0,
+        triage_load=triaged / len(gold_none) if gold_none else 0.0,
         complaint_recall=found / len(gold_complaint) if gold_complaint else 0.0,
-        confirm_rate=confirmed / len(gold_complaint) if gold_complaint else 0.0,
-        group_noise_rate=noisy / len(gold_none) if gold_none else 0.0,
+        auto_ticket_rate=ticketed / len(gold_complaint) if gold_complaint else 0.0,
         confusions=tuple((g, p, n) for (g, p), n in confusions.most_common()),
         outcomes=items,
     )

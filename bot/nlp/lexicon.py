@@ -48,32 +48,16 @@ class Category:
 
 @dataclass(frozen=True, slots=True)
 class Cues:
-    problem: tuple[str, ...]
-    complaint: Mapping[str, float]
-    not_complaint: Mapping[str, float]
     negations: tuple[str, ...]
     negatable: tuple[str, ...]
-    urgent: tuple[str, ...]
     places: tuple[str, ...]
-    # Problem words that say plainly something is wrong (坏, 不亮, 堵, 太): a clear complaint.
-    clear: tuple[str, ...] = ()
-    # A notice of planned work: a future time (明天) with an address to all (请大家) or
-    # planned works (年检), or a notice heading (【通知】); a veto word (还没, 又, 坏了) makes
-    # it a complaint.
-    announce_when: tuple[str, ...] = ()
-    announce_to: tuple[str, ...] = ()
-    announce_works: tuple[str, ...] = ()
-    announce_head: tuple[str, ...] = ()
-    announce_from: tuple[str, ...] = ()
-    announce_veto: tuple[str, ...] = ()
-    # A request to have something done (请物业明天来修) or a broken promise (说好…又推到): each
-    # entry is sides of alternatives ("请|麻烦 … 修|处理") that must appear in order, close by.
-    requests: tuple[tuple[tuple[str, ...], ...], ...] = ()
-    # Words in the same clause that make a request a notice or a neighbour's question (请大家).
-    request_not: tuple[str, ...] = ()
-    # Typing and voice-input slips rewritten before reading (怀了 -> 坏了, dianti -> 电梯); an
-    # entry mapped to itself protects a real word (怀了孕) from a shorter slip.
+    # Where or whose, never what (楼上, 门口, 管理处): never counted towards a category.
+    context: tuple[str, ...] = ()
+    # Typing and voice-input slips and local slang rewritten before reading (怀了 -> 坏了,
+    # dianti -> 电梯); an entry mapped to itself protects a real word (怀了孕) from a shorter slip.
     slips: Mapping[str, str] = field(default_factory=dict)
+    # A community's own notice phrases (本苑通告): evidence against a complaint in the gate.
+    notices: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +115,10 @@ def _words(source: str, key: str, value: object) -> tuple[str, ...]:
     return tuple(words)
 
 
-def _optional_words(source: str, cues: Mapping[str, Any], key: str) -> tuple[str, ...]:
-    return _words(source, f"cues.{key}", cues[key]) if key in cues else ()
+def _optional_words(
+    source: str, table: Mapping[str, Any], key: str, name: str | None = None
+) -> tuple[str, ...]:
+    return _words(source, name or f"cues.{key}", table[key]) if key in table else ()
 
 
 def _slips(source: str, key: str, value: object) -> dict[str, str]:
@@ -163,20 +149,6 @@ def _combos(source: str, key: str, value: object) -> tuple[Combo, ...]:
     return tuple(combos)
 
 
-def _requests(source: str, cues: Mapping[str, Any]) -> tuple[tuple[tuple[str, ...], ...], ...]:
-    """Parse request patterns: "a|b … c|d" (sides in order) or "a|b" (words alone)."""
-    entries = _optional_words(source, cues, "requests")
-    parsed = []
-    for entry in entries:
-        sides = tuple(
-            tuple(w.strip() for w in side.split("|") if w.strip()) for side in entry.split("…")
-        )
-        if any(not side for side in sides):
-            raise LexiconError(source, "cues.requests", f"pattern {entry!r} has an empty side")
-        parsed.append(sides)
-    return tuple(parsed)
-
-
 def _category(source: str, code: str, table: object, prefix: str = "categories") -> Category:
     key = f"{prefix}.{code}"
     if not _CODE.match(code):
@@ -203,24 +175,10 @@ def parse_taxonomy(data: Mapping[str, Any], source: str = DEFAULT_FILE) -> Taxon
     if not isinstance(cues, Mapping):
         raise LexiconError(source, "cues", "missing [cues] table")
     parsed_cues = Cues(
-        problem=_words(source, "cues.problem", cues.get("problem")),
-        complaint=_keywords(source, "cues.complaint", cues.get("complaint"), allow_empty=False),
-        not_complaint=_keywords(
-            source, "cues.not_complaint", cues.get("not_complaint"), allow_empty=False
-        ),
         negations=_words(source, "cues.negations", cues.get("negations")),
         negatable=_words(source, "cues.negatable", cues.get("negatable")),
-        urgent=_words(source, "cues.urgent", cues.get("urgent")),
         places=_words(source, "cues.places", cues.get("places")),
-        clear=_words(source, "cues.clear", cues["clear"]) if "clear" in cues else (),
-        announce_when=_optional_words(source, cues, "announce_when"),
-        announce_to=_optional_words(source, cues, "announce_to"),
-        announce_works=_optional_words(source, cues, "announce_works"),
-        announce_head=_optional_words(source, cues, "announce_head"),
-        announce_from=_optional_words(source, cues, "announce_from"),
-        announce_veto=_optional_words(source, cues, "announce_veto"),
-        requests=_requests(source, cues),
-        request_not=_optional_words(source, cues, "request_not"),
+        context=_optional_words(source, cues, "context"),
         slips=_slips(source, "cues.slips", cues.get("slips", {})),
     )
     tables = data.get("categories")
@@ -257,13 +215,17 @@ def apply_overrides(base: Taxonomy, overrides: Mapping[str, Any] | None) -> Taxo
         keywords = ["电梯广告:2.5"]
         [classifier]
         disable = ["services"]
+        places = ["榕树头", "东苑会所"]   # named places of this community (routing reads them)
+        notices = ["本苑通告"]           # its own notice phrases: never a complaint
+        [classifier.slang]               # local slang, rewritten before reading
+        "部梯死咗" = "电梯坏了"
     """
     if not overrides:
         return base
     src = COMMUNITY
     if not isinstance(overrides, Mapping):
         raise LexiconError(src, "classifier", "must be a table")
-    known_keys = {"keywords", "rename", "categories", "disable"}
+    known_keys = {"keywords", "rename", "categories", "disable", "places", "notices", "slang"}
     for key in overrides:
         if key not in known_keys:
             raise LexiconError(src, f"classifier.{key}", f"unknown key; use {sorted(known_keys)}")
@@ -309,4 +271,26 @@ def apply_overrides(base: Taxonomy, overrides: Mapping[str, Any] | None) -> Taxo
         if code == "other":
             raise LexiconError(src, "classifier.disable", "'other' cannot be disabled")
         del cats[code]
-    return Taxonomy(tuple(cats.values()), base.cues)
+    return Taxonomy(tuple(cats.values()), _local_words(src, base.cues, overrides))
+
+
+def _local_words(src: str, cues: Cues, overrides: Mapping[str, Any]) -> Cues:
+    """Add a community's places, notice phrases and local slang to the cues."""
+    places = _optional_words(src, overrides, "places", "classifier.places")
+    notices = _optional_words(src, overrides, "notices", "classifier.notices")
+    slang = _slips(src, "classifier.slang", overrides.get("slang", {}))
+    for wrong, right in slang.items():
+        if wrong == right or len(wrong) < 2:
+            raise LexiconError(
+                src,
+                f"classifier.slang.{wrong}",
+                "needs two or more characters and a different meaning",
+            )
+    if not (places or notices or slang):
+        return cues
+    return replace(
+        cues,
+        places=cues.places + tuple(p for p in places if p not in cues.places),
+        notices=cues.notices + notices,
+        slips={**cues.slips, **slang},
+    )

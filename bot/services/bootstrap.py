@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.nlp import Classifier, LexiconError
-from bot.nlp.learning import Learner
+from bot import texts
+from bot.nlp import NONE, Classifier, LexiconError
 from bot.services.clock import Clock
 from bot.services.community import Community, ConfigError, load_community
-from bot.services.escalation import EscalationConfigError, EscalationPolicy, EscalationSweep
+from bot.services.escalation import (
+    EscalationConfigError,
+    EscalationPolicy,
+    EscalationSweep,
+    QuietHours,
+    contact_names,
+)
+from bot.services.holidays import HolidayCalendar, parse_holidays
 from bot.services.intake import IntakeService
+from bot.services.learning import Learner
 from bot.services.people import CommunityState
-from bot.services.points import PointsService, parse_points_config
+from bot.services.points import PointsConfig, PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
 from bot.services.residents import ResidentService
-from bot.services.schedule import ScheduleService, parse_schedule_config
-from bot.services.sla import SlaConfigError, SlaPolicy
+from bot.services.retention import RetentionConfig, RetentionService, parse_retention_config
+from bot.services.schedule import (
+    ScheduleConfig,
+    ScheduleService,
+    parse_schedule_config,
+    quiet_until,
+)
+from bot.services.sla import SlaConfigError, SlaPolicy, WorkCalendar
 from bot.services.tasks import TaskService
 from bot.services.tickets import TicketService
-from storage.db import Database
+from bot.services.triage import TriageConfig, TriageService, parse_triage_config
 from storage.outbox import OutboxRepository
+from storage.store import Store
 
 
 class StartupConfigError(Exception):
@@ -33,7 +49,7 @@ class StartupConfigError(Exception):
 class Services:
     """The community's rules, built once per process."""
 
-    db: Database
+    db: Store
     clock: Clock
     tz: ZoneInfo
     classifier: Classifier
@@ -50,9 +66,13 @@ class Services:
     redemption: RedemptionService
     schedule: ScheduleService
     outbox: OutboxRepository
+    triage: TriageService
+    retention: RetentionService
 
     def category_name(self, code: str) -> str:
         """Return a category's Chinese name."""
+        if code == NONE:
+            return texts.CLASSIFIER_NOT_COMPLAINT
         return self.classifier.category_name(code)
 
     def worker_name(self, key: str | None) -> str:
@@ -74,42 +94,119 @@ def load_classifier(config: Mapping[str, Any], source: str) -> Classifier:
         raise StartupConfigError(f"{source}: {exc}") from None
 
 
-def load_community_file(
-    config: Mapping[str, Any], source: str, classifier: Classifier
-) -> Community:
-    """Parse and validate the community sections of the file."""
+@dataclass(frozen=True, slots=True)
+class CheckedConfig:
+    """The sections of the community file that build the services, all valid."""
+
+    classifier: Classifier
+    community: Community
+    sla: SlaPolicy
+    holidays: HolidayCalendar
+    points: PointsConfig
+    schedule: ScheduleConfig
+    retention: RetentionConfig
+    triage: TriageConfig = field(default_factory=TriageConfig)
+
+
+def check_config(
+    config: Mapping[str, Any],
+    source: str,
+    tz: ZoneInfo,
+    *,
+    classifier: Classifier | None = None,
+    office_ids: Sequence[int] = (),
+) -> CheckedConfig:
+    """Validate the community file offline; raise StartupConfigError listing every problem."""
+    problems: list[str] = []
+    if classifier is None:
+        try:
+            classifier = load_classifier(config, source)
+        except StartupConfigError as exc:
+            problems.append(str(exc))
+            classifier = Classifier.load()  # check the rest against the default categories
+    community: Community | None = None
     try:
-        return load_community(config, source, categories=classifier.categories)
+        community = load_community(config, source, categories=classifier.categories)
     except ConfigError as exc:
-        raise StartupConfigError(str(exc)) from None
+        problems.extend(str(exc).splitlines())
+    sla = SlaPolicy(timezone=tz)
+    try:
+        sla = SlaPolicy.from_config(config.get("sla"), timezone=tz, source=source)
+    except SlaConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    holidays = HolidayCalendar()
+    try:
+        holidays = parse_holidays(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    points_config: PointsConfig | None = None
+    try:
+        points_config = parse_points_config(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    schedule_config: ScheduleConfig | None = None
+    try:
+        schedule_config = parse_schedule_config(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    retention = RetentionConfig()
+    try:
+        retention = parse_retention_config(config, source)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    try:
+        _escalation_policy(config, source, classifier, community, office_ids)
+    except EscalationConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    triage = TriageConfig()
+    try:
+        quiet = schedule_config.defaults.quiet_hours if schedule_config is not None else None
+        triage = parse_triage_config(config, source, sla.working_hours, quiet)
+    except ConfigError as exc:
+        problems.extend(str(exc).splitlines())
+    if problems or community is None or points_config is None or schedule_config is None:
+        raise StartupConfigError("\n".join(problems))
+    # Years written in the file take precedence over the package's calendar.
+    sla = replace(sla, calendar=WorkCalendar(holidays.is_workday))
+    return CheckedConfig(
+        classifier, community, sla, holidays, points_config, schedule_config, retention, triage
+    )
+
+
+def _escalation_policy(
+    config: Mapping[str, Any],
+    source: str,
+    classifier: Classifier,
+    community: Community | None,
+    office_ids: Sequence[int],
+) -> EscalationPolicy:
+    return EscalationPolicy.from_config(
+        config,
+        office_ids=office_ids,
+        community=community.name if community is not None else "",
+        category_names={code: classifier.category_name(code) for code in classifier.categories},
+        worker_names={w.key: w.name for w in community.workers} if community is not None else {},
+        source=source,
+        reserved_keys=frozenset(w.key for w in community.workers)
+        | frozenset(a.key for a in community.admins)
+        if community is not None
+        else frozenset(),
+    )
 
 
 async def build_services(
     config: Mapping[str, Any],
     source: str,
-    db: Database,
+    db: Store,
     clock: Clock,
     tz: ZoneInfo,
     *,
     classifier: Classifier | None = None,
 ) -> Services:
     """Validate the whole community file and build every service on the open database."""
-    classifier = classifier or load_classifier(config, source)
-    community = load_community_file(config, source, classifier)
-    problems: list[str] = []
-    sla = SlaPolicy(timezone=tz)
-    try:
-        sla = SlaPolicy.from_config(config.get("sla"), timezone=tz)
-    except SlaConfigError as exc:
-        problems.append(f"{source}: {exc}")
-    try:
-        points_config = parse_points_config(config, source)
-    except ConfigError as exc:
-        problems.append(str(exc))
-    try:
-        schedule_config = parse_schedule_config(config, source)
-    except ConfigError as exc:
-        problems.append(str(exc))
+    checked = check_config(config, source, tz, classifier=classifier)
+    classifier, community, sla = checked.classifier, checked.community, checked.sla
+    points_config, schedule_config = checked.points, checked.schedule
     state = CommunityState(db, community, clock)
     await state.start()
     office_ids = [
@@ -119,22 +216,19 @@ async def build_services(
     ]
     names = {code: classifier.category_name(code) for code in classifier.categories}
     workers = {w.key: w.name for w in community.workers}
-    policy = EscalationPolicy()
     try:
-        policy = EscalationPolicy.from_config(
-            config,
-            office_ids=office_ids,
-            community=community.name,
-            category_names=names,
-            worker_names=workers,
-        )
+        policy = _escalation_policy(config, source, classifier, community, office_ids)
     except EscalationConfigError as exc:
-        problems.append(f"{source}: {exc}")
-    if problems:
-        raise StartupConfigError("\n".join(problems))
+        raise StartupConfigError(str(exc)) from None
 
+    async def admin_ids() -> list[int]:
+        found = [await state.telegram_id_of(a.key) for a in community.admins]
+        return [tid for tid in found if tid is not None]
+
+    state.set_contacts(contact_names(config, community.street_office))
     learner = Learner(db, clock)
     await learner.load(community.name, classifier)
+    points = PointsService(db, clock, points_config)
     tickets = TicketService(
         db,
         clock,
@@ -143,10 +237,47 @@ async def build_services(
         office_ids=office_ids,
         category_names=names,
         worker_names=workers,
+        points=points,
     )
-    points = PointsService(db, clock, points_config)
+    outbox = OutboxRepository(db)
+    intake = IntakeService(db, clock, classifier, community, state, tickets)
+    triage = TriageService(
+        db,
+        clock,
+        sla,
+        classifier,
+        community,
+        state,
+        learner,
+        outbox,
+        office_ids=office_ids,
+        config=checked.triage,
+    )
+    intake.triage = triage.file
     redemption = RedemptionService(db, clock, points)
     await redemption.sync_catalogue()
+    schedule = ScheduleService(
+        db,
+        clock,
+        schedule_config,
+        tz,
+        category_names=names,
+        grid_names={g.code: g.name for g in community.grids},
+        holidays=checked.holidays,
+        admin_ids=admin_ids,
+    )
+
+    async def group_release(chat_id: int, moment: datetime) -> datetime:
+        """When a post decided at `moment` may reach a group: after its quiet hours."""
+        return quiet_until(moment, (await schedule.schedule_for(chat_id)).quiet_hours, tz)
+
+    tickets.group_release = group_release
+
+    async def quiet_by_chat() -> dict[int, QuietHours]:
+        """Each group's own quiet hours (a group's /schedule may change them)."""
+        overrides = await schedule.repo.overrides()
+        return {chat: schedule.effective(o).quiet_hours for chat, o in overrides.items()}
+
     return Services(
         db=db,
         clock=clock,
@@ -157,19 +288,22 @@ async def build_services(
         state=state,
         sla=sla,
         tickets=tickets,
-        escalation=EscalationSweep(db, clock, sla, policy),
-        intake=IntakeService(db, clock, classifier, community, state, tickets),
-        residents=ResidentService(db, clock),
+        escalation=EscalationSweep(
+            db,
+            clock,
+            sla,
+            policy,
+            quiet_hours=schedule.config.defaults.quiet_hours,
+            quiet_by_chat=quiet_by_chat,
+            contacts=state.contact_ids,
+        ),
+        intake=intake,
+        residents=ResidentService(db, clock, community),
         points=points,
         tasks=TaskService(db, clock, points),
         redemption=redemption,
-        schedule=ScheduleService(
-            db,
-            clock,
-            schedule_config,
-            tz,
-            category_names=names,
-            grid_names={g.code: g.name for g in community.grids},
-        ),
-        outbox=OutboxRepository(db),
+        schedule=schedule,
+        outbox=outbox,
+        triage=triage,
+        retention=RetentionService(db, clock, checked.retention),
     )

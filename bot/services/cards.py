@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 
 from bot import texts
 from bot.services import lifecycle as lc
-from bot.services.privacy import mask_pii
+from bot.services.privacy import mask_for_staff, mask_pii
 from storage.outbox import Button
 from storage.tickets import Ticket, TicketEvent
 
@@ -99,12 +99,13 @@ def worker_card(
     worker: str,
     tz: ZoneInfo,
     photos: int = 0,
+    handover: str | None = None,
 ) -> tuple[str, Buttons]:
-    """Render the ticket card a worker acts on (HTML)."""
+    """Render the ticket card a worker acts on (HTML); handover: why it came to this worker."""
     e = html.escape
     icon = "🆕" if ticket.status in lc.AWAITING_ACCEPT else "🛠"
-    if ticket.status in lc.TERMINAL or ticket.status == lc.RESOLVED:
-        icon = "✅"
+    # Each way a ticket ends looks different: 办结 is not 撤回, 不予受理 or 重复.
+    icon = texts.CARD_FINAL_ICONS.get(ticket.status, icon)
     reporter = f'<a href="tg://user?id={ticket.reporter_id}">{e(ticket.reporter_name)}</a>'
     lines = [
         texts.CARD_TITLE.format(
@@ -114,7 +115,7 @@ def worker_card(
             urgency=texts.URGENCY_LABELS.get(ticket.urgency, ticket.urgency),
         ),
         texts.CARD_LOCATION.format(location=e(place_of(ticket))),
-        texts.CARD_TEXT.format(text=escaped_within(ticket.text, CARD_TEXT_LIMIT)),
+        texts.CARD_TEXT.format(text=escaped_within(mask_for_staff(ticket.text), CARD_TEXT_LIMIT)),
         texts.CARD_REPORTER.format(reporter=reporter),
     ]
     if ticket.is_private:
@@ -125,6 +126,8 @@ def worker_card(
         lines.append(texts.CARD_PRIORITY)
     if photos:
         lines.append(texts.CARD_PHOTOS.format(count=photos))
+    if handover and ticket.status in lc.OPEN_STATES:
+        lines.append(e(handover))
     if ticket.status in lc.AWAITING_ACCEPT:
         lines.append(texts.CARD_ACCEPT_DUE.format(due=local_time(ticket.accept_due_at, tz)))
     elif ticket.status in lc.IN_HAND:
@@ -136,6 +139,18 @@ def worker_card(
         )
     )
     return "\n".join(lines), card_buttons(ticket)
+
+
+def handover_line(event: TicketEvent, who: str) -> str | None:
+    """Say why a ticket came to its worker: a transfer's or a return's reason, and by whom."""
+    detail = event.detail or {}
+    if event.kind == "reassigned":
+        return texts.CARD_REASSIGNED
+    reason = str(detail.get("reason") or "").strip()
+    if not reason:
+        return None
+    template = texts.CARD_TRANSFERRED if event.kind == "transferred" else texts.CARD_RETURNED
+    return template.format(reason=reason, by=who or texts.TIMELINE_STAFF)
 
 
 def group_ack(
@@ -186,18 +201,25 @@ def timeline(
     *,
     tz: ZoneInfo,
     who: Callable[[TicketEvent], str],
+    category_name: Callable[[str], str] | None = None,
+    worker_name: Callable[[str], str] | None = None,
 ) -> str:
-    """The ticket's history, one line per event (plain text)."""
+    """The ticket's history, one line per event (plain text, in words, never codes)."""
+    category_of = category_name or (lambda code: texts.POSTS_CATEGORY_NAMES.get(code, code))
     lines = [texts.TIMELINE_HEAD]
     for event in events:
         label = texts.TIMELINE_KINDS.get(event.kind, event.kind)
         detail = event.detail or {}
         extra = ""
-        for key in ("reason", "note", "to_worker", "category", "rating", "level"):
+        for key in ("reason", "note", "to_worker", "to_category", "category", "rating", "level"):
             value = detail.get(key)
             if value:
                 if key == "level":
                     value = texts.ESCALATION_LEVEL_LABELS.get(value, value)
+                elif key in ("category", "to_category"):
+                    value = category_of(str(value))
+                elif key == "to_worker" and worker_name is not None:
+                    value = worker_name(str(value))
                 elif key == "rating":
                     value = texts.RATING_LABELS.get(value, value)
                 extra = f"（{value}）"

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 
 class Clock(Protocol):
@@ -18,6 +19,24 @@ class SystemClock:
     def now(self) -> datetime:
         """Return the current UTC time."""
         return datetime.now(UTC)
+
+
+class ShiftedClock:
+    """The real clock's pace from another starting moment (the demo's "早上八点")."""
+
+    def __init__(self, start: datetime) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ShiftedClock needs a timezone-aware datetime")
+        self._offset = start - datetime.now(UTC)
+
+    @classmethod
+    def from_local(cls, at: time, tz: ZoneInfo) -> ShiftedClock:
+        """Start today at a local time of day, in the community's timezone."""
+        return cls(datetime.combine(datetime.now(tz).date(), at, tzinfo=tz))
+
+    def now(self) -> datetime:
+        """Return the shifted current time (UTC)."""
+        return datetime.now(UTC) + self._offset
 
 
 class FakeClock:

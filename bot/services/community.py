@@ -214,7 +214,9 @@ def _str(
             problems.add(f"{where}.{name}", "missing (缺少此项)")
         return None
     if not isinstance(value, str) or not value.strip():
-        problems.add(f"{where}.{name}", f"expected a non-empty string, got {value!r}")
+        problems.add(
+            f"{where}.{name}", f"expected a non-empty string, got {value!r}（应为非空文字）"
+        )
         return None
     return value.strip()
 
@@ -224,7 +226,10 @@ def _telegram_id(table: Mapping[str, Any], where: str, problems: _Problems) -> i
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        problems.add(f"{where}.telegram_id", f"expected a positive integer user id, got {value!r}")
+        problems.add(
+            f"{where}.telegram_id",
+            f"expected a positive integer user id, got {value!r}（应为正整数的用户 ID）",
+        )
         return None
     return value
 
@@ -232,7 +237,7 @@ def _telegram_id(table: Mapping[str, Any], where: str, problems: _Problems) -> i
 def _str_list(table: Mapping[str, Any], name: str, where: str, problems: _Problems) -> list[Any]:
     value = table.get(name, [])
     if not isinstance(value, list):
-        problems.add(f"{where}.{name}", f"expected a list, got {value!r}")
+        problems.add(f"{where}.{name}", f"expected a list, got {value!r}（应为列表）")
         return []
     return value
 
@@ -258,25 +263,28 @@ def _parse_grids(raw: Mapping[str, Any], problems: _Problems) -> list[Grid]:
             continue
         where = f"[[grids]] {code}"
         if code in seen_codes:
-            problems.add(f"{where}.code", f"duplicate grid code {code!r}")
+            problems.add(f"{where}.code", f"duplicate grid code {code!r}（网格代码重复）")
             continue
         seen_codes.add(code)
         buildings: list[str] = []
         for item in _str_list(table, "buildings", where, problems):
             if isinstance(item, bool) or not isinstance(item, str | int):
-                problems.add(f"{where}.buildings", f"{item!r} is not a building number")
+                problems.add(
+                    f"{where}.buildings", f"{item!r} is not a building number（不是楼号）"
+                )
                 continue
             building = normalise_building(item)
             if building is None:
                 problems.add(
                     f"{where}.buildings",
-                    f"cannot read building {item!r} (write 3, 3号楼 or B区7号楼)",
+                    f"cannot read building {item!r} (write 3, 3号楼 or B区7号楼)（看不懂楼号）",
                 )
                 continue
             if building in building_owner:
                 problems.add(
                     f"{where}.buildings",
-                    f"building {building} is already in grid {building_owner[building]!r}",
+                    f"building {building} is already in grid {building_owner[building]!r}"
+                    "（一栋楼只能属于一个网格）",
                 )
                 continue
             building_owner[building] = code
@@ -289,18 +297,23 @@ def _parse_grids(raw: Mapping[str, Any], problems: _Problems) -> list[Grid]:
             place = normalise_place(item)
             if place in place_owner:
                 problems.add(
-                    f"{where}.places", f"place {item!r} is already in grid {place_owner[place]!r}"
+                    f"{where}.places",
+                    f"place {item!r} is already in grid {place_owner[place]!r}"
+                    "（一个场所只能属于一个网格）",
                 )
                 continue
             place_owner[place] = code
             places.append(place)
         if not buildings and not places:
-            problems.add(where, "a grid needs at least one building or place")
+            problems.add(
+                where,
+                "a grid needs at least one building or place（网格至少要有一栋楼或一个场所）",
+            )
         grids.append(Grid(code, name, tuple(buildings), tuple(places)))
     if not grids and "grids" in raw:
         problems.add("[[grids]]", "no usable grid")
     elif not grids:
-        problems.add("[[grids]]", "missing: declare at least one grid")
+        problems.add("[[grids]]", "missing: declare at least one grid（缺少网格）")
     return grids
 
 
@@ -316,7 +329,7 @@ def _parse_workers(
             continue
         where = f"[[workers]] {key}"
         if key in seen:
-            problems.add(f"{where}.key", f"duplicate worker key {key!r}")
+            problems.add(f"{where}.key", f"duplicate worker key {key!r}（工作人员代号重复）")
             continue
         seen.add(key)
         name = _str(table, "name", where, problems) or key
@@ -325,22 +338,31 @@ def _parse_workers(
         role = _str(table, "role", where, problems, required=False) or "grid_worker"
         if role not in WORKER_ROLES:
             problems.add(
-                f"{where}.role", f"unknown role {role!r}, use one of {sorted(WORKER_ROLES)}"
+                f"{where}.role",
+                f"unknown role {role!r}, use one of {sorted(WORKER_ROLES)}（未知角色）",
             )
         active = table.get("active", True)
         if not isinstance(active, bool):
-            problems.add(f"{where}.active", f"expected true or false, got {active!r}")
+            problems.add(
+                f"{where}.active", f"expected true or false, got {active!r}（应为 true 或 false）"
+            )
             active = True
         grids: list[str] = []
         for item in _str_list(table, "grids", where, problems):
             if not isinstance(item, str) or item not in grid_codes:
-                problems.add(f"{where}.grids", f"unknown grid {item!r}")
+                problems.add(f"{where}.grids", f"unknown grid {item!r}（没有这个网格）")
             elif item not in grids:
                 grids.append(item)
         if role == "grid_worker" and not grids and "grids" not in table:
-            problems.add(f"{where}.grids", "a grid worker must cover at least one grid")
+            problems.add(
+                f"{where}.grids",
+                "a grid worker must cover at least one grid（网格员至少要负责一个网格）",
+            )
         elif role == "grid_worker" and not grids:
-            problems.add(f"{where}.grids", "a grid worker must cover at least one known grid")
+            problems.add(
+                f"{where}.grids",
+                "a grid worker must cover at least one known grid（网格员至少要负责一个网格）",
+            )
         workers.append(Worker(key, name, telegram_id, phone, tuple(grids), role, active))
     return workers
 
@@ -355,14 +377,15 @@ def _parse_admins(raw: Mapping[str, Any], problems: _Problems) -> list[Admin]:
             continue
         where = f"[[admins]] {key}"
         if key in seen:
-            problems.add(f"{where}.key", f"duplicate admin key {key!r}")
+            problems.add(f"{where}.key", f"duplicate admin key {key!r}（管理员代号重复）")
             continue
         seen.add(key)
         name = _str(table, "name", where, problems) or key
         role = _str(table, "role", where, problems, required=False) or "secretary"
         if role not in ADMIN_ROLES:
             problems.add(
-                f"{where}.role", f"unknown role {role!r}, use one of {sorted(ADMIN_ROLES)}"
+                f"{where}.role",
+                f"unknown role {role!r}, use one of {sorted(ADMIN_ROLES)}（未知角色）",
             )
         admins.append(Admin(key, name, _telegram_id(table, where, problems), role))
     return admins
@@ -390,11 +413,14 @@ def _parse_groups(
         grids: list[str] = []
         for item in _str_list(table, "grids", where, problems):
             if not isinstance(item, str) or item not in grid_codes:
-                problems.add(f"{where}.grids", f"unknown grid {item!r}")
+                problems.add(f"{where}.grids", f"unknown grid {item!r}（没有这个网格）")
             elif item not in grids:
                 grids.append(item)
         if not grids and not any(f"{where}.grids" in p for p in problems.items):
-            problems.add(f"{where}.grids", "a group must be bound to at least one grid")
+            problems.add(
+                f"{where}.grids",
+                "a group must be bound to at least one grid（群至少要绑定一个网格）",
+            )
         groups.append(GroupConfig(chat_id, title, tuple(grids)))
     return groups
 
@@ -445,7 +471,10 @@ def load_community(
 
     for grid in grids:
         if not any(w.role == "grid_worker" and grid.code in w.grids for w in workers):
-            problems.add(f"[[grids]] {grid.code}", "no grid worker covers this grid")
+            problems.add(
+                f"[[grids]] {grid.code}",
+                "no grid worker covers this grid（没有网格员负责这个网格）",
+            )
 
     duty = head.get("duty_worker", raw.get("duty_worker"))
     if duty is None:
@@ -455,7 +484,9 @@ def load_community(
         else:
             problems.add("[community].duty_worker", "missing: name the worker who takes the rest")
     if duty is not None and (not isinstance(duty, str) or duty not in worker_keys):
-        problems.add("[community].duty_worker", f"{duty!r} is not a worker key")
+        problems.add(
+            "[community].duty_worker", f"{duty!r} is not a worker key（没有这个工作人员代号）"
+        )
         duty = None
 
     handling: dict[str, str] = {}
@@ -467,19 +498,25 @@ def load_community(
     for category, rule in table.items():
         key = f"[handling].{category}"
         if category not in known:
-            problems.add(key, f"unknown category {category!r}")
+            problems.add(key, f"unknown category {category!r}（没有这个类别）")
             continue
         if not isinstance(rule, str) or not rule.strip():
             problems.add(key, f'expected "grid", "duty" or a worker key, got {rule!r}')
             continue
         if rule not in (RULE_GRID, RULE_DUTY) and rule not in worker_keys:
-            problems.add(key, f"nobody handles {category}: {rule!r} is not a worker key")
+            problems.add(
+                key,
+                f"nobody handles {category}: {rule!r} is not a worker key（没有这个工作人员代号）",
+            )
             continue
         handling[category] = rule
     for category in sorted(known):
         rule = handling.get(category, RULE_DUTY if category == "other" else RULE_GRID)
         if rule == RULE_GRID and not any(w.role == "grid_worker" for w in workers):
-            problems.add(f"[handling].{category}", f"nobody handles {category}: no grid worker")
+            problems.add(
+                f"[handling].{category}",
+                f"nobody handles {category}: no grid worker（没有网格员）",
+            )
 
     if problems.items:
         raise ConfigError(problems.items, source)

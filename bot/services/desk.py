@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from bot.nlp.learning import Lesson
 from bot.services.community import Worker
 from bot.services.errors import DomainError
+from bot.services.learning import Lesson
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import Actor, Ticket
 from storage.prompts import Prompt, PromptRepository

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
-from storage.db import Database
 from storage.dialogues import Dialogue, DialogueRepository
+from storage.store import Store
 
 DIALOGUE_TTL = timedelta(minutes=30)
 CLOSED = "closed"
@@ -20,7 +22,7 @@ T = TypeVar("T")
 class DialogueService:
     """One open dialogue per person; each answer is taken once, even when delivered twice."""
 
-    def __init__(self, db: Database, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
+    def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
         self.db = db
         self.clock = clock
         self.ttl = ttl
@@ -77,3 +79,83 @@ class DialogueService:
             await self.close(user_id, chat_id, message_id)
             raise
         return result
+
+
+@dataclass(frozen=True, slots=True)
+class ReasonQuestion:
+    """The bot asked a resident why they rated 不满意; their next message in chat_id answers."""
+
+    user_id: int
+    ticket_id: int
+    chat_id: int
+    expires_at: datetime
+    answered_by: int = 0  # the message that answered it (a redelivery of it is not taken again)
+
+
+class ReasonQuestions:
+    """Open 不满意 questions, one per person, kept in the key/value table.
+
+    Every message of every resident asks "was this person asked why?"; almost nobody was, so
+    the people with a row are remembered here (a superset: expired rows are dropped on read).
+    """
+
+    PREFIX = "rate_reason:"
+
+    def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
+        self.db = db
+        self.clock = clock
+        self.ttl = ttl
+        self._asked: set[int] | None = None
+
+    async def ask(self, user_id: int, chat_id: int, ticket_id: int) -> None:
+        """Remember that a resident was asked why (replacing an older question)."""
+        await self.db.execute(
+            "DELETE FROM kv WHERE key LIKE ? AND json_extract(value, '$.expires_at') < ?",
+            (self.PREFIX + "%", self.clock.now().isoformat()),
+        )
+        await self._put(ReasonQuestion(user_id, ticket_id, chat_id, self.clock.now() + self.ttl))
+
+    async def current(self, user_id: int) -> ReasonQuestion | None:
+        """Return the person's question if it has not expired (an answered one too)."""
+        if self._asked is None:
+            rows = await self.db.fetchall(
+                "SELECT key FROM kv WHERE key LIKE ?", (self.PREFIX + "%",)
+            )
+            self._asked = {int(str(r["key"])[len(self.PREFIX) :]) for r in rows}
+        if user_id not in self._asked:
+            return None
+        raw = await self.db.fetchval("SELECT value FROM kv WHERE key = ?", (self._key(user_id),))
+        if raw is None:
+            return None
+        data = json.loads(str(raw))
+        question = ReasonQuestion(
+            user_id=user_id,
+            ticket_id=int(data["ticket_id"]),
+            chat_id=int(data["chat_id"]),
+            expires_at=datetime.fromisoformat(data["expires_at"]),
+            answered_by=int(data.get("answered_by", 0)),
+        )
+        return question if question.expires_at > self.clock.now() else None
+
+    async def answered(self, question: ReasonQuestion, message_id: int) -> None:
+        """Mark the question answered by a message (kept until it expires, for replays)."""
+        await self._put(replace(question, answered_by=message_id))
+
+    async def _put(self, question: ReasonQuestion) -> None:
+        value = {
+            "ticket_id": question.ticket_id,
+            "chat_id": question.chat_id,
+            "expires_at": question.expires_at.isoformat(),
+            "answered_by": question.answered_by,
+        }
+        await self.db.execute(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (self._key(question.user_id), json.dumps(value), self.clock.now().isoformat()),
+        )
+        if self._asked is not None:
+            self._asked.add(question.user_id)
+
+    def _key(self, user_id: int) -> str:
+        return f"{self.PREFIX}{user_id}"

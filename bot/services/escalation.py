@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot import texts
@@ -14,9 +14,10 @@ from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
+from bot.services.schedule import quiet_until
 from bot.services.sla import SlaPolicy
-from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
+from storage.store import Store
 from storage.tickets import NewEvent, PlannedStep, Step, Ticket, TicketRepository, iso
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,14 @@ log = logging.getLogger(__name__)
 LEVEL_OFFICE = 1
 LEVEL_STREET = 2
 LEVEL_DEPARTMENT = 3
+# The key the street office's contact is invited and linked under (`gridbot invite street`).
+STREET_KEY = "street"
+
+QuietHours = tuple[time, time] | None
+# Loaders the sweep calls once per run: each group's quiet hours, and the escalation contacts
+# who linked their Telegram account by invitation (key -> Telegram id).
+QuietLoader = Callable[[], Awaitable[Mapping[int, QuietHours]]]
+ContactLoader = Callable[[], Awaitable[Mapping[str, int]]]
 
 
 class EscalationConfigError(ConfigError):
@@ -37,7 +46,8 @@ class Department:
     key: str
     name: str
     categories: tuple[str, ...]
-    contact_id: int  # Telegram id of the department's contact
+    # Telegram id of the department's contact; None until someone links by invitation.
+    contact_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +81,7 @@ class EscalationPolicy:
         category_names: Mapping[str, str] | None = None,
         worker_names: Mapping[str, str] | None = None,
         source: str = "community.toml",
+        reserved_keys: frozenset[str] = frozenset(),
     ) -> EscalationPolicy:
         """Build the policy from [escalation] and [[departments]] of the community TOML."""
         problems: list[str] = []
@@ -111,8 +122,13 @@ class EscalationPolicy:
             where = f"[[departments]] {key}"
             if not isinstance(name, str) or not name:
                 problems.append(f"{where}.name: missing")
-            if isinstance(contact, bool) or not isinstance(contact, int):
-                problems.append(f"{where}.contact_id: must be the contact's Telegram id")
+            if contact is not None and (isinstance(contact, bool) or not isinstance(contact, int)):
+                problems.append(
+                    f"{where}.contact_id: must be the contact's Telegram id (or left out and"
+                    f" linked with `gridbot invite {key}`)"
+                )
+            if key == STREET_KEY or key in reserved_keys:
+                problems.append(f"{where}.key: {key!r} is already the key of someone else")
             if not isinstance(categories, list) or not all(isinstance(c, str) for c in categories):
                 problems.append(f"{where}.categories: must be a list of category names")
                 categories = []
@@ -122,7 +138,7 @@ class EscalationPolicy:
                         f"{where}.categories: {category!r} is already handled by {seen[category]}"
                     )
                 seen[category] = key
-            if isinstance(name, str) and isinstance(contact, int):
+            if isinstance(name, str) and (contact is None or isinstance(contact, int)):
                 departments.append(Department(key, name, tuple(categories), contact))
         if problems:
             raise EscalationConfigError(problems, source)
@@ -137,6 +153,18 @@ class EscalationPolicy:
             category_names=dict(category_names or {}),
             worker_names=dict(worker_names or {}),
         )
+
+
+def contact_names(raw: Mapping[str, Any], street_office: str) -> dict[str, str]:
+    """Key -> name of everyone escalations go to: the street office and each department."""
+    names = {STREET_KEY: street_office or texts.STREET_OFFICE}
+    tables = raw.get("departments", [])
+    for table in tables if isinstance(tables, list) else []:
+        if isinstance(table, Mapping):
+            key, name = table.get("key"), table.get("name")
+            if isinstance(key, str) and key and isinstance(name, str) and name:
+                names[key] = name
+    return names
 
 
 def _fraction(section: Mapping[str, Any], key: str, default: float, problems: list[str]) -> float:
@@ -176,9 +204,12 @@ class _Batch:
     levels: list[tuple[int, int]] = field(default_factory=list)
     whistles: list[tuple[int, str, int, datetime, datetime]] = field(default_factory=list)
     lapsed: list[int] = field(default_factory=list)
-    closed: list[int] = field(default_factory=list)
+    closed: list[tuple[int, datetime]] = field(default_factory=list)  # and when resolved
     touched: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    held: list[tuple[str, int, OutgoingMessage, datetime]] = field(default_factory=list)
+    quiet: Mapping[int, QuietHours] = field(default_factory=dict)  # per group chat
+    contacts: Mapping[str, int] = field(default_factory=dict)  # linked escalation contacts
 
 
 class EscalationSweep:
@@ -187,34 +218,53 @@ class EscalationSweep:
     BATCH = 2000
 
     def __init__(
-        self, db: Database, clock: Clock, sla: SlaPolicy, policy: EscalationPolicy
+        self,
+        db: Store,
+        clock: Clock,
+        sla: SlaPolicy,
+        policy: EscalationPolicy,
+        *,
+        quiet_hours: QuietHours = None,
+        quiet_by_chat: QuietLoader | None = None,
+        contacts: ContactLoader | None = None,
     ) -> None:
+        # quiet_hours: the community's quiet hours, holding non-urgent escalations and (unless
+        # a group set its own) every group post until they end.
         self.db = db
         self.clock = clock
         self.sla = sla
         self.policy = policy
         self.repo = TicketRepository(db)
+        self.quiet_hours = quiet_hours
+        self._quiet_by_chat = quiet_by_chat
+        self._contacts = contacts
 
     async def run(self) -> SweepResult:
         """Take every step that is due now; return what was done."""
         now = self.clock.now()
         total: dict[str, int] = defaultdict(int)
         closed: list[int] = []
+        quiet: dict[int, QuietHours] | None = None
+        contacts: dict[str, int] = {}
         # A step may plan the next rung already due (the bot was down): loop until none is.
         for _ in range(10):
             async with self.db.transaction():
                 due = await self.repo.due_steps(now, self.BATCH)
                 if not due:
                     break
-                batch = _Batch()
+                if quiet is None:  # read only when there is something to decide
+                    quiet = dict(await self._quiet_by_chat()) if self._quiet_by_chat else {}
+                    contacts = dict(await self._contacts()) if self._contacts else {}
+                batch = _Batch(quiet=quiet, contacts=contacts)
                 for ticket, step in due:
                     self._take(ticket, step, now, batch)
                 await self._write(batch, now)
             for key, value in batch.counts.items():
                 total[key] += value
-            closed.extend(batch.closed)
+            closed.extend(ticket_id for ticket_id, _ in batch.closed)
             if len(due) < self.BATCH and not any(p.due_at <= now for p in batch.planned):
                 break
+        total["messages"] += await self._report_refused(now)
         result = SweepResult(**total, closed_ids=tuple(closed))
         if result.steps:
             log.info(
@@ -301,10 +351,62 @@ class EscalationSweep:
         )
 
     def _send(
-        self, batch: _Batch, key: str, chat_id: int | None, message: OutgoingMessage
+        self,
+        batch: _Batch,
+        key: str,
+        chat_id: int | None,
+        message: OutgoingMessage,
+        hold_until: datetime | None = None,
     ) -> None:
-        if chat_id is not None:
+        if chat_id is None:
+            return
+        if hold_until is not None:
+            batch.held.append((key, chat_id, message, hold_until))
+        else:
             batch.messages.append((key, chat_id, message))
+
+    def _quiet_end(self, now: datetime, quiet: QuietHours) -> datetime | None:
+        """Return when quiet hours end if `now` is inside them, else None."""
+        end = quiet_until(now, quiet, self.sla.timezone)
+        return end if end > now else None
+
+    def _escalation_hold(self, ticket: Ticket, now: datetime) -> datetime | None:
+        """A non-urgent escalation waits for the community's quiet hours to end."""
+        if ticket.urgency == "urgent":
+            return None
+        return self._quiet_end(now, self.quiet_hours)
+
+    def _group_hold(self, chat_id: int, now: datetime, batch: _Batch) -> datetime | None:
+        """Every post in a group waits for that group's quiet hours to end."""
+        return self._quiet_end(now, batch.quiet.get(chat_id, self.quiet_hours))
+
+    def _street_contact(self, batch: _Batch) -> int | None:
+        return batch.contacts.get(STREET_KEY) or self.policy.street_office_id
+
+    def _department_contact(self, department: Department, batch: _Batch) -> int | None:
+        return batch.contacts.get(department.key) or department.contact_id
+
+    def _undeliverable(
+        self, ticket: Ticket, step: Step, now: datetime, batch: _Batch, target: str
+    ) -> None:
+        """Nobody to send an escalation to: tell the admins, once per ticket and rung."""
+        text = texts.ESCALATION_NOT_SET.format(
+            number=ticket.number,
+            category=self.policy.category_names.get(ticket.category, ticket.category),
+            target=target,
+        )
+        hold = self._escalation_hold(ticket, now)
+        for office_id in self.policy.office_ids:
+            self._send(
+                batch,
+                f"t{ticket.id}:undeliverable:{step.step}:{office_id}",
+                office_id,
+                OutgoingMessage(
+                    text, private=True, purpose="undeliverable", extra={"ticket_id": ticket.id}
+                ),
+                hold,
+            )
+        self._event(ticket, now, "escalation_undeliverable", {"target": target}, batch)
 
     def _local(self, when: datetime) -> str:
         return when.astimezone(self.sla.timezone).strftime("%m-%d %H:%M")
@@ -386,6 +488,7 @@ class EscalationSweep:
 
     def _office(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
         facts = self._facts(ticket, step, now)
+        hold = self._escalation_hold(ticket, now)
         for office_id in self.policy.office_ids:
             self._send(
                 batch,
@@ -397,6 +500,7 @@ class EscalationSweep:
                     purpose="escalate",
                     extra={"ticket_id": ticket.id, "level": LEVEL_OFFICE},
                 ),
+                hold,
             )
         self._send(
             batch,
@@ -421,6 +525,7 @@ class EscalationSweep:
                     purpose="status",
                     extra={"ticket_id": ticket.id},
                 ),
+                self._group_hold(ticket.chat_id, now, batch),
             )
         self._climb(ticket, step, now, batch, LEVEL_OFFICE)
         self._plan_next(ticket, step, "street", self.policy.street_after, batch)
@@ -428,16 +533,20 @@ class EscalationSweep:
 
     def _street(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
         facts = self._facts(ticket, step, now)
+        street = self._street_contact(batch)
+        if street is None:
+            self._undeliverable(ticket, step, now, batch, texts.STREET_OFFICE)
         self._send(
             batch,
             self._key(ticket, step),
-            self.policy.street_office_id,
+            street,
             OutgoingMessage(
                 texts.ESCALATE_TO_STREET.format(**facts),
                 private=True,
                 purpose="escalate",
                 extra={"ticket_id": ticket.id, "level": LEVEL_STREET},
             ),
+            self._escalation_hold(ticket, now),
         )
         self._climb(ticket, step, now, batch, LEVEL_STREET)
         if self.policy.department_for(ticket.category) is not None:
@@ -451,11 +560,19 @@ class EscalationSweep:
             return "skipped"
         facts = self._facts(ticket, step, now)
         ack_minutes = int(self.policy.ack_time.total_seconds() // 60)
-        ack_due = now + self.policy.ack_time
+        hold = self._escalation_hold(ticket, now)
+        # A whistle held through the night gives the department its full time to answer.
+        ack_due = (hold or now) + self.policy.ack_time
+        contact = self._department_contact(department, batch)
+        if contact is None:
+            self._undeliverable(ticket, step, now, batch, department.name)
+            batch.levels.append((LEVEL_DEPARTMENT, ticket.id))
+            batch.counts["skipped"] += 1
+            return "skipped"
         self._send(
             batch,
             self._key(ticket, step),
-            department.contact_id,
+            contact,
             OutgoingMessage(
                 texts.WHISTLE_TO_DEPARTMENT.format(
                     **facts,
@@ -468,8 +585,9 @@ class EscalationSweep:
                 purpose="whistle",
                 extra={"ticket_id": ticket.id, "department": department.key},
             ),
+            hold,
         )
-        batch.whistles.append((ticket.id, department.key, department.contact_id, now, ack_due))
+        batch.whistles.append((ticket.id, department.key, contact, now, ack_due))
         batch.levels.append((LEVEL_DEPARTMENT, ticket.id))
         self._event(
             ticket,
@@ -492,11 +610,14 @@ class EscalationSweep:
     def _whistle_lapse(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
         department = self.policy.department_for(ticket.category)
         name = department.name if department else "-"
-        ack_minutes = int((step.deadline_at - step.started_at).total_seconds() // 60)
+        ack_minutes = int(self.policy.ack_time.total_seconds() // 60)
+        street = self._street_contact(batch)
+        if street is None:
+            self._undeliverable(ticket, step, now, batch, texts.STREET_OFFICE)
         self._send(
             batch,
             self._key(ticket, step),
-            self.policy.street_office_id,
+            street,
             OutgoingMessage(
                 texts.WHISTLE_LAPSED_TO_STREET.format(
                     number=ticket.number, department=name, ack_minutes=ack_minutes
@@ -505,6 +626,7 @@ class EscalationSweep:
                 purpose="escalate",
                 extra={"ticket_id": ticket.id},
             ),
+            self._escalation_hold(ticket, now),
         )
         batch.lapsed.append(ticket.id)
         self._event(ticket, now, "whistle_lapsed", {"department": name}, batch)
@@ -513,7 +635,8 @@ class EscalationSweep:
 
     def _close_unrated(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
         to = lc.check_transition(ticket.status, "close_unrated", number=ticket.number)
-        batch.closed.append(ticket.id)
+        assert ticket.resolved_at is not None
+        batch.closed.append((ticket.id, ticket.resolved_at))
         batch.events.append(
             NewEvent(
                 ticket.id,
@@ -535,27 +658,67 @@ class EscalationSweep:
         await repo.finish_steps(batch.finished, now)
         await repo.add_events(batch.events)
         await repo.queue_messages(batch.messages, now)
+        if batch.held:
+            await repo.queue_held_messages(batch.held, now)
         if batch.planned:
             await repo.plan_steps(batch.planned)
-        for ticket_id, department, contact, at, ack_due in batch.whistles:
-            await repo.add_whistle(ticket_id, department, contact, at, ack_due)
+        if batch.whistles:
+            await repo.add_whistles(batch.whistles)
         if batch.lapsed:
             await repo.lapse_whistles(batch.lapsed, now)
-        for ticket_id in batch.closed:
-            ticket = await repo.get(ticket_id)
-            assert ticket is not None and ticket.resolved_at is not None
-            await repo.update(ticket_id, status=lc.CLOSED, rating="unrated", closed_at=now)
-            await repo.add_rating(ticket_id, ticket.resolved_at, None, "system", "unrated", now)
+        if batch.closed:
+            await repo.close_unrated(batch.closed, lc.CLOSED, now)
         levels = dict.fromkeys(batch.touched, 0)
         for level, ticket_id in batch.levels:
             levels[ticket_id] = max(levels[ticket_id], level)
         await repo.raise_level_and_refresh(levels.items())
-        batch.counts["messages"] += len(batch.messages)
+        batch.counts["messages"] += len(batch.messages) + len(batch.held)
+
+    async def _report_refused(self, now: datetime) -> int:
+        """Tell the admins, once each, of escalations Telegram refused (chat not found, 403)."""
+        if not self.policy.office_ids:
+            return 0
+        refused_sends = await self.repo.refused_escalations()  # a read: no write lock taken
+        if not refused_sends:
+            return 0
+        departments = {d.key: d.name for d in self.policy.departments}
+        messages: list[tuple[str, int, OutgoingMessage]] = []
+        async with self.db.transaction():
+            for refused in refused_sends:
+                if refused.purpose == "whistle":
+                    target = departments.get(refused.department or "", texts.DEPARTMENT_WORD)
+                else:
+                    target = texts.STREET_OFFICE
+                text = texts.ESCALATION_REFUSED.format(number=refused.number, target=target)
+                for office_id in self.policy.office_ids:
+                    messages.append(
+                        (
+                            refused_key(refused.outbox_id, office_id, self.policy.office_ids),
+                            office_id,
+                            OutgoingMessage(
+                                text,
+                                private=True,
+                                purpose="undeliverable",
+                                extra={"ticket_id": refused.ticket_id},
+                            ),
+                        )
+                    )
+            await self.repo.queue_messages(messages, now)
+        return len(messages)
+
+
+def refused_key(outbox_id: int, office_id: int, office_ids: Sequence[int]) -> str:
+    """The report's dedup key; the first admin's is what the next sweep looks for."""
+    if office_id == office_ids[0]:
+        return f"refused:{outbox_id}"
+    return f"refused:{outbox_id}:{office_id}"
 
 
 def late_text(late: timedelta) -> str:
     """Say how late something is in plain words (分钟 / 小时 / 天)."""
     minutes = max(0, int(late.total_seconds() // 60))
+    if minutes < 1:
+        return texts.LATE_UNDER_A_MINUTE
     if minutes < 120:
         return texts.LATE_MINUTES.format(minutes=minutes)
     hours = minutes // 60

@@ -9,20 +9,23 @@ open a ticket routed to its worker. Every decision is stored, so a replay decide
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.nlp import NONE, OTHER, Classifier, Location, Reading
+from bot.nlp.location import PlaceFinder, find_location
+from bot.services import lifecycle as lc
 from bot.services.clock import Clock
-from bot.services.community import Community
+from bot.services.community import Community, normalise_building, normalise_place
 from bot.services.errors import DomainError
 from bot.services.people import CommunityState
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import NewTicket, Ticket, TicketService
-from storage.db import Database
+from storage.store import Row, Store
+from storage.tickets import NewEvent
 
 BURST_WINDOW = timedelta(minutes=1)  # five messages about one thing in a minute: one ticket
 SIMILAR_WINDOW = timedelta(days=3)  # an open ticket on the same problem from the last days
@@ -39,6 +42,26 @@ SIMILAR = "similar"
 CONFIRM = "confirm"
 ASK_BUILDING = "ask_building"
 NOT_COMPLAINT = "not_complaint"
+STATUS = "status"  # the reporter asked how their own open ticket stands
+
+# The timeline kind of a message folded into the reporter's ticket of a moment ago.
+ADDED_WORDS = "added_words"
+UNSATISFIED_REASON = "unsatisfied_reason"  # the timeline kind of a 不满意 rater's reason
+# Emergency numbers a resident in danger should call before anything else.
+EMERGENCY_NUMBERS = ("119", "110", "120")
+# A second message that points at another thing (另外, 另一部) is a new event, not a repeat.
+_NEW_EVENT = re.compile(r"另外|另一|还有一|又一[个处部台辆]|别的|其他的|隔壁")
+# A reporter asking how their complaint stands (什么时候修好, 怎么样了, 进度).
+_PROGRESS = re.compile(
+    r"什么时候|啥时候|几时|多久|何时|怎么样了|进度|到底|还没[修处弄好]|有人管[吗没]"
+    r"|(?:修|弄|处理)?好了[吗没嘛]"
+)
+# Words about getting a complaint dealt with; a progress question without a topic needs one.
+_REPAIR = re.compile(r"修|处理|解决|弄好|搞好|进度|来人|有人来|结果|回复")
+# A typed answer to "哪栋楼？" is the place alone, perhaps with a particle (7号楼吧, 东门那边).
+_ANSWER_TAIL = re.compile(r"(?:那边|这边|那里|这里|附近|的|吧|啊|呀|呢|哈|嗯|[。.!！,，~\s])+$")
+_UNKNOWN_ANSWERS = frozenset({"不清楚", "不知道", "不确定", "说不清", "不晓得"})
+TRIAGE = "triage"  # might be a complaint: filed on the grid worker's triage list, group silent
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,8 +95,22 @@ class Outcome:
     similar: Ticket | None = None
     candidates: tuple[str, ...] = ()
     buildings: tuple[str, ...] = ()
+    places: tuple[str, ...] = ()  # the community's named places, offered with the buildings
     created: bool = False
     with_photo: bool = False  # the message that opened the ticket carried a photo
+    note: str = ""  # the words folded into a ticket (MERGED)
+
+    @property
+    def call_first(self) -> str:
+        """The number a resident in danger should call before anything else ('' if none)."""
+        return call_first(self.reading)
+
+
+def call_first(reading: Reading | None) -> str:
+    """Return 119/110/120 for an urgent reading (119 when the reading names none), else ''."""
+    if reading is None or reading.urgency != "urgent":
+        return ""
+    return reading.call_first if reading.call_first in EMERGENCY_NUMBERS else "119"
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,7 +131,7 @@ class PendingReport:
     resolved: str | None
 
     @classmethod
-    def _from_row(cls, row: sqlite3.Row) -> PendingReport:
+    def _from_row(cls, row: Row) -> PendingReport:
         return cls(
             id=int(row["id"]),
             kind=str(row["kind"]),
@@ -122,7 +159,7 @@ _PENDING_COLUMNS = (
 class PendingRepository:
     """Reports waiting for the reporter's answer (which category, which building)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Store) -> None:
         self.db = db
 
     async def add(self, report: Report, kind: str, reading: Reading, now: datetime) -> int:
@@ -166,6 +203,18 @@ class PendingRepository:
         )
         return None if row is None else PendingReport._from_row(row)
 
+    async def open_for(
+        self, chat_id: int, reporter_id: int, kind: str, now: datetime
+    ) -> PendingReport | None:
+        """Return the reporter's newest unanswered question of a kind in a chat."""
+        row = await self.db.fetchone(
+            f"SELECT {_PENDING_COLUMNS} FROM pending_reports"
+            " WHERE chat_id = ? AND reporter_id = ? AND kind = ? AND resolved IS NULL"
+            " AND expires_at > ? ORDER BY id DESC LIMIT 1",
+            (chat_id, reporter_id, kind, now.isoformat()),
+        )
+        return None if row is None else PendingReport._from_row(row)
+
     async def set_prompt(self, pending_id: int, message_id: int) -> None:
         """Remember the bot's question message (to edit it when answered)."""
         await self.db.execute(
@@ -184,7 +233,9 @@ class PendingRepository:
 
 def reading_to_json(reading: Reading) -> dict[str, Any]:
     """Return a reading as JSON-ready data."""
-    return reading.to_dict()
+    data = reading.to_dict()
+    data["call_first"] = reading.call_first
+    return data
 
 
 def reading_from_json(data: dict[str, Any]) -> Reading:
@@ -203,6 +254,10 @@ def reading_from_json(data: dict[str, Any]) -> Reading:
         ),
         candidates=tuple((str(c), float(s)) for c, s in data.get("candidates", ())),
         decision=str(data.get("decision", "ticket")),
+        category_clear=bool(data.get("category_clear", True)),
+        gate=float(data.get("gate", 0.0)),
+        evidence=tuple(data.get("evidence", ())),
+        call_first=str(data.get("call_first", "")),
     )
 
 
@@ -210,17 +265,31 @@ def reading_from_json(data: dict[str, Any]) -> Reading:
 class IntakeService:
     """Decide what a resident's message becomes."""
 
-    db: Database
+    db: Store
     clock: Clock
     classifier: Classifier
     community: Community
     state: CommunityState
     tickets: TicketService
     worker_ids: Callable[[str], Any] | None = None
+    # Files a possible complaint on the grid worker's triage list (the triage service).
+    triage: Callable[[Report, Reading], Awaitable[Any]] | None = None
     pending: PendingRepository = field(init=False)
+    _places: PlaceFinder = field(init=False)
 
     def __post_init__(self) -> None:
         self.pending = PendingRepository(self.db)
+        # The community's own places, to read where an unclear report is (8号楼那边有点情况).
+        self._places = PlaceFinder(p.lower() for g in self.community.grids for p in g.places)
+
+    @property
+    def places(self) -> tuple[str, ...]:
+        """The community's named places, in the order of its grids."""
+        return tuple(p for g in self.community.grids for p in g.places)
+
+    async def open_confirmed(self, report: Report, reading: Reading) -> Outcome:
+        """Open a ticket for a message a worker confirmed from the triage list (立案)."""
+        return await self._place(report, reading, reading.category)
 
     async def receive(self, report: Report) -> Outcome:
         """Classify a message and act on it."""
@@ -230,6 +299,12 @@ class IntakeService:
         if not text:
             return Outcome(IGNORED)
         reading = self.classifier.classify(text[:MAX_TEXT])
+        if reading.location == Location():
+            reading = replace(reading, location=self._locate(text))
+        if _PROGRESS.search(text):
+            own = await self._own_open_ticket(report.reporter_id, reading, text)
+            if own is not None:
+                return Outcome(STATUS, reading=reading, ticket=own)
         if reading.decision == "ignore" or reading.category == NONE:
             if not report.explicit:
                 return Outcome(IGNORED, reading=reading)
@@ -238,16 +313,62 @@ class IntakeService:
                 return Outcome(IGNORED, reading=reading)
             # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
-        if reading.decision == "confirm":
-            merged = await self._merge_burst(report, reading, reading.category)
-            return merged or await self._ask_category(report, reading)
+        if reading.decision == "triage":
+            if report.explicit:
+                # Addressed to the bot: a ticket, once the reporter says which kind if unclear.
+                if reading.category_clear:
+                    return await self._place(report, reading, reading.category)
+                merged = await self._merge_burst(report, reading, reading.category)
+                return merged or await self._ask_category(report, reading)
+            if self.triage is not None:
+                await self.triage(report, reading)
+                return Outcome(TRIAGE, reading=reading)
+            return Outcome(IGNORED, reading=reading)
         return await self._place(report, reading, reading.category)
+
+    def _locate(self, text: str) -> Location:
+        """Read the location of a message the classifier found no complaint in."""
+        return find_location(self.classifier.normalise(text), self._places)
+
+    async def _own_open_ticket(
+        self, reporter_id: int, reading: Reading, text: str
+    ) -> Ticket | None:
+        """Return the reporter's open ticket a progress question is about, if one fits."""
+        marks = ", ".join("?" for _ in lc.OPEN_STATES)
+        rows = await self.db.fetchall(
+            f"SELECT id FROM tickets WHERE reporter_id = ? AND status IN ({marks})"
+            " ORDER BY created_at DESC, id DESC LIMIT 20",
+            (reporter_id, *sorted(lc.OPEN_STATES)),
+        )
+        tickets = [await self.tickets.get(int(row["id"])) for row in rows]
+        categories = {reading.category} | {c for c, _ in reading.candidates[:2]}
+        categories -= {NONE}
+        if categories:
+            fitting = [
+                t
+                for t in tickets
+                if t.category in categories
+                and _same_place(self.community, t, reading.location, strict=False)
+            ]
+            return fitting[0] if fitting else None
+        if not _REPAIR.search(text):
+            return None  # "明天什么时候开会？" is not about a complaint
+        if reading.location != Location():
+            fitting = [
+                t for t in tickets if _same_place(self.community, t, reading.location, strict=True)
+            ]
+            return fitting[0] if fitting else None
+        # "什么时候能修好啊？" with one open ticket: that one.
+        return tickets[0] if len(tickets) == 1 else None
 
     async def _ask_category(self, report: Report, reading: Reading) -> Outcome:
         now = self.clock.now()
         candidates = tuple(code for code, _ in reading.candidates if code not in (NONE, OTHER))[:3]
         if not candidates and reading.category not in (NONE, OTHER):
             candidates = (reading.category,)
+        if not candidates:
+            # Nothing to go on (8号楼那边有点情况): offer every kind of problem by name.
+            candidates = tuple(c for c in self.classifier.categories if c not in (NONE, OTHER))
         # One upsert is atomic on its own: no transaction round trips around it.
         pending_id = await self.pending.add(report, "confirm_category", reading, now)
         return Outcome(CONFIRM, reading=reading, pending_id=pending_id, candidates=candidates)
@@ -255,17 +376,53 @@ class IntakeService:
     async def _merge_burst(
         self, report: Report, reading: Reading, category: str
     ) -> Outcome | None:
-        """Fold a message into the reporter's ticket on the same thing from the last minute."""
+        """Fold a repeat of the reporter's last minute's complaint (same place and event) in."""
         if category in (NONE, OTHER):
             return None
         burst = await self.tickets.recent_by_reporter(report.reporter_id, category, BURST_WINDOW)
         if burst is None or burst.source_key == report.source_key:
             return None
+        if burst.status not in lc.OPEN_STATES or not self._same_event(burst, reading, report):
+            return None
         if report.photo is not None:
             await self.tickets.add_photo(
                 burst.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
             )
-        return Outcome(MERGED, reading=reading, ticket=burst)
+        recorded = await self._record_added_words(burst, report)
+        return Outcome(
+            MERGED, reading=reading, ticket=burst, created=recorded, note=report.text.strip()
+        )
+
+    def _same_event(self, ticket: Ticket, reading: Reading, report: Report) -> bool:
+        """Tell whether a second message repeats the ticket's event rather than a new one."""
+        if not _same_place(self.community, ticket, reading.location, strict=True):
+            return False
+        if reading.urgency == "urgent" and ticket.urgency != "urgent":
+            return False  # "着火了！" after a rant: the danger is news, not a repeat
+        return _NEW_EVENT.search(report.text) is None
+
+    async def _record_added_words(self, ticket: Ticket, report: Report) -> bool:
+        """Put a folded message into the ticket's timeline once; False when it was there."""
+        text = report.text.strip()[:MAX_TEXT]
+        async with self.db.transaction():
+            for event in await self.tickets.history(ticket.id):
+                if event.kind == ADDED_WORDS and (event.detail or {}).get("source") == (
+                    report.source_key
+                ):
+                    return False
+            await self.tickets.repo.add_event(
+                NewEvent(
+                    ticket.id,
+                    self.clock.now(),
+                    report.reporter_id,
+                    "reporter",
+                    ADDED_WORDS,
+                    None,
+                    None,
+                    {"note": text, "source": report.source_key},
+                )
+            )
+        return True
 
     async def _place(self, report: Report, reading: Reading, category: str) -> Outcome:
         """Fold bursts, point at similar open tickets, route, and open the ticket."""
@@ -276,6 +433,8 @@ class IntakeService:
         similar = await self.tickets.find_similar_open(
             self.tickets.community, category, location.building, location.place, SIMILAR_WINDOW
         )
+        if similar is not None and similar.is_private:
+            similar = None  # a private complaint is never shown to anyone else, not even exists
         if similar is not None and similar.reporter_id != report.reporter_id:
             return Outcome(SIMILAR, reading=reading, similar=similar)
         unavailable = await self.state.unavailable_workers()
@@ -298,6 +457,7 @@ class IntakeService:
                 route=route,
                 pending_id=pending_id,
                 buildings=buildings,
+                places=self.places,
             )
         return await self._open(report, reading, category, route)
 
@@ -362,21 +522,77 @@ class IntakeService:
 
     async def answer_building(self, pending_id: int, user_id: int, building: str) -> Outcome:
         """The reporter said which building; open the ticket there."""
+        return await self.answer_location(pending_id, user_id, building=building)
+
+    async def answer_location(
+        self,
+        pending_id: int,
+        user_id: int,
+        *,
+        building: str | None = None,
+        place: str | None = None,
+    ) -> Outcome:
+        """The reporter said which building or place (neither: 不清楚, for the duty worker)."""
         waiting = await self._waiting(pending_id, user_id, "ask_building")
-        grid = self.community.grid_for_building(building)
-        if grid is None:
+        if building is not None and self.community.grid_for_building(building) is None:
             raise DomainError("unknown_building", building=building)
+        if place is not None and self.community.grid_for_place(place) is None:
+            raise DomainError("bad_choice")
         reading = reading_from_json(waiting.reading)
-        location = replace(reading.location, building=building)
+        location = replace(reading.location, building=building, place=place)
         reading = replace(reading, location=location)
         report = self._report_of(waiting)
         unavailable = await self.state.unavailable_workers()
         route = route_ticket(
-            self.community, reading.category, building, location.place, None, unavailable
+            self.community,
+            reading.category,
+            building,
+            place,
+            None,
+            unavailable,
+            may_ask=False,  # 不清楚 is an answer: the duty worker finds out where
         )
         outcome = await self._open(report, reading, reading.category, route, building=building)
         await self._settle(pending_id, "ticket")
         return outcome
+
+    def typed_location(self, text: str) -> tuple[str | None, str | None, bool] | None:
+        """Read a typed answer to "哪栋楼？": (building, place, unknown), or None if it is not one.
+
+        Only the place alone counts (7号楼, 东门那边, 不清楚): a whole sentence is a new message.
+        """
+        core = _ANSWER_TAIL.sub("", text.strip())
+        if not core or len(core) > 12:
+            return None
+        if core in _UNKNOWN_ANSWERS:
+            return None, None, True
+        building = normalise_building(core)
+        if building is not None:
+            return building, None, False
+        wanted = normalise_place(core)
+        for place in self.places:
+            if wanted == place:
+                return None, place, False
+        return None
+
+    async def record_unsatisfied_reason(self, ticket_id: int, user_id: int, reason: str) -> Ticket:
+        """Put a rater's reason for 不满意 into the ticket's timeline."""
+        async with self.db.transaction():
+            ticket = await self.tickets.get(ticket_id)
+            role = "reporter" if user_id == ticket.reporter_id else "follower"
+            await self.tickets.repo.add_event(
+                NewEvent(
+                    ticket.id,
+                    self.clock.now(),
+                    user_id,
+                    role,
+                    UNSATISFIED_REASON,
+                    None,
+                    None,
+                    {"reason": reason.strip()[:MAX_TEXT]},
+                )
+            )
+        return ticket
 
     async def _waiting(self, pending_id: int, user_id: int, kind: str) -> PendingReport:
         waiting = await self.pending.get(pending_id)
@@ -408,3 +624,22 @@ class IntakeService:
             explicit=True,
             group_grids=None,
         )
+
+
+def _same_place(community: Community, ticket: Ticket, location: Location, *, strict: bool) -> bool:
+    """Tell whether a message's location fits a ticket's (a message naming none fits any).
+
+    Only the community's own places count (the classifier also reads 物业 as a place).
+    strict: a message naming a building or place the ticket lacks is somewhere else.
+    """
+    if location.building is not None:
+        if ticket.building is None:
+            return not strict
+        return normalise_building(location.building) == normalise_building(ticket.building)
+    place = location.place if community.grid_for_place(location.place) else None
+    if place is None:
+        return True
+    ticket_place = (ticket.location or {}).get("place")
+    if not ticket_place or community.grid_for_place(str(ticket_place)) is None:
+        return not strict
+    return normalise_place(place) == normalise_place(str(ticket_place))

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import re
 import secrets
-import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.community import Admin, Community, Worker
 from bot.services.errors import DomainError
@@ -29,7 +30,7 @@ from storage.community import (
     WorkerLinkRepository,
     read_kv,
 )
-from storage.db import Database
+from storage.store import Store
 
 DEFAULT_INVITE_TTL = timedelta(hours=72)
 MAX_INVITE_TTL = timedelta(days=30)
@@ -37,10 +38,18 @@ MAX_INVITE_TTL = timedelta(days=30)
 _CODE_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 
 
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """Someone an escalation goes to (the street office, a department), invited like a worker."""
+
+    key: str
+    name: str
+
+
 class CommunityState:
     """Read and change the community state kept in the database."""
 
-    def __init__(self, db: Database, community: Community, clock: Clock) -> None:
+    def __init__(self, db: Store, community: Community, clock: Clock) -> None:
         self.db = db
         self.community = community
         self.clock = clock
@@ -57,6 +66,17 @@ class CommunityState:
         self._moves: dict[int, int] | None = None
         self._unavailable: frozenset[str] | None = None
         self._links: dict[str, int] | None = None  # worker/admin key -> linked Telegram id
+        # Escalation contacts (street office, departments) by key, set from the escalation
+        # policy: they link their Telegram account by invitation like workers do.
+        self.contacts: dict[str, Contact] = {}
+
+    def set_contacts(self, names: Mapping[str, str]) -> None:
+        """Name the escalation contacts that may be invited (key -> name)."""
+        self.contacts = {key: Contact(key, name) for key, name in names.items()}
+
+    async def contact_ids(self) -> dict[str, int]:
+        """Return the Telegram ids escalation contacts linked by invitation (key -> id)."""
+        return {k: tid for k, tid in (await self._linked()).items() if k in self.contacts}
 
     # ── start-up ──────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
@@ -82,9 +102,12 @@ class CommunityState:
     def _person(self, key: str) -> Worker | Admin | None:
         return self.community.worker(key) or self.community.admin(key)
 
+    def _invitee(self, key: str) -> Worker | Admin | Contact | None:
+        return self._person(key) or self.contacts.get(key)
+
     async def create_invite(self, worker_key: str, ttl: timedelta = DEFAULT_INVITE_TTL) -> str:
-        """Create a single-use invitation code for a worker (or admin) to link their account."""
-        if self._person(worker_key) is None:
+        """Create a single-use invitation code for a worker, admin or escalation contact."""
+        if self._invitee(worker_key) is None:
             raise DomainError("unknown_worker", key=worker_key)
         if ttl <= timedelta(0) or ttl > MAX_INVITE_TTL:
             raise DomainError("invite_bad_ttl", max_days=MAX_INVITE_TTL.days)
@@ -97,15 +120,15 @@ class CommunityState:
             await self.invites.add(code, worker_key, now, now + ttl)
         return code
 
-    async def redeem_invite(self, code: str, telegram_id: int) -> Worker | Admin:
-        """Link the Telegram account that opened an invitation to its worker (or admin)."""
+    async def redeem_invite(self, code: str, telegram_id: int) -> Worker | Admin | Contact:
+        """Link the Telegram account that opened an invitation to its worker, admin or contact."""
         code = code.strip()
         if not _CODE_SHAPE.match(code):
             raise DomainError("invite_unknown")
         now = self.clock.now()
         async with self.db.transaction():
             invite = await self.invites.get(code)
-            person = None if invite is None else self._person(invite.worker_key)
+            person = None if invite is None else self._invitee(invite.worker_key)
             if invite is None or person is None:
                 raise DomainError("invite_unknown")
             if invite.used_at is not None:
@@ -114,17 +137,20 @@ class CommunityState:
                 raise DomainError("invite_used")
             if now >= invite.expires_at:
                 raise DomainError("invite_expired")
-            other = await self._key_of(telegram_id, like=person)
+            if isinstance(person, Contact):
+                links = await self._linked()
+                other = next((k for k, tid in links.items() if tid == telegram_id), None)
+            else:
+                other = await self._key_of(telegram_id, like=person)
             if other is not None and other != person.key:
                 raise DomainError("invite_account_taken", name=self._name_of(other))
-            await self.invites.use(code, telegram_id, now)
-            try:
-                await self.links.link(person.key, telegram_id, now)
-            except sqlite3.IntegrityError:
+            taken = await self.links.by_telegram_id(telegram_id)
+            if taken is not None and taken.worker_key != person.key:
                 # The account is linked to someone of the other kind (a worker vs an admin).
-                raise DomainError(
-                    "invite_account_taken", name=await self._linked_name(telegram_id)
-                ) from None
+                # Checked first, not caught: PostgreSQL aborts a transaction after an error.
+                raise DomainError("invite_account_taken", name=self._name_of(taken.worker_key))
+            await self.invites.use(code, telegram_id, now)
+            await self.links.link(person.key, telegram_id, now)
         self._unavailable = None  # a newly linked worker can take tickets now
         self._links = None
         return person
@@ -135,12 +161,8 @@ class CommunityState:
         return self._links
 
     def _name_of(self, key: str) -> str:
-        person = self._person(key)
+        person = self._invitee(key)
         return key if person is None else person.name
-
-    async def _linked_name(self, telegram_id: int) -> str:
-        link = await self.links.by_telegram_id(telegram_id)
-        return "" if link is None else self._name_of(link.worker_key)
 
     async def _key_of(self, telegram_id: int, like: Worker | Admin) -> str | None:
         """Return the key of the person of the same kind this account already belongs to."""
@@ -200,6 +222,15 @@ class CommunityState:
         unique = tuple(dict.fromkeys(grids))
         async with self.db.transaction():
             await self.bindings.bind(chat_id, unique, title, by_user, self.clock.now())
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                by_user,
+                await self._admin_name(by_user),
+                "bind",
+                target=f"{title or chat_id}",
+                detail={"grids": list(unique)},
+            )
             binding = await self.bindings.get(chat_id)
         assert binding is not None
         (await self._loaded())[chat_id] = binding
@@ -211,8 +242,17 @@ class CommunityState:
             raise DomainError("not_allowed")
         async with self.db.transaction():
             changed = await self.bindings.deactivate(chat_id)
+            if changed:
+                name = await self._admin_name(by_user)
+                await audit.record(
+                    self.db, self.clock.now(), by_user, name, "unbind", target=str(chat_id)
+                )
         await self._reload()
         return changed
+
+    async def _admin_name(self, user_id: int) -> str:
+        admin = await self.admin_for_user(user_id)
+        return admin.name if admin is not None else ""
 
     def _grid_list(self) -> str:
         return "、".join(f"{g.code}（{g.name}）" for g in self.community.grids)

@@ -15,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from bot import texts
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.points import Balance, LedgerEntry, PointsRepository
 from storage.residents import ResidentRepository
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,12 @@ def _code_and_name(
     return code, name.strip()
 
 
+# The [points] keys and where each is applied: ticket_confirmed when a ticket is resolved
+# (TicketService.resolve -> PointsService.confirm_ticket), difficulty when a task is published,
+# behaviours on /award and /deduct.
+POINTS_KEYS = frozenset({"ticket_confirmed", "difficulty", "behaviours"})
+
+
 def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
     """Read [points], [points.difficulty], [[points.behaviours]] and [[catalogue]]."""
     problems: list[str] = []
@@ -115,6 +122,11 @@ def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
                 if got is not None:
                     difficulty[str(level)] = got
 
+    # Every key here is a rule the bot applies; anything else would be a rule that does nothing.
+    problems.extend(
+        f"points.{key}: 未知的积分规则，不会生效（可用：{'、'.join(sorted(POINTS_KEYS))}）"
+        for key in sorted(set(section) - POINTS_KEYS)
+    )
     ticket = _int(
         section.get("ticket_confirmed", 0),
         "points.ticket_confirmed",
@@ -193,7 +205,7 @@ class Mismatch:
 class PointsService:
     """Award, deduct, correct; read balances and rankings; prove the cache equals the ledger."""
 
-    def __init__(self, db: Database, clock: Clock, config: PointsConfig) -> None:
+    def __init__(self, db: Store, clock: Clock, config: PointsConfig) -> None:
         self.db = db
         self.clock = clock
         self.config = config
@@ -287,6 +299,15 @@ class PointsService:
                     )
                     delta = -have
             label = texts.POINTS_BEHAVIOUR_REASON.format(behaviour=behaviour.name, reason=why)
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "award" if delta > 0 else "deduct",
+                subject_id=user_id,
+                detail={"points": delta, "rule": behaviour.code},
+            )
             return await self.record(
                 user_id=user_id,
                 name=who,
@@ -309,6 +330,15 @@ class PointsService:
             raise DomainError("points_reason_required")
         async with self.db.transaction():
             who = await self._name_of(user_id, name)
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "award" if delta > 0 else "deduct",
+                subject_id=user_id,
+                detail={"points": delta, "rule": "correction"},
+            )
             return await self.record(
                 user_id=user_id,
                 name=who,
@@ -348,6 +378,19 @@ class PointsService:
                 actor=actor,
                 ticket_id=ticket_id,
             )
+
+    async def confirm_ticket(self, ticket_id: int) -> LedgerEntry | None:
+        """Apply the ticket_confirmed rule once: the problem proved real (it was resolved)."""
+        if self.config.ticket_confirmed <= 0:
+            return None
+        async with self.db.transaction():
+            already = await self.db.fetchval(
+                "SELECT 1 FROM points_ledger WHERE kind = 'ticket' AND ticket_id = ?",
+                (ticket_id,),
+            )
+            if already:
+                return None  # resolved again after 不满意: the rule applies once per ticket
+            return await self.award_ticket(ticket_id)
 
     async def balance(self, user_id: int) -> int:
         """Return a resident's spendable balance (0 when none)."""

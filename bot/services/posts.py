@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo
 
 from bot import texts
 from bot.services.charts import bar_chart
+from bot.services.privacy import mask_name
 from storage.outbox import Button, OutgoingMessage
 from storage.points import Balance
 from storage.schedule import OpenTicket, TicketFacts
@@ -42,16 +43,6 @@ def split_text(text: str, limit: int = MESSAGE_LIMIT) -> list[str]:
     if current or not parts:
         parts.append(current)
     return parts
-
-
-def mask_name(name: str) -> str:
-    """Return a name with its middle hidden: 张三 -> 张*, 李小明 -> 李*明."""
-    clean = name.strip()
-    if len(clean) <= 1:
-        return "*"
-    if len(clean) == 2:
-        return clean[0] + "*"
-    return clean[0] + "*" * (len(clean) - 2) + clean[-1]
 
 
 def mask_household(key: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from bot import texts
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.points import PointsRepository, Redemption, StockItem
+from storage.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +21,7 @@ MAX_QUANTITY = 10
 class RedemptionService:
     """A request takes the points and the stock at once, so neither can ever go negative."""
 
-    def __init__(self, db: Database, clock: Clock, points: PointsService) -> None:
+    def __init__(self, db: Store, clock: Clock, points: PointsService) -> None:
         self.db = db
         self.clock = clock
         self.points = points
@@ -93,6 +94,16 @@ class RedemptionService:
                 raise DomainError("redeem_wrong_state", redemption_id=redemption_id)
             await self.repo.set_redemption_status(
                 redemption_id, "approved", actor.user_id, "", self.clock.now()
+            )
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "approve",
+                subject_id=found.user_id,
+                target=texts.AUDIT_REDEMPTION_TARGET.format(redemption_id=redemption_id),
+                detail={"points": found.points},
             )
             return await self._get(redemption_id)
 

@@ -9,11 +9,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bot import texts
 from bot.services.clock import Clock
-from bot.services.community import normalise_building
+from bot.services.community import Community, normalise_building
 from bot.services.errors import DomainError
-from storage.db import Database
 from storage.residents import Resident, ResidentRepository
+from storage.store import Store
 
 _UNIT = re.compile(r"^(\d{1,3})(?:单元|門|门)?$")
 _ROOM = re.compile(r"^([A-Z]?\d{1,5})(?:室|号|房)?$")
@@ -80,6 +81,13 @@ def household_key(building: str, unit: str, room: str) -> str:
     return f"{building}-{unit}-{room}"
 
 
+def _order(building: str) -> tuple[str, int]:
+    """Sort 2 before 10, and zone B's buildings together (B7 after B2)."""
+    zone = building.rstrip("0123456789")
+    number = building[len(zone) :]
+    return zone, int(number) if number else 0
+
+
 def _fold(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().upper().replace(" ", "")
 
@@ -102,9 +110,10 @@ def normalise_room(text: str) -> str | None:
 class ResidentService:
     """Register residents and look them up."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Store, clock: Clock, community: Community | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.community = community  # when given, only its buildings can be registered
         self.repo = ResidentRepository(db)
 
     async def register(
@@ -117,6 +126,16 @@ class ResidentService:
         r = normalise_room(room)
         if not clean_name or b is None or u is None or r is None:
             raise DomainError("resident_bad_address")
+        if self.community is not None and self.community.grid_for_building(b) is None:
+            # Refused before anything is written: a valid address on file stays as it was.
+            known = [x for g in self.community.grids for x in g.buildings]
+            raise DomainError(
+                "resident_unknown_building",
+                building=building.strip(),
+                known=texts.REGISTER_BUILDINGS.format(
+                    buildings="、".join(sorted(known, key=_order))
+                ),
+            )
         async with self.db.transaction():
             await self.repo.upsert(
                 user_id, clean_name[:64], b, u, r, household_key(b, u, r), self.clock.now()
@@ -135,6 +154,11 @@ class ResidentService:
         if resident is None:
             raise DomainError("resident_not_registered")
         return resident
+
+    async def named(self, name: str) -> list[tuple[int, str]]:
+        """Return (user_id, name) of the people known by exactly this name (residents first)."""
+        clean = name.strip().lstrip("@")
+        return await self.repo.named(clean) if clean else []
 
     async def household(self, key: str) -> list[Resident]:
         """Return the members of a household."""

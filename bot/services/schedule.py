@@ -14,26 +14,29 @@ from __future__ import annotations
 import calendar
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.services import posts
+from bot import texts
+from bot.services import audit, posts
 from bot.services.clock import Clock
 from bot.services.community import ConfigError
 from bot.services.errors import DomainError
+from bot.services.holidays import HolidayCalendar
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.outbox import OutboxRepository, OutgoingMessage
 from storage.points import PointsRepository
 from storage.schedule import BoundGroup, ScheduleRepository
+from storage.store import Store
 from storage.tasks import TaskRepository
 
 log = logging.getLogger(__name__)
 
 OFF = "off"
+HEARTBEAT_KEY = "heartbeat"
 _HHMM = re.compile(r"^([01]?\d|2[0-3])[:：]([0-5]\d)$")
 _WEEKDAYS = {
     "mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6,
@@ -140,9 +143,9 @@ def apply_setting(schedule: GroupSchedule, key: str, value: str) -> GroupSchedul
             raise ValueError(value)
         return replace(schedule, quiet_hours=(_time(begin), _time(finish)))
     if key == "reminders":
-        if value.lower() not in ("on", "off", "开", "关"):
+        if value.lower() not in ("on", "off", "开", "关", "打开", "开启", "关闭"):
             raise ValueError(value)
-        return replace(schedule, reminders=value.lower() in ("on", "开"))
+        return replace(schedule, reminders=value.lower() in ("on", "开", "打开", "开启"))
     raise KeyError(key)
 
 
@@ -336,15 +339,20 @@ class ScheduleService:
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Clock,
         config: ScheduleConfig,
         tz: ZoneInfo,
         *,
         category_names: Mapping[str, str] | None = None,
         grid_names: Mapping[str, str] | None = None,
+        holidays: HolidayCalendar | None = None,
+        admin_ids: Callable[[], Awaitable[list[int]]] | None = None,
     ) -> None:
         self.db = db
+        self.holidays = holidays
+        self.admin_ids = admin_ids
+        self._told_years: set[int] = set()
         self.clock = clock
         self.config = config
         self.tz = tz
@@ -381,14 +389,28 @@ class ScheduleService:
         schedule = self.effective(stored)
         for key, value in changes.items():
             if key not in SETTABLE:
-                raise DomainError("schedule_unknown_key", key=key, known="、".join(SETTABLE))
+                known = "、".join(texts.SCHEDULE_LABELS.values())
+                raise DomainError("schedule_unknown_key", key=key, known=known)
             try:
                 schedule = apply_setting(schedule, key, value)
             except ValueError:
-                raise DomainError("schedule_bad_value", key=key, hint=SETTABLE[key]) from None
+                raise DomainError(
+                    "schedule_bad_value",
+                    key=texts.SCHEDULE_LABELS.get(key, key),
+                    hint=texts.SCHEDULE_HINTS.get(key, SETTABLE[key]),
+                ) from None
             stored[key] = str(value).strip()
         async with self.db.transaction():
             await self.repo.save_override(chat_id, stored, actor.user_id, self.clock.now())
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "settings",
+                target=str(chat_id),
+                detail=dict(changes),
+            )
         return schedule
 
     async def reset_schedule(self, actor: Actor, chat_id: int) -> GroupSchedule:
@@ -397,6 +419,15 @@ class ScheduleService:
             raise DomainError("not_allowed")
         async with self.db.transaction():
             await self.repo.save_override(chat_id, {}, actor.user_id, self.clock.now())
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                "settings",
+                target=str(chat_id),
+                detail={"reset": True},
+            )
         return self.config.defaults
 
     # ── deciding what is due ──
@@ -404,6 +435,8 @@ class ScheduleService:
     async def run_due(self, now: datetime | None = None) -> list[ScheduledPost]:
         """Queue every post that is due for every active group; return what was decided."""
         moment = now or self.clock.now()
+        await self.beat(moment)
+        await self.warn_missing_holidays(moment)
         overrides = await self.repo.overrides()
         decided: list[ScheduledPost] = []
         for group in await self.repo.active_groups():
@@ -413,6 +446,42 @@ class ScheduleService:
                 if post is not None:
                     decided.append(post)
         return decided
+
+    async def beat(self, now: datetime) -> None:
+        """Record that the scheduler is alive (`gridbot health` reads it)."""
+        await self.db.execute(
+            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
+            " updated_at = excluded.updated_at",
+            (HEARTBEAT_KEY, now.astimezone(UTC).isoformat(), now.astimezone(UTC).isoformat()),
+        )
+
+    async def warn_missing_holidays(self, now: datetime) -> list[int]:
+        """Tell the admins once a year when this year's or next year's holidays are unknown."""
+        if self.holidays is None or self.admin_ids is None:
+            return []
+        local = now.astimezone(self.tz)
+        missing = [y for y in self.holidays.missing_years(local) if y not in self._told_years]
+        if not missing:
+            return []
+        queued: list[int] = []
+        admins = await self.admin_ids()
+        async with self.db.transaction():
+            for year in missing:
+                text = texts.HOLIDAYS_MISSING.format(year=year)
+                for admin in admins:
+                    got = await self.outbox.enqueue(
+                        admin,
+                        OutgoingMessage(text=text, private=True, purpose="holidays"),
+                        now,
+                        dedup_key=f"holidays:missing:{year}:{admin}",
+                    )
+                    if got is not None:
+                        queued.append(got)
+        self._told_years.update(missing)  # the dedup keys hold it across restarts
+        if queued:
+            log.warning("no holiday calendar for %s; the admins were told", missing)
+        return queued
 
     def _due(
         self, group: BoundGroup, schedule: GroupSchedule, now: datetime

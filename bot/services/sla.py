@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -61,6 +62,83 @@ class WorkCalendar:
         moved = datetime.combine(day, local.timetz().replace(tzinfo=None), tzinfo=tz)
         return moved.astimezone(start.tzinfo)
 
+    def add_working_time(
+        self, start: datetime, duration: timedelta, tz: ZoneInfo, hours: WorkingHours
+    ) -> datetime:
+        """Return the moment `duration` of working time (hours on working days) after `start`."""
+        remaining = duration
+        cursor = start.astimezone(tz)
+        day = cursor.date()
+        for _ in range(_MAX_DAYS):
+            if self.is_workday(day):
+                opens, closes = hours.on(day, tz)
+                begin = max(cursor, opens)
+                if begin < closes:
+                    available = closes - begin
+                    if remaining <= available:
+                        return (begin + remaining).astimezone(start.tzinfo)
+                    remaining -= available
+            day += timedelta(days=1)
+            cursor = datetime.combine(day, time(0), tzinfo=tz)
+        raise ValueError("no working time within ten years")
+
+    def working_time_between(
+        self, start: datetime, end: datetime, tz: ZoneInfo, hours: WorkingHours
+    ) -> timedelta:
+        """Return how much working time lies between two moments."""
+        total = timedelta(0)
+        cursor = start.astimezone(tz)
+        end = end.astimezone(tz)
+        day = cursor.date()
+        while cursor < end:
+            if self.is_workday(day):
+                opens, closes = hours.on(day, tz)
+                begin, finish = max(cursor, opens), min(end, closes)
+                if begin < finish:
+                    total += finish - begin
+            day += timedelta(days=1)
+            cursor = datetime.combine(day, time(0), tzinfo=tz)
+        return total
+
+
+_MAX_DAYS = 3660
+_HHMM = r"([01]?\d|2[0-3])[:：]([0-5]\d)"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkingHours:
+    """The office hours of a working day (local time), e.g. 08:30-17:30."""
+
+    begin: time
+    end: time
+
+    @property
+    def length(self) -> timedelta:
+        """Return how long one working day is."""
+        day = date(2000, 1, 3)
+        return datetime.combine(day, self.end) - datetime.combine(day, self.begin)
+
+    def on(self, day: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+        """Return when the office opens and closes on `day`."""
+        return datetime.combine(day, self.begin, tzinfo=tz), datetime.combine(
+            day, self.end, tzinfo=tz
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> WorkingHours:
+        """Read 'HH:MM-HH:MM' (the same day); raise ValueError otherwise."""
+        match = re.fullmatch(rf"\s*{_HHMM}\s*[-—~至到]\s*{_HHMM}\s*", text)
+        if match is None:
+            raise ValueError(text)
+        h1, m1, h2, m2 = (int(g) for g in match.groups())
+        hours = cls(time(h1, m1), time(h2, m2))
+        if hours.begin >= hours.end:
+            raise ValueError(text)
+        return hours
+
+
+DEFAULT_WORKING_HOURS = WorkingHours(time(8, 30), time(17, 30))
+
 
 @dataclass(frozen=True, slots=True)
 class Window:
@@ -69,8 +147,22 @@ class Window:
     duration: timedelta | None = None
     working_days: int = 0
 
-    def due(self, start: datetime, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
-        """Return when this window, started at `start`, runs out."""
+    def due(
+        self,
+        start: datetime,
+        calendar: WorkCalendar,
+        tz: ZoneInfo,
+        hours: WorkingHours | None = None,
+    ) -> datetime:
+        """Return when this window, started at `start`, runs out.
+
+        With working hours the window counts only office time on working days (a working day
+        is one day's office hours); without, a plain duration runs around the clock.
+        """
+        if hours is not None:
+            length = hours.length * self.working_days if self.working_days else self.duration
+            assert length is not None
+            return calendar.add_working_time(start, length, tz, hours)
         if self.working_days:
             return calendar.add_working_days(start, self.working_days, tz)
         assert self.duration is not None
@@ -106,6 +198,12 @@ class SlaPolicy:
     follower_threshold: int = 3
     timezone: ZoneInfo = SHANGHAI
     calendar: WorkCalendar = field(default_factory=WorkCalendar, compare=False)
+    # Normal tickets' clocks run only in these hours on working days; urgent ones never stop.
+    working_hours: WorkingHours | None = DEFAULT_WORKING_HOURS
+
+    def hours_for(self, urgency: str) -> WorkingHours | None:
+        """Return the hours a ticket's clock runs in (None: around the clock)."""
+        return None if urgency == "urgent" else self.working_hours
 
     def promise(self, category: str, urgency: str) -> Promise:
         """Return the promise for a ticket; urgency 'urgent' always wins over a category rule."""
@@ -115,15 +213,34 @@ class SlaPolicy:
 
     def accept_due(self, category: str, urgency: str, start: datetime) -> datetime:
         """Return when a ticket opened (or handed over) at `start` must be accepted."""
-        return self.promise(category, urgency).accept.due(start, self.calendar, self.timezone)
+        return self.promise(category, urgency).accept.due(
+            start, self.calendar, self.timezone, self.hours_for(urgency)
+        )
 
     def resolve_due(self, category: str, urgency: str, start: datetime) -> datetime:
         """Return when a ticket accepted (or reopened) at `start` must be resolved."""
-        return self.promise(category, urgency).resolve.due(start, self.calendar, self.timezone)
+        return self.promise(category, urgency).resolve.due(
+            start, self.calendar, self.timezone, self.hours_for(urgency)
+        )
 
-    def reminder_time(self, start: datetime, due: datetime) -> datetime:
-        """Return when to remind the worker of a deadline running from start to due."""
-        return start + (due - start) * self.reminder_at
+    def reminder_time(self, start: datetime, due: datetime, urgency: str = "urgent") -> datetime:
+        """Return when to remind the worker of a deadline running from start to due.
+
+        A normal ticket's reminder falls at the same share of the working time, so it comes
+        in office hours rather than in the night between.
+        """
+        hours = self.hours_for(urgency)
+        if hours is None:
+            return start + (due - start) * self.reminder_at
+        working = self.calendar.working_time_between(start, due, self.timezone, hours)
+        if working <= timedelta(0):
+            return start + (due - start) * self.reminder_at
+        return min(
+            due,
+            self.calendar.add_working_time(
+                start, working * self.reminder_at, self.timezone, hours
+            ),
+        )
 
     @classmethod
     def from_config(
@@ -165,6 +282,20 @@ class SlaPolicy:
         if not isinstance(threshold, int) or threshold < 1:
             problems.append("sla.follower_threshold: must be a positive whole number")
             threshold = 3
+        working_hours: WorkingHours | None = DEFAULT_WORKING_HOURS
+        raw_hours = section.get("working_hours", "08:30-17:30")
+        if isinstance(raw_hours, str) and raw_hours.strip().lower() == "off":
+            working_hours = None
+        else:
+            try:
+                if not isinstance(raw_hours, str):
+                    raise ValueError(raw_hours)
+                working_hours = WorkingHours.parse(raw_hours)
+            except ValueError:
+                problems.append(
+                    "sla.working_hours: must be 'HH:MM-HH:MM' within one day"
+                    ' (e.g. "08:30-17:30") or "off"'
+                )
         known = {
             "urgent",
             "normal",
@@ -172,6 +303,7 @@ class SlaPolicy:
             "reminder_at",
             "rating_window_hours",
             "follower_threshold",
+            "working_hours",
         }
         problems.extend(f"sla.{key}: unknown key" for key in sorted(set(section) - known))
         if problems:
@@ -183,6 +315,7 @@ class SlaPolicy:
             rating_window=timedelta(hours=float(rating_hours)),
             follower_threshold=threshold,
             timezone=timezone,
+            working_hours=working_hours,
         )
 
 

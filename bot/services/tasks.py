@@ -8,12 +8,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from bot import texts
+from bot.services import audit
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
 from bot.services.residents import Actor
-from storage.db import Database
 from storage.points import LedgerEntry
+from storage.store import Store
 from storage.tasks import Task, TaskClaim, TaskRepository
 
 log = logging.getLogger(__name__)
@@ -41,7 +42,7 @@ def _can_manage(actor: Actor, task: Task) -> bool:
 class TaskService:
     """Run the task list; points are awarded in the same transaction as the verdict."""
 
-    def __init__(self, db: Database, clock: Clock, points: PointsService) -> None:
+    def __init__(self, db: Store, clock: Clock, points: PointsService) -> None:
         self.db = db
         self.clock = clock
         self.points = points
@@ -274,6 +275,16 @@ class TaskService:
                 if not 0 <= credit <= MAX_HOURS:
                     raise DomainError("task_bad_hours", limit=MAX_HOURS)
                 await self.repo.verify(claim.id, "approved", actor.user_id, "", now)
+                await audit.record(
+                    self.db,
+                    now,
+                    actor.user_id,
+                    actor.name,
+                    "approve",
+                    subject_id=claim.user_id,
+                    target=texts.AUDIT_TASK_TARGET.format(task_id=task.id),
+                    detail={"points": task.points},
+                )
                 if task.points or credit:
                     entry = await self.points.record(
                         user_id=claim.user_id,

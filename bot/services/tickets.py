@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot import texts
+from bot.services import access, audit
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
+from bot.services.points import PointsService
 from bot.services.sla import SlaPolicy
-from storage.db import Database
 from storage.outbox import Button, OutgoingMessage
+from storage.privacy import FollowerRatings
+from storage.store import Store
 from storage.tickets import (
     NewEvent,
     PlannedStep,
+    RejectRequest,
     Ticket,
     TicketEvent,
     TicketPhoto,
@@ -28,6 +32,7 @@ from storage.tickets import (
 log = logging.getLogger(__name__)
 
 RATINGS = ("satisfied", "basic", "unsatisfied")
+AUDITED = {"transferred": "transfer", "rejected": "reject"}
 PHOTO_ROLES = ("reporter", "worker", "follower")
 
 __all__ = ["Actor", "NewTicket", "Ticket", "TicketEvent", "TicketPhoto", "TicketService"]
@@ -68,13 +73,17 @@ class NewTicket:
 
 
 def deadline_steps(
-    ticket_id: int, phase: str, start: datetime, deadline: datetime, sla: SlaPolicy
+    ticket_id: int,
+    phase: str,
+    start: datetime,
+    deadline: datetime,
+    sla: SlaPolicy,
+    urgency: str = "urgent",
 ) -> list[PlannedStep]:
     """Plan the first steps of a deadline: remind the worker, then tell the office at the end."""
+    remind_at = sla.reminder_time(start, deadline, urgency)
     return [
-        PlannedStep(
-            ticket_id, phase, "remind", start, deadline, sla.reminder_time(start, deadline)
-        ),
+        PlannedStep(ticket_id, phase, "remind", start, deadline, remind_at),
         PlannedStep(ticket_id, phase, "office", start, deadline, deadline),
     ]
 
@@ -106,12 +115,34 @@ def rating_buttons(ticket_id: int) -> tuple[Button, ...]:
     )
 
 
+def acts_for_holder(ticket: Ticket, actor: Actor) -> bool:
+    """Tell whether the actor is the ticket's own worker (not an admin acting for them)."""
+    if actor.worker_key is not None and actor.worker_key == ticket.assignee_key:
+        return True
+    return ticket.assignee_id is not None and actor.user_id == ticket.assignee_id
+
+
+def actor_role(ticket: Ticket, actor: Actor) -> str:
+    """The role an action is recorded under: the holder's own press, or an admin's."""
+    if acts_for_holder(ticket, actor) or not actor.is_admin:
+        return "worker"
+    return "admin"
+
+
+def actor_detail(ticket: Ticket, actor: Actor) -> dict[str, Any]:
+    """Who took an action, by name and key; an admin's press names whose ticket it was."""
+    detail: dict[str, Any] = {"by": actor.name, "by_key": actor.worker_key}
+    if not acts_for_holder(ticket, actor):
+        detail["for_worker"] = ticket.assignee_key
+    return detail
+
+
 class TicketService:
     """The ticket rules; every state change is one transaction with its history row."""
 
     def __init__(
         self,
-        db: Database,
+        db: Store,
         clock: Clock,
         sla: SlaPolicy,
         community_name: str,
@@ -119,6 +150,7 @@ class TicketService:
         office_ids: Sequence[int] = (),
         category_names: Mapping[str, str] | None = None,
         worker_names: Mapping[str, str] | None = None,
+        points: PointsService | None = None,
     ) -> None:
         # office_ids: Telegram ids of the community office (the admins), told on 不满意 reopens.
         # category_names: Chinese names for messages (the classifier's category_name).
@@ -130,6 +162,9 @@ class TicketService:
         self.community = community_name
         self.office_ids = tuple(office_ids)
         self.repo = TicketRepository(db)
+        self.points = points  # applies the ticket_confirmed rule when a ticket is resolved
+        # When a post to a group may go out (the end of its quiet hours); set by bootstrap.
+        self.group_release: Callable[[int, datetime], Awaitable[datetime]] | None = None
 
     # ── reading ──
     async def get(self, ticket_id: int) -> Ticket:
@@ -195,7 +230,7 @@ class TicketService:
             accept_due = self.sla.accept_due(new.category, new.urgency, now)
             # The first deadline steps are known now: their earliest is the next check, so the
             # row is written once instead of being refreshed after the steps.
-            steps = deadline_steps(0, "accept", now, accept_due, self.sla)
+            steps = deadline_steps(0, "accept", now, accept_due, self.sla, new.urgency)
             ticket = await self.repo.insert(
                 {
                     "community": new.community,
@@ -265,7 +300,7 @@ class TicketService:
                 escalation_level=0,
             )
             await self._event(ticket, actor, "accepted", to, {"resolve_due": iso(due)})
-            await self._restart_clock(ticket_id, "resolve", now, due)
+            await self._restart_clock(ticket_id, "resolve", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def transfer(
@@ -294,6 +329,18 @@ class TicketService:
                 raise DomainError("reason_required", number=ticket.number)
             new_key = to_worker_key if to_worker_key is not None else ticket.assignee_key
             new_id = to_worker_id if to_worker_key is not None else ticket.assignee_id
+            if new_key == ticket.assignee_key:
+                # Only the category was wrong: the holder keeps the ticket, its state and the
+                # time promised to the resident.
+                await self.repo.update(ticket_id, category=category)
+                await self._event(
+                    ticket,
+                    actor,
+                    "recategorised",
+                    ticket.status,
+                    {"from_category": ticket.category, "to_category": category, "reason": reason},
+                )
+                return await self.get(ticket_id)
             due = self.sla.accept_due(category, ticket.urgency, now)
             await self.repo.update(
                 ticket_id,
@@ -318,7 +365,7 @@ class TicketService:
                     "reason": reason,
                 },
             )
-            await self._restart_clock(ticket_id, "accept", now, due)
+            await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def return_to_duty(
@@ -362,7 +409,7 @@ class TicketService:
                     "to_worker": duty_key,
                 },
             )
-            await self._restart_clock(ticket_id, "accept", now, due)
+            await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def reassign(
@@ -402,7 +449,7 @@ class TicketService:
                 )
             )
             if ticket.status not in lc.AWAITING_ACCEPT:
-                await self._restart_clock(ticket_id, "accept", now, due)
+                await self._restart_clock(ticket_id, "accept", now, due, ticket.urgency)
             return await self.get(ticket_id)
 
     async def resolve(
@@ -431,6 +478,8 @@ class TicketService:
                     "late": bool(ticket.resolve_due_at and now > ticket.resolve_due_at),
                 },
             )
+            if self.points is not None:
+                await self.points.confirm_ticket(ticket_id)
             await self.repo.cancel_steps(ticket_id, now)
             window_end = now + self.sla.rating_window
             await self.repo.plan_steps(
@@ -440,10 +489,16 @@ class TicketService:
             resolved = await self.get(ticket_id)
             messages: list[tuple[str, int, OutgoingMessage]] = []
             request = rating_request(resolved, note)
+            held: dict[str, datetime] = {}
             if request is not None:
-                messages.append((f"rate-req:{ticket_id}:{iso(now)}", *request))
+                key = f"rate-req:{ticket_id}:{iso(now)}"
+                messages.append((key, *request))
+                chat = request[0]
+                if chat < 0 and resolved.urgency != "urgent" and self.group_release is not None:
+                    # A rating question is no reason to wake a group at night.
+                    held[key] = await self.group_release(chat, now)
             for follower in await self.repo.followers(ticket_id):
-                if follower.chat_id is None:
+                if follower.chat_id is None or ticket.is_private:  # private: nobody else hears
                     continue
                 messages.append(
                     (
@@ -461,24 +516,153 @@ class TicketService:
                         ),
                     )
                 )
-            await self.repo.queue_messages(messages, now)
+            await self.repo.queue_messages(messages, now, not_before=held)
             return resolved
 
-    async def reject(self, ticket_id: int, actor: Actor, *, reason: str) -> Ticket:
-        """Refuse a ticket (不予受理) with a reason the reporter will see."""
+    async def reject(
+        self,
+        ticket_id: int,
+        actor: Actor,
+        *,
+        reason: str,
+        request: RejectRequest | None = None,
+    ) -> Ticket:
+        """Refuse a ticket (不予受理) with a reason the reporter will see; only an admin may.
+
+        A worker asks with `request_reject`; an admin's approval (`decide_reject`) ends here.
+        """
+        reason = reason.strip()
+        now = self.clock.now()
+        async with self.db.transaction():
+            ticket = await self.get(ticket_id)
+            if not actor.is_admin:
+                raise DomainError("reject_needs_approval", number=ticket.number)
+            to = self._check(ticket, "reject")
+            if not reason:
+                raise DomainError("reason_required", number=ticket.number)
+            await self.repo.update(ticket_id, status=to, closed_at=now)
+            detail: dict[str, Any] = {"reason": reason}
+            if request is not None:
+                detail["requested_by"] = request.requester_key
+            await self._event(ticket, actor, "rejected", to, detail)
+            await self.repo.cancel_steps(ticket_id, now)
+            await self.repo.refresh_next_check([ticket_id])
+            pending = await self.repo.open_reject_request(ticket_id)
+            if pending is not None and (request is None or pending.id != request.id):
+                await self.repo.decide_reject_request(pending.id, actor.user_id, "dropped", now)
+            return await self.get(ticket_id)
+
+    async def request_reject(
+        self, ticket_id: int, actor: Actor, *, reason: str, chat_id: int
+    ) -> RejectRequest:
+        """A worker's 不予受理: nobody but the admins hears of it until one of them approves."""
         reason = reason.strip()
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
             self._require_assignee(ticket, actor)
-            to = self._check(ticket, "reject")
+            self._check(ticket, "reject")
             if not reason:
                 raise DomainError("reason_required", number=ticket.number)
-            await self.repo.update(ticket_id, status=to, closed_at=now)
-            await self._event(ticket, actor, "rejected", to, {"reason": reason})
-            await self.repo.cancel_steps(ticket_id, now)
-            await self.repo.refresh_next_check([ticket_id])
-            return await self.get(ticket_id)
+            if not self.office_ids:
+                raise DomainError("reject_no_approver", number=ticket.number)
+            if await self.repo.open_reject_request(ticket_id) is not None:
+                raise DomainError("reject_pending", number=ticket.number)
+            request_id = await self.repo.add_reject_request(
+                ticket_id, reason, actor.user_id, actor.worker_key, now, chat_id
+            )
+            await self._event(ticket, actor, "reject_requested", ticket.status, {"reason": reason})
+            worker = self.worker_names.get(actor.worker_key or "", "") or actor.name
+            text = texts.REJECT_APPROVAL_ASK.format(
+                number=ticket.number,
+                category=self.category_names.get(ticket.category, ticket.category),
+                worker=worker,
+                reason=reason,
+                text=ticket.text[:300],
+            )
+            buttons = (
+                (
+                    Button(texts.BTN_REJECT_APPROVE, f"rja:{request_id}"),
+                    Button(texts.BTN_REJECT_REFUSE, f"rjn:{request_id}"),
+                ),
+            )
+            await self.repo.queue_messages(
+                [
+                    (
+                        f"reject-ask:{request_id}:{office_id}",
+                        office_id,
+                        OutgoingMessage(
+                            text,
+                            buttons=buttons,
+                            private=True,
+                            purpose="approval",
+                            extra={"ticket_id": ticket_id},
+                        ),
+                    )
+                    for office_id in self.office_ids
+                ],
+                now,
+            )
+            request = await self.repo.reject_request(request_id)
+            assert request is not None
+            return request
+
+    async def decide_reject(
+        self, request_id: int, actor: Actor, *, approve: bool
+    ) -> tuple[Ticket, str]:
+        """An admin approves or refuses a worker's 不予受理; the worker is told the outcome.
+
+        Returns the ticket and the outcome: 'approved', 'refused', or 'dropped' when the ticket
+        moved on (another worker, accepted elsewhere, finished) since it was asked.
+        """
+        if not actor.is_admin:
+            raise DomainError("not_allowed")
+        now = self.clock.now()
+        async with self.db.transaction():
+            request = await self.repo.reject_request(request_id)
+            if request is None:
+                raise DomainError("stale_button")
+            ticket = await self.get(request.ticket_id)
+            if request.decided_at is not None:
+                raise DomainError("reject_decided", number=ticket.number)
+            still = ticket.assignee_key == request.requester_key and "reject" in (
+                lc.allowed_actions(ticket.status)
+            )
+            outcome = ("approved" if approve else "refused") if still else "dropped"
+            await self.repo.decide_reject_request(request.id, actor.user_id, outcome, now)
+            admin = self.worker_names.get(actor.worker_key or "", "") or actor.name
+            if outcome == "approved":
+                ticket = await self.reject(
+                    ticket.id, actor, reason=request.reason, request=request
+                )
+                told = texts.REJECT_APPROVED_TO_WORKER
+            elif outcome == "refused":
+                await self._event(
+                    ticket, actor, "reject_refused", ticket.status, {"reason": request.reason}
+                )
+                told = texts.REJECT_REFUSED_TO_WORKER
+            else:
+                return ticket, outcome
+            await self.repo.queue_messages(
+                [
+                    (
+                        f"reject-outcome:{request.id}",
+                        request.chat_id,
+                        OutgoingMessage(
+                            told.format(number=ticket.number, admin=admin),
+                            private=True,
+                            purpose="approval",
+                            extra={"ticket_id": ticket.id},
+                        ),
+                    )
+                ],
+                now,
+            )
+            return ticket, outcome
+
+    async def open_reject_request(self, ticket_id: int) -> RejectRequest | None:
+        """Return a ticket's 不予受理 request still waiting for an admin."""
+        return await self.repo.open_reject_request(ticket_id)
 
     async def mark_duplicate(
         self,
@@ -590,6 +774,8 @@ class TicketService:
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
+            if ticket.is_private:
+                raise access.invisible(f"#{ticket_id}")
             if ticket.reporter_id == user_id:
                 raise DomainError("own_ticket", number=ticket.number)
             if ticket.status in lc.TERMINAL:
@@ -632,14 +818,17 @@ class TicketService:
         now = self.clock.now()
         async with self.db.transaction():
             ticket = await self.get(ticket_id)
+            who = access.Viewer(user_id)
+            facts = await access.load_facts(self.repo, ticket)
+            if not access.knows_of(who, facts):
+                raise access.invisible(f"#{ticket_id}")  # a private ticket: as if it did not exist
             if rating not in RATINGS:
                 raise DomainError("bad_rating", number=ticket.number)
-            if user_id == ticket.reporter_id:
-                role = "reporter"
-            elif any(f.user_id == user_id for f in await self.repo.followers(ticket_id)):
-                role = "follower"
-            else:
+            role = access.rater_role(who, facts)
+            if role is None:
                 raise DomainError("not_rater", number=ticket.number)
+            if role == "follower":  # counted apart: never reopens, never the reporter's answer
+                return await self._follower_rating(ticket, user_id, rating, now)
             if ticket.status != lc.RESOLVED:
                 code = "already_rated" if ticket.rating is not None else "not_resolved"
                 raise DomainError(code, number=ticket.number)
@@ -667,9 +856,20 @@ class TicketService:
             await self.repo.add_event(
                 NewEvent(ticket_id, now, user_id, role, "reopened", ticket.status, to, detail)
             )
-            await self._restart_clock(ticket_id, "resolve", now, due)
+            await self._restart_clock(ticket_id, "resolve", now, due, ticket.urgency)
             await self.repo.queue_messages(self._reopen_messages(ticket, due, now), now)
             return await self.get(ticket_id)
+
+    async def _follower_rating(
+        self, ticket: Ticket, user_id: int, rating: str, now: datetime
+    ) -> Ticket:
+        if ticket.resolved_at is None or ticket.status not in (lc.RESOLVED, lc.CLOSED):
+            raise DomainError("not_resolved", number=ticket.number)
+        if not await FollowerRatings(self.db).add(
+            ticket.id, ticket.resolved_at, user_id, rating, now
+        ):
+            raise DomainError("already_rated", number=ticket.number)
+        return ticket
 
     def _reopen_messages(
         self, ticket: Ticket, due: datetime, now: datetime
@@ -781,28 +981,34 @@ class TicketService:
     async def _event(
         self, ticket: Ticket, actor: Actor, kind: str, to: str, detail: dict[str, Any]
     ) -> None:
-        role = (
-            "worker"
-            if actor.worker_key and actor.worker_key == ticket.assignee_key
-            else ("admin" if actor.is_admin else "worker")
-        )
         await self.repo.add_event(
             NewEvent(
                 ticket.id,
                 self.clock.now(),
                 actor.user_id,
-                role,
+                actor_role(ticket, actor),
                 kind,
                 ticket.status,
                 to,
-                {"by": actor.name, **detail},
+                {**actor_detail(ticket, actor), **detail},
             )
         )
+        if kind in AUDITED:  # staff actions the admins can review (/audit)
+            await audit.record(
+                self.db,
+                self.clock.now(),
+                actor.user_id,
+                actor.name,
+                AUDITED[kind],
+                target=f"#{ticket.number}",
+            )
 
     async def _restart_clock(
-        self, ticket_id: int, phase: str, now: datetime, deadline: datetime
+        self, ticket_id: int, phase: str, now: datetime, deadline: datetime, urgency: str
     ) -> None:
         """Cancel the old deadline's steps and plan the new deadline's."""
         await self.repo.cancel_steps(ticket_id, now)
-        await self.repo.plan_steps(deadline_steps(ticket_id, phase, now, deadline, self.sla))
+        await self.repo.plan_steps(
+            deadline_steps(ticket_id, phase, now, deadline, self.sla, urgency)
+        )
         await self.repo.refresh_next_check([ticket_id])

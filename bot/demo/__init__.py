@@ -1,4 +1,0 @@
-"""`gridbot demo`: the whole bot on this machine, against the Bot API emulator, no Telegram.
-
-The scene format is described in bot/demo/script.py; the default scene is scenes/default.txt.
-"""

@@ -1,0 +1,398 @@
+"""The complaint gate: is a message a complaint (or a request for the community to act)?
+
+Evidence for and against, by kind, lives in `data/gate.toml`; every reading names the words that
+decided it. Danger words also say how urgent a complaint is and which number to call first.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from typing import Any
+
+from bot.nlp.lexicon import LexiconError, parse_keyword
+
+GATE_FILE = "bot/nlp/data/gate.toml"
+CALL_NUMBERS = ("119", "110", "120")
+URGENT_ONLY = "urgent"
+# Groups of evidence that say a problem, not only a mood: with one, a topic word names the thing.
+PROBLEM_GROUPS = frozenset({"problem", "request", "persistence", "distress", "irony", "danger"})
+_NEGATION = frozenset("没不未冇唔别")
+_SAID = frozenset({"problem", "irony"})
+_THING = frozenset({"topic", "heavy_topic", "problem_term", "combo"})
+_CLAUSE_END = frozenset(",.!?;:。！？，；\n ")
+_GAP = r"[^.!?;。！？\n]{0,12}?"
+_DIGIT = re.compile("[0129]")  # a digit of 110, 119, 120 or 12345
+# 110/119/120 as numbers of their own: never inside 1202室, an ID number or a phone number.
+_EMERGENCY = re.compile(
+    r"(?<![\d.\-a-z])(110|119|120|12345)(?![\d.\-])"
+    r"(?!\s?(?:室|号|房|栋|幢|座|楼|单元|元|块|米|平|户|天|分|斤|个|次|辆))"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """One kind of evidence: its name, whether it counts for a complaint, and its words."""
+
+    name: str
+    weight: float
+    words: Mapping[str, float]
+    patterns: tuple[str, ...] = ()  # "a|b … c|d"
+
+
+@dataclass(frozen=True, slots=True)
+class GateLexicon:
+    bias: float
+    ticket: float
+    triage: float
+    problem_term: float
+    combo: float
+    heavy_topic: float
+    topic: float
+    long_text: float
+    groups: tuple[Group, ...]
+    danger: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    danger_weight: float = 1.0  # a danger word (or 110/119/120) counts this much for a complaint
+    long_weight: float = 0.0  # what a message longer than long_text adds on its own
+    said_weight: float = 0.0  # what a problem word adds beside a thing of some category
+
+
+@dataclass(frozen=True, slots=True)
+class GateReading:
+    """What the gate read: its score and the words for and against."""
+
+    score: float
+    kinds: frozenset[str]  # the groups that took part ("problem", "thanks", …)
+    for_words: tuple[str, ...]
+    against_words: tuple[str, ...]
+    danger: bool
+    call_first: str
+    # kind -> how much of its weight counted (1, or 0.5 for evidence against in a long message):
+    # what `python -m bot.nlp.fit` fits the weights on.
+    features: Mapping[str, float] = field(default_factory=dict)
+    # group -> every word of it found (the group's own entries; a pattern only when no word was):
+    # filled only when asked for, for the fit of per-word weights.
+    found: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+def _number(source: str, key: str, value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise LexiconError(source, key, "must be a number")
+    return float(value)
+
+
+def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
+    """Validate a parsed gate file."""
+    head = data.get("gate")
+    if not isinstance(head, Mapping):
+        raise LexiconError(source, "gate", "missing [gate] table")
+    nums = {
+        k: _number(source, f"gate.{k}", head.get(k))
+        for k in (
+            "bias",
+            "ticket",
+            "triage",
+            "problem_term",
+            "combo",
+            "heavy_topic",
+            "topic",
+            "long_text",
+        )
+    }
+    optional = (("danger", "danger_weight"), ("long", "long_weight"), ("said", "said_weight"))
+    for key, name in optional:
+        if key in head:
+            nums[name] = _number(source, f"gate.{key}", head[key])
+    if not nums["triage"] < nums["ticket"]:
+        raise LexiconError(source, "gate.triage", "must be below gate.ticket")
+    groups: list[Group] = []
+    for side, sign in (("for", 1.0), ("against", -1.0)):
+        tables = data.get(side, {})
+        if not isinstance(tables, Mapping):
+            raise LexiconError(source, side, "must be a table of groups")
+        for name, table in tables.items():
+            key = f"{side}.{name}"
+            if not isinstance(table, Mapping):
+                raise LexiconError(source, key, "must be a table with weight and words")
+            weight = _number(source, f"{key}.weight", table.get("weight"))
+            if weight * sign <= 0:
+                raise LexiconError(
+                    source, f"{key}.weight", f"must be {'>' if sign > 0 else '<'} 0"
+                )
+            groups.append(_group(source, key, name, weight, table.get("words")))
+    danger_table = data.get("danger", {})
+    if not isinstance(danger_table, Mapping):
+        raise LexiconError(source, "danger", "must be a table")
+    danger: dict[str, tuple[str, ...]] = {}
+    for number, words in danger_table.items():
+        if number not in (*CALL_NUMBERS, URGENT_ONLY):
+            raise LexiconError(source, f"danger.{number}", "use 119, 110, 120 or urgent")
+        danger[number] = tuple(_word_list(source, f"danger.{number}", words))
+    groups = _with_fitted(source, groups, data.get("fitted", {}))
+    return GateLexicon(groups=tuple(groups), danger=danger, **nums)
+
+
+def _with_fitted(source: str, groups: list[Group], fitted: object) -> list[Group]:
+    """Give the words of [fitted.<group>] the weight the labelled sets gave them."""
+    if not isinstance(fitted, Mapping):
+        raise LexiconError(source, "fitted", "must be a table of groups")
+    by_name = {g.name: g for g in groups}
+    for name, table in fitted.items():
+        key = f"fitted.{name}"
+        group = by_name.get(name)
+        if group is None:
+            raise LexiconError(source, key, "names no group of [for] or [against]")
+        if not isinstance(table, Mapping):
+            raise LexiconError(source, key, "must be a table of word = weight")
+        words = dict(group.words)
+        for word, value in table.items():
+            weight = _number(source, f"{key}.{word}", value)
+            if word not in words:
+                raise LexiconError(source, f"{key}.{word}", "is not a word of that group")
+            if weight * group.weight <= 0:
+                raise LexiconError(source, f"{key}.{word}", "must keep the group's sign")
+            words[word] = weight
+        by_name[name] = replace(group, words=words)
+    return [by_name[g.name] for g in groups]
+
+
+def _word_list(source: str, key: str, value: object) -> list[str]:
+    if not isinstance(value, list) or not value:
+        raise LexiconError(source, key, "must be a non-empty list of words")
+    words = []
+    for entry in value:
+        if not isinstance(entry, str) or not entry.strip():
+            raise LexiconError(source, key, f"word must be a non-empty string, got {entry!r}")
+        words.append(entry.strip().lower())
+    return words
+
+
+def _group(source: str, key: str, name: str, weight: float, value: object) -> Group:
+    words: dict[str, float] = {}
+    patterns: list[str] = []
+    for entry in _word_list(source, f"{key}.words", value):
+        if "…" in entry:
+            if any(not side.strip() for side in entry.split("…")):
+                raise LexiconError(source, f"{key}.words", f"pattern {entry!r} has an empty side")
+            patterns.append(entry)
+            continue
+        word, own = _entry(source, f"{key}.words", entry)
+        words[word] = own * (1 if weight > 0 else -1) if own else weight
+    return Group(name, weight, words, tuple(patterns))
+
+
+def load_gate() -> GateLexicon:
+    """Load and validate the packaged gate file."""
+    raw = (resources.files("bot.nlp") / "data" / "gate.toml").read_text(encoding="utf-8")
+    try:
+        data = tomllib.loads(raw)
+    except tomllib.TOMLDecodeError as exc:
+        raise LexiconError(GATE_FILE, "(file)", f"not valid TOML: {exc}") from exc
+    return parse_gate(data, GATE_FILE)
+
+
+def with_local_words(lexicon: GateLexicon, notices: Iterable[str]) -> GateLexicon:
+    """Return the lexicon with a community's own notice phrases added to the notice group."""
+    extra = [w.strip().lower() for w in notices if w.strip()]
+    if not extra:
+        return lexicon
+    groups = []
+    for group in lexicon.groups:
+        if group.name == "notice":
+            words = dict(group.words)
+            for word in extra:
+                words.setdefault(word, group.weight)
+            group = Group(group.name, group.weight, words, group.patterns)
+        groups.append(group)
+    return replace(lexicon, groups=tuple(groups))
+
+
+class Gate:
+    """Score the evidence for and against a complaint with one regex scan."""
+
+    def __init__(self, lexicon: GateLexicon) -> None:
+        self.lexicon = lexicon
+        # word -> [(group, weight, the group's own entry)], the groups of the word and of every
+        # entry it starts with (吵死 holds 吵): one scan finds the longest word at each place.
+        table: dict[str, list[tuple[str, float, str]]] = {}
+        for group in lexicon.groups:
+            for word, weight in group.words.items():
+                table.setdefault(word, []).append((group.name, weight, word))
+        for number, words in lexicon.danger.items():
+            for word in words:
+                table.setdefault(word, []).append(("danger:" + number, 0.0, word))
+        for word in list(table):
+            for k in range(1, len(word)):
+                prefix = word[:k]
+                if prefix in table:
+                    own = {e[0] for e in table[word]}
+                    table[word] = table[word] + [e for e in table[prefix] if e[0] not in own]
+        self._table = table
+        firsts = "".join(sorted({re.escape(w[0]) for w in table}))
+        self._scan = re.compile(f"(?=[{firsts}])(?=({trie_pattern(table)}))")
+        self._patterns = tuple(
+            (group.name, group.weight, _pattern_regex(p))
+            for group in lexicon.groups
+            for p in group.patterns
+        )
+        self._weights = {g.name: g.weight for g in lexicon.groups}
+        # Words with evidence against, the only ones a negation before them can cancel.
+        self._against = frozenset(
+            w for w, entries in table.items() if any(e[1] < 0 for e in entries)
+        )
+        # A pattern can only match where a word of its first side is: one search rules most out.
+        firsts_of_patterns = [
+            w.strip()
+            for g in lexicon.groups
+            for p in g.patterns
+            for w in p.split("…")[0].split("|")
+        ]
+        self._pattern_hint = (
+            re.compile(trie_pattern(w for w in firsts_of_patterns if w))
+            if firsts_of_patterns
+            else None
+        )
+
+    def read(
+        self,
+        text: str,
+        extra: Mapping[str, tuple[float, str]] | None = None,
+        skip: frozenset[str] = frozenset(),
+        collect: bool = False,
+    ) -> GateReading:
+        """Read text (normalised); `extra` adds evidence found elsewhere: kind -> (weight, word).
+
+        `skip` names groups that do not count here (a question about a service is no schedule
+        question: it is the request itself). `collect` also lists every word found per group.
+        """
+        best: dict[str, tuple[float, str]] = {}
+        found: dict[str, list[str]] = {}
+        danger_numbers: list[str] = []
+        danger = False
+        table = self._table
+        for match in self._scan.finditer(text):
+            word = match.group(1)
+            start = match.start()
+            if start and text[start - 1] in _NEGATION:
+                continue
+            against_negated = word in self._against and _negated_clause(text, start)
+            for kind, weight, own in table[word]:
+                if kind in skip or (weight < 0 and against_negated):
+                    continue
+                if collect:
+                    found.setdefault(kind, []).append(own)
+                if kind.startswith("danger:"):
+                    danger = True
+                    number = kind[7:]
+                    if number != URGENT_ONLY and number not in danger_numbers:
+                        danger_numbers.append(number)
+                    kind, weight = "danger", self.lexicon.danger_weight
+                if kind not in best or abs(weight) > abs(best[kind][0]):
+                    best[kind] = (weight, word)
+        hint = self._pattern_hint
+        for kind, weight, regex in self._patterns if hint and hint.search(text) else ():
+            if kind not in best:
+                hit = regex.search(text)
+                if hit is not None:
+                    best[kind] = (weight, hit.group(0))
+                    if collect:
+                        found[kind] = [""]  # the group's own weight
+        if _DIGIT.search(text) is not None:
+            for match in _EMERGENCY.finditer(text):
+                number = match.group(1)
+                if number == "12345":
+                    best.setdefault("request", (self._weights.get("request", 1.0), number))
+                    continue
+                danger = True
+                best.setdefault("danger", (self.lexicon.danger_weight, number))
+                if number not in danger_numbers:
+                    danger_numbers.append(number)
+        for kind, evidence in (extra or {}).items():
+            if kind not in best or abs(evidence[0]) > abs(best[kind][0]):
+                best[kind] = evidence
+            if collect and kind in self._weights:
+                found.setdefault(kind, []).append("")  # at the group's own weight
+        long_text = len(text) > self.lexicon.long_text
+        features = {kind: 0.5 if long_text and w < 0 else 1.0 for kind, (w, _) in best.items()}
+        score = self.lexicon.bias + sum(w * features[kind] for kind, (w, _) in best.items())
+        if long_text:
+            features["long"] = 1.0
+            score += self.lexicon.long_weight
+        if not _SAID.isdisjoint(best) and not _THING.isdisjoint(best):
+            features["said"] = 1.0  # a problem said of a thing: 电梯 + 坏了
+            score += self.lexicon.said_weight
+        for_words = tuple(sorted({w for v, w in best.values() if v > 0}))
+        against = tuple(sorted({w for v, w in best.values() if v < 0}))
+        return GateReading(
+            score=round(score, 6),
+            kinds=frozenset(best),
+            for_words=for_words,
+            against_words=against,
+            danger=danger,
+            call_first=_first_call(danger_numbers),
+            features=features,
+            found={k: tuple(sorted(set(v))) for k, v in found.items()},
+        )
+
+
+def _first_call(numbers: list[str]) -> str:
+    """Fire and gas first (119), then violence (110), then injury (120)."""
+    for number in CALL_NUMBERS:
+        if number in numbers:
+            return number
+    return ""
+
+
+def _negated_clause(text: str, start: int) -> bool:
+    """Say whether a negation stands a few characters before, in the same clause (也没看到通知)."""
+    for ch in text[max(0, start - 5) : start][::-1]:
+        if ch in _CLAUSE_END:
+            return False
+        if ch in _NEGATION:
+            return True
+    return False
+
+
+def _pattern_regex(pattern: str) -> re.Pattern[str]:
+    sides = [
+        "(?:" + "|".join(re.escape(w.strip()) for w in side.split("|") if w.strip()) + ")"
+        for side in pattern.split("…")
+    ]
+    return re.compile(_GAP.join(sides))
+
+
+def _entry(source: str, key: str, entry: str) -> tuple[str, float]:
+    """Parse "词" (the group's weight) or "词:1.5" (its own); a bare "转:" stays a word."""
+    word, sep, raw = entry.rpartition(":")
+    if sep and word and raw and raw.replace(".", "", 1).isdigit():
+        return parse_keyword(source, key, entry)
+    return entry, 0.0
+
+
+def trie_pattern(words: Iterable[str]) -> str:
+    """Return a regex matching the longest of the words at a place, as a trie of prefixes.
+
+    A flat alternation of a thousand words makes `re` try each in turn at every character; a
+    trie shares the prefixes, so a place is ruled out after a character or two.
+    """
+    trie: dict[str, Any] = {}
+    for word in words:
+        node = trie
+        for ch in word:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+    return _trie_regex(trie)
+
+
+def _trie_regex(node: Mapping[str, Any]) -> str:
+    ends = "" in node
+    branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
+    if not branches:
+        return ""
+    body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
+    if ends:  # a word ends here, and longer ones go on: prefer the longer (greedy ?)
+        return "(?:" + body + ")?"
+    return body

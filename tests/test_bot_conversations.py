@@ -1,0 +1,277 @@
+"""Whole bot: residents' second messages, answers, questions and danger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot import texts
+from bot.services.clock import FakeClock
+from tests.botkit import (
+    DUTY,
+    GROUP,
+    NEIGHBOUR,
+    RESIDENT,
+    SECRETARY,
+    WORKER_LI,
+    WORKER_ZHANG,
+    open_privates,
+    populate,
+)
+from tests.community_kit import MONDAY_8AM, say
+from tests.fastkit import offline_bot, offline_emulator
+from tests.test_bot_lifecycle import add_people, lifecycle_config, resolved_lift
+from tgsandbox import Emulator
+from tgsandbox.model import BotMessage
+
+STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
+COMMUNITY = "幸福里社区"
+RANT = (
+    "9号楼有人天天在楼道里飞线充电，电动车停在楼道里，物业说了好几次都不管，"
+    "真的太危险了，万一着火怎么办，这楼里住着好多老人孩子"
+)
+FIRE = "着火了！2号楼3单元楼道冒黑烟了，快打119！"
+
+
+def labels(message: BotMessage) -> list[str]:
+    return [b.text for row in message.buttons for b in row]
+
+
+def cards(emu: Emulator, worker: int) -> list[BotMessage]:
+    return [m for m in emu.sent(worker) if m.text.startswith(("🆕", "🛠")) and "工单 #" in m.text]
+
+
+async def test_a_fire_after_a_rant_about_another_building_is_its_own_ticket(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, RANT)
+            await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #1" in m.text)
+            await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            clock.advance(timedelta(seconds=20))
+            fire = await emu.send_text(GROUP, RESIDENT, FIRE)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #2" in m.text)
+            assert "2号楼" in card.text and "紧急" in card.text
+            ack = await emu.wait_for(GROUP, lambda m: "#2" in m.text)
+            assert ack.reply_to_message_id == fire["message_id"]
+            assert ack.text.startswith(texts.CALL_FIRST["119"] + "\n")
+            tickets = bot.state.require_services().tickets
+            second = await tickets.by_number(COMMUNITY, 2)
+            assert second is not None and second.building == "2"
+            assert [e.kind for e in await tickets.history(1)] == ["opened"]
+
+
+async def test_the_same_fault_in_another_building_reaches_that_buildings_worker(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "2号楼电梯坏了")
+            await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            clock.advance(timedelta(seconds=10))
+            await emu.send_text(GROUP, RESIDENT, "7号楼的电梯也坏了")
+            card = await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #2" in m.text)
+            assert "7号楼" in card.text
+            ack = await emu.wait_for(GROUP, lambda m: "#2" in m.text)
+            assert "张伟" in ack.text
+
+
+async def test_a_repeat_is_folded_in_recorded_and_told_to_the_worker(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            clock.advance(timedelta(seconds=15))
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯门关不上，联系我13912345678")
+            told = await emu.wait_for(WORKER_LI, lambda m: "反映人补充" in m.text)
+            assert told.reply_to_message_id == card.message_id
+            assert "电梯门关不上" in told.text and "13912345678" not in told.text
+            await bot.idle()
+            tickets = bot.state.require_services().tickets
+            assert await tickets.by_number(COMMUNITY, 2) is None
+            added = [e for e in await tickets.history(1) if e.kind == "added_words"]
+            assert len(added) == 1 and "电梯门关不上" in added[0].detail["note"]
+            assert len(cards(emu, WORKER_LI)) == 1
+
+
+async def test_a_typed_building_or_place_answers_the_question_without_a_reply(
+    tmp_path: Path,
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            question = await say(emu, GROUP, RESIDENT, "楼道灯坏了好几天了，晚上太黑")
+            assert "哪栋楼" in question.text
+            offered = labels(question)
+            assert "7号楼" in offered and "东门" in offered and "地库" in offered
+            assert offered[-1] == texts.LOCATION_UNKNOWN_BUTTON
+            # A neighbour's "7号楼" is not the reporter's answer.
+            await emu.send_text(GROUP, NEIGHBOUR, "7号楼")
+            await bot.idle()
+            assert cards(emu, WORKER_ZHANG) == []
+            await emu.send_text(GROUP, RESIDENT, "7号楼")  # typed, not a Telegram reply
+            card = await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #1" in m.text)
+            assert "7号楼" in card.text
+            assert emu.message(GROUP, question.message_id).text == "7号楼"
+
+            await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            question = await say(emu, GROUP, NEIGHBOUR, "路灯坏了好几天了，晚上太黑")
+            assert "哪栋楼" in question.text
+            await emu.send_text(GROUP, NEIGHBOUR, "东门那边")
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #2" in m.text)
+            assert "东门" in card.text
+
+
+async def test_not_sure_where_goes_to_the_duty_worker(tmp_path: Path) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            question = await say(emu, GROUP, RESIDENT, "楼道灯坏了好几天了，晚上太黑")
+            unknown = question.button(texts.LOCATION_UNKNOWN_BUTTON)
+            await emu.press_button(GROUP, RESIDENT, question.message_id, unknown.callback_data)
+            card = await emu.wait_for(DUTY, lambda m: "工单 #1" in m.text)
+            assert texts.PLACE_UNKNOWN in card.text
+            ticket = await bot.state.require_services().tickets.get(1)
+            assert ticket.assignee_key == "duty" and ticket.building is None
+
+
+async def test_asking_about_ones_own_ticket_hears_how_it_stands(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "2号楼电梯坏了")
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            clock.advance(timedelta(hours=3))
+            asked = await emu.send_text(GROUP, RESIDENT, "2号楼电梯什么时候能修好啊？")
+            status = await emu.wait_for(
+                GROUP, lambda m: m.reply_to_message_id == asked["message_id"]
+            )
+            assert "#1" in status.text and "李娜" in status.text and "处理中" in status.text
+            assert "前办结" in status.text
+            await bot.idle()
+            tickets = bot.state.require_services().tickets
+            assert await tickets.by_number(COMMUNITY, 2) is None
+
+
+async def test_report_with_an_unclear_category_offers_every_category_and_keeps_the_place(
+    tmp_path: Path,
+) -> None:
+    async with offline_emulator() as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            question = await say(emu, GROUP, RESIDENT, "/report 8号楼那边有点情况")
+            offered = labels(question)
+            services = bot.state.require_services()
+            assert services.category_name("facilities") in offered
+            assert services.category_name("fire_safety") in offered
+            assert "facilities" not in " ".join(offered)
+            choice = question.button(services.category_name("facilities"))
+            await emu.press_button(GROUP, RESIDENT, question.message_id, choice.callback_data)
+            card = await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #1" in m.text)
+            assert "8号楼" in card.text and texts.PLACE_UNKNOWN not in card.text
+
+
+async def test_unsatisfied_asks_why_and_tells_the_worker_and_the_secretary(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with offline_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            _, card, rating = await resolved_lift(emu)
+            await emu.press_button(GROUP, RESIDENT, rating.message_id, "rate:1:unsatisfied")
+            asked = await emu.wait_for(GROUP, lambda m: "哪里不满意" in m.text)
+            assert "周大爷" in asked.text
+            await emu.send_text(GROUP, RESIDENT, "电梯还是一顿一顿的，根本没修好")  # typed
+            thanks = await emu.wait_for(GROUP, lambda m: "已转告" in m.text)
+            assert "根本没修好" in thanks.text
+            told = await emu.wait_for(WORKER_LI, lambda m: "不满意的原因" in m.text)
+            assert "根本没修好" in told.text and told.reply_to_message_id == card.message_id
+            office = await emu.wait_for(SECRETARY, lambda m: "不满意的原因" in m.text)
+            assert "#1" in office.text and "根本没修好" in office.text
+            await bot.idle()
+            assert await services.tickets.by_number(COMMUNITY, 2) is None
+            history = await services.tickets.history(1)
+            reasons = [e for e in history if e.kind == "unsatisfied_reason"]
+            assert len(reasons) == 1 and "根本没修好" in reasons[0].detail["reason"]
+            assert (await services.tickets.get(1)).status == "reopened"
+            # The question is answered: the next complaint is a complaint again.
+            clock.advance(timedelta(minutes=5))
+            await emu.send_text(GROUP, RESIDENT, "6号楼楼下垃圾堆了三天没人清")
+            await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #2" in m.text)
+
+
+async def test_text_while_a_proof_photo_is_awaited_is_answered_not_filed(tmp_path: Path) -> None:
+    clock = FakeClock(MONDAY_8AM)
+    async with offline_emulator() as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, WORKER_LI, RESIDENT)
+            await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
+            post = await say(emu, GROUP, WORKER_LI, "/task new 擦洗单元门 | 5")
+            query = await emu.press_button(GROUP, RESIDENT, post.message_id, "claim:1")
+            await emu.wait_for_answer(query)
+            await emu.wait_for(RESIDENT, lambda m: "您已接下任务 #1" in m.text)
+            await say(emu, RESIDENT, RESIDENT, "/done 1")
+            waiting = await say(emu, RESIDENT, RESIDENT, "3号楼单元门已经擦干净了")
+            assert waiting.text == texts.PROOF_WAITING.format(task_id=1)
+            assert await bot.state.require_services().tickets.by_number(COMMUNITY, 1) is None
+            cancelled = await say(emu, RESIDENT, RESIDENT, "取消")
+            assert cancelled.text == texts.DIALOGUE_CANCELLED
+
+
+async def test_mygrid_names_the_residents_grid_worker(tmp_path: Path) -> None:
+    async with offline_emulator() as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path):
+            await open_privates(emu, RESIDENT)
+            start = emu.sent(RESIDENT)[0]
+            assert "/mygrid" in start.text
+            assert (await say(emu, RESIDENT, RESIDENT, "/mygrid")).text == texts.MYGRID_ASK
+            typed = await say(emu, RESIDENT, RESIDENT, "/mygrid 7号楼")
+            assert "第二网格" in typed.text and "张伟" in typed.text
+            wrong = await say(emu, RESIDENT, RESIDENT, "/mygrid 99号楼")
+            assert wrong.text == texts.MYGRID_UNKNOWN_BUILDING.format(text="99号楼")
+            await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
+            mine = await say(emu, RESIDENT, RESIDENT, "/mygrid")
+            assert "3号楼" in mine.text and "第一网格" in mine.text and "李娜" in mine.text
+            # In the group, where one lives is told privately.
+            said = await say(emu, GROUP, RESIDENT, "/mygrid")
+            assert said.text == texts.MYGRID_SENT
+            private = await emu.wait_for(RESIDENT, lambda m: "李娜" in m.text)
+            assert "3号楼" in private.text
+
+
+async def test_a_private_danger_is_told_to_call_119_first(tmp_path: Path) -> None:
+    async with offline_emulator() as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path):
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(RESIDENT, RESIDENT, FIRE)
+            ack = await emu.wait_for(RESIDENT, lambda m: "#1" in m.text)
+            assert ack.text.startswith(texts.CALL_FIRST["119"] + "\n")
+            # A calm complaint gets no such line.
+            await emu.send_text(RESIDENT, RESIDENT, "6号楼楼下每天晚上广场舞太吵了，能不能管管")
+            calm = await emu.wait_for(RESIDENT, lambda m: "#2" in m.text)
+            assert "119" not in calm.text

@@ -1,0 +1,143 @@
+"""IntakeService on a real database: what a second message, an answer or a question becomes."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from datetime import timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from bot.nlp import Classifier
+from bot.services import intake as flow
+from bot.services.bootstrap import Services, build_services
+from bot.services.clock import FakeClock
+from bot.services.dialogues import ReasonQuestions
+from bot.services.intake import Report, call_first, reading_from_json, reading_to_json
+from storage.db import Database
+from tests.botkit import EXAMPLE_CONFIG, GROUP, RESIDENT
+
+pytestmark = pytest.mark.both_stores
+
+_CLASSIFIER: list[Classifier] = []
+
+
+def classifier() -> Classifier:
+    if not _CLASSIFIER:
+        _CLASSIFIER.append(Classifier.load())
+    return _CLASSIFIER[0]
+
+
+@pytest.fixture
+async def services(db: Database, clock: FakeClock) -> Services:
+    config = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    return await build_services(
+        config,
+        str(EXAMPLE_CONFIG),
+        db,
+        clock,
+        ZoneInfo("Asia/Shanghai"),
+        classifier=classifier(),
+    )
+
+
+def report(message_id: int, text: str, user: int = RESIDENT) -> Report:
+    return Report(
+        chat_id=GROUP,
+        message_id=message_id,
+        is_private=False,
+        reporter_id=user,
+        reporter_name="周大爷",
+        text=text,
+        group_grids=("g1", "g2", "g3"),
+    )
+
+
+async def test_typed_answers_are_only_a_place_alone(services: Services) -> None:
+    typed = services.intake.typed_location
+    assert typed("7号楼") == ("7", None, False)
+    assert typed("七号楼吧") == ("7", None, False)
+    assert typed("东门那边") == (None, "东门", False)
+    assert typed("不清楚") == (None, None, True)
+    assert typed("7号楼电梯坏了") is None
+    assert typed("好的") is None
+    assert typed("谢谢大家") is None
+
+
+def test_the_number_to_call_first() -> None:
+    urgent = classifier().classify("着火了！2号楼3单元楼道冒黑烟了")
+    assert urgent.urgency == "urgent" and call_first(urgent) in ("119", "110", "120")
+    assert call_first(replace(urgent, call_first="")) == "119"
+    assert call_first(replace(urgent, call_first="120")) == "120"
+    assert call_first(replace(urgent, urgency="normal", call_first="120")) == ""
+    assert call_first(None) == ""
+    kept = reading_from_json(reading_to_json(replace(urgent, call_first="110")))
+    assert kept.call_first == "110" and kept.location == urgent.location
+
+
+async def test_a_burst_folds_only_a_repeat_of_the_same_place_and_event(
+    services: Services, clock: FakeClock
+) -> None:
+    intake = services.intake
+    first = await intake.receive(report(1, "4号楼电梯坏了"))
+    assert first.kind == flow.OPENED
+    clock.advance(timedelta(seconds=5))
+    repeat = await intake.receive(report(2, "电梯门关不上"))
+    assert repeat.kind == flow.MERGED and repeat.created and repeat.ticket == first.ticket
+    again = await intake.receive(report(2, "电梯门关不上"))  # delivered twice
+    assert again.kind == flow.MERGED and not again.created
+    other = await intake.receive(report(3, "另外一部电梯也坏了，4号楼"))
+    assert other.kind == flow.OPENED
+    elsewhere = await intake.receive(report(4, "5号楼电梯也坏了"))
+    assert elsewhere.kind == flow.OPENED and elsewhere.ticket is not None
+    assert elsewhere.ticket.building == "5"
+    danger = await intake.receive(report(5, "5号楼电梯关人了！快来人"))
+    assert danger.kind == flow.OPENED and danger.call_first == "119"
+    assert first.ticket is not None
+    added = [e for e in await services.tickets.history(first.ticket.id) if e.kind != "opened"]
+    assert [e.detail["note"] for e in added] == ["电梯门关不上"]
+    # After the burst window the same words are a ticket of their own again.
+    clock.advance(timedelta(minutes=2))
+    assert (await intake.receive(report(6, "4号楼电梯门关不上"))).kind != flow.MERGED
+
+
+async def test_a_progress_question_is_answered_only_about_ones_own_open_ticket(
+    services: Services, clock: FakeClock
+) -> None:
+    intake = services.intake
+    opened = await intake.receive(report(1, "2号楼电梯坏了"))
+    clock.advance(timedelta(hours=1))
+    mine = await intake.receive(report(2, "2号楼电梯什么时候能修好啊？"))
+    assert mine.kind == flow.STATUS and mine.ticket == opened.ticket
+    other_building = await intake.receive(report(3, "3号楼电梯什么时候能修好啊？"))
+    assert other_building.kind != flow.STATUS
+    neighbour = await intake.receive(report(4, "2号楼电梯什么时候能修好啊？", user=3999))
+    assert neighbour.kind != flow.STATUS
+
+
+async def test_reason_questions_survive_a_restart_and_expire(
+    db: Database, clock: FakeClock
+) -> None:
+    questions = ReasonQuestions(db, clock)
+    assert await questions.current(RESIDENT) is None
+    await questions.ask(RESIDENT, GROUP, 7)
+    after_restart = ReasonQuestions(db, clock)
+    asked = await after_restart.current(RESIDENT)
+    assert asked is not None and asked.ticket_id == 7 and asked.chat_id == GROUP
+    await after_restart.answered(asked, 42)
+    answered = await questions.current(RESIDENT)
+    assert answered is not None and answered.answered_by == 42
+    clock.advance(timedelta(hours=1))
+    assert await questions.current(RESIDENT) is None
+
+
+async def test_a_question_without_a_topic_is_no_status_request(
+    services: Services, clock: FakeClock
+) -> None:
+    intake = services.intake
+    opened = await intake.receive(report(1, "2号楼电梯坏了"))
+    clock.advance(timedelta(hours=1))
+    assert (await intake.receive(report(2, "明天什么时候开会啊？"))).kind == flow.IGNORED
+    asked = await intake.receive(report(3, "什么时候能修好啊？"))
+    assert asked.kind == flow.STATUS and asked.ticket == opened.ticket

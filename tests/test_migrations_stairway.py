@@ -1,0 +1,304 @@
+"""Migrations: landed ones never change, and every past schema upgrades to head with its data."""
+
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from storage.db import Database, _split_sql, load_migrations
+
+# What each migration held when it landed on main. A landed migration is never edited: a change
+# of schema is a new migration. Add a line here when a new migration lands.
+LANDED = {
+    "0001_foundation.sql": "b5d81e28f4c2a547d8891cc157e368d7f4379a7a9d5e9538b55cc6ab67b6525f",
+    "0002_tickets.sql": "4a417c35013f41946b397b58422633e14a458640ea96039299ef7d2150cd3061",
+    "0003_community.sql": "a54574af8f7b85b687526177b9eb4b5e10abacda3d3d8b951fdfac94dad28aa5",
+    "0004_classifier.sql": "ab24b0bdb9929ce1acc6248331d4ed0f68c8632dae0585a71c49c234bdf7e8f8",
+    "0005_lifecycle.sql": "4a5bcfa43f572931ccc0ded4117758b5bd42521bd1224aa6629b069e3a1d6e0f",
+    "0006_points.sql": "34a4e1be9c0229c0f942a30063cc61a049005b648da4150bd59b4c9779f774b8",
+    "0007_prompts.sql": "71874689b4c35e7dec0ce09d20a7a3fad1bce3d7104e6c12effec1c87c0fd84d",
+    "0008_dialogues.sql": "d0eafabeba18da3bc31cef80409df79aa6aba551254662251d4a8d6f8f97c968",
+}
+
+T0 = "2026-11-20T02:00:00+00:00"
+T1 = "2026-11-21T02:00:00+00:00"
+FUTURE = "2027-01-01T00:00:00+00:00"
+
+
+def test_landed_migrations_are_unchanged() -> None:
+    found = {name: hashlib.sha256(sql.encode()).hexdigest() for _, name, sql in load_migrations()}
+    for name, digest in LANDED.items():
+        assert name in found, f"landed migration {name} was removed or renamed"
+        assert found[name] == digest, f"landed migration {name} was edited: add a new one instead"
+
+
+# Representative rows for the tables each version added, written as a deployment of that
+# version would have written them (two residents, a public and a private ticket, a ledger).
+
+
+def _v1(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO inbox (update_id, payload, received_at, status, attempts, done_at)"
+        " VALUES (1001, '{\"update_id\": 1001}', ?, 'done', 1, ?)",
+        (T0, T0),
+    )
+    c.execute(
+        "INSERT INTO inbox (update_id, payload, received_at)"
+        " VALUES (1002, '{\"update_id\": 1002}', ?)",
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO kv (key, value, updated_at) VALUES ('bot_username', 'gridbot', ?)", (T0,)
+    )
+    c.execute(
+        "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before, status,"
+        " attempts, sent_at, message_id) VALUES ('digest:-100:2026-11-20', -100,"
+        " '{\"text\": \"今日待办\"}', ?, ?, 'sent', 1, ?, 77)",
+        (T0, T0, T0),
+    )
+
+
+def _v2(c: sqlite3.Connection) -> None:
+    c.execute("INSERT INTO ticket_numbers (community, last) VALUES ('xfl', 2)")
+    for number, private, reporter, text in (
+        (1, 0, 501, "3号楼电梯坏了，困人了"),
+        (2, 1, 502, "楼上漏水到我家，电话13812345678"),
+    ):
+        c.execute(
+            "INSERT INTO tickets (id, community, number, source_key, text, category, confidence,"
+            " urgency, building, grid, reporter_id, reporter_name, is_private, chat_id,"
+            " message_id,"
+            " status, assignee_key, created_at, accept_due_at, next_check_at)"
+            " VALUES (?, 'xfl', ?, ?, ?, 'facilities', 0.9, 'normal', '3', 'g1', ?, '王阿姨', ?,"
+            " -100, ?, 'open', 'li', ?, ?, ?)",
+            (number, number, f"msg:-100:{number}", text, reporter, private, number, T0, T1, T1),
+        )
+        c.execute(
+            "INSERT INTO ticket_events (ticket_id, at, actor_id, actor_role, kind, to_status)"
+            " VALUES (?, ?, ?, 'reporter', 'opened', 'open')",
+            (number, T0, reporter),
+        )
+    c.execute(
+        "INSERT INTO ticket_photos (ticket_id, file_id, file_unique_id, added_by, role, at)"
+        " VALUES (1, 'AgAD1', 'u1', 501, 'reporter', ?)",
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO ticket_followers (ticket_id, user_id, name, chat_id, at)"
+        " VALUES (1, 503, '张叔', -100, ?)",
+        (T0,),
+    )
+
+
+def _v3(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO worker_links (worker_key, telegram_id, linked_at) VALUES ('li', 9001, ?)",
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO invites (code, worker_key, created_at, expires_at)"
+        " VALUES ('abc123', 'wang', ?, ?)",
+        (T0, FUTURE),
+    )
+    c.execute(
+        "INSERT INTO group_bindings (chat_id, grids, title, bound_by, bound_at)"
+        " VALUES (-100, '[\"g1\"]', '幸福里一网格', 9100, ?)",
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO chat_migrations (old_chat_id, new_chat_id, at) VALUES (-99, -1009, ?)", (T0,)
+    )
+    for user_id, name in ((501, "王阿姨"), (502, "刘先生"), (9001, "李娜")):
+        c.execute(
+            "INSERT INTO users (user_id, name, started_at, updated_at) VALUES (?, ?, ?, ?)",
+            (user_id, name, T0, T0),
+        )
+    c.execute(
+        "INSERT INTO pending_reports (kind, reporter_id, reporter_name, chat_id, message_id, text,"
+        " reading, created_at, expires_at) VALUES ('ask_building', 501, '王阿姨', -100, 50,"
+        " '电梯又坏了', '{}', ?, ?)",
+        (T0, FUTURE),
+    )
+
+
+def _v4(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO classifier_corrections (community, text, wrong, correct, actor_id, ticket_id,"
+        " words, created_at) VALUES ('xfl', '楼道堆满纸箱', 'environment', 'fire_safety', 9001, 1,"
+        " '[\"纸箱\"]', ?)",
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO classifier_weights"
+        " (community, word, category, delta, corrections, updated_at)"
+        " VALUES ('xfl', '纸箱', 'fire_safety', 0.5, 1, ?)",
+        (T0,),
+    )
+
+
+def _v5(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)"
+        " VALUES (1, 'accept', 'remind', ?, ?, ?)",
+        (T0, T1, T1),
+    )
+    c.execute(
+        "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at, ack_due_at)"
+        " VALUES (1, 'fire', 9200, ?, ?)",
+        (T0, T1),
+    )
+    c.execute(
+        "INSERT INTO ticket_ratings (ticket_id, resolved_at, user_id, role, rating, at)"
+        " VALUES (1, ?, 501, 'reporter', 'satisfied', ?)",
+        (T0, T1),
+    )
+
+
+def _v6(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO residents (user_id, name, building, unit, room, household_key, registered_at,"
+        " updated_at) VALUES (501, '王阿姨', '3', '2', '301', '3-2-301', ?, ?)",
+        (T0, T0),
+    )
+    c.execute(
+        "INSERT INTO tasks (id, title, points, capacity, audience, publisher_id, publisher_name,"
+        " created_at) VALUES (1, '换楼道灯泡', 5, 2, 'public', 9001, '李娜', ?)",
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO task_claims (id, task_id, user_id, name, status, claimed_at, verified_at,"
+        " verified_by) VALUES (1, 1, 501, '王阿姨', 'approved', ?, ?, 9001)",
+        (T0, T1),
+    )
+    c.execute(
+        "INSERT INTO catalogue_stock (code, name, points, stock, config_stock, updated_at)"
+        " VALUES ('soap', '洗衣皂', 3, 9, 10, ?)",
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO redemptions (id, user_id, name, item_code, item_name, quantity, points,"
+        " status, requested_at) VALUES (1, 501, '王阿姨', 'soap', '洗衣皂', 1, 3, 'requested', ?)",
+        (T1,),
+    )
+    c.execute(
+        "INSERT INTO points_ledger"
+        " (user_id, delta, kind, rule, reason, actor_id, task_id, claim_id, at)"
+        " VALUES (501, 5, 'task', 'task', '换楼道灯泡', 9001, 1, 1, ?)",
+        (T1,),
+    )
+    c.execute(
+        "INSERT INTO points_ledger (user_id, delta, kind, rule, reason, redemption_id, at)"
+        " VALUES (501, -3, 'redemption', 'redemption', '兑换 洗衣皂', 1, ?)",
+        (T1,),
+    )
+    c.execute(
+        "INSERT INTO point_balances (user_id, name, balance, earned, updated_at)"
+        " VALUES (501, '王阿姨', 2, 5, ?)",
+        (T1,),
+    )
+    c.execute(
+        "INSERT INTO group_schedules (chat_id, overrides, updated_by, updated_at)"
+        ' VALUES (-100, \'{"digest": "08:00"}\', 9100, ?)',
+        (T0,),
+    )
+    c.execute(
+        "INSERT INTO schedule_runs (chat_id, kind, period, outcome, outbox_id, decided_at)"
+        " VALUES (-100, 'digest', '2026-11-20', 'queued', 1, ?)",
+        (T0,),
+    )
+
+
+def _v7(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO prompts (user_id, chat_id, action, ticket_id, created_at, expires_at)"
+        " VALUES (9001, 9001, 'resolve', 1, ?, ?)",
+        (T0, FUTURE),
+    )
+
+
+def _v8(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO dialogues (user_id, kind, chat_id, state, updated_at, expires_at)"
+        " VALUES (9001, 'task', 9001, '{\"step\": \"title\"}', ?, ?)",
+        (T0, FUTURE),
+    )
+
+
+FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
+    1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
+}  # fmt: skip
+
+
+def _build(path: Path, version: int) -> None:
+    """Create the schema exactly as a deployment at `version` has it, with its data."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(
+            "CREATE TABLE schema_version ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        for number, name, sql in load_migrations()[:version]:
+            conn.execute("BEGIN")
+            for statement in _split_sql(sql):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO schema_version (version, name, applied_at) VALUES (?, ?, ?)",
+                (number, name, T0),
+            )
+            conn.execute("COMMIT")
+        for number in range(1, version + 1):
+            conn.execute("BEGIN")
+            FILLERS[number](conn)
+            conn.execute("COMMIT")
+    finally:
+        conn.close()
+
+
+def _snapshot(path: Path) -> dict[str, int]:
+    conn = sqlite3.connect(path)
+    try:
+        tables = [
+            r[0]
+            for r in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+                " AND name NOT LIKE 'sqlite_%' AND name != 'schema_version'"
+            )
+        ]
+        return {t: conn.execute(f'SELECT COUNT(*) FROM "{t}"').fetchone()[0] for t in tables}
+    finally:
+        conn.close()
+
+
+def test_every_landed_version_has_a_filler() -> None:
+    assert set(FILLERS) == set(range(1, len(LANDED) + 1))
+
+
+@pytest.mark.parametrize("version", sorted(FILLERS))
+async def test_a_past_schema_upgrades_to_head_with_its_data(tmp_path: Path, version: int) -> None:
+    path = tmp_path / "db.sqlite3"
+    _build(path, version)
+    before = _snapshot(path)
+    assert all(before.values()), f"the filler left a table empty: {before}"
+
+    async with Database(path) as database:
+        head = load_migrations()[-1][0]
+        assert await database.schema_version() == head
+        assert await database.fetchval("PRAGMA foreign_key_check") is None
+        after = {t: n for t, n in _snapshot(path).items() if t in before}
+        # A table may be rebuilt or split by a later migration, never emptied of what it held.
+        for table, count in before.items():
+            assert table in after, f"migration to head dropped table {table}"
+            assert after[table] >= count, f"{table}: {count} rows before, {after[table]} after"
+        if version >= 2:
+            texts = await database.fetchall("SELECT text FROM tickets ORDER BY number")
+            assert [r["text"] for r in texts][:1] == ["3号楼电梯坏了，困人了"]
+        if version >= 6:
+            total = await database.fetchval("SELECT SUM(delta) FROM points_ledger")
+            assert total == 2
+            stock = await database.fetchval("SELECT stock FROM catalogue_stock WHERE code='soap'")
+            assert stock == 9

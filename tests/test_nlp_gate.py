@@ -1,0 +1,120 @@
+"""The complaint gate on each kind of non-complaint, urgency, and classifier isolation."""
+
+from __future__ import annotations
+
+import jieba
+import pytest
+
+from bot.nlp import Classifier, LexiconError
+
+NOT_COMPLAINTS = {
+    "thanks": "多谢物业师傅，楼道灯换好了，晚上亮堂多了",
+    "selling": "转让车库车位一个，价格私聊",
+    "renting": "求租2号楼附近的车位，长租",
+    "vote": "投票：加装电梯方案一还是方案二，请接龙",
+    "notice": "【通知】本周五上午电梯维保，请大家错峰出行",
+    "relayed notice": "物业说周三下午停水检修，大家提前储水哈",
+    "schedule question": "请问物业办公室几点开门",
+    "already reported": "电梯的事我已经报过了，师傅说下午来修",
+    "banter": "哈哈上次停电全楼下来乘凉，跟开派对一样",
+    "advice": "你家地漏返臭可以试试防臭芯，网上几块钱",
+    "group rules": "群规：本群禁止发广告，违者移出",
+    "forwarded warning": "转发：反诈提醒，陌生电话让转账的都是骗子",
+    "greeting": "各位邻居早上好，周末愉快",
+    "event": "社区消防知识讲座周六上午开讲，欢迎报名",
+    "lost and found": "在5号楼停车位旁边捡到一串钥匙，放门卫了",
+}
+
+
+@pytest.fixture(scope="module")
+def clf() -> Classifier:
+    return Classifier.load()
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_COMPLAINTS))
+def test_a_message_of_every_non_complaint_kind_is_ignored(clf: Classifier, kind: str) -> None:
+    reading = clf.classify(NOT_COMPLAINTS[kind])
+    # Advice naming a thing and its problem (地漏 + 返臭) may reach the worker's private list,
+    # never the group.
+    expected = ("ignore", "triage") if kind == "advice" else ("ignore",)
+    assert reading.decision in expected, (kind, reading.evidence)
+    assert any(w.startswith("-") for w in reading.evidence)  # it names the words against
+
+
+@pytest.mark.parametrize(
+    ("text", "category"),
+    [
+        ("5号楼电梯又去休假了，爬楼爬到腿软", "facilities"),
+        ("楼道灯坏了一个星期了，晚上黑漆漆的", "facilities"),
+        ("又有人在楼道里飞线充电", "fire_safety"),
+    ],
+)
+def test_a_complaint_and_irony_about_a_live_problem_open_a_ticket(
+    clf: Classifier, text: str, category: str
+) -> None:
+    reading = clf.classify(text)
+    assert (reading.decision, reading.category) == ("ticket", category)
+
+
+def test_a_context_word_alone_decides_no_category(clf: Classifier) -> None:
+    reading = clf.classify("楼上邻居家门口")
+    assert reading.decision == "ignore"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["8号楼1202室门口堆满了杂物", "我的电话是13811012012，楼道杂物谁来清", "我家丢了一只猫"],
+)
+def test_room_and_phone_numbers_and_a_lost_cat_are_not_urgent(clf: Classifier, text: str) -> None:
+    reading = clf.classify(text)
+    assert reading.urgency == "normal" and reading.call_first == ""
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("着火了！3号楼楼道冒烟，快打119", "119"),
+        ("楼下有人打架，有人流血了，快报警", "110"),
+        ("电梯困人了，里面有个老人", "119"),
+        ("老人在单元门口摔倒了，流血不止", "120"),
+    ],
+)
+def test_danger_is_urgent_and_names_the_number_to_call(
+    clf: Classifier, text: str, number: str
+) -> None:
+    reading = clf.classify(text)
+    assert reading.urgency == "urgent"
+    assert reading.call_first == number
+
+
+def test_an_elder_fallen_is_for_120(clf: Classifier) -> None:
+    assert clf.classify("有个老人在楼道摔伤了，快来人").call_first == "120"
+
+
+def test_two_classifiers_with_different_words_do_not_affect_each_other() -> None:
+    before = dict(jieba.dt.FREQ) if jieba.dt.initialized else None
+    plain = Classifier.load()
+    local = Classifier.load(
+        {"keywords": {"facilities": ["升降梯仔:2"]}, "slang": {"部梯死咗": "电梯坏了"}}
+    )
+    text = "3栋部梯死咗"
+    assert local.classify(text).category == "facilities"
+    assert plain.classify(text).category != "facilities"
+    assert plain.classify(text) == Classifier.load().classify(text)
+    if before is not None:
+        assert dict(jieba.dt.FREQ) == before  # jieba's global dictionary is never touched
+
+
+def test_a_community_adds_places_and_its_own_notice_phrases() -> None:
+    clf = Classifier.load({"places": ["榕树头"], "notices": ["本苑通告"]})
+    assert clf.classify("榕树头的路灯坏了").location.place == "榕树头"
+    assert clf.classify("本苑通告：下周二电梯保养").decision == "ignore"
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"places": "榕树头"}, {"notices": [""]}, {"slang": {"梯": "电梯"}}, {"slang": {"a b": 3}}],
+)
+def test_local_words_are_validated(overrides: dict[str, object]) -> None:
+    with pytest.raises(LexiconError):
+        Classifier.load(overrides)
