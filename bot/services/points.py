@@ -101,6 +101,16 @@ def _code_and_name(
 # (TicketService.resolve -> PointsService.confirm_ticket), difficulty when a task is published,
 # behaviours on /award and /deduct.
 POINTS_KEYS = frozenset({"ticket_confirmed", "difficulty", "behaviours"})
+BEHAVIOUR_KEYS = frozenset({"code", "name", "points"})
+CATALOGUE_KEYS = frozenset({"code", "name", "points", "stock"})
+
+
+def _unknown_keys(entry: Mapping[str, Any], where: str, known: frozenset[str]) -> list[str]:
+    """A misspelt key in an entry (pionts = 10) would silently do nothing: name it instead."""
+    return [
+        f"{where}.{key}: 未知的设置，不会生效（可用：{'、'.join(sorted(known))}）"
+        for key in sorted(set(entry) - known)
+    ]
 
 
 def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
@@ -146,6 +156,7 @@ def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
         if not isinstance(entry, Mapping):
             problems.append(f"{where}: expected a table")
             continue
+        problems.extend(_unknown_keys(entry, where, BEHAVIOUR_KEYS))
         named = _code_and_name(entry, where, seen, problems)
         value = entry.get("points")
         points = _int(value, f"{where}.points", problems, low=-MAX_AWARD, high=MAX_AWARD)
@@ -165,6 +176,7 @@ def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
         if not isinstance(entry, Mapping):
             problems.append(f"{where}: expected a table")
             continue
+        problems.extend(_unknown_keys(entry, where, CATALOGUE_KEYS))
         named = _code_and_name(entry, where, seen, problems)
         cost = _int(entry.get("points"), f"{where}.points", problems, low=1, high=MAX_AWARD)
         stock = _int(entry.get("stock"), f"{where}.stock", problems, low=0, high=1_000_000)
