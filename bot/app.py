@@ -28,6 +28,7 @@ from bot.services.bootstrap import Services, build_services
 from bot.services.clock import Clock, SystemClock
 from bot.settings import Settings, quiet_libraries
 from storage.inbox import InboxRepository
+from storage.kv import write_kv
 from storage.outbox import OutboxRepository
 from storage.store import Store, open_database
 
@@ -154,12 +155,7 @@ async def _post_init(app: GridApp) -> None:
     me = app.bot.bot
     state.bot_username = me.username or ""
     state.privacy_mode = not bool(me.can_read_all_group_messages)
-    await db.execute(
-        "INSERT INTO kv (key, value, updated_at) VALUES ('bot_username', ?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at",
-        (state.bot_username, state.clock.now().isoformat()),
-    )
+    await write_kv(db, "bot_username", state.bot_username, state.clock.now())
     if state.privacy_mode:
         log.warning(
             "群隐私模式已开启 (can_read_all_group_messages=false): in groups the bot sees only "

@@ -102,8 +102,7 @@ async def check(db: Store, out: TextIO) -> int:
     """Print whether every cached balance equals the ledger; return the exit status."""
     service = PointsService(db, SystemClock(), DEFAULT_POINTS_CONFIG)
     problems = await service.check_balances()
-    rows = int(await db.fetchval("SELECT COUNT(*) FROM points_ledger"))
-    residents = int(await db.fetchval("SELECT COUNT(*) FROM point_balances"))
+    rows, residents = await PointsRepository(db).sizes()
     if not problems:
         print(f"ok: {residents} 位居民、{rows} 条台账记录，余额与台账一致", file=out)
         return 0

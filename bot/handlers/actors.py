@@ -9,7 +9,7 @@ from telegram import User
 
 from bot.handlers.sending import Unreachable, send
 from bot.services.residents import Person, parse_organisations
-from storage.outbox import Button
+from bot.services.values import Button
 
 if TYPE_CHECKING:
     from bot.app import GridContext

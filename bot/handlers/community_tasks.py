@@ -36,8 +36,7 @@ from bot.services.errors import DomainError
 from bot.services.posts import digest_task_line, month_day
 from bot.services.residents import Person
 from bot.services.tasks import MAX_TASK_POINTS
-from storage.outbox import Button
-from storage.tasks import Task, TaskClaim
+from bot.services.values import Button, Task, TaskClaim
 
 if TYPE_CHECKING:
     from bot.app import GridApp

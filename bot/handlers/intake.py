@@ -34,8 +34,7 @@ from bot.services.dialogues import ReasonQuestions
 from bot.services.errors import DomainError
 from bot.services.intake import Outcome, Report
 from bot.services.people import has_started
-from storage.outbox import Button
-from storage.tickets import Ticket
+from bot.services.values import Button, Ticket
 
 CATEGORY_DATA = re.compile(r"^cat:(\d{1,12}):([a-z_]{1,24})$")
 BUILDING_DATA = re.compile(r"^bld:(\d{1,12}):([A-Za-z0-9]{1,8})$")

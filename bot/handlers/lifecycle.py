@@ -26,8 +26,7 @@ from bot.services.errors import DomainError
 from bot.services.people import has_started
 from bot.services.rates import GroupBy, compute_rates, format_rates
 from bot.services.tickets import RATINGS, Actor, Ticket
-from storage.outbox import Button
-from storage.prompts import Prompt
+from bot.services.values import Button, Prompt
 
 if TYPE_CHECKING:
     from bot.app import GridApp, GridContext
@@ -314,7 +313,7 @@ async def tell_rejected(context: GridContext, ticket: Ticket, reason: str) -> No
             number=ticket.number, reason=reason, worker=worker or texts.NOBODY_YET
         ),
     )
-    for follower in await services.tickets.repo.followers(ticket.id):
+    for follower in await services.tickets.followers(ticket.id):
         if follower.chat_id is None:
             continue
         with contextlib.suppress(Unreachable):
@@ -339,7 +338,7 @@ async def on_reject_decision(update: Update, context: GridContext) -> None:
     actor = await Desk(services).actor(user.id, user.full_name)
     request_id = int(match.group(2))
     try:
-        request = await services.tickets.repo.reject_request(request_id)
+        request = await services.tickets.reject_request(request_id)
         ticket, outcome = await services.tickets.decide_reject(
             request_id, actor, approve=match.group(1) == "a"
         )

@@ -24,8 +24,7 @@ from bot.handlers.sending import Unreachable, edit, send
 from bot.services.errors import DomainError
 from bot.services.posts import month_day
 from bot.services.residents import Person
-from storage.outbox import Button
-from storage.points import Redemption
+from bot.services.values import Button, Redemption
 
 if TYPE_CHECKING:
     from bot.services.points import PointsSummary

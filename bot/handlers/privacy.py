@@ -16,7 +16,7 @@ from bot.services.bootstrap import Services
 from bot.services.cards import local_time
 from bot.services.errors import DomainError
 from bot.services.retention import export_file
-from storage.outbox import Button
+from bot.services.values import Button
 
 FORGET_DATA = re.compile(r"^forget:(yes|no)$")
 AUDIT_LIMIT = 30

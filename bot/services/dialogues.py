@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
+from storage import kv
 from storage.dialogues import Dialogue, DialogueRepository
 from storage.store import Store
 
@@ -109,25 +110,20 @@ class ReasonQuestions:
 
     async def ask(self, user_id: int, chat_id: int, ticket_id: int) -> None:
         """Remember that a resident was asked why (replacing an older question)."""
-        await self.db.execute(
-            "DELETE FROM kv WHERE key LIKE ? AND json_extract(value, '$.expires_at') < ?",
-            (self.PREFIX + "%", self.clock.now().isoformat()),
-        )
+        await kv.delete_expired(self.db, self.PREFIX, self.clock.now())
         await self._put(ReasonQuestion(user_id, ticket_id, chat_id, self.clock.now() + self.ttl))
 
     async def current(self, user_id: int) -> ReasonQuestion | None:
         """Return the person's question if it has not expired (an answered one too)."""
         if self._asked is None:
-            rows = await self.db.fetchall(
-                "SELECT key FROM kv WHERE key LIKE ?", (self.PREFIX + "%",)
-            )
-            self._asked = {int(str(r["key"])[len(self.PREFIX) :]) for r in rows}
+            keys = await kv.keys_with_prefix(self.db, self.PREFIX)
+            self._asked = {int(key[len(self.PREFIX) :]) for key in keys}
         if user_id not in self._asked:
             return None
-        raw = await self.db.fetchval("SELECT value FROM kv WHERE key = ?", (self._key(user_id),))
+        raw = await kv.read_kv(self.db, self._key(user_id))
         if raw is None:
             return None
-        data = json.loads(str(raw))
+        data = json.loads(raw)
         question = ReasonQuestion(
             user_id=user_id,
             ticket_id=int(data["ticket_id"]),
@@ -148,11 +144,8 @@ class ReasonQuestions:
             "expires_at": question.expires_at.isoformat(),
             "answered_by": question.answered_by,
         }
-        await self.db.execute(
-            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (self._key(question.user_id), json.dumps(value), self.clock.now().isoformat()),
+        await kv.write_kv(
+            self.db, self._key(question.user_id), json.dumps(value), self.clock.now()
         )
         if self._asked is not None:
             self._asked.add(question.user_id)
