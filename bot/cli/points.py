@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.services.clock import SystemClock
 from bot.services.points import DEFAULT_POINTS_CONFIG, PointsService
 from bot.settings import DEFAULT_DB_PATH
+from storage import open_database
 from storage.db import DatabaseError
 from storage.points import PointsRepository
-from storage.store import Store, open_database
+from storage.store import Store
 
 CSV_COLUMNS = (
     "id",

@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers import access as gate_access
 from bot.handlers.community_tasks import CANCEL_WORDS
 from bot.handlers.mapper import Incoming, incoming

@@ -13,7 +13,7 @@ from telegram import CallbackQuery, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.handlers import GROUP_CALLBACKS, GROUP_COMMANDS
+from bot.context import GridContext
 from bot.handlers.errors import domain_text
 from bot.handlers.intake import ask_unsatisfied_reason
 from bot.handlers.jobs import drain
@@ -29,7 +29,6 @@ from bot.services.tickets import RATINGS, Actor, Ticket
 from bot.services.values import Button, Prompt
 
 if TYPE_CHECKING:
-    from bot.app import GridApp, GridContext
     from bot.services.bootstrap import Services
 
 # Callback data, parsed strictly: anything else is a forged or stale button.
@@ -509,9 +508,3 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(on_close_button, pattern=r"^(rej|dup|rj):"),
         CallbackQueryHandler(on_reject_decision, pattern=r"^rj[an]:"),
     ]
-
-
-def register(app: GridApp) -> None:
-    """Add this module's handlers to their groups."""
-    app.add_handlers(handlers(), group=GROUP_COMMANDS)
-    app.add_handlers(callback_handlers(), group=GROUP_CALLBACKS)

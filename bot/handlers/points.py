@@ -10,7 +10,7 @@ from telegram import Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
 from bot.handlers.community_tasks import (
     AwaitReason,
