@@ -25,7 +25,7 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
 from bot.handlers.errors import domain_text
 from bot.handlers.sending import Unreachable, edit, markup, send
@@ -52,11 +52,9 @@ from bot.services.task_views import (
     redraw_digest_line,
     task_list,
 )
-from storage.outbox import Button
-from storage.tasks import Task, TaskClaim
+from bot.services.values import Button, Task, TaskClaim
 
 if TYPE_CHECKING:
-    from bot.app import GridApp
     from bot.services.bootstrap import Services
 
 log = logging.getLogger(__name__)
@@ -683,16 +681,3 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(on_verify, pattern=r"^t(ok|no):"),
         MessageHandler(answers, on_dialogue_message),
     ]
-
-
-def register(app: GridApp) -> None:
-    """Add the task list, points, redemption and schedule handlers in their groups."""
-    from bot.handlers import GROUP_CALLBACKS, GROUP_COMMANDS
-    from bot.handlers import points as points_handlers
-    from bot.handlers import schedule as schedule_handlers
-
-    app.add_handlers(command_handlers(), group=GROUP_COMMANDS)
-    app.add_handlers(points_handlers.command_handlers(), group=GROUP_COMMANDS)
-    app.add_handlers(schedule_handlers.command_handlers(), group=GROUP_COMMANDS)
-    app.add_handlers(callback_handlers(), group=GROUP_CALLBACKS)
-    app.add_handlers(points_handlers.callback_handlers(), group=GROUP_CALLBACKS)

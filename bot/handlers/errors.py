@@ -8,9 +8,8 @@ from telegram import Update
 from telegram.error import Forbidden, NetworkError, RetryAfter, TimedOut
 
 from bot import texts
-from bot.app import GridContext
-from bot.services.errors import DomainError
-from storage.db import DatabaseLockedError
+from bot.context import GridContext
+from bot.services.errors import DatabaseLockedError, DomainError
 
 log = logging.getLogger("bot.errors")
 

@@ -16,7 +16,7 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers import access as gate_access
 from bot.handlers.mapper import Incoming, incoming
 from bot.handlers.sending import Unreachable, drain_outbox, edit, send
@@ -34,8 +34,7 @@ from bot.services.errors import DomainError
 from bot.services.flows import CANCEL_WORDS, UNSATISFIED, AwaitUnsatisfied
 from bot.services.intake import Outcome, Report
 from bot.services.people import has_started
-from storage.outbox import Button
-from storage.tickets import Ticket
+from bot.services.values import Button, Ticket
 
 CATEGORY_DATA = re.compile(r"^cat:(\d{1,12}):([a-z_]{1,24})$")
 BUILDING_DATA = re.compile(r"^bld:(\d{1,12}):([A-Za-z0-9]{1,8})$")

@@ -10,7 +10,7 @@ from telegram import Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
 from bot.handlers.community_tasks import dialogues, finish_card, reply, services_of
 from bot.handlers.sending import Unreachable, edit, send
@@ -18,8 +18,7 @@ from bot.services.errors import DomainError
 from bot.services.flows import REASON, AwaitReason
 from bot.services.posts import month_day
 from bot.services.residents import Person
-from storage.outbox import Button
-from storage.points import Redemption
+from bot.services.values import Button, Redemption
 
 if TYPE_CHECKING:
     from bot.services.points import PointsSummary

@@ -11,7 +11,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Time
 from telegram.ext import ExtBot
 
 from bot.services.posts import split_text
-from storage.outbox import Button, OutgoingMessage
+from bot.services.values import Button, OutgoingMessage
 
 if TYPE_CHECKING:
     from bot.services.bootstrap import Services

@@ -368,25 +368,18 @@ class PointsService:
         if actor is not None and not (actor.is_worker or actor.is_admin):
             raise DomainError("not_allowed")
         async with self.db.transaction():
-            row = await self.db.fetchone(
-                "SELECT number, reporter_id, reporter_name FROM tickets WHERE id = ?",
-                (ticket_id,),
-            )
-            if row is None:
+            ticket = await self.repo.ticket_reporter(ticket_id)
+            if ticket is None:
                 raise DomainError("points_ticket_not_found", number=ticket_id)
-            already = await self.db.fetchval(
-                "SELECT 1 FROM points_ledger WHERE kind = 'ticket' AND ticket_id = ?",
-                (ticket_id,),
-            )
-            if already:
-                raise DomainError("points_ticket_already", number=row["number"])
+            if await self.repo.ticket_awarded(ticket_id):
+                raise DomainError("points_ticket_already", number=ticket.number)
             return await self.record(
-                user_id=int(row["reporter_id"]),
-                name=await self._name_of(int(row["reporter_id"]), row["reporter_name"]),
+                user_id=ticket.reporter_id,
+                name=await self._name_of(ticket.reporter_id, ticket.reporter_name),
                 delta=self.config.ticket_confirmed,
                 kind="ticket",
                 rule="ticket_confirmed",
-                reason=texts.POINTS_TICKET_REASON.format(number=row["number"]),
+                reason=texts.POINTS_TICKET_REASON.format(number=ticket.number),
                 actor=actor,
                 ticket_id=ticket_id,
             )
@@ -396,11 +389,7 @@ class PointsService:
         if self.config.ticket_confirmed <= 0:
             return None
         async with self.db.transaction():
-            already = await self.db.fetchval(
-                "SELECT 1 FROM points_ledger WHERE kind = 'ticket' AND ticket_id = ?",
-                (ticket_id,),
-            )
-            if already:
+            if await self.repo.ticket_awarded(ticket_id):
                 return None  # resolved again after 不满意: the rule applies once per ticket
             return await self.award_ticket(ticket_id)
 
