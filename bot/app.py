@@ -4,35 +4,31 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
 import signal
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any
 
 from telegram import BotCommand
 from telegram.ext import (
-    Application,
     ApplicationBuilder,
-    CallbackContext,
     ContextTypes,
     Defaults,
-    ExtBot,
-    JobQueue,
 )
 from telegram.request import BaseRequest
 
 from bot import texts
+from bot.context import AppState, GridApp, GridContext
+from bot.handlers import on_startup, register_handlers
 from bot.handlers.ratelimit import PacedRateLimiter
 from bot.handlers.sending import OutboxSender, SenderSettings
-from bot.poller import DurablePoller, UpdateOutcome
-from bot.services.bootstrap import Services, build_services
-from bot.services.clock import Clock, SystemClock
+from bot.handlers.tickets_out import tell_admins
+from bot.poller import DurablePoller
+from bot.services.bootstrap import build_services
+from bot.services.clock import Clock
 from bot.settings import Settings, quiet_libraries
+from storage import open_database
 from storage.db import InstanceLock
 from storage.inbox import InboxRepository
+from storage.kv import write_kv
 from storage.outbox import OutboxRepository
-from storage.store import Store, open_database
 
 log = logging.getLogger(__name__)
 
@@ -56,52 +52,6 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("bind", "管理员：把本群绑定到网格 /bind g1"),
     ("audit", "管理员：最近的管理操作记录（私聊）"),
 )
-
-
-@dataclass
-class AppState:
-    """Everything the handlers reach through context.bot_data, built once in post_init."""
-
-    settings: Settings | None = None
-    clock: Clock = field(default_factory=SystemClock)
-    db: Store | None = None
-    inbox: InboxRepository | None = None
-    outbox: OutboxRepository | None = None
-    outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
-    bot_username: str = ""
-    privacy_mode: bool = True
-    services: Services | None = None
-    sender: OutboxSender | None = None
-    instance: InstanceLock | None = None
-    known_commands: frozenset[str] = frozenset()
-    known_buttons: tuple[re.Pattern[str], ...] = ()
-    extras: dict[str, Any] = field(default_factory=dict)
-
-    def require_services(self) -> Services:
-        """Return the services (post_init has run)."""
-        if self.services is None:
-            raise RuntimeError("GridBot is not started: services are not built")
-        return self.services
-
-    def require_db(self) -> Store:
-        """Return the open database (post_init has run)."""
-        if self.db is None:
-            raise RuntimeError("GridBot is not started: the database is not open")
-        return self.db
-
-
-class GridContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppState]):
-    """The callback context with a typed bot_data."""
-
-    @property
-    def state(self) -> AppState:
-        return self.bot_data
-
-
-GridApp = Application[
-    ExtBot[None], GridContext, dict[Any, Any], dict[Any, Any], AppState, JobQueue[GridContext]
-]
-Hook = Callable[[GridApp], Coroutine[Any, Any, None]]
 
 
 def build_application(
@@ -141,8 +91,6 @@ def build_application(
     app.bot_data.settings = settings
     if clock is not None:
         app.bot_data.clock = clock
-    from bot.handlers import register_handlers
-
     register_handlers(app)
     return app
 
@@ -166,12 +114,7 @@ async def _post_init(app: GridApp) -> None:
     me = app.bot.bot
     state.bot_username = me.username or ""
     state.privacy_mode = not bool(me.can_read_all_group_messages)
-    await db.execute(
-        "INSERT INTO kv (key, value, updated_at) VALUES ('bot_username', ?, ?)"
-        " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
-        " updated_at = excluded.updated_at",
-        (state.bot_username, state.clock.now().isoformat()),
-    )
+    await write_kv(db, "bot_username", state.bot_username, state.clock.now())
     if state.privacy_mode:
         log.warning(
             "群隐私模式已开启 (can_read_all_group_messages=false): in groups the bot sees only "
@@ -186,8 +129,6 @@ async def _post_init(app: GridApp) -> None:
         await db.close()
         state.db = None
         raise
-    from bot.handlers import on_startup
-    from bot.handlers.tickets_out import tell_admins
 
     services = state.services
 

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from telegram import Update
@@ -31,44 +30,13 @@ from telegram.ext import Application
 
 from bot import texts
 from bot.handlers.sending import Unreachable, crash_point, duplicate_press, effect_scope, send
+from bot.outcome import Failure, UpdateOutcome
 from bot.services.clock import Clock
 from bot.services.desk import Desk
 from storage.db import DatabaseLockedError, DatabaseUnwritableError
 from storage.inbox import InboxRepository
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """An update whose transaction must not commit: try again, or settle it as failed."""
-
-    retry: bool
-    apology: tuple[int, str] | None = None  # (chat, text) to send when it is settled as failed
-
-
-class UpdateOutcome:
-    """What the error handler learned about one update while it was processed."""
-
-    def __init__(self) -> None:
-        self.failures: dict[int, Failure] = {}
-
-    @property
-    def retry(self) -> set[int]:
-        """The updates that asked to be tried again."""
-        return {uid for uid, failure in self.failures.items() if failure.retry}
-
-    def ask_retry(self, update_id: int) -> None:
-        """Undo the update and try it again later (e.g. the database was locked)."""
-        self.failures[update_id] = Failure(retry=True)
-
-    def fail(self, update_id: int, apology: tuple[int, str] | None) -> None:
-        """Undo the update and settle it as failed, apologising to the person if given."""
-        self.failures.setdefault(update_id, Failure(retry=False, apology=apology))
-
-    def take(self, update_id: int) -> Failure | None:
-        """Return and forget what went wrong with an update."""
-        return self.failures.pop(update_id, None)
 
 
 class _Undo(Exception):

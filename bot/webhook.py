@@ -21,7 +21,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.error import BadRequest
 
-from bot.app import GridApp, build_application, start_app, stop_app
+from bot.app import build_application, start_app, stop_app
+from bot.context import GridApp
 from bot.poller import InboxWorker
 from bot.settings import Secret, Settings, WebhookSettings
 from storage.db import DatabaseLockedError, DatabaseUnwritableError

@@ -21,7 +21,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
-from bot.app import GridApp, build_application, serve
+from bot.app import build_application, serve
+from bot.context import GridApp
 from bot.services.clock import ShiftedClock
 from bot.services.community import Community, load_community
 from bot.settings import load_settings

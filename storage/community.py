@@ -286,9 +286,3 @@ class UserRepository:
             user_ids,
         )
         return {int(r["user_id"]) for r in rows}
-
-
-async def read_kv(db: Store, key: str) -> str | None:
-    """Return a value from the small key/value table (e.g. 'bot_username'), or None."""
-    value = await db.fetchval("SELECT value FROM kv WHERE key = ?", (key,))
-    return None if value is None else str(value)

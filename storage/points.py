@@ -131,6 +131,15 @@ _REDEMPTION_COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class TicketReporter:
+    """Who reported a ticket, as the ticket_confirmed rule needs it."""
+
+    number: int
+    reporter_id: int
+    reporter_name: str
+
+
 class PointsRepository:
     """Append ledger rows with their cache update; read balances and rankings."""
 
@@ -425,3 +434,27 @@ class PointsRepository:
                 " WHERE id = ?",
                 (status, at, by, reason, redemption_id),
             )
+
+    async def ticket_reporter(self, ticket_id: int) -> TicketReporter | None:
+        """Return a ticket's number and reporter, or None for an unknown ticket."""
+        row = await self.db.fetchone(
+            "SELECT number, reporter_id, reporter_name FROM tickets WHERE id = ?", (ticket_id,)
+        )
+        if row is None:
+            return None
+        return TicketReporter(
+            int(row["number"]), int(row["reporter_id"]), str(row["reporter_name"])
+        )
+
+    async def ticket_awarded(self, ticket_id: int) -> bool:
+        """Tell whether the ticket_confirmed award for a ticket is in the ledger."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM points_ledger WHERE kind = 'ticket' AND ticket_id = ?", (ticket_id,)
+        )
+        return bool(found)
+
+    async def sizes(self) -> tuple[int, int]:
+        """Return how many ledger rows and how many residents' balances there are."""
+        rows = int(await self.db.fetchval("SELECT COUNT(*) FROM points_ledger"))
+        residents = int(await self.db.fetchval("SELECT COUNT(*) FROM point_balances"))
+        return rows, residents

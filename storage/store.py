@@ -1,4 +1,4 @@
-"""The one database interface repositories and services use, and the factory that opens it.
+"""The one database interface repositories and services use (`storage.open_database` opens one).
 
 Two stores implement it: :class:`storage.db.Database` (SQLite through aiosqlite, the embedded
 default for one community) and :class:`storage.pg.PgDatabase` (PostgreSQL through asyncpg).
@@ -108,17 +108,6 @@ class Store(Protocol):
 def is_postgres_url(target: str) -> bool:
     """Tell a PostgreSQL URL from a SQLite file path."""
     return target.strip().lower().startswith(_PG_SCHEMES)
-
-
-def open_database(target: str) -> Store:
-    """Return the store for GRIDBOT_DB: a postgresql:// URL or a SQLite file path (not opened)."""
-    if is_postgres_url(target):
-        from storage.pg import PgDatabase
-
-        return PgDatabase(target.strip())
-    from storage.db import Database
-
-    return Database(target)
 
 
 def describe(target: str) -> str:

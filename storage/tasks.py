@@ -110,6 +110,17 @@ _CLAIM_COLUMNS = (
 )
 
 
+@dataclass(frozen=True, slots=True)
+class TicketOrigin:
+    """What a task made from a resolved ticket takes from it (never the resident's words)."""
+
+    number: int
+    category: str
+    building: str | None
+    grid: str | None
+    status: str
+
+
 class TaskRepository:
     """Store tasks and claims; the service owns the transaction."""
 
@@ -279,3 +290,19 @@ class TaskRepository:
             " ORDER BY submitted_at, id"
         )
         return [TaskClaim._from_row(r) for r in rows]
+
+    async def ticket_origin(self, ticket_id: int) -> TicketOrigin | None:
+        """Return what a task needs of a ticket, or None for an unknown ticket."""
+        row = await self.db.fetchone(
+            "SELECT number, category, building, grid, status FROM tickets WHERE id = ?",
+            (ticket_id,),
+        )
+        if row is None:
+            return None
+        return TicketOrigin(
+            number=int(row["number"]),
+            category=str(row["category"]),
+            building=row["building"],
+            grid=row["grid"],
+            status=str(row["status"]),
+        )

@@ -526,6 +526,26 @@ class TicketRepository:
         )
         return None if row is None else Ticket._from_row(row)
 
+    async def id_by_reply(self, chat_id: int, reply_message_id: int) -> int | None:
+        """Return the id of the ticket whose acknowledgement is this bot message."""
+        found = await self.db.fetchval(
+            "SELECT id FROM tickets WHERE chat_id = ? AND reply_message_id = ?",
+            (chat_id, reply_message_id),
+        )
+        return None if found is None else int(found)
+
+    async def open_ids_by_reporter(
+        self, reporter_id: int, statuses: Sequence[str], limit: int
+    ) -> list[int]:
+        """Return the ids of a reporter's tickets in some states, newest first."""
+        marks = ", ".join("?" for _ in statuses)
+        rows = await self.db.fetchall(
+            f"SELECT id FROM tickets WHERE reporter_id = ? AND status IN ({marks})"
+            " ORDER BY created_at DESC, id DESC LIMIT ?",
+            (reporter_id, *statuses, limit),
+        )
+        return [int(r["id"]) for r in rows]
+
     async def by_assignee(self, worker_key: str, statuses: Sequence[str]) -> list[Ticket]:
         """Return a worker's tickets in the given states, highest priority and oldest first."""
         marks = ", ".join("?" for _ in statuses)
@@ -585,6 +605,13 @@ class TicketRepository:
         )
         return [TicketEvent._from_row(r) for r in rows]
 
+    async def has_event(self, ticket_id: int, kind: str) -> bool:
+        """Tell whether a ticket's history holds an event of a kind."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM ticket_events WHERE ticket_id = ? AND kind = ?", (ticket_id, kind)
+        )
+        return found is not None
+
     # ── photos and followers ──
     async def add_photo(
         self,
@@ -622,6 +649,14 @@ class TicketRepository:
             (ticket_id, user_id, name, chat_id, iso(at)),
         )
         return count > 0
+
+    async def is_follower(self, ticket_id: int, user_id: int) -> bool:
+        """Tell whether a resident follows a ticket."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM ticket_followers WHERE ticket_id = ? AND user_id = ?",
+            (ticket_id, user_id),
+        )
+        return found is not None
 
     async def followers(self, ticket_id: int) -> list[Follower]:
         """Return a ticket's followers in the order they joined."""

@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.app import GridApp, build_application, serve
+from bot.app import build_application, serve
+from bot.context import GridApp
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.settings import Settings, load_settings

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers import jobs
 from bot.services.errors import DomainError
 from bot.services.residents import Person

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from bot.services.clock import FakeClock
-from storage.store import Store, open_database
+from storage import open_database
+from storage.store import Store
 
 # python-telegram-bot 22 warns about RetryAfter.retry_after being an int unless this is set.
 os.environ.setdefault("PTB_TIMEDELTA", "true")

@@ -24,7 +24,8 @@ from typing import Any
 
 from telegram import Update
 
-from bot.app import GridApp, build_application, stop_app
+from bot.app import build_application, stop_app
+from bot.context import GridApp
 from bot.handlers.sending import drain_outbox
 from bot.poller import InboxWorker
 from bot.services.clock import Clock

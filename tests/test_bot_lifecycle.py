@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.jobs import sweep_job
 from bot.handlers.lifecycle import parse_period
 from bot.handlers.sending import drain_outbox

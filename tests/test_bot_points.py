@@ -185,3 +185,34 @@ async def test_double_redemptions_pressed_at_once_never_go_negative(tmp_path: Pa
             "points_insufficient",
             "redeem_out_of_stock",
         ]
+
+
+async def test_forged_approval_and_cancel_buttons_from_others_change_nothing(
+    tmp_path: Path,
+) -> None:
+    async with offline_emulator() as emu:
+        populate(emu)
+        async with offline_bot(
+            emu, tmp_path, clock=FakeClock(MONDAY_8AM), config=community_config(tmp_path)
+        ) as bot:
+            await open_privates(emu, RESIDENT, NEIGHBOUR, SECRETARY)
+            services = bot.state.require_services()
+            await services.points.correct(
+                SECRETARY_ACTOR, RESIDENT, 140, "测试积分", name="周大爷"
+            )
+            catalogue = await say(emu, RESIDENT, RESIDENT, "/redeem")
+            await press(emu, RESIDENT, RESIDENT, catalogue, "redeem:rice")
+            await emu.wait_for(SECRETARY, lambda m: "兑换申请 #1" in m.text)
+            # A neighbour replays the secretary's and the resident's callback data from their
+            # own chat: approve, hand over, refuse, cancel someone else's request.
+            mine = await say(emu, NEIGHBOUR, NEIGHBOUR, "/points")
+            answers = [
+                await press(emu, NEIGHBOUR, NEIGHBOUR, mine, data, check=False)
+                for data in ("rdok:1", "rdgive:1", "rdno:1", "rdcancel:1")
+            ]
+            assert answers == [texts.ERRORS["not_allowed"]] * 4
+            await bot.idle()
+            assert await services.points.balance(RESIDENT) == 40  # still reserved, once
+            assert [r.status for r in await services.redemption.pending()] == ["requested"]
+            assert await services.points.check_balances() == []
+            assert only_domain_errors(bot) == ["not_allowed"] * 4

@@ -11,14 +11,15 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.app import GridContext
 from bot.cli import audit as audit_cli
 from bot.cli import points as points_cli
+from bot.context import GridContext
 from bot.handlers import jobs
 from bot.services.clock import FakeClock
 from bot.services.residents import Person
+from storage import open_database
 from storage.privacy import ANONYMOUS_NAME, ERASED_TEXT, AuditRepository
-from storage.store import INTEGRITY_ERRORS, Store, is_postgres_url, open_database
+from storage.store import INTEGRITY_ERRORS, Store, is_postgres_url
 from tests.botkit import (
     EXAMPLE_CONFIG,
     GROUP,

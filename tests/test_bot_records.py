@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.jobs import sweep_job
 from bot.services.clock import FakeClock
 from tests.botkit import (

@@ -3,16 +3,27 @@ proof, and a resident cancelling their own redemption request."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from bot import texts
 from bot.services.clock import FakeClock
-from bot.services.dialogues import DIALOGUE_TTL, DialogueService
+from bot.services.dialogues import DIALOGUE_TTL, DONE, Answer, DialogueService
 from bot.services.errors import DomainError
+from bot.services.flows import (
+    PROOF,
+    REASON,
+    TASK,
+    AwaitProof,
+    AwaitReason,
+    TaskForm,
+    TaskRules,
+)
 from bot.services.residents import Person
+from bot.services.task_forms import TaskDraft
 from storage.db import Database
 from tests.botkit import (
     GROUP,
@@ -39,6 +50,8 @@ from tests.fastkit import offline_bot, offline_emulator
 from tgsandbox import Emulator
 
 LI = Person(WORKER_LI, "李娜", is_worker=True)
+
+TZ = ZoneInfo("Asia/Shanghai")
 
 
 async def _mark_last_update_unfinished(tmp_path: Path) -> None:
@@ -81,7 +94,7 @@ async def test_a_restart_mid_dialogue_continues_and_a_replayed_answer_counts_onc
             services = bot.state.require_services()
             assert await services.db.fetchval("SELECT COUNT(*) FROM tickets") == 0
             # The dialogue is over: the next private text is a complaint again, not an answer.
-            assert await services.db.fetchval("SELECT kind FROM dialogues") == "closed"
+            assert await services.db.fetchval("SELECT step FROM conversations") == DONE
 
 
 async def test_a_proof_and_a_return_reason_asked_before_a_restart_are_taken_after_it(
@@ -261,24 +274,67 @@ async def test_dialogues_expire_and_a_refused_last_step_ends_the_dialogue(
     db: Database, clock: FakeClock
 ) -> None:
     store = DialogueService(db, clock)
-    await store.save(WORKER_LI, "task", WORKER_LI, {"step": "points"}, message_id=7)
+    form = TaskForm(TaskDraft(), None)
+    await store.move(TASK, WORKER_LI, WORKER_LI, "points", form, message_id=7)
     # A button press (no message) in the same chat keeps the answer already taken.
-    await store.save(WORKER_LI, "reason", WORKER_LI, {"ref": 1}, message_id=0)
-    found = await store.current(WORKER_LI)
-    assert found is not None and (found.kind, found.last_message_id) == ("reason", 7)
+    waiting = AwaitReason("task", 1, RESIDENT, WORKER_LI, 0, 0, "", False)
+    await store.start(REASON, WORKER_LI, WORKER_LI, waiting, message_id=0)
+    found = await store.current(WORKER_LI, WORKER_LI)
+    assert found is not None and (found.flow, found.last_message_id) == ("reason", 7)
+    assert REASON.data_of(found) == waiting
 
     async def refused() -> None:
         await db.execute("INSERT INTO kv (key, value, updated_at) VALUES ('x', 'y', 'z')")
         raise DomainError("task_full", task_id=1)
 
     with pytest.raises(DomainError):
-        await store.finish(WORKER_LI, WORKER_LI, 8, refused)
+        await store.finish(REASON.name, WORKER_LI, WORKER_LI, 8, refused)
     assert await db.fetchval("SELECT COUNT(*) FROM kv WHERE key = 'x'") == 0  # rolled back
-    closed = await store.current(WORKER_LI)
-    assert closed is not None and (closed.kind, closed.last_message_id) == ("closed", 8)
+    closed = await store.current(WORKER_LI, WORKER_LI)
+    assert closed is not None and not closed.is_open and closed.last_message_id == 8
 
-    await store.save(RESIDENT, "proof", GROUP, {"task_id": 1, "chat_id": GROUP}, message_id=3)
+    # One dialogue per person and chat: a proof awaited in the group leaves the private one be.
+    await store.start(PROOF, WORKER_LI, GROUP, AwaitProof(1, GROUP), message_id=3)
+    assert (await store.current(WORKER_LI, WORKER_LI)) is not None
+    await store.close_open(PROOF.name, WORKER_LI)
+    in_group = await store.current(WORKER_LI, GROUP)
+    assert in_group is not None and not in_group.is_open and in_group.last_message_id == 3
+
+    await store.start(PROOF, RESIDENT, GROUP, AwaitProof(1, GROUP), message_id=3)
     clock.advance(DIALOGUE_TTL + timedelta(seconds=1))
-    assert await store.current(RESIDENT) is None
-    await store.save(NEIGHBOUR, "proof", GROUP, {"task_id": 2, "chat_id": GROUP})
-    assert await db.fetchval("SELECT COUNT(*) FROM dialogues") == 1  # the old ones are gone
+    assert await store.current(RESIDENT, GROUP) is None
+    await store.start(PROOF, NEIGHBOUR, GROUP, AwaitProof(2, GROUP))
+    assert await db.fetchval("SELECT COUNT(*) FROM conversations") == 1  # the old ones are gone
+
+
+def test_the_task_dialogue_reads_as_its_table_of_states() -> None:
+    rules = TaskRules(("easy", "normal"), datetime(2026, 11, 20, 2, tzinfo=UTC), TZ)
+    form = TaskForm(TaskDraft(), "g1")
+    step, seen = TASK.first, [TASK.first]
+    answers = [
+        ("清理楼道", "长" * 61),
+        ("10", "很多"),
+        ("11-30", "11-19"),  # a deadline already past is refused
+        ("2", "几个"),
+        ("公开", "面向"),
+        ("地点 3号楼 | 时长 2", "时长 半天"),
+    ]
+    for answer, wrong in answers:
+        refused = TASK.advance(step, Answer(wrong), form, rules)
+        assert not refused.understood and refused.step == step
+        assert refused.ask == TASK.steps[step].ask(rules)
+        moved = TASK.advance(step, Answer(answer), form, rules)
+        assert moved.understood
+        step, form = moved.step, moved.data
+        seen.append(step)
+    assert seen == ["title", "points", "deadline", "capacity", "audience", "extras", DONE]
+    draft = form.draft
+    assert (draft.title, draft.points, draft.capacity, draft.location, draft.hours) == (
+        "清理楼道",
+        10,
+        2,
+        "3号楼",
+        2.0,
+    )
+    assert draft.deadline is not None and draft.deadline.astimezone(TZ).day == 30
+    assert TASK.load(TASK.dump(form)) == form

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.handlers.community_tasks import parse_deadline, parse_task_line
 from bot.services.errors import DomainError
+from bot.services.task_forms import parse_deadline, parse_task_line
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 09:00 in Shanghai

@@ -13,7 +13,8 @@ from bot.nlp import Classifier
 from bot.services import intake as flow
 from bot.services.bootstrap import Services, build_services
 from bot.services.clock import FakeClock
-from bot.services.dialogues import ReasonQuestions
+from bot.services.dialogues import DialogueService
+from bot.services.flows import UNSATISFIED, AwaitUnsatisfied
 from bot.services.intake import Report, call_first, reading_from_json, reading_to_json
 from storage.db import Database
 from tests.botkit import EXAMPLE_CONFIG, GROUP, RESIDENT
@@ -119,17 +120,18 @@ async def test_a_progress_question_is_answered_only_about_ones_own_open_ticket(
 async def test_reason_questions_survive_a_restart_and_expire(
     db: Database, clock: FakeClock
 ) -> None:
-    questions = ReasonQuestions(db, clock)
-    assert await questions.current(RESIDENT) is None
-    await questions.ask(RESIDENT, GROUP, 7)
-    after_restart = ReasonQuestions(db, clock)
-    asked = await after_restart.current(RESIDENT)
-    assert asked is not None and asked.ticket_id == 7 and asked.chat_id == GROUP
-    await after_restart.answered(asked, 42)
-    answered = await questions.current(RESIDENT)
-    assert answered is not None and answered.answered_by == 42
+    questions = DialogueService(db, clock)
+    assert await questions.current(RESIDENT, GROUP) is None
+    await questions.start(UNSATISFIED, RESIDENT, GROUP, AwaitUnsatisfied(7))
+    after_restart = DialogueService(db, clock)
+    asked = await after_restart.current(RESIDENT, GROUP)
+    assert asked is not None and asked.is_open and UNSATISFIED.data_of(asked).ticket_id == 7
+    assert await after_restart.current(RESIDENT, RESIDENT) is None  # asked in the group only
+    await after_restart.close(UNSATISFIED.name, RESIDENT, GROUP, 42)
+    answered = await questions.current(RESIDENT, GROUP)
+    assert answered is not None and not answered.is_open and answered.last_message_id == 42
     clock.advance(timedelta(hours=1))
-    assert await questions.current(RESIDENT) is None
+    assert await questions.current(RESIDENT, GROUP) is None
 
 
 async def test_a_question_without_a_topic_is_no_status_request(

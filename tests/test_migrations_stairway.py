@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
@@ -302,3 +303,39 @@ async def test_a_past_schema_upgrades_to_head_with_its_data(tmp_path: Path, vers
             assert total == 2
             stock = await database.fetchval("SELECT stock FROM catalogue_stock WHERE code='soap'")
             assert stock == 9
+
+
+async def test_open_dialogues_move_to_the_one_conversation_store(tmp_path: Path) -> None:
+    """The guided /task new and the 不满意 question a person was in survive the upgrade."""
+    path = tmp_path / "db.sqlite3"
+    _build(path, 8)  # the dialogues table holds 9001's task dialogue at its title step
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        for user, answered in ((502, 0), (501, 88)):
+            value = (
+                f'{{"ticket_id": 1, "chat_id": -100, "expires_at": "{FUTURE}",'
+                f' "answered_by": {answered}}}'
+            )
+            conn.execute(
+                "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)",
+                (f"rate_reason:{user}", value, T0),
+            )
+    finally:
+        conn.close()
+
+    async with Database(path) as database:
+        rows = await database.fetchall(
+            "SELECT user_id, chat_id, flow, step, data, last_message_id FROM conversations"
+            " ORDER BY user_id"
+        )
+        found = [
+            (r["user_id"], r["chat_id"], r["flow"], r["step"], r["last_message_id"]) for r in rows
+        ]
+        assert found == [
+            (501, -100, "unsatisfied", "done", 88),
+            (502, -100, "unsatisfied", "reason", 0),
+            (9001, 9001, "task", "title", 0),
+        ]
+        assert json.loads(rows[1]["data"]) == {"ticket_id": 1}
+        left = await database.fetchval("SELECT COUNT(*) FROM kv WHERE key LIKE 'rate_reason:%'")
+        assert left == 0

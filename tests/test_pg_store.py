@@ -10,10 +10,11 @@ from typing import Any
 import asyncpg
 import pytest
 
+from storage import open_database
 from storage.db import Database, DatabaseFromFutureError, DatabaseLockedError, load_migrations
 from storage.dialect import UnsupportedSQL, bind, to_postgres
 from storage.pg import WRITER_LOCK_KEY, PgDatabase, load_pg_migrations
-from storage.store import describe, open_database
+from storage.store import describe
 
 # ── the dialect (no server needed) ──
 

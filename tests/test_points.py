@@ -244,3 +244,21 @@ def test_an_unknown_points_rule_is_refused_at_start_up_naming_the_key() -> None:
     assert "points.ticket_fixed" in message and "未知的积分规则" in message
     assert "ticket_confirmed" not in message.split("可用")[0]
     assert parse_points_config({"points": {"ticket_confirmed": 2}}, "c.toml").ticket_confirmed == 2
+
+
+def test_a_misspelt_key_in_a_behaviour_or_catalogue_entry_is_refused_naming_it() -> None:
+    from bot.services.community import ConfigError
+    from bot.services.points import parse_points_config
+
+    config = {
+        "points": {"behaviours": [{"code": "help", "name": "帮扶老人", "pionts": 10}]},
+        "catalogue": [{"code": "soap", "name": "洗衣皂", "points": 3, "stock": 5, "stok": 9}],
+    }
+    with pytest.raises(ConfigError) as caught:
+        parse_points_config(config, "c.toml")
+    message = str(caught.value)
+    assert "points.behaviours[0].pionts" in message and "catalogue[0].stok" in message
+    config["points"]["behaviours"][0]["points"] = config["points"]["behaviours"][0].pop("pionts")
+    config["catalogue"][0].pop("stok")
+    parsed = parse_points_config(config, "c.toml")
+    assert parsed.behaviours[0].points == 10 and parsed.catalogue[0].stock == 5

@@ -21,7 +21,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bot.app import GridApp, build_application
+from bot.app import build_application
+from bot.context import GridApp
 from bot.services.errors import DomainError
 from bot.settings import SettingsError, load_settings
 from bot.webhook import SECRET_HEADER, WebhookServer, serve_webhook

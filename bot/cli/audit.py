@@ -12,9 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot import texts
 from bot.settings import DEFAULT_DB_PATH
+from storage import open_database
 from storage.db import DatabaseError
 from storage.privacy import AuditRepository
-from storage.store import Store, open_database
+from storage.store import Store
 
 
 def add_parser(sub: Any) -> None:

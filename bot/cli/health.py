@@ -13,6 +13,7 @@ from typing import Any
 
 from bot.settings import DEFAULT_DB_PATH
 from storage.db import DatabaseError
+from storage.kv import read_kv, read_kv_readonly
 from storage.store import describe, is_postgres_url
 
 # The scheduler writes its heartbeat every minute (bot.handlers.jobs.SCHEDULE_EVERY_S).
@@ -45,7 +46,7 @@ async def _postgres_heartbeat(url: str, key: str) -> tuple[str] | None:
     db = PgDatabase(url)
     await db.open(migrate=False)
     try:
-        value = await db.fetchval("SELECT value FROM kv WHERE key = ?", (key,))
+        value = await read_kv(db, key)
     except asyncpg.PostgresError as exc:  # no kv table yet: never migrated
         raise DatabaseError(str(exc)) from None
     finally:
@@ -63,11 +64,8 @@ def heartbeat_age(db_path: str, now: datetime) -> timedelta:
         if not Path(db_path).is_file():
             raise LookupError(f"数据库不存在 (no database at {db_path})")
         # Read-only: the check must never create, migrate or lock the bot's database.
-        conn = sqlite3.connect(f"file:{Path(db_path).resolve()}?mode=ro", uri=True, timeout=5)
-        try:
-            row = conn.execute("SELECT value FROM kv WHERE key = ?", (HEARTBEAT_KEY,)).fetchone()
-        finally:
-            conn.close()
+        value = read_kv_readonly(db_path, HEARTBEAT_KEY)
+        row = None if value is None else (value,)
     if row is None:
         raise LookupError("还没有心跳 (no heartbeat yet: the bot has not started its jobs)")
     beat = datetime.fromisoformat(str(row[0]))

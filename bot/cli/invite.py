@@ -16,8 +16,8 @@ from bot.services.errors import DomainError
 from bot.services.escalation import contact_names
 from bot.services.people import CommunityState
 from bot.settings import SettingsError, load_settings
+from storage import open_database
 from storage.db import DatabaseError
-from storage.store import open_database
 
 
 def add_parser(sub: Any) -> None:

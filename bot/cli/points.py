@@ -14,9 +14,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.services.clock import SystemClock
 from bot.services.points import DEFAULT_POINTS_CONFIG, PointsService
 from bot.settings import DEFAULT_DB_PATH
+from storage import open_database
 from storage.db import DatabaseError
 from storage.points import PointsRepository
-from storage.store import Store, open_database
+from storage.store import Store
 
 CSV_COLUMNS = (
     "id",
@@ -102,8 +103,7 @@ async def check(db: Store, out: TextIO) -> int:
     """Print whether every cached balance equals the ledger; return the exit status."""
     service = PointsService(db, SystemClock(), DEFAULT_POINTS_CONFIG)
     problems = await service.check_balances()
-    rows = int(await db.fetchval("SELECT COUNT(*) FROM points_ledger"))
-    residents = int(await db.fetchval("SELECT COUNT(*) FROM point_balances"))
+    rows, residents = await PointsRepository(db).sizes()
     if not problems:
         print(f"ok: {residents} 位居民、{rows} 条台账记录，余额与台账一致", file=out)
         return 0

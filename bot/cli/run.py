@@ -99,6 +99,7 @@ async def _check_postgres(url: str) -> None:
 
 
 async def _check_database(path: str) -> None:
+    from storage.checks import probe_write
     from storage.db import Database, DatabaseError, DatabaseFromFutureError, load_migrations
     from storage.store import is_postgres_url
 
@@ -117,8 +118,7 @@ async def _check_database(path: str) -> None:
                     f"{version}, this GridBot knows up to {head})"
                 )
             # A read-only file or folder opens fine and fails at the first write: try one.
-            await db.conn.execute("BEGIN IMMEDIATE")
-            await db.conn.execute("ROLLBACK")
+            await probe_write(db)
         finally:
             await db.close()
     except sqlite3.Error as exc:

@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.services.clock import SystemClock
 from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates, row_name
 from bot.settings import DEFAULT_DB_PATH, SettingsError, load_settings
+from storage import open_database
 from storage.db import DatabaseError
-from storage.store import is_postgres_url, open_database
+from storage.store import is_postgres_url
 
 CSV_COLUMNS = tuple(f.name for f in fields(RateRow))
 TABLE_HEADERS = (

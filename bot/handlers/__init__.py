@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-if TYPE_CHECKING:
-    from bot.app import GridApp
+from bot.context import GridApp
+from bot.handlers import (
+    admin,
+    basic,
+    community_tasks,
+    errors,
+    gate,
+    intake,
+    jobs,
+    lifecycle,
+    points,
+    privacy,
+    schedule,
+    triage,
+    worker,
+)
 
 # Handler groups: the gate runs first and may stop an update; features follow in order.
 GROUP_GATE = -10
@@ -20,20 +33,7 @@ GROUP_FALLBACK = 9
 
 
 def register_handlers(app: GridApp) -> None:
-    """Add every feature's handlers and the one error handler."""
-    from bot.handlers import (
-        admin,
-        basic,
-        community_tasks,
-        errors,
-        gate,
-        intake,
-        lifecycle,
-        privacy,
-        triage,
-        worker,
-    )
-
+    """Add every feature's handlers and the one error handler; order within a group matters."""
     app.add_handlers(gate.handlers(), group=GROUP_GATE)
     app.add_handlers(basic.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(admin.handlers(), group=GROUP_COMMANDS)
@@ -46,8 +46,15 @@ def register_handlers(app: GridApp) -> None:
     app.add_handlers(triage.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(worker.prompt_handlers(), group=GROUP_PROMPTS)
     app.add_handlers(intake.message_handlers(), group=GROUP_MESSAGES)
-    community_tasks.register(app)  # tasks, points, redemption, /schedule (groups 0 and 1)
-    lifecycle.register(app)  # ratings, 不予受理/重复, whistle 收到, /stats (groups 0 and 1)
+    # The task list, points, redemption and /schedule.
+    app.add_handlers(community_tasks.command_handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(points.command_handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(schedule.command_handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(community_tasks.callback_handlers(), group=GROUP_CALLBACKS)
+    app.add_handlers(points.callback_handlers(), group=GROUP_CALLBACKS)
+    # Ratings, 不予受理/重复, the department's 收到, /stats.
+    app.add_handlers(lifecycle.handlers(), group=GROUP_COMMANDS)
+    app.add_handlers(lifecycle.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(basic.fallback_handlers(), group=GROUP_FALLBACK)
     app.add_error_handler(errors.on_error)
     known: set[str] = set()
@@ -68,6 +75,4 @@ def register_handlers(app: GridApp) -> None:
 
 async def on_startup(app: GridApp) -> None:
     """Schedule the periodic jobs, once the services are built."""
-    from bot.handlers import jobs
-
     jobs.schedule_jobs(app)

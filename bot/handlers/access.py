@@ -7,7 +7,7 @@ from telegram.error import TelegramError
 
 from bot.services import access
 from bot.services.bootstrap import Services
-from storage.tickets import Ticket
+from bot.services.values import Ticket
 
 MEMBER_STATUSES = frozenset({"creator", "owner", "administrator", "member"})
 
@@ -31,7 +31,7 @@ async def is_member(bot: Bot, chat_id: int, user_id: int) -> bool:
 
 async def facts_of(services: Services, ticket: Ticket) -> access.TicketFacts:
     """Gather the policy's facts about a ticket from the database (never from a button)."""
-    return await access.load_facts(services.tickets.repo, ticket)
+    return await services.tickets.facts(ticket)
 
 
 async def place_of_chat(services: Services, chat_id: int, *, is_private: bool) -> access.Place:

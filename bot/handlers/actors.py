@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 
 from telegram import User
 
+from bot.context import GridContext
 from bot.handlers.sending import Unreachable, send
 from bot.services.people import has_started
 from bot.services.residents import Person, parse_organisations
-from storage.outbox import Button
+from bot.services.values import Button
 
 if TYPE_CHECKING:
-    from bot.app import GridContext
     from bot.services.bootstrap import Services
 
 log = logging.getLogger(__name__)

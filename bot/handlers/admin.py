@@ -8,7 +8,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import send
 from bot.services.community import Worker

@@ -14,7 +14,8 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
+from bot.handlers.admin import start_hook
 from bot.handlers.sending import send
 
 
@@ -32,8 +33,6 @@ async def start(update: Update, context: GridContext) -> None:
     message = update.effective_message
     if chat is None or message is None:
         return
-    from bot.handlers.admin import start_hook
-
     if await start_hook(update, context):
         return
     text = texts.START_PRIVATE if chat.type == "private" else texts.START_GROUP

@@ -13,10 +13,9 @@ from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError, TimedOut
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.sending import Unreachable, send
-from bot.services.errors import DomainError
-from storage.db import DatabaseLockedError, DatabaseUnwritableError
+from bot.services.errors import DatabaseLockedError, DatabaseUnwritableError, DomainError
 
 log = logging.getLogger("bot.errors")
 

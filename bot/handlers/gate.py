@@ -16,7 +16,7 @@ from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, BaseHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.sending import send
 
 TELEGRAM_SERVICE_USER = 777000  # "Telegram": posts of a linked channel in its group

@@ -16,9 +16,8 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers import access as gate_access
-from bot.handlers.community_tasks import CANCEL_WORDS
 from bot.handlers.mapper import Incoming, incoming
 from bot.handlers.sending import Unreachable, drain_outbox, edit, send
 from bot.handlers.tickets_out import deliver, refresh_card, tell_admins
@@ -30,12 +29,12 @@ from bot.services.bootstrap import Services
 from bot.services.cards import local_time, place_of, quote
 from bot.services.community import normalise_building
 from bot.services.desk import Desk
-from bot.services.dialogues import ReasonQuestions
+from bot.services.dialogues import Answer, DialogueService
 from bot.services.errors import DomainError
+from bot.services.flows import CANCEL_WORDS, UNSATISFIED, AwaitUnsatisfied
 from bot.services.intake import Outcome, Report
 from bot.services.people import has_started
-from storage.outbox import Button
-from storage.tickets import Ticket
+from bot.services.values import Button, Ticket
 
 CATEGORY_DATA = re.compile(r"^cat:(\d{1,12}):([a-z_]{1,24})$")
 BUILDING_DATA = re.compile(r"^bld:(\d{1,12}):([A-Za-z0-9]{1,8})$")
@@ -49,22 +48,14 @@ PLACES_PER_ROW = 3
 CATEGORIES_PER_ROW = 3
 MAX_CALLBACK_BYTES = 64  # Telegram's limit on a button's data
 NOTICE_LIMIT = 500  # a worker's notice quotes this much of a resident's words
-_REASONS_KEY = "reason_questions"
 
 
 def _services(context: GridContext) -> Services:
     return context.bot_data.require_services()
 
 
-def _reasons(context: GridContext) -> ReasonQuestions:
-    """Return the open 不满意 questions of this application."""
-    found = context.bot_data.extras.get(_REASONS_KEY)
-    if found is None:
-        services = _services(context)
-        found = ReasonQuestions(services.db, services.clock)
-        context.bot_data.extras[_REASONS_KEY] = found
-    assert isinstance(found, ReasonQuestions)
-    return found
+def _dialogues(context: GridContext) -> DialogueService:
+    return _services(context).dialogues
 
 
 def _report(msg: Incoming, text: str, *, explicit: bool, grids: tuple[str, ...] | None) -> Report:
@@ -591,7 +582,7 @@ async def ask_unsatisfied_reason(
 ) -> None:
     """After 不满意, ask the rater why; their next message in that chat is the reason."""
     services = _services(context)
-    await _reasons(context).ask(user_id, chat_id, ticket.id)
+    await _dialogues(context).start(UNSATISFIED, user_id, chat_id, AwaitUnsatisfied(ticket.id))
     with contextlib.suppress(Unreachable):
         await send(
             context.bot,
@@ -604,19 +595,21 @@ async def ask_unsatisfied_reason(
 
 async def _unsatisfied_reason(context: GridContext, msg: Incoming) -> bool:
     """Take the rater's reason for 不满意 and pass it to the worker and the office."""
-    questions = _reasons(context)
-    question = await questions.current(msg.sender.user_id)
-    if question is None or question.chat_id != msg.chat_id:
+    store = _dialogues(context)
+    user_id = msg.sender.user_id
+    found = await store.current(user_id, msg.chat_id)
+    if found is None or found.flow != UNSATISFIED.name:
         return False
-    if question.answered_by:
+    if not found.is_open:
         # Answered already: only a redelivery of that answer (or an older message) stops here.
-        return msg.message_id <= question.answered_by
+        return msg.message_id <= found.last_message_id
+    question = UNSATISFIED.data_of(found)
     services = _services(context)
     text = msg.text.strip()
-    if not text:
+    if not UNSATISFIED.advance(found.step, Answer(text), question, None).understood:
         return False
     if text.lower() in CANCEL_WORDS:
-        await questions.answered(question, msg.message_id)
+        await store.close(UNSATISFIED.name, user_id, msg.chat_id, msg.message_id)
         await send(
             context.bot, services, msg.chat_id, texts.DIALOGUE_CANCELLED, reply_to=msg.message_id
         )
@@ -625,7 +618,7 @@ async def _unsatisfied_reason(context: GridContext, msg: Incoming) -> bool:
         ticket = await services.intake.record_unsatisfied_reason(
             question.ticket_id, msg.sender.user_id, text
         )
-        await questions.answered(question, msg.message_id)
+        await store.close(UNSATISFIED.name, user_id, msg.chat_id, msg.message_id)
     reason = quote(text, limit=NOTICE_LIMIT)
     await send(
         context.bot,

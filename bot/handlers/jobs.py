@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
+from bot.context import GridApp, GridContext
 from bot.handlers.sending import crash_point, drain_outbox
 from bot.handlers.tickets_out import refresh_card
-
-if TYPE_CHECKING:
-    from bot.app import GridApp, GridContext
 
 log = logging.getLogger(__name__)
 

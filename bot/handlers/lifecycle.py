@@ -13,7 +13,7 @@ from telegram import CallbackQuery, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.handlers import GROUP_CALLBACKS, GROUP_COMMANDS
+from bot.context import GridContext
 from bot.handlers.errors import domain_text
 from bot.handlers.intake import ask_unsatisfied_reason
 from bot.handlers.jobs import drain
@@ -26,11 +26,9 @@ from bot.services.errors import DomainError
 from bot.services.people import has_started
 from bot.services.rates import GroupBy, compute_rates, format_rates
 from bot.services.tickets import RATINGS, Actor, Ticket
-from storage.outbox import Button
-from storage.prompts import Prompt
+from bot.services.values import Button, Prompt
 
 if TYPE_CHECKING:
-    from bot.app import GridApp, GridContext
     from bot.services.bootstrap import Services
 
 # Callback data, parsed strictly: anything else is a forged or stale button.
@@ -314,7 +312,7 @@ async def tell_rejected(context: GridContext, ticket: Ticket, reason: str) -> No
             number=ticket.number, reason=reason, worker=worker or texts.NOBODY_YET
         ),
     )
-    for follower in await services.tickets.repo.followers(ticket.id):
+    for follower in await services.tickets.followers(ticket.id):
         if follower.chat_id is None:
             continue
         with contextlib.suppress(Unreachable):
@@ -339,7 +337,7 @@ async def on_reject_decision(update: Update, context: GridContext) -> None:
     actor = await Desk(services).actor(user.id, user.full_name)
     request_id = int(match.group(2))
     try:
-        request = await services.tickets.repo.reject_request(request_id)
+        request = await services.tickets.reject_request(request_id)
         ticket, outcome = await services.tickets.decide_reject(
             request_id, actor, approve=match.group(1) == "a"
         )
@@ -512,9 +510,3 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(on_close_button, pattern=r"^(rej|dup|rj):"),
         CallbackQueryHandler(on_reject_decision, pattern=r"^rj[an]:"),
     ]
-
-
-def register(app: GridApp) -> None:
-    """Add this module's handlers to their groups."""
-    app.add_handlers(handlers(), group=GROUP_COMMANDS)
-    app.add_handlers(callback_handlers(), group=GROUP_CALLBACKS)

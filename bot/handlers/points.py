@@ -10,22 +10,15 @@ from telegram import Message, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
-from bot.handlers.community_tasks import (
-    AwaitReason,
-    dialogues,
-    finish_card,
-    open_dialogue,
-    reply,
-    services_of,
-)
+from bot.handlers.community_tasks import dialogues, finish_card, reply, services_of
 from bot.handlers.sending import Unreachable, edit, send
 from bot.services.errors import DomainError
+from bot.services.flows import REASON, AwaitReason
 from bot.services.posts import month_day
 from bot.services.residents import Person
-from storage.outbox import Button
-from storage.points import Redemption
+from bot.services.values import Button, Redemption
 
 if TYPE_CHECKING:
     from bot.services.points import PointsSummary
@@ -350,13 +343,13 @@ async def on_decide(update: Update, context: GridContext) -> None:
             card_text="",
             card_is_photo=False,
         )
-        await open_dialogue(context, user.id, user.id, waiting)
+        await dialogues(context).start(REASON, user.id, user.id, waiting)
         await query.answer()
         asked = await tell(
             context, user.id, texts.REDEEM_ASK_REASON.format(redemption_id=redemption_id)
         )
         if asked is None:
-            await dialogues(context).close(user.id, user.id)
+            await dialogues(context).close(REASON.name, user.id, user.id)
         return
     if verb == "rdok":
         item = await services.redemption.approve(actor, redemption_id)
@@ -385,6 +378,7 @@ async def reject_with_reason(
     services = services_of(context)
     message = update.effective_message
     item = await dialogues(context).finish(
+        REASON.name,
         actor.user_id,
         state.chat_id,
         message.message_id if message is not None else 0,

@@ -9,14 +9,14 @@ from telegram import InputFile, Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.mapper import incoming
 from bot.handlers.sending import edit, send
 from bot.services.bootstrap import Services
 from bot.services.cards import local_time
 from bot.services.errors import DomainError
 from bot.services.retention import export_file
-from storage.outbox import Button
+from bot.services.values import Button
 
 FORGET_DATA = re.compile(r"^forget:(yes|no)$")
 AUDIT_LIMIT = 30

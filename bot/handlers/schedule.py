@@ -13,7 +13,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.actors import actor_for, tell
 from bot.handlers.community_tasks import reply, services_of
 from bot.services.errors import DomainError

@@ -36,9 +36,9 @@ from telegram.error import (
 )
 from telegram.ext import ExtBot
 
+from bot.services.errors import DatabaseError
 from bot.services.posts import split_text
-from storage.db import DatabaseError
-from storage.outbox import Button, OutboxItem, OutgoingMessage
+from bot.services.values import Button, OutboxItem, OutgoingMessage
 
 if TYPE_CHECKING:
     from bot.services.bootstrap import Services

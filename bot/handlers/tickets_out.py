@@ -14,8 +14,7 @@ from bot.services.bootstrap import Services
 from bot.services.cards import group_ack, handover_line, private_ack, worker_card
 from bot.services.desk import Desk
 from bot.services.schedule import quiet_until
-from storage.outbox import Button, OutboxItem, OutgoingMessage
-from storage.tickets import Ticket
+from bot.services.values import Button, OutboxItem, OutgoingMessage, Ticket
 
 log = logging.getLogger(__name__)
 
@@ -40,9 +39,7 @@ async def handover_of(services: Services, ticket: Ticket) -> str | None:
     """Why the ticket came to its worker (the last transfer's or return's reason), if it moved."""
     if ticket.status == lc.NEW:
         return None  # never moved: nothing to read
-    event = await services.tickets.repo.last_event(
-        ticket.id, ("transferred", "returned", "reassigned")
-    )
+    event = await services.tickets.last_event(ticket.id, ("transferred", "returned", "reassigned"))
     if event is None:
         return None
     key = (event.detail or {}).get("by_key")

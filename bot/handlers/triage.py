@@ -9,7 +9,7 @@ from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers.intake import respond
 from bot.handlers.sending import edit
 

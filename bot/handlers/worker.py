@@ -17,7 +17,7 @@ from telegram.ext import (
 )
 
 from bot import texts
-from bot.app import GridContext
+from bot.context import GridContext
 from bot.handlers import access as gate_access
 from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
@@ -31,8 +31,7 @@ from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
 from bot.services.tickets import Actor, Ticket, acts_for_holder
-from storage.outbox import Button
-from storage.tickets import TicketEvent
+from bot.services.values import Button, TicketEvent
 
 # Callback data: verb:ticket[:arg]. Anything else is a forged or stale button.
 CARD_DATA = re.compile(r"^(acc|xfer|xc|ret|res|rs|card):(\d{1,12})$")

@@ -12,6 +12,7 @@ from bot import texts
 from bot.nlp import NONE, Classifier, LexiconError
 from bot.services.clock import Clock
 from bot.services.community import Community, ConfigError, load_community
+from bot.services.dialogues import DialogueService
 from bot.services.escalation import (
     EscalationConfigError,
     EscalationPolicy,
@@ -68,6 +69,7 @@ class Services:
     outbox: OutboxRepository
     triage: TriageService
     retention: RetentionService
+    dialogues: DialogueService
 
     def category_name(self, code: str) -> str:
         """Return a category's Chinese name."""
@@ -303,6 +305,7 @@ async def build_services(
         tasks=TaskService(db, clock, points),
         redemption=redemption,
         schedule=schedule,
+        dialogues=DialogueService(db, clock),
         outbox=outbox,
         triage=triage,
         retention=RetentionService(db, clock, checked.retention),

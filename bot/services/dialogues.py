@@ -1,66 +1,161 @@
-"""Dialogues kept in the database: a restart mid-dialogue continues where the person was."""
+"""Dialogues: the bot asks a person something in a chat, and their next message there answers.
+
+Every multi-step conversation is a `Flow`, a table of states:
+
+    state ─► what the answer must be (read by `Step.read`) ─► next state, or DONE
+
+and `DialogueService` keeps where each person stands in the database (storage.conversations),
+so a restart mid-dialogue continues where the person was, and an answer delivered twice is
+taken once: a finished dialogue stays at DONE, remembering the last message it consumed, until
+it expires. The flows themselves live with their rules (bot/services/task_forms.py, …).
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
-from typing import Any, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Generic, TypeVar
 
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
-from storage.dialogues import Dialogue, DialogueRepository
+from storage.conversations import DONE, Conversation, ConversationRepository
 from storage.store import Store
 
-DIALOGUE_TTL = timedelta(minutes=30)
-CLOSED = "closed"
+__all__ = [
+    "DIALOGUE_TTL",
+    "DONE",
+    "Answer",
+    "Conversation",
+    "DialogueService",
+    "Flow",
+    "Moved",
+    "Step",
+]
 
+DIALOGUE_TTL = timedelta(minutes=30)
+
+D = TypeVar("D")  # what a flow gathers (a draft, the ticket asked about, …)
+E = TypeVar("E")  # what reading an answer needs besides it (today's date, the levels, …)
 T = TypeVar("T")
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A person's message as a dialogue reads it."""
+
+    text: str
+    media: tuple[str, bool] | None = None  # (file_id, is_video) of a photo or video
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Generic[D, E]):
+    """One state of a flow: the question, how an answer is read, and the state after it."""
+
+    ask: Callable[[E], str]  # the question this state puts (again, when not understood)
+    read: Callable[
+        [Answer, D, E], D | None
+    ]  # the answer taken into the data; None: not understood
+    then: str  # the next state, or DONE
+
+
+@dataclass(frozen=True, slots=True)
+class Moved(Generic[D]):
+    """Where one answer took a dialogue."""
+
+    step: str  # the next state (DONE: complete); the same state when not understood
+    data: D
+    understood: bool
+    ask: str  # the question to put now: the next one, or the same one again; '' when done
+
+
+@dataclass(frozen=True, slots=True)
+class Flow(Generic[D, E]):
+    """A dialogue as a table of states; the first entry of `steps` is where it starts."""
+
+    name: str
+    steps: Mapping[str, Step[D, E]]
+    dump: Callable[[D], dict[str, Any]]
+    load: Callable[[dict[str, Any]], D]
+
+    @property
+    def first(self) -> str:
+        """Return the state a new dialogue starts in."""
+        return next(iter(self.steps))
+
+    def advance(self, step: str, answer: Answer, data: D, env: E) -> Moved[D]:
+        """Read one answer in a state: move on, finish, or stay and ask again."""
+        current = self.steps[step]
+        taken = current.read(answer, data, env)
+        if taken is None:
+            return Moved(step, data, understood=False, ask=current.ask(env))
+        if current.then == DONE:
+            return Moved(DONE, taken, understood=True, ask="")
+        return Moved(current.then, taken, understood=True, ask=self.steps[current.then].ask(env))
+
+    def data_of(self, conversation: Conversation) -> D:
+        """Return what an open dialogue of this flow has gathered."""
+        return self.load(conversation.data)
+
+
 class DialogueService:
-    """One open dialogue per person; each answer is taken once, even when delivered twice."""
+    """One dialogue per person and chat; each answer is taken once, even when delivered twice."""
 
     def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
         self.db = db
         self.clock = clock
         self.ttl = ttl
-        self.repo = DialogueRepository(db)
+        self.repo = ConversationRepository(db)
         # Every message asks "is this person in a dialogue?"; almost nobody is. People with a
         # row are remembered here (a superset: expired rows are dropped by the lookup).
         self._with_rows: set[int] | None = None
 
-    async def current(self, user_id: int) -> Dialogue | None:
-        """Return the person's dialogue if it has not expired (a closed one too)."""
+    async def current(self, user_id: int, chat_id: int) -> Conversation | None:
+        """Return the person's dialogue in a chat if it has not expired (a finished one too)."""
         if self._with_rows is None:
             self._with_rows = await self.repo.user_ids(self.clock.now())
         if user_id not in self._with_rows:
             return None
-        return await self.repo.get(user_id, self.clock.now())
+        return await self.repo.get(user_id, chat_id, self.clock.now())
 
-    async def save(
-        self, user_id: int, kind: str, chat_id: int, state: dict[str, Any], message_id: int = 0
+    async def start(
+        self, flow: Flow[D, E], user_id: int, chat_id: int, data: D, message_id: int = 0
     ) -> None:
-        """Open or advance a dialogue; message_id is the answer (or command) it consumed."""
+        """Open a dialogue at the flow's first state (replacing one in the same chat)."""
+        await self.move(flow, user_id, chat_id, flow.first, data, message_id)
+
+    async def move(
+        self,
+        flow: Flow[D, E],
+        user_id: int,
+        chat_id: int,
+        step: str,
+        data: D,
+        message_id: int = 0,
+    ) -> None:
+        """Put a dialogue in a state; message_id is the answer (or command) it consumed."""
         now = self.clock.now()
         async with self.db.transaction():
             await self.repo.purge(now)
-            await self.repo.save(user_id, kind, chat_id, state, message_id, now, now + self.ttl)
+            await self.repo.save(
+                user_id, chat_id, flow.name, step, flow.dump(data), message_id, now, now + self.ttl
+            )
         self._remember(user_id)
 
-    async def close(self, user_id: int, chat_id: int, message_id: int = 0) -> None:
+    async def close(self, flow: str, user_id: int, chat_id: int, message_id: int = 0) -> None:
         """End a dialogue, remembering the last message it took so a replay is ignored."""
         now = self.clock.now()
-        await self.repo.save(user_id, CLOSED, chat_id, {}, message_id, now, now + self.ttl)
+        await self.repo.save(user_id, chat_id, flow, DONE, {}, message_id, now, now + self.ttl)
         self._remember(user_id)
 
-    def _remember(self, user_id: int) -> None:
-        if self._with_rows is not None:
-            self._with_rows.add(user_id)
+    async def close_open(self, flow: str, user_id: int) -> None:
+        """End the person's open dialogues of one flow, in whichever chat they wait."""
+        for found in await self.repo.open_in_flow(user_id, flow, self.clock.now()):
+            await self.close(flow, user_id, found.chat_id)
 
     async def finish(
         self,
+        flow: str,
         user_id: int,
         chat_id: int,
         message_id: int,
@@ -74,88 +169,12 @@ class DialogueService:
         try:
             async with self.db.transaction():
                 result = await work()
-                await self.close(user_id, chat_id, message_id)
+                await self.close(flow, user_id, chat_id, message_id)
         except DomainError:
-            await self.close(user_id, chat_id, message_id)
+            await self.close(flow, user_id, chat_id, message_id)
             raise
         return result
 
-
-@dataclass(frozen=True, slots=True)
-class ReasonQuestion:
-    """The bot asked a resident why they rated 不满意; their next message in chat_id answers."""
-
-    user_id: int
-    ticket_id: int
-    chat_id: int
-    expires_at: datetime
-    answered_by: int = 0  # the message that answered it (a redelivery of it is not taken again)
-
-
-class ReasonQuestions:
-    """Open 不满意 questions, one per person, kept in the key/value table.
-
-    Every message of every resident asks "was this person asked why?"; almost nobody was, so
-    the people with a row are remembered here (a superset: expired rows are dropped on read).
-    """
-
-    PREFIX = "rate_reason:"
-
-    def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
-        self.db = db
-        self.clock = clock
-        self.ttl = ttl
-        self._asked: set[int] | None = None
-
-    async def ask(self, user_id: int, chat_id: int, ticket_id: int) -> None:
-        """Remember that a resident was asked why (replacing an older question)."""
-        await self.db.execute(
-            "DELETE FROM kv WHERE key LIKE ? AND json_extract(value, '$.expires_at') < ?",
-            (self.PREFIX + "%", self.clock.now().isoformat()),
-        )
-        await self._put(ReasonQuestion(user_id, ticket_id, chat_id, self.clock.now() + self.ttl))
-
-    async def current(self, user_id: int) -> ReasonQuestion | None:
-        """Return the person's question if it has not expired (an answered one too)."""
-        if self._asked is None:
-            rows = await self.db.fetchall(
-                "SELECT key FROM kv WHERE key LIKE ?", (self.PREFIX + "%",)
-            )
-            self._asked = {int(str(r["key"])[len(self.PREFIX) :]) for r in rows}
-        if user_id not in self._asked:
-            return None
-        raw = await self.db.fetchval("SELECT value FROM kv WHERE key = ?", (self._key(user_id),))
-        if raw is None:
-            return None
-        data = json.loads(str(raw))
-        question = ReasonQuestion(
-            user_id=user_id,
-            ticket_id=int(data["ticket_id"]),
-            chat_id=int(data["chat_id"]),
-            expires_at=datetime.fromisoformat(data["expires_at"]),
-            answered_by=int(data.get("answered_by", 0)),
-        )
-        return question if question.expires_at > self.clock.now() else None
-
-    async def answered(self, question: ReasonQuestion, message_id: int) -> None:
-        """Mark the question answered by a message (kept until it expires, for replays)."""
-        await self._put(replace(question, answered_by=message_id))
-
-    async def _put(self, question: ReasonQuestion) -> None:
-        value = {
-            "ticket_id": question.ticket_id,
-            "chat_id": question.chat_id,
-            "expires_at": question.expires_at.isoformat(),
-            "answered_by": question.answered_by,
-        }
-        await self.db.execute(
-            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (self._key(question.user_id), json.dumps(value), self.clock.now().isoformat()),
-        )
-        if self._asked is not None:
-            self._asked.add(question.user_id)
-
-    def _key(self, user_id: int) -> str:
-        return f"{self.PREFIX}{user_id}"
+    def _remember(self, user_id: int) -> None:
+        if self._with_rows is not None:
+            self._with_rows.add(user_id)

@@ -8,7 +8,6 @@ open a ticket routed to its worker. Every decision is stored, so a replay decide
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,8 @@ from bot.services.errors import DomainError
 from bot.services.people import CommunityState
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import NewTicket, Ticket, TicketService
-from storage.store import Row, Store
+from storage.pending import PendingReport, PendingRepository
+from storage.store import Store
 from storage.tickets import NewEvent
 
 BURST_WINDOW = timedelta(minutes=1)  # five messages about one thing in a minute: one ticket
@@ -111,124 +111,6 @@ def call_first(reading: Reading | None) -> str:
     if reading is None or reading.urgency != "urgent":
         return ""
     return reading.call_first if reading.call_first in EMERGENCY_NUMBERS else "119"
-
-
-@dataclass(frozen=True, slots=True)
-class PendingReport:
-    id: int
-    kind: str
-    reporter_id: int
-    reporter_name: str
-    chat_id: int
-    message_id: int
-    is_private: bool
-    text: str
-    reading: dict[str, Any]
-    photos: list[list[str]]
-    prompt_message_id: int | None
-    created_at: datetime
-    expires_at: datetime
-    resolved: str | None
-
-    @classmethod
-    def _from_row(cls, row: Row) -> PendingReport:
-        return cls(
-            id=int(row["id"]),
-            kind=str(row["kind"]),
-            reporter_id=int(row["reporter_id"]),
-            reporter_name=str(row["reporter_name"]),
-            chat_id=int(row["chat_id"]),
-            message_id=int(row["message_id"]),
-            is_private=bool(row["is_private"]),
-            text=str(row["text"]),
-            reading=json.loads(row["reading"]),
-            photos=json.loads(row["photos"]),
-            prompt_message_id=row["prompt_message_id"],
-            created_at=datetime.fromisoformat(row["created_at"]),
-            expires_at=datetime.fromisoformat(row["expires_at"]),
-            resolved=row["resolved"],
-        )
-
-
-_PENDING_COLUMNS = (
-    "id, kind, reporter_id, reporter_name, chat_id, message_id, is_private, text, reading,"
-    " photos, prompt_message_id, created_at, expires_at, resolved"
-)
-
-
-class PendingRepository:
-    """Reports waiting for the reporter's answer (which category, which building)."""
-
-    def __init__(self, db: Store) -> None:
-        self.db = db
-
-    async def add(self, report: Report, kind: str, reading: Reading, now: datetime) -> int:
-        """Store a waiting report (once per message); return its id."""
-        row = await self.db.fetchone(
-            "INSERT INTO pending_reports (kind, reporter_id, reporter_name, chat_id, message_id,"
-            " is_private, text, reading, photos, created_at, expires_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT (chat_id, message_id) DO UPDATE SET kind = excluded.kind,"
-            " reading = excluded.reading RETURNING id",
-            (
-                kind,
-                report.reporter_id,
-                report.reporter_name,
-                report.chat_id,
-                report.message_id,
-                int(report.is_private),
-                report.text,
-                json.dumps(reading_to_json(reading), ensure_ascii=False),
-                json.dumps([list(report.photo)] if report.photo else []),
-                now.isoformat(),
-                (now + PENDING_TTL).isoformat(),
-            ),
-        )
-        assert row is not None
-        return int(row["id"])
-
-    async def get(self, pending_id: int) -> PendingReport | None:
-        """Return one waiting report."""
-        row = await self.db.fetchone(
-            f"SELECT {_PENDING_COLUMNS} FROM pending_reports WHERE id = ?", (pending_id,)
-        )
-        return None if row is None else PendingReport._from_row(row)
-
-    async def by_prompt(self, chat_id: int, prompt_message_id: int) -> PendingReport | None:
-        """Return the waiting report whose question is this bot message."""
-        row = await self.db.fetchone(
-            f"SELECT {_PENDING_COLUMNS} FROM pending_reports"
-            " WHERE chat_id = ? AND prompt_message_id = ?",
-            (chat_id, prompt_message_id),
-        )
-        return None if row is None else PendingReport._from_row(row)
-
-    async def open_for(
-        self, chat_id: int, reporter_id: int, kind: str, now: datetime
-    ) -> PendingReport | None:
-        """Return the reporter's newest unanswered question of a kind in a chat."""
-        row = await self.db.fetchone(
-            f"SELECT {_PENDING_COLUMNS} FROM pending_reports"
-            " WHERE chat_id = ? AND reporter_id = ? AND kind = ? AND resolved IS NULL"
-            " AND expires_at > ? ORDER BY id DESC LIMIT 1",
-            (chat_id, reporter_id, kind, now.isoformat()),
-        )
-        return None if row is None else PendingReport._from_row(row)
-
-    async def set_prompt(self, pending_id: int, message_id: int) -> None:
-        """Remember the bot's question message (to edit it when answered)."""
-        await self.db.execute(
-            "UPDATE pending_reports SET prompt_message_id = ? WHERE id = ?",
-            (message_id, pending_id),
-        )
-
-    async def settle(self, pending_id: int, how: str) -> bool:
-        """Mark a waiting report answered; False when it was already settled."""
-        count = await self.db.execute_rowcount(
-            "UPDATE pending_reports SET resolved = ? WHERE id = ? AND resolved IS NULL",
-            (how, pending_id),
-        )
-        return count > 0
 
 
 def reading_to_json(reading: Reading) -> dict[str, Any]:
@@ -326,6 +208,22 @@ class IntakeService:
             return Outcome(IGNORED, reading=reading)
         return await self._place(report, reading, reading.category)
 
+    async def _hold(self, report: Report, kind: str, reading: Reading, now: datetime) -> int:
+        """Keep a report until its reporter answers the question (once per message)."""
+        return await self.pending.add(
+            kind=kind,
+            reporter_id=report.reporter_id,
+            reporter_name=report.reporter_name,
+            chat_id=report.chat_id,
+            message_id=report.message_id,
+            is_private=report.is_private,
+            text=report.text,
+            reading=reading_to_json(reading),
+            photos=[list(report.photo)] if report.photo else [],
+            created_at=now,
+            expires_at=now + PENDING_TTL,
+        )
+
     def _locate(self, text: str) -> Location:
         """Read the location of a message the classifier found no complaint in."""
         return find_location(self.classifier.normalise(text), self._places)
@@ -334,13 +232,10 @@ class IntakeService:
         self, reporter_id: int, reading: Reading, text: str
     ) -> Ticket | None:
         """Return the reporter's open ticket a progress question is about, if one fits."""
-        marks = ", ".join("?" for _ in lc.OPEN_STATES)
-        rows = await self.db.fetchall(
-            f"SELECT id FROM tickets WHERE reporter_id = ? AND status IN ({marks})"
-            " ORDER BY created_at DESC, id DESC LIMIT 20",
-            (reporter_id, *sorted(lc.OPEN_STATES)),
+        ids = await self.tickets.repo.open_ids_by_reporter(
+            reporter_id, sorted(lc.OPEN_STATES), limit=20
         )
-        tickets = [await self.tickets.get(int(row["id"])) for row in rows]
+        tickets = [await self.tickets.get(ticket_id) for ticket_id in ids]
         categories = {reading.category} | {c for c, _ in reading.candidates[:2]}
         categories -= {NONE}
         if categories:
@@ -370,7 +265,7 @@ class IntakeService:
             # Nothing to go on (8号楼那边有点情况): offer every kind of problem by name.
             candidates = tuple(c for c in self.classifier.categories if c not in (NONE, OTHER))
         # One upsert is atomic on its own: no transaction round trips around it.
-        pending_id = await self.pending.add(report, "confirm_category", reading, now)
+        pending_id = await self._hold(report, "confirm_category", reading, now)
         return Outcome(CONFIRM, reading=reading, pending_id=pending_id, candidates=candidates)
 
     async def _merge_burst(
@@ -447,7 +342,7 @@ class IntakeService:
             unavailable,
         )
         if route.needs_building:
-            pending_id = await self.pending.add(
+            pending_id = await self._hold(
                 report, "ask_building", replace(reading, category=category), self.clock.now()
             )
             buildings = tuple(b for g in self.community.grids for b in g.buildings)

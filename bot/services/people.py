@@ -28,8 +28,8 @@ from storage.community import (
     InviteRepository,
     UserRepository,
     WorkerLinkRepository,
-    read_kv,
 )
+from storage.kv import read_kv
 from storage.store import Store
 
 DEFAULT_INVITE_TTL = timedelta(hours=72)

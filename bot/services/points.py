@@ -101,6 +101,16 @@ def _code_and_name(
 # (TicketService.resolve -> PointsService.confirm_ticket), difficulty when a task is published,
 # behaviours on /award and /deduct.
 POINTS_KEYS = frozenset({"ticket_confirmed", "difficulty", "behaviours"})
+BEHAVIOUR_KEYS = frozenset({"code", "name", "points"})
+CATALOGUE_KEYS = frozenset({"code", "name", "points", "stock"})
+
+
+def _unknown_keys(entry: Mapping[str, Any], where: str, known: frozenset[str]) -> list[str]:
+    """A misspelt key in an entry (pionts = 10) would silently do nothing: name it instead."""
+    return [
+        f"{where}.{key}: 未知的设置，不会生效（可用：{'、'.join(sorted(known))}）"
+        for key in sorted(set(entry) - known)
+    ]
 
 
 def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
@@ -146,6 +156,7 @@ def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
         if not isinstance(entry, Mapping):
             problems.append(f"{where}: expected a table")
             continue
+        problems.extend(_unknown_keys(entry, where, BEHAVIOUR_KEYS))
         named = _code_and_name(entry, where, seen, problems)
         value = entry.get("points")
         points = _int(value, f"{where}.points", problems, low=-MAX_AWARD, high=MAX_AWARD)
@@ -165,6 +176,7 @@ def parse_points_config(raw: Mapping[str, Any], source: str) -> PointsConfig:
         if not isinstance(entry, Mapping):
             problems.append(f"{where}: expected a table")
             continue
+        problems.extend(_unknown_keys(entry, where, CATALOGUE_KEYS))
         named = _code_and_name(entry, where, seen, problems)
         cost = _int(entry.get("points"), f"{where}.points", problems, low=1, high=MAX_AWARD)
         stock = _int(entry.get("stock"), f"{where}.stock", problems, low=0, high=1_000_000)
@@ -356,25 +368,18 @@ class PointsService:
         if actor is not None and not (actor.is_worker or actor.is_admin):
             raise DomainError("not_allowed")
         async with self.db.transaction():
-            row = await self.db.fetchone(
-                "SELECT number, reporter_id, reporter_name FROM tickets WHERE id = ?",
-                (ticket_id,),
-            )
-            if row is None:
+            ticket = await self.repo.ticket_reporter(ticket_id)
+            if ticket is None:
                 raise DomainError("points_ticket_not_found", number=ticket_id)
-            already = await self.db.fetchval(
-                "SELECT 1 FROM points_ledger WHERE kind = 'ticket' AND ticket_id = ?",
-                (ticket_id,),
-            )
-            if already:
-                raise DomainError("points_ticket_already", number=row["number"])
+            if await self.repo.ticket_awarded(ticket_id):
+                raise DomainError("points_ticket_already", number=ticket.number)
             return await self.record(
-                user_id=int(row["reporter_id"]),
-                name=await self._name_of(int(row["reporter_id"]), row["reporter_name"]),
+                user_id=ticket.reporter_id,
+                name=await self._name_of(ticket.reporter_id, ticket.reporter_name),
                 delta=self.config.ticket_confirmed,
                 kind="ticket",
                 rule="ticket_confirmed",
-                reason=texts.POINTS_TICKET_REASON.format(number=row["number"]),
+                reason=texts.POINTS_TICKET_REASON.format(number=ticket.number),
                 actor=actor,
                 ticket_id=ticket_id,
             )
@@ -384,11 +389,7 @@ class PointsService:
         if self.config.ticket_confirmed <= 0:
             return None
         async with self.db.transaction():
-            already = await self.db.fetchval(
-                "SELECT 1 FROM points_ledger WHERE kind = 'ticket' AND ticket_id = ?",
-                (ticket_id,),
-            )
-            if already:
+            if await self.repo.ticket_awarded(ticket_id):
                 return None  # resolved again after 不满意: the rule applies once per ticket
             return await self.award_ticket(ticket_id)
 

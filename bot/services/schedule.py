@@ -27,6 +27,7 @@ from bot.services.community import ConfigError
 from bot.services.errors import DomainError
 from bot.services.holidays import HolidayCalendar
 from bot.services.residents import Actor
+from storage.kv import write_kv
 from storage.outbox import OutboxRepository, OutgoingMessage
 from storage.points import PointsRepository
 from storage.schedule import BoundGroup, ScheduleRepository
@@ -449,12 +450,8 @@ class ScheduleService:
 
     async def beat(self, now: datetime) -> None:
         """Record that the scheduler is alive (`gridbot health` reads it)."""
-        await self.db.execute(
-            "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (key) DO UPDATE SET value = excluded.value,"
-            " updated_at = excluded.updated_at",
-            (HEARTBEAT_KEY, now.astimezone(UTC).isoformat(), now.astimezone(UTC).isoformat()),
-        )
+        stamp = now.astimezone(UTC)
+        await write_kv(self.db, HEARTBEAT_KEY, stamp.isoformat(), stamp)
 
     async def warn_missing_holidays(self, now: datetime) -> list[int]:
         """Tell the admins once a year when this year's or next year's holidays are unknown."""

@@ -140,22 +140,19 @@ class TaskService:
         hours: float = 0.0,
     ) -> Task:
         """Turn a resolved ticket into a task; the resident's own words are not copied."""
-        row = await self.db.fetchone(
-            "SELECT number, category, building, grid, status FROM tickets WHERE id = ?",
-            (ticket_id,),
-        )
-        if row is None:
+        origin = await self.repo.ticket_origin(ticket_id)
+        if origin is None:
             raise DomainError("task_ticket_not_found", number=ticket_id)
-        if row["status"] not in RESOLVED_TICKET_STATUSES:
-            raise DomainError("task_ticket_not_resolved", number=row["number"])
+        if origin.status not in RESOLVED_TICKET_STATUSES:
+            raise DomainError("task_ticket_not_resolved", number=origin.number)
         if await self.repo.by_ticket(ticket_id) is not None:
-            raise DomainError("task_ticket_has_task", number=row["number"])
-        category = texts.POSTS_CATEGORY_NAMES.get(row["category"], row["category"])
-        building = row["building"]
+            raise DomainError("task_ticket_has_task", number=origin.number)
+        category = texts.POSTS_CATEGORY_NAMES.get(origin.category, origin.category)
+        building = origin.building
         return await self.publish(
             actor,
             title=title
-            or texts.TASK_FROM_TICKET_TITLE.format(number=row["number"], category=category),
+            or texts.TASK_FROM_TICKET_TITLE.format(number=origin.number, category=category),
             points=points,
             difficulty=difficulty if points is None else None,
             description=description,
@@ -165,7 +162,7 @@ class TaskService:
             audience=audience,
             targets=targets,
             hours=hours,
-            grid=row["grid"],
+            grid=origin.grid,
             ticket_id=ticket_id,
         )
 

@@ -19,6 +19,7 @@ from storage.outbox import Button, OutgoingMessage
 from storage.privacy import FollowerRatings
 from storage.store import Store
 from storage.tickets import (
+    Follower,
     NewEvent,
     PlannedStep,
     RejectRequest,
@@ -185,6 +186,18 @@ class TicketService:
     async def photos(self, ticket_id: int) -> list[TicketPhoto]:
         """Return a ticket's photos (reporter's, followers' and the worker's)."""
         return await self.repo.photos(ticket_id)
+
+    async def last_event(self, ticket_id: int, kinds: Sequence[str]) -> TicketEvent | None:
+        """Return a ticket's latest event of some kinds, or None."""
+        return await self.repo.last_event(ticket_id, kinds)
+
+    async def followers(self, ticket_id: int) -> list[Follower]:
+        """Return the residents who pressed 我也遇到 on a ticket."""
+        return await self.repo.followers(ticket_id)
+
+    async def facts(self, ticket: Ticket) -> access.TicketFacts:
+        """Gather the access policy's facts about a ticket from the database."""
+        return await access.load_facts(self.repo, ticket)
 
     async def open_for_worker(self, worker_key: str) -> list[Ticket]:
         """Return a worker's open tickets, highest priority and oldest first."""
@@ -664,6 +677,10 @@ class TicketService:
         """Return a ticket's 不予受理 request still waiting for an admin."""
         return await self.repo.open_reject_request(ticket_id)
 
+    async def reject_request(self, request_id: int) -> RejectRequest | None:
+        """Return a 不予受理 request by id."""
+        return await self.repo.reject_request(request_id)
+
     async def mark_duplicate(
         self,
         ticket_id: int,
@@ -732,11 +749,7 @@ class TicketService:
                 raise DomainError("not_your_report")
             if not ticket.is_private:
                 raise DomainError("stale_button")
-            done = await self.db.fetchval(
-                "SELECT 1 FROM ticket_events WHERE ticket_id = ? AND kind = 'published'",
-                (ticket_id,),
-            )
-            if done is not None:
+            if await self.repo.has_event(ticket_id, "published"):
                 raise DomainError("already_published", number=ticket.number)
             await self.repo.add_event(
                 NewEvent(
@@ -754,19 +767,12 @@ class TicketService:
 
     async def by_reply(self, chat_id: int, reply_message_id: int) -> Ticket | None:
         """Return the ticket whose acknowledgement is this bot message."""
-        ticket_id = await self.db.fetchval(
-            "SELECT id FROM tickets WHERE chat_id = ? AND reply_message_id = ?",
-            (chat_id, reply_message_id),
-        )
-        return None if ticket_id is None else await self.get(int(ticket_id))
+        ticket_id = await self.repo.id_by_reply(chat_id, reply_message_id)
+        return None if ticket_id is None else await self.get(ticket_id)
 
     async def is_follower(self, ticket_id: int, user_id: int) -> bool:
         """Tell whether a resident follows a ticket (我也遇到)."""
-        found = await self.db.fetchval(
-            "SELECT 1 FROM ticket_followers WHERE ticket_id = ? AND user_id = ?",
-            (ticket_id, user_id),
-        )
-        return found is not None
+        return await self.repo.is_follower(ticket_id, user_id)
 
     # ── residents ──
     async def follow(self, ticket_id: int, user_id: int, name: str, chat_id: int | None) -> Ticket:

@@ -1,0 +1,70 @@
+"""The application's typed state and callback context, shared by the app and every handler.
+
+Its own module so that handlers import it without importing `bot.app` (which registers them):
+the import graph has no cycle (pyproject.toml's acyclic contract).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
+
+from bot.outcome import UpdateOutcome
+from bot.services.bootstrap import Services
+from bot.services.clock import Clock, SystemClock
+from bot.settings import Settings
+from storage.db import InstanceLock
+from storage.inbox import InboxRepository
+from storage.outbox import OutboxRepository
+from storage.store import Store
+
+if TYPE_CHECKING:  # the sender is built in post_init; handlers never import it from here
+    from bot.handlers.sending import OutboxSender
+
+
+@dataclass
+class AppState:
+    """Everything the handlers reach through context.bot_data, built once in post_init."""
+
+    settings: Settings | None = None
+    clock: Clock = field(default_factory=SystemClock)
+    db: Store | None = None
+    inbox: InboxRepository | None = None
+    outbox: OutboxRepository | None = None
+    outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
+    bot_username: str = ""
+    privacy_mode: bool = True
+    services: Services | None = None
+    sender: OutboxSender | None = None
+    instance: InstanceLock | None = None
+    known_commands: frozenset[str] = frozenset()
+    known_buttons: tuple[re.Pattern[str], ...] = ()
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def require_services(self) -> Services:
+        """Return the services (post_init has run)."""
+        if self.services is None:
+            raise RuntimeError("GridBot is not started: services are not built")
+        return self.services
+
+    def require_db(self) -> Store:
+        """Return the open database (post_init has run)."""
+        if self.db is None:
+            raise RuntimeError("GridBot is not started: the database is not open")
+        return self.db
+
+
+class GridContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], AppState]):
+    """The callback context with a typed bot_data."""
+
+    @property
+    def state(self) -> AppState:
+        return self.bot_data
+
+
+GridApp = Application[
+    ExtBot[None], GridContext, dict[Any, Any], dict[Any, Any], AppState, JobQueue[GridContext]
+]

@@ -1,0 +1,234 @@
+"""Every dialogue the bot holds, each as a table of states (see bot/services/dialogues.py).
+
+    task         title ─► points ─► deadline ─► capacity ─► audience ─► extras ─► DONE (publish)
+    proof        photo (a photo or video) ─► DONE (submit the proof)
+    reason       reason (any text) ─► DONE (return the claim, or reject the redemption)
+    unsatisfied  reason (any text) ─► DONE (pass the 不满意 reason to the worker and the office)
+
+Cancelling (取消) ends any of them; the handlers say what each finished dialogue does.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bot import texts
+from bot.services.dialogues import DONE, Answer, Flow, Step
+from bot.services.task_forms import (
+    NO_DEADLINE_WORDS,
+    TaskDraft,
+    parse_audience,
+    parse_capacity,
+    parse_deadline,
+    parse_extras,
+    parse_points,
+)
+
+CANCEL_WORDS = frozenset({"取消", "cancel", "/cancel", "算了"})
+
+
+# ── task: the guided /task new, one answer at a time (in the publisher's private chat) ────────
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRules:
+    """What reading an answer of the task dialogue needs: the point levels, now, the timezone."""
+
+    levels: tuple[str, ...]
+    now: datetime
+    tz: ZoneInfo
+
+
+@dataclass(frozen=True, slots=True)
+class TaskForm:
+    """The task typed so far, and the grid it will be published in."""
+
+    draft: TaskDraft
+    grid: str | None
+
+
+def _title(answer: Answer, form: TaskForm, rules: TaskRules) -> TaskForm | None:
+    title = answer.text.strip()
+    if not title or len(title) > 60:
+        return None
+    return replace(form, draft=replace(form.draft, title=title))
+
+
+def _points(answer: Answer, form: TaskForm, rules: TaskRules) -> TaskForm | None:
+    points = parse_points(answer.text, rules.levels)
+    if points is None:
+        return None
+    return replace(form, draft=replace(form.draft, points=points[0], difficulty=points[1]))
+
+
+def _deadline(answer: Answer, form: TaskForm, rules: TaskRules) -> TaskForm | None:
+    raw = answer.text.strip()
+    if raw in NO_DEADLINE_WORDS:
+        return replace(form, draft=replace(form.draft, deadline=None))
+    deadline = parse_deadline(raw, rules.now, rules.tz)
+    if deadline is None or deadline <= rules.now:
+        return None
+    return replace(form, draft=replace(form.draft, deadline=deadline))
+
+
+def _capacity(answer: Answer, form: TaskForm, rules: TaskRules) -> TaskForm | None:
+    capacity = parse_capacity(answer.text)
+    return (
+        None if capacity is None else replace(form, draft=replace(form.draft, capacity=capacity))
+    )
+
+
+def _audience(answer: Answer, form: TaskForm, rules: TaskRules) -> TaskForm | None:
+    audience = parse_audience(answer.text)
+    if audience is None:
+        return None
+    draft = replace(form.draft, audience=audience[0], targets=audience[1])
+    return replace(form, draft=draft)
+
+
+def _extras(answer: Answer, form: TaskForm, rules: TaskRules) -> TaskForm | None:
+    draft = parse_extras(answer.text, form.draft)
+    return None if draft is None else replace(form, draft=draft)
+
+
+def _draft_json(draft: TaskDraft) -> dict[str, Any]:
+    return {
+        "title": draft.title,
+        "points": draft.points,
+        "difficulty": draft.difficulty,
+        "deadline": draft.deadline.isoformat() if draft.deadline else None,
+        "capacity": draft.capacity,
+        "audience": draft.audience,
+        "targets": list(draft.targets),
+        "location": draft.location,
+        "description": draft.description,
+        "hours": draft.hours,
+    }
+
+
+def _draft_from(data: dict[str, Any]) -> TaskDraft:
+    deadline = data.get("deadline")
+    return TaskDraft(
+        title=str(data.get("title", "")),
+        points=data.get("points"),
+        difficulty=data.get("difficulty"),
+        deadline=datetime.fromisoformat(deadline) if deadline else None,
+        capacity=int(data.get("capacity", 1)),
+        audience=str(data.get("audience", "public")),
+        targets=tuple(data.get("targets", ())),
+        location=str(data.get("location", "")),
+        description=str(data.get("description", "")),
+        hours=float(data.get("hours", 0.0)),
+    )
+
+
+TASK: Flow[TaskForm, TaskRules] = Flow(
+    name="task",
+    steps={
+        "title": Step(lambda _: texts.TASK_ASK_TITLE, _title, then="points"),
+        "points": Step(
+            lambda rules: texts.TASK_ASK_POINTS.format(levels="、".join(rules.levels)),
+            _points,
+            then="deadline",
+        ),
+        "deadline": Step(lambda _: texts.TASK_ASK_DEADLINE, _deadline, then="capacity"),
+        "capacity": Step(lambda _: texts.TASK_ASK_CAPACITY, _capacity, then="audience"),
+        "audience": Step(lambda _: texts.TASK_ASK_AUDIENCE, _audience, then="extras"),
+        "extras": Step(lambda _: texts.TASK_ASK_EXTRAS, _extras, then=DONE),
+    },
+    dump=lambda form: {"grid": form.grid, "draft": _draft_json(form.draft)},
+    load=lambda data: TaskForm(_draft_from(data["draft"]), data.get("grid")),
+)
+
+
+# ── proof: after '/done 3' without a photo, the next photo or video is the proof ──────────────
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitProof:
+    """The task whose proof is awaited, in the chat where /done was typed."""
+
+    task_id: int
+    chat_id: int
+
+
+PROOF: Flow[AwaitProof, None] = Flow(
+    name="proof",
+    steps={
+        "photo": Step(
+            lambda _: "",
+            lambda answer, waiting, _: waiting if answer.media is not None else None,
+            then=DONE,
+        ),
+    },
+    dump=lambda w: {"task_id": w.task_id, "chat_id": w.chat_id},
+    load=lambda data: AwaitProof(int(data["task_id"]), int(data["chat_id"])),
+)
+
+
+# ── reason: after 退回 (a task's claim) or 拒绝 (a redemption), the next text is the reason ─────
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitReason:
+    """What the reason is for, and the card to write the outcome under."""
+
+    kind: str  # 'task' | 'redeem'
+    ref: int  # task id or redemption id
+    user_id: int  # whose claim (task) or request (redemption)
+    chat_id: int
+    card_chat_id: int
+    card_message_id: int
+    card_text: str
+    card_is_photo: bool
+
+
+def _any_text(answer: Answer, data: Any, _: None) -> Any | None:
+    return data if answer.text.strip() else None
+
+
+REASON: Flow[AwaitReason, None] = Flow(
+    name="reason",
+    steps={"reason": Step(lambda _: "", _any_text, then=DONE)},
+    dump=lambda r: {
+        "kind": r.kind,
+        "ref": r.ref,
+        "user_id": r.user_id,
+        "chat_id": r.chat_id,
+        "card_chat_id": r.card_chat_id,
+        "card_message_id": r.card_message_id,
+        "card_text": r.card_text,
+        "card_is_photo": r.card_is_photo,
+    },
+    load=lambda data: AwaitReason(
+        kind=str(data["kind"]),
+        ref=int(data["ref"]),
+        user_id=int(data["user_id"]),
+        chat_id=int(data["chat_id"]),
+        card_chat_id=int(data["card_chat_id"]),
+        card_message_id=int(data["card_message_id"]),
+        card_text=str(data["card_text"]),
+        card_is_photo=bool(data["card_is_photo"]),
+    ),
+)
+
+
+# ── unsatisfied: after 不满意, the rater's next message in that chat is the reason ───────────
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitUnsatisfied:
+    """The ticket rated 不满意."""
+
+    ticket_id: int
+
+
+UNSATISFIED: Flow[AwaitUnsatisfied, None] = Flow(
+    name="unsatisfied",
+    steps={"reason": Step(lambda _: "", _any_text, then=DONE)},
+    dump=lambda w: {"ticket_id": w.ticket_id},
+    load=lambda data: AwaitUnsatisfied(int(data["ticket_id"])),
+)
