@@ -60,8 +60,9 @@ async def test_a_storm_of_502s_delays_the_card_and_the_reply_but_loses_neither(
             emu.fail_next("sendMessage", 502, "Bad Gateway", times=3)
             emu.fail_next("sendMessage", 500, "Internal Server Error", times=2)
             await emu.send_text(GROUP, RESIDENT, LIFT)
-            await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text, timeout=20)
-            await emu.wait_for(GROUP, lambda m: "#1" in m.text, timeout=20)
+            # Five failed tries back off 0.5, 1, 2, 4, 8 s (each ×0.5–1.5): up to 23 s.
+            await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text, timeout=60)
+            await emu.wait_for(GROUP, lambda m: "#1" in m.text, timeout=60)
             await bot.idle()
             assert len(cards(emu, WORKER_LI)) == 1
             assert len(acks(emu)) == 1

@@ -172,6 +172,8 @@ async def test_double_redemptions_pressed_at_once_never_go_negative(tmp_path: Pa
             assert texts_[1] == texts.ERRORS["points_insufficient"].format(balance=0, needed=100)
             assert texts_[2] == texts.ERRORS["points_insufficient"].format(balance=0, needed=10)
             assert "已申请兑换 洗衣皂" in texts_[3]
+            # A press is answered before its update commits (an answer cannot wait).
+            await bot.idle()
             stock = {i.code: i.stock for i in await services.redemption.catalogue()}
             assert stock["soap"] == 0 and stock["rice"] == 29
             assert await services.points.balance(RESIDENT) == 0

@@ -172,7 +172,11 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
             assert (await emu.wait_for(GROUP)).text == texts.MYDATA_PRIVATE_ONLY
             before = len(emu.sent(RESIDENT))
             await emu.send_text(RESIDENT, RESIDENT, "/mydata")
-            summary = await emu.wait_for(RESIDENT, after=before)
+            # The file is sent from the handler, the summary from the outbox once the update
+            # commits: the file may arrive first.
+            summary = await emu.wait_for(
+                RESIDENT, lambda m: texts.MYDATA_HEAD in m.text, after=before
+            )
             # 2 corrections and the example rule ticket_confirmed = 2 for the closed ticket
             assert "您反映的问题：2 件" in summary.text and "积分记录：3 条" in summary.text
             document = await emu.wait_for(RESIDENT, lambda m: m.document is not None)
@@ -213,7 +217,11 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
 
             before = len(emu.sent(RESIDENT))
             await emu.send_text(RESIDENT, RESIDENT, "/mydata")
-            summary = await emu.wait_for(RESIDENT, after=before)
+            # The file is sent from the handler, the summary from the outbox once the update
+            # commits: the file may arrive first.
+            summary = await emu.wait_for(
+                RESIDENT, lambda m: texts.MYDATA_HEAD in m.text, after=before
+            )
             assert "您反映的问题：0 件" in summary.text and "积分记录：0 条" in summary.text
 
             # The secretary sees the erasure (not who) in /audit; a resident may not look.

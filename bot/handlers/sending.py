@@ -396,16 +396,11 @@ class OutboxSender:
                 if not due:
                     return
                 self.wake()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), timeout=0.05)
+            await _wait(changed, 0.05)
 
     async def _dispatch(self) -> None:
         while True:
-            woken = False
-            with contextlib.suppress(TimeoutError):
-                woken = await asyncio.wait_for(
-                    self._wake.wait(), timeout=self.settings.poll_every_s
-                )
+            woken = await _wait(self._wake, self.settings.poll_every_s)
             self._wake.clear()
             chats, self._hints = self._hints, set()
             if self._look_all or not woken:  # asked to, or the periodic look (quiet hours …)
@@ -533,8 +528,7 @@ class OutboxSender:
             if found is None or found[0] != "pending":
                 return waited
             waited = True
-            with contextlib.suppress(TimeoutError):  # settled by another chat's task
-                await asyncio.wait_for(progress.wait(), timeout=self.settings.poll_every_s)
+            await _wait(progress, self.settings.poll_every_s)  # settled by another chat's task
 
     def _settle(self) -> None:
         """Tell whoever waits for a message of another chat that one was settled."""
@@ -636,6 +630,18 @@ class OutboxSender:
         if self.tell_admins is not None and item.message.purpose != "delivery_failed":
             await self.tell_admins(f"refused:{item.id}", item.message.purpose, reason)
             self.wake()
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> bool:
+    """Wait for an event at most `seconds`; tell whether it was set.
+
+    asyncio.timeout, not wait_for: on Python 3.11 wait_for can swallow a cancellation that
+    arrives as the event is set, and the sender's stop() would then wait forever.
+    """
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            await event.wait()
+    return event.is_set()
 
 
 def _reply(message_id: int | None) -> ReplyParameters | None:
