@@ -70,6 +70,11 @@ async def test_a_whole_scene_at_debug_leaves_no_personal_data_in_the_log(
                 await emu.wait_for(NEIGHBOUR, lambda m: "#2" in m.text, timeout=30)
                 await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
                 await emu.wait_for(GROUP, lambda m: "已接单" in m.text, timeout=30)
+                # The group and the worker's chat are delivered independently: wait for the card.
+                await emu.wait_until(
+                    lambda: "res:1" in str(emu.message(WORKER_LI, card.message_id).reply_markup),
+                    30,
+                )
                 await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "res:1")
                 before = len(emu.sent(WORKER_LI))
                 await emu.wait_for(WORKER_LI, after=before, timeout=30)
