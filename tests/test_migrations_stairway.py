@@ -23,6 +23,11 @@ LANDED = {
     "0006_points.sql": "34a4e1be9c0229c0f942a30063cc61a049005b648da4150bd59b4c9779f774b8",
     "0007_prompts.sql": "71874689b4c35e7dec0ce09d20a7a3fad1bce3d7104e6c12effec1c87c0fd84d",
     "0008_dialogues.sql": "d0eafabeba18da3bc31cef80409df79aa6aba551254662251d4a8d6f8f97c968",
+    "0009_records.sql": "19a5f4d970f4c094687d2d05a874ebc87b6e9d085f09fe9f7ab59fa63d574ca2",
+    "0010_triage.sql": "7f2a96c9e9d6fd50790c63050eb13e685016dd02d69253ebe67f79c870439276",
+    "0011_privacy.sql": "1a7b98ef78c1652a507fe401e856fd679ec51041636e11a299e0a7f87b704669",
+    "0012_rates_index.sql": "186d57041abbda7aa501ea3b64ac82a46488371b697ed6041cada92ccb8d4778",
+    "0013_conversations.sql": "6efbf813eb825eac541b273cc21066d1ead8ddb3bc01737d24f1f4ef5de8a4ce",
 }
 
 T0 = "2026-11-20T02:00:00+00:00"
@@ -229,8 +234,54 @@ def _v8(c: sqlite3.Connection) -> None:
     )
 
 
+def _v9(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO reject_requests (ticket_id, reason, requested_by, requester_key,"
+        " requested_at, chat_id) VALUES (1, '不属于本社区', 9001, 'li', ?, 9001)",
+        (T1,),
+    )
+
+
+def _v10(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO triage_items (community, source_key, chat_id, message_id, reporter_id,"
+        " reporter_name, text, reading, worker_key, worker_id, created_at, due_at)"
+        " VALUES ('xfl', 'msg:-100:60', -100, 60, 502, '刘先生', '楼下好像有点吵', '{}',"
+        " 'li', 9001, ?, ?)",
+        (T0, T1),
+    )
+
+
+def _v11(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO ticket_follower_ratings (ticket_id, resolved_at, user_id, rating, at)"
+        " VALUES (1, ?, 503, 'basic', ?)",
+        (T0, T1),
+    )
+    c.execute("INSERT INTO anonymous_ids (reason, at) VALUES ('retention', ?)", (T1,))
+    c.execute("INSERT INTO audit_people (ref, user_id) VALUES (1, 501)")
+    c.execute(
+        "INSERT INTO audit_log (at, actor_id, actor_name, action, subject_ref, target, detail)"
+        " VALUES (?, 9100, '刘书记', 'award', 1, '', '{\"delta\": 5}')",
+        (T1,),
+    )
+
+
+def _v12(c: sqlite3.Connection) -> None:
+    """0012 adds an index only: nothing new to fill."""
+
+
+def _v13(c: sqlite3.Connection) -> None:
+    c.execute(
+        "INSERT INTO conversations (user_id, chat_id, flow, step, data, updated_at, expires_at)"
+        " VALUES (501, -100, 'proof', 'photo', '{\"task_id\": 1}', ?, ?)",
+        (T1, FUTURE),
+    )
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
+    9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13,
 }  # fmt: skip
 
 

@@ -10,7 +10,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
 from bot.context import GridContext
-from bot.handlers.mapper import incoming
+from bot.handlers.mapper import Incoming, incoming
 from bot.handlers.sending import edit, send
 from bot.services.bootstrap import Services
 from bot.services.cards import local_time
@@ -26,6 +26,19 @@ def _services(context: GridContext) -> Services:
     return context.bot_data.require_services()
 
 
+async def _private_message(
+    update: Update, context: GridContext, elsewhere: str
+) -> Incoming | None:
+    """The person's message in their private chat; anywhere else, say where it works."""
+    msg = incoming(update, context.bot.id)
+    if msg is None:
+        return None
+    if not msg.is_private:
+        await send(context.bot, _services(context), msg.chat_id, elsewhere)
+        return None
+    return msg
+
+
 async def _is_staff(services: Services, user_id: int) -> bool:
     worker = await services.state.worker_for_user(user_id)
     admin = await services.state.admin_for_user(user_id)
@@ -34,19 +47,16 @@ async def _is_staff(services: Services, user_id: int) -> bool:
 
 async def on_mydata(update: Update, context: GridContext) -> None:
     """/mydata: a summary of what is stored about the person, and all of it as a file."""
-    msg = incoming(update, context.bot.id)
+    msg = await _private_message(update, context, texts.MYDATA_PRIVATE_ONLY)
     if msg is None:
         return
     services = _services(context)
-    if not msg.is_private:
-        await send(context.bot, services, msg.chat_id, texts.MYDATA_PRIVATE_ONLY)
-        return
     data = await services.retention.export(msg.sender.user_id)
     config = services.retention.config
     lines = [texts.MYDATA_HEAD]
     for key, template in texts.MYDATA_LINES.items():
         lines.append("· " + template.format(count=len(data.get(key, []))))
-    stored = data.get("messages", [{}])[0].get("stored_updates", 0) if data.get("messages") else 0
+    stored = (data.get("messages") or [{}])[0].get("stored_updates", 0)
     lines.append("· " + texts.MYDATA_MESSAGES.format(count=stored, days=config.keep_updates.days))
     lines.append(texts.MYDATA_RETENTION.format(days=config.keep_closed_tickets.days))
     await send(context.bot, services, msg.chat_id, "\n".join(lines))
@@ -56,13 +66,10 @@ async def on_mydata(update: Update, context: GridContext) -> None:
 
 async def on_forget(update: Update, context: GridContext) -> None:
     """/forget: ask for a confirmation before erasing the person's data."""
-    msg = incoming(update, context.bot.id)
+    msg = await _private_message(update, context, texts.FORGET_PRIVATE_ONLY)
     if msg is None:
         return
     services = _services(context)
-    if not msg.is_private:
-        await send(context.bot, services, msg.chat_id, texts.FORGET_PRIVATE_ONLY)
-        return
     if await _is_staff(services, msg.sender.user_id):
         await send(context.bot, services, msg.chat_id, texts.FORGET_STAFF)
         return
@@ -105,13 +112,10 @@ async def on_forget_button(update: Update, context: GridContext) -> None:
 
 async def on_audit(update: Update, context: GridContext) -> None:
     """/audit: the newest staff actions, for admins, in a private chat."""
-    msg = incoming(update, context.bot.id)
+    msg = await _private_message(update, context, texts.AUDIT_PRIVATE_ONLY)
     if msg is None:
         return
     services = _services(context)
-    if not msg.is_private:
-        await send(context.bot, services, msg.chat_id, texts.AUDIT_PRIVATE_ONLY)
-        return
     if await services.state.admin_for_user(msg.sender.user_id) is None:
         raise DomainError("not_allowed")
     entries = await services.retention.audit.recent(AUDIT_LIMIT)
