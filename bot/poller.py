@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -43,6 +44,40 @@ class _Undo(Exception):
     """Roll the update's transaction back."""
 
 
+# Updates of different chats run side by side (their transactions still commit one at a time);
+# a group's burst never holds up a worker's press in a private chat.
+MAX_CONCURRENT = 8
+_NUMBER = re.compile(r"\d+")
+
+
+def update_keys(payload: dict[str, Any]) -> frozenset[str]:
+    """What an update waits for: every earlier update of its chat, its sender, or its ticket.
+
+    The ticket (or task, or request) is the first number in a button's data; two presses that
+    share a number wait for each other even when the number means different things, which is
+    only ever slower, never wrong.
+    """
+    keys: set[str] = set()
+    for name, body in payload.items():
+        if name == "update_id" or not isinstance(body, dict):
+            continue
+        message = body.get("message") if "data" in body or "chat_instance" in body else body
+        chat = message.get("chat") if isinstance(message, dict) else None
+        if isinstance(chat, dict) and "id" in chat:
+            keys.add(f"chat:{chat['id']}")
+        if isinstance(body.get("chat"), dict) and "id" in body["chat"]:
+            keys.add(f"chat:{body['chat']['id']}")
+        person = body.get("from")
+        if isinstance(person, dict) and "id" in person:
+            keys.add(f"user:{person['id']}")
+        data = body.get("data")
+        if isinstance(data, str):
+            number = _NUMBER.search(data)
+            if number is not None:
+                keys.add(f"n:{number.group()}")
+    return frozenset(keys)
+
+
 class InboxWorker:
     """Store incoming updates in the inbox, then process each in one transaction, exactly once.
 
@@ -60,15 +95,20 @@ class InboxWorker:
         outcome: UpdateOutcome,
         *,
         retry_delay: float = 1.0,
+        max_concurrent: int = MAX_CONCURRENT,
     ) -> None:
         self.app = application
         self.inbox = inbox
         self.clock = clock
         self.outcome = outcome
         self.retry_delay = retry_delay
-        self._queue: asyncio.Queue[int] = asyncio.Queue()
-        self._queued: set[int] = set()
+        self.max_concurrent = max_concurrent
+        # Waiting or running, in order of arrival, with what each must wait for (update_keys).
+        self._order: dict[int, frozenset[str]] = {}
+        self._running: dict[int, asyncio.Task[None]] = {}
         self._later: set[int] = set()
+        self._changed = asyncio.Event()
+        self._accepting = False  # inside `running()`: arrivals start at once
         self.processed = 0
         self.storage_down = StorageAlarm(application)
 
@@ -76,32 +116,66 @@ class InboxWorker:
         """Queue what an earlier run stored but did not finish; return how many."""
         items = await self.inbox.pending()
         for item in items:
-            self._enqueue(item.update_id)
+            self._enqueue(item.update_id, update_keys(item.payload))
         if items:
             log.info("replaying %d stored update(s) from the inbox", len(items))
         return len(items)
 
-    def _enqueue(self, update_id: int) -> None:
+    def _enqueue(self, update_id: int, keys: frozenset[str]) -> None:
         self._later.discard(update_id)
-        if update_id not in self._queued:
-            self._queued.add(update_id)
-            self._queue.put_nowait(update_id)
+        if not self._accepting:
+            return  # stored in the inbox: `running()` replays it
+        if update_id not in self._order:
+            self._order[update_id] = keys
+            self._start_ready()
 
     def _enqueue_later(self, update_id: int, delay: float) -> None:
+        keys = self._order.get(update_id, frozenset())
         self._later.add(update_id)
-        asyncio.get_running_loop().call_later(delay, self._enqueue, update_id)
+        asyncio.get_running_loop().call_later(delay, self._enqueue, update_id, keys)
+
+    def _start_ready(self) -> None:
+        """Start every waiting update that no earlier one of its chat, person or ticket holds."""
+        if not self._accepting:
+            return  # stopping: what is left stays in the inbox for the next start
+        held: set[str] = set()
+        for update_id, keys in self._order.items():
+            if len(self._running) >= self.max_concurrent:
+                break
+            if update_id not in self._running and held.isdisjoint(keys):
+                self._running[update_id] = asyncio.create_task(
+                    self._run(update_id), name=f"gridbot-update:{update_id}"
+                )
+            held |= keys
+
+    async def _run(self, update_id: int) -> None:
+        try:
+            await self.process_one(update_id)
+        except DatabaseLockedError:
+            log.warning("database locked while settling update %s; will retry", update_id)
+            self._enqueue_later(update_id, self.retry_delay)
+        except DatabaseUnwritableError as exc:
+            await self.storage_down.noticed(exc)
+            self._enqueue_later(update_id, self.storage_down.delay())
+        except Exception:
+            log.exception("update %s could not be processed", update_id)
+        finally:
+            self._running.pop(update_id, None)
+            self._order.pop(update_id, None)
+            self._changed.set()
+            self._start_ready()
 
     async def accept(self, updates: Sequence[Update]) -> list[int]:
         """Store updates not seen before and queue them; return the ids that were new."""
         rows = [(u.update_id, u.to_dict()) for u in updates]
-        new_ids = await self.inbox.store(rows, self.clock.now())
-        for update_id in new_ids:
-            self._enqueue(update_id)
-        return new_ids
+        new_ids = set(await self.inbox.store(rows, self.clock.now()))
+        for update_id, payload in rows:
+            if update_id in new_ids:
+                self._enqueue(update_id, update_keys(payload))
+        return [u for u, _ in rows if u in new_ids]
 
     async def process_one(self, update_id: int) -> None:
         """Process one stored update in one transaction and settle it in the inbox."""
-        self._queued.discard(update_id)
         claimed = await self.inbox.claim(update_id)
         if claimed is None:
             return  # a replay of something already done: processed once
@@ -168,42 +242,38 @@ class InboxWorker:
             await query.answer(texts.OLDER_COPY_PRESSED, show_alert=True)
         return True
 
-    async def _process_loop(self) -> None:
-        while True:
-            update_id = await self._queue.get()
-            try:
-                await self.process_one(update_id)
-            except DatabaseLockedError:
-                log.warning("database locked while settling update %s; will retry", update_id)
-                self._enqueue_later(update_id, self.retry_delay)
-            except DatabaseUnwritableError as exc:
-                await self.storage_down.noticed(exc)
-                self._enqueue_later(update_id, self.storage_down.delay())
-            except Exception:
-                log.exception("update %s could not be processed", update_id)
-            finally:
-                self._queue.task_done()
-
     @contextlib.asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        """Replay stored updates and process the queue until the block ends."""
+        """Replay stored updates and process arrivals until the block ends."""
+        self._accepting = True
         await self.replay_pending()
-        worker = asyncio.create_task(self._process_loop(), name="gridbot-inbox-worker")
+        self._start_ready()
         try:
             yield
         finally:
-            worker.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await worker
+            self._accepting = False
+            tasks = list(self._running.values())
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    @property
+    def busy(self) -> bool:
+        """Tell whether an update is waiting, running or due to be tried again."""
+        return bool(self._order or self._later)
 
     async def drain(self) -> None:
         """Wait until every queued update has been processed and its messages delivered."""
         while True:
-            await self._queue.join()
+            while self._order:
+                self._changed.clear()
+                await self._changed.wait()
             sender = getattr(self.app.bot_data, "sender", None)
             if sender is not None:
                 await sender.idle()
-            if self._queue.empty() and not self._later:
+            if not self._order and not self._later:
                 return
             await asyncio.sleep(0.02)
 

@@ -28,6 +28,7 @@ LANDED = {
     "0011_privacy.sql": "1a7b98ef78c1652a507fe401e856fd679ec51041636e11a299e0a7f87b704669",
     "0012_rates_index.sql": "186d57041abbda7aa501ea3b64ac82a46488371b697ed6041cada92ccb8d4778",
     "0013_conversations.sql": "6efbf813eb825eac541b273cc21066d1ead8ddb3bc01737d24f1f4ef5de8a4ce",
+    "0014_delivery.sql": "5a463bc725257b10e7ce2399486528ad559d04584650137c291dd2066ad5d1f1",
 }
 
 T0 = "2026-11-20T02:00:00+00:00"
@@ -279,9 +280,19 @@ def _v13(c: sqlite3.Connection) -> None:
     )
 
 
+def _v14(c: sqlite3.Connection) -> None:
+    """0014 adds delivery columns: a message a crash left in flight, sent again once."""
+    c.execute(
+        "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before, status,"
+        " attempts, in_flight_at, resent, first_try_at) VALUES ('upd:1002:1', -100,"
+        " '{\"text\": \"已收到\"}', ?, ?, 'pending', 1, ?, 1, ?)",
+        (T1, T1, T1, T1),
+    )
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
-    9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13,
+    9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14,
 }  # fmt: skip
 
 
