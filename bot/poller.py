@@ -53,9 +53,9 @@ _NUMBER = re.compile(r"\d+")
 def update_keys(payload: dict[str, Any]) -> frozenset[str]:
     """What an update waits for: every earlier update of its chat, its sender, or its ticket.
 
-    The ticket (or task, or request) is the first number in a button's data; two presses that
-    share a number wait for each other even when the number means different things, which is
-    only ever slower, never wrong.
+    The ticket (or task, or request) is the first number in a button's data, or the whole data
+    when it holds none; two presses that share one wait for each other even when it means
+    different things, which is only ever slower, never wrong.
     """
     keys: set[str] = set()
     for name, body in payload.items():
@@ -73,8 +73,9 @@ def update_keys(payload: dict[str, Any]) -> frozenset[str]:
         data = body.get("data")
         if isinstance(data, str):
             number = _NUMBER.search(data)
-            if number is not None:
-                keys.add(f"n:{number.group()}")
+            # The object a button acts on: a ticket's number, or the button itself when it
+            # names no number (two people pressing 兑换 on the last soap, in order of arrival).
+            keys.add(f"n:{number.group()}" if number is not None else f"d:{data}")
     return frozenset(keys)
 
 

@@ -63,6 +63,7 @@ def test_the_keys_name_the_chat_the_person_and_the_number_on_a_button() -> None:
     member = {"update_id": 3, "my_chat_member": {"chat": {"id": GROUP}, "from": {"id": 9}}}
     assert update_keys(member) == {f"chat:{GROUP}", "user:9"}
     assert update_keys({"update_id": 4, "poll": {"id": "x"}}) == frozenset()
+    assert "d:redeem:soap" in update_keys(press(5, 501, 501, "redeem:soap"))
 
 
 class Recorder:
