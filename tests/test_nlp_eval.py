@@ -23,7 +23,7 @@ def clf() -> Classifier:
 # set: (rows, accuracy >=, false alarms <=, triage load <=, reached >=, auto-ticketed >=)
 BARS = {
     "dev.tsv": (420, 0.91, 0.025, 0.045, 0.955, 0.63),  # tuned on
-    "train.tsv": (448, 0.92, 0.015, 0.075, 0.965, 0.72),  # tuned on
+    "train.tsv": (680, 0.91, 0.015, 0.075, 0.95, 0.8),  # tuned on (232 rows from the 4th pass)
     "heldout.tsv": (398, 0.88, 0.02, 0.075, 0.955, 0.72),  # never tuned on
     "heldout2.tsv": (346, 0.83, 0.025, 0.115, 0.89, 0.64),  # never tuned on, never read by row
     "heldout3.tsv": (385, 0.81, 0.05, 0.155, 0.91, 0.68),  # written blind, read once in aggregate

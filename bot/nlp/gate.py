@@ -256,6 +256,27 @@ class Gate:
             else None
         )
 
+    def _negated_clause(self, text: str, start: int) -> bool:
+        """Say whether a negation stands shortly before, in the same clause (也没看到通知).
+
+        A negation that opens a problem word (暖气不热的可以先放气, 没水的话记得) says the problem,
+        it does not deny what follows.
+        """
+        low = max(0, start - 5)
+        for at in range(start - 1, low - 1, -1):
+            ch = text[at]
+            if ch in _CLAUSE_END:
+                return False
+            if ch in _NEGATION:
+                for p in (at, at - 1):
+                    hit = self._scan.match(text, p) if p >= 0 else None
+                    word = hit.group(1) if hit is not None else ""
+                    if len(word) > at - p + 1 and any(e[1] > 0 for e in self._table[word]):
+                        break
+                else:
+                    return True
+        return False
+
     def read(
         self,
         text: str,
@@ -278,7 +299,7 @@ class Gate:
             start = match.start()
             if start and text[start - 1] in _NEGATION:
                 continue
-            against_negated = word in self._against and _negated_clause(text, start)
+            against_negated = word in self._against and self._negated_clause(text, start)
             for kind, weight, own in table[word]:
                 if kind in skip or (weight < 0 and against_negated):
                     continue
@@ -344,16 +365,6 @@ def _first_call(numbers: list[str]) -> str:
         if number in numbers:
             return number
     return ""
-
-
-def _negated_clause(text: str, start: int) -> bool:
-    """Say whether a negation stands a few characters before, in the same clause (也没看到通知)."""
-    for ch in text[max(0, start - 5) : start][::-1]:
-        if ch in _CLAUSE_END:
-            return False
-        if ch in _NEGATION:
-            return True
-    return False
 
 
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
