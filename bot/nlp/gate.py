@@ -395,14 +395,27 @@ def trie_pattern(words: Iterable[str]) -> str:
         for ch in word:
             node = node.setdefault(ch, {})
         node[""] = {}
-    return _trie_regex(trie)
+    return _trie_regex(trie, root=True)
 
 
-def _trie_regex(node: Mapping[str, Any]) -> str:
+_BUCKET = 24  # first characters per bucket of the trie's root
+
+
+def _trie_regex(node: Mapping[str, Any], root: bool = False) -> str:
     ends = "" in node
     branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
     if not branches:
         return ""
+    if root and len(branches) > _BUCKET:
+        # `re` tries an alternation's branches one by one: hundreds of first characters would be
+        # tried in turn at every place. Buckets behind a one-step character-set test cut that to
+        # a few set tests and one short alternation; at most one bucket holds a place's character.
+        firsts = [ch for ch in sorted(node) if ch]
+        buckets = []
+        for k in range(0, len(branches), _BUCKET):
+            chars = "".join(re.escape(ch) for ch in firsts[k : k + _BUCKET])
+            buckets.append(f"(?=[{chars}])(?:" + "|".join(branches[k : k + _BUCKET]) + ")")
+        return "(?:" + "|".join(buckets) + ")"
     body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
     if ends:  # a word ends here, and longer ones go on: prefer the longer (greedy ?)
         return "(?:" + body + ")?"
