@@ -32,7 +32,7 @@ from tests.test_bot_lifecycle import drained
 pytestmark = pytest.mark.both_stores
 
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
-MAYBE = "3号楼楼下好多老鼠"  # a heavy topic, no problem said: worth a look, not a ticket
+MAYBE = "3号楼楼下有老鼠"  # a heavy topic, no problem said: worth a look, not a ticket
 
 
 async def test_the_worker_opens_a_possible_problem_and_the_group_hears_as_usual(
@@ -110,7 +110,7 @@ async def test_an_unhandled_item_reaches_the_staff_digest_once_a_day_never_the_g
             assert len(digests) == 1 and "老鼠" in digests[0].text
 
             # Another one, overdue the same afternoon: it waits for the next day's digest.
-            await emu.send_text(GROUP, NEIGHBOUR, "2号楼地下室好多老鼠")
+            await emu.send_text(GROUP, NEIGHBOUR, "2号楼地下室有老鼠")
             await emu.wait_for(WORKER_LI, lambda m: "2号楼" in m.text and "可能的问题" in m.text)
             clock.advance(timedelta(hours=6))
             assert await services.triage.digest_overdue() == 0  # one digest a day

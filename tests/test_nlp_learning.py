@@ -60,7 +60,7 @@ async def test_learned_weights_survive_a_restart_and_stay_per_community(
 async def test_a_false_alarm_correction_quiets_the_message(db: Database, clock: FakeClock) -> None:
     clf = Classifier.load()
     learner = Learner(db, clock)
-    text = "3号楼楼下好多老鼠"  # a worker's 不是问题: it was said in jest
+    text = "3号楼楼下有老鼠"  # a worker's 不是问题: it was said in jest
     first = clf.classify(text)
     assert first.category == "sanitation" and first.decision == "triage"
     lesson = await learner.learn("sunny", clf, text, first.category, "none", actor_id=1)

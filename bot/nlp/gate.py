@@ -256,6 +256,27 @@ class Gate:
             else None
         )
 
+    def _negated_clause(self, text: str, start: int) -> bool:
+        """Say whether a negation stands shortly before, in the same clause (也没看到通知).
+
+        A negation that opens a problem word (暖气不热的可以先放气, 没水的话记得) says the problem,
+        it does not deny what follows.
+        """
+        low = max(0, start - 5)
+        for at in range(start - 1, low - 1, -1):
+            ch = text[at]
+            if ch in _CLAUSE_END:
+                return False
+            if ch in _NEGATION:
+                for p in (at, at - 1):
+                    hit = self._scan.match(text, p) if p >= 0 else None
+                    word = hit.group(1) if hit is not None else ""
+                    if len(word) > at - p + 1 and any(e[1] > 0 for e in self._table[word]):
+                        break
+                else:
+                    return True
+        return False
+
     def read(
         self,
         text: str,
@@ -278,7 +299,7 @@ class Gate:
             start = match.start()
             if start and text[start - 1] in _NEGATION:
                 continue
-            against_negated = word in self._against and _negated_clause(text, start)
+            against_negated = word in self._against and self._negated_clause(text, start)
             for kind, weight, own in table[word]:
                 if kind in skip or (weight < 0 and against_negated):
                     continue
@@ -346,16 +367,6 @@ def _first_call(numbers: list[str]) -> str:
     return ""
 
 
-def _negated_clause(text: str, start: int) -> bool:
-    """Say whether a negation stands a few characters before, in the same clause (也没看到通知)."""
-    for ch in text[max(0, start - 5) : start][::-1]:
-        if ch in _CLAUSE_END:
-            return False
-        if ch in _NEGATION:
-            return True
-    return False
-
-
 def _pattern_regex(pattern: str) -> re.Pattern[str]:
     sides = [
         "(?:" + "|".join(re.escape(w.strip()) for w in side.split("|") if w.strip()) + ")"
@@ -384,14 +395,27 @@ def trie_pattern(words: Iterable[str]) -> str:
         for ch in word:
             node = node.setdefault(ch, {})
         node[""] = {}
-    return _trie_regex(trie)
+    return _trie_regex(trie, root=True)
 
 
-def _trie_regex(node: Mapping[str, Any]) -> str:
+_BUCKET = 24  # first characters per bucket of the trie's root
+
+
+def _trie_regex(node: Mapping[str, Any], root: bool = False) -> str:
     ends = "" in node
     branches = [re.escape(ch) + _trie_regex(child) for ch, child in sorted(node.items()) if ch]
     if not branches:
         return ""
+    if root and len(branches) > _BUCKET:
+        # `re` tries an alternation's branches one by one: hundreds of first characters would be
+        # tried in turn at every place. Buckets behind a one-step character-set test cut that to
+        # a few set tests and one short alternation; at most one bucket holds a place's character.
+        firsts = [ch for ch in sorted(node) if ch]
+        buckets = []
+        for k in range(0, len(branches), _BUCKET):
+            chars = "".join(re.escape(ch) for ch in firsts[k : k + _BUCKET])
+            buckets.append(f"(?=[{chars}])(?:" + "|".join(branches[k : k + _BUCKET]) + ")")
+        return "(?:" + "|".join(buckets) + ")"
     body = branches[0] if len(branches) == 1 else "(?:" + "|".join(branches) + ")"
     if ends:  # a word ends here, and longer ones go on: prefer the longer (greedy ?)
         return "(?:" + body + ")?"
