@@ -194,10 +194,11 @@ async def serve(app: GridApp, stop: asyncio.Event, *, poll_timeout: int = 30) ->
         poller = DurablePoller(
             app, state.inbox, state.clock, state.outcome, poll_timeout=poll_timeout
         )
-        state.extras["poller"] = poller
+        state.poller = poller
         log.info("GridBot @%s is polling", state.bot_username)
         await poller.run(stop)
     finally:
+        app.bot_data.poller = None
         await stop_app(app)
 
 

@@ -21,13 +21,20 @@ from storage.inbox import InboxRepository
 from storage.outbox import OutboxRepository
 from storage.store import Store
 
-if TYPE_CHECKING:  # the sender is built in post_init; handlers never import it from here
+if TYPE_CHECKING:  # built after the handlers are registered; handlers never import them here
     from bot.handlers.sending import OutboxSender
+    from bot.poller import DurablePoller
+    from bot.webhook import WebhookServer
 
 
 @dataclass
 class AppState:
-    """Everything the handlers reach through context.bot_data, built once in post_init."""
+    """Everything the handlers reach through context.bot_data, built once in post_init.
+
+    Each field is named and typed; there is no free-form dict. Code outside the bot (tests, the
+    demo) observes the bot through the Application itself, e.g. an error handler of its own added
+    with `app.add_error_handler`, never through a hook that production code reads.
+    """
 
     settings: Settings | None = None
     clock: Clock = field(default_factory=SystemClock)
@@ -42,7 +49,13 @@ class AppState:
     instance: InstanceLock | None = None
     known_commands: frozenset[str] = frozenset()
     known_buttons: tuple[re.Pattern[str], ...] = ()
-    extras: dict[str, Any] = field(default_factory=dict)
+    # How updates arrive, set while the bot serves: long polling (bot.app.serve) or webhooks
+    # (bot.webhook.serve_webhook); at most one of them.
+    poller: DurablePoller | None = None
+    webhook: WebhookServer | None = None
+    # Who belongs to which organisation ([[organisations]] in the community file), read from the
+    # settings on first use (bot.handlers.actors.organisations).
+    organisations: dict[int, str] | None = None
 
     def require_services(self) -> Services:
         """Return the services (post_init has run)."""

@@ -161,7 +161,7 @@ async def serve_webhook(
         async with worker.running():
             await server.start()
             try:
-                state.extras["webhook"] = server
+                state.webhook = server
                 try:
                     await app.bot.set_webhook(
                         hook.url,
@@ -182,6 +182,7 @@ async def serve_webhook(
                 )
                 await stop.wait()
             finally:
+                state.webhook = None
                 await server.stop()
             await worker.drain()
         if delete_on_exit:

@@ -21,8 +21,10 @@ from importlib import resources
 from pathlib import Path
 from typing import TextIO
 
+from telegram import Update
+
 from bot.app import build_application, serve
-from bot.context import GridApp
+from bot.context import GridApp, GridContext
 from bot.services.clock import ShiftedClock
 from bot.services.community import Community, load_community
 from bot.settings import load_settings
@@ -214,7 +216,7 @@ class Stage:
         """Wait until the bot has handled every update and sent what it queued."""
         emu = self.emu
         await emu.wait_until(lambda: emu.pending_updates == 0, timeout)
-        poller = self.app.bot_data.extras.get("poller")
+        poller = self.app.bot_data.poller
         if poller is not None:
             await asyncio.wait_for(poller.drain(), timeout)
         services = self.app.bot_data.services
@@ -535,17 +537,20 @@ async def run_demo(
         stage.cast_people()
         emu.add_listener(transcript)
 
-        def on_error(update_id: int | None, error: BaseException) -> None:
+        async def on_error(update: object, context: GridContext) -> None:
+            """Show every handler error in the transcript: an error handler of the demo's own."""
+            update_id = update.update_id if isinstance(update, Update) else None
+            error = context.error
             message = f"⚠ 机器人处理更新 {update_id} 时出错：{type(error).__name__}: {error}"
             stage.errors.append(message)
             print(message, file=sys.stderr, flush=True)
 
-        app.bot_data.extras["on_error"] = on_error
+        app.add_error_handler(on_error)
         stop = asyncio.Event()
         ok = False
         task = asyncio.create_task(serve(app, stop, poll_timeout=10), name="gridbot-demo-bot")
         try:
-            await emu.wait_until(lambda: "poller" in app.bot_data.extras or task.done(), 120)
+            await emu.wait_until(lambda: app.bot_data.poller is not None or task.done(), 120)
             if task.done():
                 task.result()  # start-up failed: raise its error
             await continue_earlier_demo(app, emu)

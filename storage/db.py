@@ -13,8 +13,10 @@ import socket
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_MIGRATION_MARKER = re.compile(r"^--\s*gridbot:(.*)$")
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -64,10 +67,56 @@ def _is_locked(exc: BaseException) -> bool:
     )
 
 
-def load_migrations() -> list[tuple[int, str, str]]:
-    """Return the packaged migrations as (version, name, sql), in order."""
+@dataclass(frozen=True)
+class MigrationMode:
+    """How the runner applies a migration, as its first line declares.
+
+    By default a migration runs in a transaction of its own with foreign keys enforced. A
+    migration whose first line is a marker such as
+
+        -- gridbot: no-transaction, foreign-keys-off
+
+    runs otherwise: `foreign-keys-off` turns SQLite's foreign keys off around it (SQLite's own
+    procedure for rebuilding a table: create the new table, copy, drop the old one, rename), and
+    `no-transaction` runs its statements as they come, outside the runner's transaction (for a
+    statement SQLite or PostgreSQL refuses inside one, or a file with its own BEGIN … COMMIT).
+    Either way `PRAGMA foreign_key_check` must find no row pointing nowhere before the version is
+    recorded; without `no-transaction` a failed check undoes the migration, with it the changes
+    stay, unrecorded, so such a file must be safe to run again.
+    """
+
+    transaction: bool = True
+    foreign_keys: bool = True
+
+    @property
+    def marked(self) -> bool:
+        """Tell whether the migration declared anything."""
+        return not (self.transaction and self.foreign_keys)
+
+
+_MODE_FLAGS = {"no-transaction": "transaction", "foreign-keys-off": "foreign_keys"}
+
+
+def migration_mode(name: str, sql: str) -> MigrationMode:
+    """Read how a migration runs from its first line; refuse a flag the runner does not know."""
+    first = sql.lstrip("\ufeff").split("\n", 1)[0].strip()
+    marker = _MIGRATION_MARKER.match(first)
+    if marker is None:
+        return MigrationMode()
+    off: dict[str, bool] = {}
+    for flag in (f.strip() for f in marker.group(1).split(",")):
+        if flag not in _MODE_FLAGS:
+            known = ", ".join(_MODE_FLAGS)
+            raise DatabaseError(f"migration {name}: unknown flag {flag!r} (known: {known})")
+        off[_MODE_FLAGS[flag]] = False
+    return MigrationMode(**off)
+
+
+def load_migrations(folder: Traversable | None = None) -> list[tuple[int, str, str]]:
+    """Return the packaged migrations (or those of `folder`) as (version, name, sql), in order."""
     found: list[tuple[int, str, str]] = []
-    folder = resources.files("storage") / "migrations"
+    if folder is None:
+        folder = resources.files("storage") / "migrations"
     for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
         if match:
@@ -148,9 +197,14 @@ class Database:
         row = await self.fetchone("SELECT MAX(version) AS v FROM schema_version")
         return int(row["v"]) if row and row["v"] is not None else 0
 
-    async def migrate(self) -> list[int]:
-        """Apply pending migrations, each in its own transaction; refuse a newer database."""
-        migrations = load_migrations()
+    async def migrate(self, migrations: Sequence[tuple[int, str, str]] | None = None) -> list[int]:
+        """Apply pending migrations, each in its own transaction; refuse a newer database.
+
+        `migrations` defaults to the packaged ones; a migration's first line may ask to run
+        otherwise (MigrationMode).
+        """
+        if migrations is None:
+            migrations = load_migrations()
         head = migrations[-1][0] if migrations else 0
         current = await self.schema_version()
         if current > head:
@@ -163,17 +217,63 @@ class Database:
         for version, name, sql in migrations:
             if version in done:
                 continue
-            async with self.transaction():
-                for statement in _split_sql(sql):
-                    await self.conn.execute(statement)
-                await self.conn.execute(
-                    "INSERT INTO schema_version (version, name, applied_at)"
-                    " VALUES (?, ?, datetime('now'))",
-                    (version, name),
-                )
+            mode = migration_mode(name, sql)
+            if mode.marked:
+                await self._apply_marked(version, name, sql, mode)
+            else:
+                async with self.transaction():
+                    for statement in _split_sql(sql):
+                        await self.conn.execute(statement)
+                    await self._record(version, name)
             log.info("applied migration %s", name)
             applied.append(version)
         return applied
+
+    async def _record(self, version: int, name: str) -> None:
+        await self.conn.execute(
+            "INSERT INTO schema_version (version, name, applied_at)"
+            " VALUES (?, ?, datetime('now'))",
+            (version, name),
+        )
+
+    async def _apply_marked(self, version: int, name: str, sql: str, mode: MigrationMode) -> None:
+        """Apply a migration marked to run outside a transaction or with foreign keys off."""
+        conn = self.conn
+        if not mode.foreign_keys:
+            # A no-op inside a transaction: SQLite's rebuild procedure sets it before BEGIN.
+            await conn.execute("PRAGMA foreign_keys = OFF")
+        try:
+            if mode.transaction:
+                async with self.transaction():
+                    for statement in _split_sql(sql):
+                        await conn.execute(statement)
+                    await self._check_foreign_keys(name, undone=True)
+                    await self._record(version, name)
+                return
+            async with self._tx_lock:
+                try:
+                    for statement in _split_sql(sql):
+                        await conn.execute(statement)
+                except BaseException:
+                    if conn.in_transaction:  # the file's own BEGIN without its COMMIT
+                        await self._rollback()
+                    raise
+            async with self.transaction():
+                await self._check_foreign_keys(name, undone=False)
+                await self._record(version, name)
+        finally:
+            if not mode.foreign_keys:
+                await conn.execute("PRAGMA foreign_keys = ON")
+
+    async def _check_foreign_keys(self, name: str, *, undone: bool) -> None:
+        broken = list(await self.conn.execute_fetchall("PRAGMA foreign_key_check"))
+        if broken:
+            tables = sorted({str(row[0]) for row in broken})
+            outcome = "it is undone" if undone else "its changes stay, it is not recorded"
+            raise DatabaseError(
+                f"migration {name} leaves {len(broken)} rows whose foreign keys point nowhere"
+                f" (in {', '.join(tables)}); {outcome}"
+            )
 
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[Database]:

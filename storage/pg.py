@@ -31,6 +31,7 @@ from storage.db import (
     DatabaseFromFutureError,
     DatabaseLockedError,
     load_migrations,
+    migration_mode,
 )
 from storage.dialect import PgStatement, UnsupportedSQL, bind, to_postgres
 from storage.store import IntegrityError, Params, Row, describe
@@ -180,38 +181,80 @@ class PgDatabase:
         value = await conn.fetchval("SELECT MAX(version) FROM schema_version")
         return int(value) if value is not None else 0
 
-    async def migrate(self) -> list[int]:
-        """Apply pending migrations, each in its own transaction; refuse a newer database."""
-        migrations = load_pg_migrations()
+    async def migrate(self, migrations: Sequence[tuple[int, str, str]] | None = None) -> list[int]:
+        """Apply pending migrations, each in its own transaction; refuse a newer database.
+
+        A first line `-- gridbot: no-transaction` runs the file outside a transaction, sent as
+        one simple query (one statement such as CREATE INDEX CONCURRENTLY, or its own BEGIN …
+        COMMIT). `foreign-keys-off` is SQLite's alone (storage.db.MigrationMode): PostgreSQL
+        checks every foreign key as it goes and changes a table in place with ALTER TABLE.
+        """
+        if migrations is None:
+            migrations = load_pg_migrations()
+        modes = {version: migration_mode(name, sql) for version, name, sql in migrations}
+        for version, name, _ in migrations:
+            if not modes[version].foreign_keys:
+                raise DatabaseError(
+                    f"migration {name}: foreign-keys-off is for SQLite's table rebuilds; in"
+                    " storage/migrations_pg/ change the table with ALTER TABLE instead"
+                )
         head = migrations[-1][0] if migrations else 0
         applied: list[int] = []
         async with self.pool.acquire() as conn:
             for version, name, sql in migrations:
+                if not modes[version].transaction:
+                    if await self._apply_outside(conn, version, name, sql, head):
+                        log.info("applied migration %s", name)
+                        applied.append(version)
+                    continue
                 async with conn.transaction():
                     # Instances starting together take turns; the later ones find it done.
                     await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK_KEY)
-                    await conn.execute(
-                        "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY,"
-                        ' name TEXT COLLATE "C" NOT NULL, applied_at TEXT COLLATE "C" NOT NULL)'
-                    )
-                    current = await self._version(conn)
-                    if current > head:
-                        raise DatabaseFromFutureError(
-                            f"database {self.path} is at schema version {current}, "
-                            f"newer than this GridBot (knows up to {head}); upgrade GridBot"
-                        )
+                    current = await self._prepare_versions(conn, head)
                     if version <= current:
                         continue
                     await conn.execute(sql)
-                    await conn.execute(
-                        "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2,"
-                        " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'))",
-                        version,
-                        name,
-                    )
+                    await self._record(conn, version, name)
                 log.info("applied migration %s", name)
                 applied.append(version)
         return applied
+
+    async def _prepare_versions(self, conn: asyncpg.Connection[Any], head: int) -> int:
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_version (version BIGINT PRIMARY KEY,"
+            ' name TEXT COLLATE "C" NOT NULL, applied_at TEXT COLLATE "C" NOT NULL)'
+        )
+        current = await self._version(conn)
+        if current > head:
+            raise DatabaseFromFutureError(
+                f"database {self.path} is at schema version {current}, "
+                f"newer than this GridBot (knows up to {head}); upgrade GridBot"
+            )
+        return current
+
+    @staticmethod
+    async def _record(conn: asyncpg.Connection[Any], version: int, name: str) -> None:
+        await conn.execute(
+            "INSERT INTO schema_version (version, name, applied_at) VALUES ($1, $2,"
+            " to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'))",
+            version,
+            name,
+        )
+
+    async def _apply_outside(
+        self, conn: asyncpg.Connection[Any], version: int, name: str, sql: str, head: int
+    ) -> bool:
+        """Apply a no-transaction migration; False when another instance applied it first."""
+        # A session lock, as no transaction holds one: instances starting together take turns.
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        try:
+            if version <= await self._prepare_versions(conn, head):
+                return False
+            await conn.execute(sql)
+            await self._record(conn, version, name)
+            return True
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
 
     def _current(self) -> asyncpg.Connection[Any] | None:
         bound = self._bound.get()

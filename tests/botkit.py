@@ -7,13 +7,15 @@ import contextlib
 import os
 import shutil
 import sys
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from telegram import Update
+
 from bot.app import build_application, serve
-from bot.context import GridApp
+from bot.context import GridApp, GridContext
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.settings import Settings, load_settings
@@ -88,11 +90,26 @@ async def open_privates(emu: Emulator, *user_ids: int) -> None:
         await emu.wait_for(user_id, after=before)
 
 
+def observe_errors(app: GridApp, observer: Callable[[int | None, BaseException], None]) -> None:
+    """Tell `observer` of every handler error: an error handler of the test's own, after the bot's.
+
+    python-telegram-bot runs every error handler of the Application in turn, so the bot's code
+    knows nothing of it.
+    """
+
+    async def observe(update: object, context: GridContext) -> None:
+        if context.error is not None:
+            observer(update.update_id if isinstance(update, Update) else None, context.error)
+
+    app.add_error_handler(observe)
+
+
 @dataclass
 class RunningBot:
     emu: Emulator
     app: GridApp
     errors: list[tuple[int | None, BaseException]] = field(default_factory=list)
+    drain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # tests' own outbox drains
 
     @property
     def state(self) -> Any:
@@ -100,7 +117,7 @@ class RunningBot:
 
     async def idle(self) -> None:
         """Wait until every update the emulator has delivered has been processed."""
-        poller = self.state.extras.get("poller")
+        poller = self.state.poller
         await self.emu.wait_until(lambda: self.emu.pending_updates == 0, timeout=10)
         if poller is not None:
             await poller.drain()
@@ -118,11 +135,11 @@ async def running_bot(
     """Run the real bot in this event loop until the block ends; fail on handler errors."""
     app = build_application(settings_for(emu, tmp_path, config), clock=clock)
     running = RunningBot(emu, app)
-    app.bot_data.extras["on_error"] = lambda uid, err: running.errors.append((uid, err))
+    observe_errors(app, lambda uid, err: running.errors.append((uid, err)))
     stop = asyncio.Event()
     task = asyncio.create_task(serve(app, stop, poll_timeout=1))
     try:
-        await emu.wait_until(lambda: "poller" in app.bot_data.extras or task.done(), timeout=30)
+        await emu.wait_until(lambda: app.bot_data.poller is not None or task.done(), timeout=30)
         if task.done():
             task.result()
         yield running

@@ -30,7 +30,7 @@ from bot.handlers.sending import drain_outbox
 from bot.poller import InboxWorker
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
-from tests.botkit import settings_for
+from tests.botkit import observe_errors, settings_for
 from tgsandbox import Emulator
 from tgsandbox.offline import OfflineRequest, take_updates
 
@@ -44,6 +44,7 @@ class OfflineBot:
     worker: InboxWorker
     errors: list[tuple[int | None, BaseException]] = field(default_factory=list)
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    drain_lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # tests' own outbox drains
 
     @property
     def state(self) -> Any:
@@ -104,7 +105,7 @@ async def offline_bot(
         assert state.inbox is not None
         worker = InboxWorker(app, state.inbox, state.clock, state.outcome)
         bot = OfflineBot(emu, app, worker)
-        state.extras["on_error"] = lambda uid, err: bot.errors.append((uid, err))
+        observe_errors(app, lambda uid, err: bot.errors.append((uid, err)))
         emu.catch_up = bot.catch_up
         yield bot
         await bot.catch_up()

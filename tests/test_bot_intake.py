@@ -217,13 +217,18 @@ async def test_forged_and_stale_buttons_change_nothing(tmp_path: Path) -> None:
             # Another worker pressing 李娜's button.
             qid = await emu.press_button(WORKER_ZHANG, WORKER_ZHANG, 1, "acc:1", check=False)
             assert (await emu.wait_for_answer(qid)).text == texts.ERRORS["not_allowed"]
-            # Malformed and unknown data.
-            for data in ("acc:abc", "acc:99999", "zzz", "rt:1:drop_tables"):
+            # Malformed and unknown data: no verb's pattern takes it, or its ticket is gone.
+            for data in ("acc:abc", "acc:99999", "zzz", "acc:1:x", "xw:1", "res:1:", "card:"):
                 qid = await emu.press_button(
                     WORKER_LI, WORKER_LI, card.message_id, data, check=False
                 )
                 answer = await emu.wait_for_answer(qid)
-                assert answer.show_alert and answer.text
+                assert answer.show_alert and answer.text == texts.STALE_BUTTON, data
+            qid = await emu.press_button(
+                WORKER_LI, WORKER_LI, card.message_id, "rt:1:drop_tables", check=False
+            )
+            answer = await emu.wait_for_answer(qid)
+            assert answer.show_alert and answer.text
             assert (await services.tickets.get(1)).status == "new"
             # Resolving before accepting is refused clearly.
             qid = await emu.press_button(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -30,7 +29,7 @@ from tests.botkit import (
     open_privates,
     populate,
 )
-from tests.fastkit import offline_bot, offline_emulator
+from tests.fastkit import OfflineBot, offline_bot, offline_emulator
 from tgsandbox import Emulator
 from tgsandbox.model import BotMessage
 
@@ -73,10 +72,9 @@ def add_people(emu: Emulator) -> None:
     emu.add_member(GROUP, THIRD_RESIDENT)
 
 
-async def drained(bot: RunningBot) -> None:
+async def drained(bot: RunningBot | OfflineBot) -> None:
     """Send what the services queued, taking turns with the outbox job (as the jobs do)."""
-    lock = bot.state.extras.setdefault("outbox_drain_lock", asyncio.Lock())
-    async with lock:
+    async with bot.drain_lock:
         await drain_outbox(bot.app.bot, bot.state.require_services())
 
 

@@ -7,10 +7,13 @@ import json
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from bot.services.flows import STAFF_QUESTIONS, AwaitStaff
 from storage.db import Database, _split_sql, load_migrations
+from storage.pg import PgDatabase, load_pg_migrations
 
 # What each migration held when it landed on main. A landed migration is never edited: a change
 # of schema is a new migration. Add a line here when a new migration lands.
@@ -401,3 +404,91 @@ async def test_open_dialogues_move_to_the_one_conversation_store(tmp_path: Path)
         assert json.loads(rows[1]["data"]) == {"ticket_id": 1}
         left = await database.fetchval("SELECT COUNT(*) FROM kv WHERE key LIKE 'rate_reason:%'")
         assert left == 0
+
+
+_PROMPT_ROWS = [
+    # 9002 was asked for a 办结 note, then for a transfer reason: the later question holds.
+    (9002, 9002, "resolve", 1, "{}", T0, FUTURE, None),
+    (9002, 9002, "transfer", 1, '{"worker": "zhang"}', T1, FUTURE, None),
+    # A question answered already stays answered.
+    (9003, 9003, "reject", 1, "{}", T1, FUTURE, T1),
+    # 501 is in a newer dialogue in that chat (the proof photo, at T1): it holds.
+    (501, -100, "duplicate", 1, "{}", T0, FUTURE, None),
+]
+_INSERT_PROMPT = (
+    "INSERT INTO prompts (user_id, chat_id, action, ticket_id, data, created_at, expires_at,"
+    " done_at) VALUES ({})"
+)
+
+
+def _staff_questions_expected(found: dict[tuple[int, int], tuple[str, str, Any]]) -> None:
+    assert found[(9002, 9002)] == (
+        "transfer",
+        "reason",
+        {"ticket_id": 1, "data": {"worker": "zhang"}},
+    )
+    assert STAFF_QUESTIONS["transfer"].load(found[(9002, 9002)][2]) == AwaitStaff(
+        1, {"worker": "zhang"}
+    )
+    assert (9003, 9003) not in found
+    assert found[(501, -100)][0] == "proof"
+
+
+async def test_open_questions_to_staff_move_to_the_one_conversation_store(tmp_path: Path) -> None:
+    """A worker's pending transfer reason (or 办结 note …) survives the upgrade as a dialogue."""
+    path = tmp_path / "db.sqlite3"
+    _build(path, len(LANDED))
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executemany(_INSERT_PROMPT.format(", ".join("?" * 8)), _PROMPT_ROWS)
+    finally:
+        conn.close()
+
+    async with Database(path) as database:
+        rows = await database.fetchall(
+            "SELECT user_id, chat_id, flow, step, data FROM conversations"
+        )
+        found = {
+            (r["user_id"], r["chat_id"]): (r["flow"], r["step"], json.loads(r["data"]))
+            for r in rows
+        }
+        _staff_questions_expected(found)
+        # 9001's 办结 question (0007's filler) waits for its note.
+        assert found[(9001, 9001)] == ("resolve", "note", {"ticket_id": 1, "data": {}})
+
+
+async def test_postgresql_moves_open_questions_to_staff_alike(pg_url: str) -> None:
+    migrations = load_pg_migrations()
+    at = next(
+        i for i, (_, name, _) in enumerate(migrations) if name.endswith("_staff_questions.sql")
+    )
+    database = PgDatabase(pg_url)
+    await database.open(migrate=False)
+    try:
+        await database.migrate(migrations[:at])
+        await database.execute(
+            "INSERT INTO tickets (id, community, number, source_key, text, category, confidence,"
+            " urgency, building, grid, reporter_id, reporter_name, is_private, chat_id,"
+            " message_id, status, assignee_key, created_at, accept_due_at, next_check_at)"
+            " VALUES (1, 'xfl', 1, 'msg:-100:1', '3号楼电梯坏了', 'facilities', 0.9, 'normal',"
+            " '3', 'g1', 501, '王阿姨', 0, -100, 1, 'open', 'li', ?, ?, ?)",
+            (T0, T1, T1),
+        )
+        await database.execute(
+            "INSERT INTO conversations (user_id, chat_id, flow, step, data, updated_at,"
+            " expires_at) VALUES (501, -100, 'proof', 'photo', '{\"task_id\": 1}', ?, ?)",
+            (T1, FUTURE),
+        )
+        for row in _PROMPT_ROWS:
+            await database.execute(_INSERT_PROMPT.format(", ".join("?" * 8)), row)
+        await database.migrate(migrations)
+        rows = await database.fetchall(
+            "SELECT user_id, chat_id, flow, step, data FROM conversations"
+        )
+        found = {
+            (r["user_id"], r["chat_id"]): (r["flow"], r["step"], json.loads(r["data"]))
+            for r in rows
+        }
+        _staff_questions_expected(found)
+    finally:
+        await database.close()

@@ -34,6 +34,7 @@ from tests.botkit import (
     WORKER_LI,
     bot_env,
     gridbot_command,
+    observe_errors,
     populate,
     running_bot,
     subprocess_env,
@@ -125,14 +126,15 @@ async def webhook_bot(
     """Run the real bot in webhook mode on a free port until the block ends."""
     app = build_application(load_settings(webhook_env(emu, tmp_path), webhook=True))
     errors: list[tuple[int | None, BaseException]] = []
-    app.bot_data.extras["on_error"] = lambda uid, err: errors.append((uid, err))
+    observe_errors(app, lambda uid, err: errors.append((uid, err)))
     stop = asyncio.Event()
     task = asyncio.create_task(serve_webhook(app, stop, port=0, delete_on_exit=delete_on_exit))
     try:
         await emu.wait_until(lambda: bool(emu.calls_to("setWebhook")) or task.done(), timeout=30)
         if task.done():
             task.result()
-        server: WebhookServer = app.bot_data.extras["webhook"]
+        server = app.bot_data.webhook
+        assert server is not None
         url = f"http://127.0.0.1:{server.port}{server.path}"
         async with aiohttp.ClientSession() as session:
             bot = WebhookBot(emu, app, server, Telegram(session, url), errors)

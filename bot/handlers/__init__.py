@@ -11,6 +11,7 @@ from bot.handlers import (
     admin,
     basic,
     community_tasks,
+    dialogue_answers,
     errors,
     gate,
     intake,
@@ -51,6 +52,7 @@ def register_handlers(app: GridApp) -> None:
     app.add_handlers(points.command_handlers(), group=GROUP_COMMANDS)
     app.add_handlers(schedule.command_handlers(), group=GROUP_COMMANDS)
     app.add_handlers(community_tasks.callback_handlers(), group=GROUP_CALLBACKS)
+    app.add_handlers(dialogue_answers.handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(points.callback_handlers(), group=GROUP_CALLBACKS)
     # Ratings, 不予受理/重复, the department's 收到, /stats.
     app.add_handlers(lifecycle.handlers(), group=GROUP_COMMANDS)

@@ -18,21 +18,16 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_ORGS_KEY = "community_organisations"
-
 
 def organisations(context: GridContext) -> dict[int, str]:
     """Return who belongs to which organisation ([[organisations]] in the community file)."""
-    extras = context.bot_data.extras
-    cached = extras.get(_ORGS_KEY)
-    if cached is None:
-        settings = context.bot_data.settings
+    state = context.bot_data
+    if state.organisations is None:
+        settings = state.settings
         config = settings.config if settings is not None else {}
         source = str(settings.config_path) if settings is not None else "config"
-        cached = parse_organisations(config, source)
-        extras[_ORGS_KEY] = cached
-    assert isinstance(cached, dict)
-    return cached
+        state.organisations = parse_organisations(config, source)
+    return state.organisations
 
 
 async def actor_for(context: GridContext, user: User) -> Person:

@@ -3,7 +3,8 @@
 Thin handlers: the typed forms are read in bot.services.task_forms, the dialogues (the guided
 /task new, the proof after /done, a reason after 退回 or 拒绝) are the tables of states in
 bot.services.flows kept by bot.services.dialogues, and the posts and cards are drawn by
-bot.services.task_views. Messages a dialogue consumes never reach the intake.
+bot.services.task_views. The answers in those dialogues arrive through
+bot.handlers.dialogue_answers, which calls the answer handlers here.
 """
 
 from __future__ import annotations
@@ -28,11 +29,11 @@ from bot import texts
 from bot.context import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
 from bot.handlers.errors import domain_text
-from bot.handlers.sending import Sent, Unreachable, edit, send
-from bot.services.dialogues import Answer, DialogueService
+from bot.handlers.replies import dialogues, finish_card, reply, services_of
+from bot.handlers.sending import Unreachable, edit, send
+from bot.services.dialogues import Answer
 from bot.services.errors import DomainError
 from bot.services.flows import (
-    CANCEL_WORDS,
     PROOF,
     REASON,
     TASK,
@@ -61,27 +62,6 @@ log = logging.getLogger(__name__)
 
 _CLAIM = re.compile(r"^claim:(\d{1,9})$")
 _VERIFY = re.compile(r"^(tok|tno):(\d{1,9}):(\d{1,15})$")
-
-
-def services_of(context: GridContext) -> Services:
-    """Return the services."""
-    return context.bot_data.require_services()
-
-
-def dialogues(context: GridContext) -> DialogueService:
-    """Return the dialogue store of this application."""
-    return services_of(context).dialogues
-
-
-async def reply(update: Update, context: GridContext, text: str, **kwargs: Any) -> Sent:
-    """Answer in the chat the update came from."""
-    chat = update.effective_chat
-    assert chat is not None
-    message = update.effective_message
-    reply_to = message.message_id if message is not None and chat.type != "private" else None
-    return await send(
-        context.bot, services_of(context), chat.id, text, reply_to=reply_to, **kwargs
-    )
 
 
 # ── /register ─────────────────────────────────────────────────────────────────────────────────
@@ -229,9 +209,10 @@ def _task_rules(services: Services) -> TaskRules:
     return TaskRules(levels, services.clock.now(), services.tz)
 
 
-async def _task_dialogue(
+async def task_answer(
     update: Update, context: GridContext, step: str, form: TaskForm, text: str
 ) -> None:
+    """Take one answer of the guided /task new; publish the task after the last."""
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
     services = services_of(context)
@@ -346,7 +327,7 @@ async def refresh_task_post(context: GridContext, post: Message, task: Task) -> 
 # ── /done and proof ───────────────────────────────────────────────────────────────────────────
 
 
-def _media_of(message: Message) -> tuple[str, bool] | None:
+def media_of(message: Message) -> tuple[str, bool] | None:
     """Return (file_id, is_video) of a photo or video message."""
     if message.photo:
         return message.photo[-1].file_id, False
@@ -383,7 +364,7 @@ async def done_command(update: Update, context: GridContext) -> None:
             )
         return
     task_id = int(match.group(1))
-    media = _media_of(message)
+    media = media_of(message)
     if media is None:
         claims = await services.tasks.claims(task_id)
         await services.tasks.get(task_id)
@@ -394,7 +375,7 @@ async def done_command(update: Update, context: GridContext) -> None:
         await reply(update, context, texts.DONE_ASK_PROOF.format(task_id=task_id))
         return
     note = " ".join(args[1:])
-    await _submit(update, context, task_id, media, note, in_dialogue=False)
+    await submit_proof(update, context, task_id, media, note, in_dialogue=False)
 
 
 async def done_caption(update: Update, context: GridContext) -> None:
@@ -406,7 +387,7 @@ async def done_caption(update: Update, context: GridContext) -> None:
     raise ApplicationHandlerStop
 
 
-async def _submit(
+async def submit_proof(
     update: Update,
     context: GridContext,
     task_id: int,
@@ -531,37 +512,13 @@ async def on_verify(update: Update, context: GridContext) -> None:
     )
 
 
-async def finish_card(
-    context: GridContext,
-    chat_id: int,
-    message_id: int,
-    original: str,
-    is_photo: bool,
-    outcome: str,
-    buttons: list[list[Button]] | None = None,
+async def return_with_reason(
+    update: Update, context: GridContext, actor: Person, state: AwaitReason, reason: str
 ) -> None:
-    """Write the outcome under a card and take its buttons away (or leave the given ones)."""
-    if not message_id:
-        return
-    text = f"{original}\n\n{outcome}" if original else outcome
-    try:
-        await edit(context.bot, chat_id, message_id, text, buttons=buttons or [], caption=is_photo)
-    except TelegramError as exc:  # the card may be gone; the decision itself is recorded
-        log.info("could not update card %s: %s", message_id, type(exc).__name__)
-
-
-async def _reason_given(
-    update: Update, context: GridContext, state: AwaitReason, reason: str
-) -> None:
+    """Return a claim with the reason the verifier typed; the resident hears why."""
     user, message = update.effective_user, update.effective_message
     assert user is not None and message is not None
     services = services_of(context)
-    actor = await actor_for(context, user)
-    if state.kind == "redeem":
-        from bot.handlers.points import reject_with_reason
-
-        await reject_with_reason(update, context, actor, state, reason)
-        return
     verdict = await dialogues(context).finish(
         REASON.name,
         user.id,
@@ -590,63 +547,6 @@ async def _reason_given(
     )
 
 
-# ── the dialogue router (group 1, before the intake) ─────────────────────────────────────────
-
-
-async def on_dialogue_message(update: Update, context: GridContext) -> None:
-    """Feed an answer to an open dialogue; leave every other message to the intake."""
-    user, chat, message = update.effective_user, update.effective_chat, update.effective_message
-    if user is None or chat is None or message is None:
-        return
-    store = dialogues(context)
-    found = await store.current(user.id, chat.id)
-    if found is None or found.flow not in _ROUTED:
-        return  # no dialogue here, or one the intake answers (不满意)
-    if message.message_id <= found.last_message_id:
-        # Delivered again after a restart: this answer was taken already.
-        raise ApplicationHandlerStop
-    if not found.is_open:
-        return
-    text = (message.text or "").strip()
-    if text.lower() in CANCEL_WORDS:
-        await store.close(found.flow, user.id, chat.id, message.message_id)
-        await reply(update, context, texts.DIALOGUE_CANCELLED)
-        raise ApplicationHandlerStop
-    if found.flow == PROOF.name:
-        waiting = PROOF.data_of(found)
-        media = _media_of(message)
-        if not PROOF.advance(found.step, Answer(text, media), waiting, None).understood:
-            # Text while the photo is awaited answers the bot, not a new complaint: say so.
-            await reply(update, context, texts.PROOF_WAITING.format(task_id=waiting.task_id))
-            raise ApplicationHandlerStop
-        assert media is not None
-        try:
-            await _submit(
-                update, context, waiting.task_id, media, message.caption or "", in_dialogue=True
-            )
-        except DomainError as exc:
-            await reply(update, context, domain_text(exc))
-        raise ApplicationHandlerStop
-    if chat.type != "private" or chat.id != user.id:
-        return
-    if not text:
-        hint = texts.TASK_BAD_ANSWER.format(hint="")
-        await reply(update, context, hint)
-        raise ApplicationHandlerStop
-    try:
-        if found.flow == TASK.name:
-            await _task_dialogue(update, context, found.step, TASK.data_of(found), text)
-        else:
-            await _reason_given(update, context, REASON.data_of(found), text)
-    except DomainError as exc:
-        # Answer here: an error left to the error handler would let the intake see the text.
-        await reply(update, context, domain_text(exc))
-    raise ApplicationHandlerStop
-
-
-_ROUTED = frozenset({TASK.name, PROOF.name, REASON.name})
-
-
 # ── registration ──────────────────────────────────────────────────────────────────────────────
 
 
@@ -663,12 +563,8 @@ def command_handlers() -> list[BaseHandler[Any, Any, Any]]:
 
 
 def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
-    """Buttons and dialogue answers (group 1, before the intake in group 2)."""
-    answers = filters.UpdateType.MESSAGE & (
-        (filters.TEXT & ~filters.COMMAND) | filters.PHOTO | filters.VIDEO
-    )
+    """The claim and verification buttons (group 1)."""
     return [
         CallbackQueryHandler(on_claim, pattern=r"^claim:"),
         CallbackQueryHandler(on_verify, pattern=r"^t(ok|no):"),
-        MessageHandler(answers, on_dialogue_message),
     ]

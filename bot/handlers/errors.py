@@ -47,10 +47,6 @@ async def on_error(update: object, context: GridContext) -> None:
     query = update.callback_query if isinstance(update, Update) else None
     outcome = context.bot_data.outcome
 
-    test_hook = context.bot_data.extras.get("on_error")
-    if test_hook is not None:
-        test_hook(update_id, error)
-
     if isinstance(error, DomainError):
         reply = domain_text(error)
         try:

@@ -23,10 +23,11 @@ from bot.handlers.tickets_out import announce, refresh_card
 from bot.services import lifecycle as lc
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
+from bot.services.flows import Prompt
 from bot.services.people import has_started
 from bot.services.rates import GroupBy, compute_rates, format_rates
 from bot.services.tickets import RATINGS, Actor, Ticket
-from bot.services.values import Button, Prompt
+from bot.services.values import Button
 
 if TYPE_CHECKING:
     from bot.services.bootstrap import Services

@@ -12,7 +12,7 @@ from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 from bot import texts
 from bot.context import GridContext
 from bot.handlers.actors import actor_for, admin_ids, tell
-from bot.handlers.community_tasks import dialogues, finish_card, reply, services_of
+from bot.handlers.replies import dialogues, finish_card, reply, services_of
 from bot.handlers.sending import Unreachable, edit, send
 from bot.services.errors import DomainError
 from bot.services.flows import REASON, AwaitReason

@@ -15,7 +15,7 @@ from telegram.ext import BaseHandler, CommandHandler
 from bot import texts
 from bot.context import GridContext
 from bot.handlers.actors import actor_for, tell
-from bot.handlers.community_tasks import reply, services_of
+from bot.handlers.replies import reply, services_of
 from bot.services.errors import DomainError
 from bot.services.schedule import SETTABLE, GroupSchedule
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import dataclass
 from typing import Any
 
-from telegram import Update
+from telegram import CallbackQuery, Update
 from telegram.ext import (
     ApplicationHandlerStop,
     BaseHandler,
@@ -33,10 +34,11 @@ from bot.services.errors import DomainError
 from bot.services.tickets import Actor, Ticket, acts_for_holder
 from bot.services.values import Button, TicketEvent
 
-# Callback data: verb:ticket[:arg]. Anything else is a forged or stale button.
-CARD_DATA = re.compile(r"^(acc|xfer|xc|ret|res|rs|card):(\d{1,12})$")
-ARG_DATA = re.compile(r"^(xw|xk|rt):(\d{1,12}):([a-z0-9_]{1,32})$")
+# Callback data: verb:ticket[:arg], one pattern and one handler per verb (callback_handlers).
+# Data matching none of them (forged, or from an old version) gets the fallback's answer.
 TICKET_NUMBER = re.compile(r"^#?(\d{1,9})$")
+_ID = r"(\d{1,12})"
+_ARG = r"([a-z0-9_]{1,32})"
 
 
 def _services(context: GridContext) -> Services:
@@ -49,123 +51,207 @@ def _may_act(ticket: Ticket, actor: Actor) -> bool:
     )
 
 
-async def on_card_button(update: Update, context: GridContext) -> None:
-    """Every button on a ticket card."""
+@dataclass(frozen=True)
+class _Press:
+    """A press on a ticket card's button by a member of staff: who, which ticket, where."""
+
+    query: CallbackQuery
+    services: Services
+    desk: Desk
+    actor: Actor
+    ticket: Ticket
+    chat_id: int
+    arg: str  # the verb's argument (a worker, a category, a reason), "" for most verbs
+
+
+async def _press(
+    update: Update, context: GridContext, *, holder_only: bool = True
+) -> _Press | None:
+    """Read a card button's press; None when it was answered already (its ticket is gone).
+
+    Only staff press card buttons; only the ticket's holder or an admin acts on it
+    (`holder_only`), anyone of staff may look at the card.
+    """
     query = update.callback_query
-    assert query is not None and query.data is not None
+    match = context.match
+    assert query is not None and match is not None
     services = _services(context)
     desk = Desk(services)
-    bot = context.bot
-    simple = CARD_DATA.match(query.data)
-    with_arg = ARG_DATA.match(query.data)
-    if simple is None and with_arg is None:
-        await query.answer(texts.STALE_BUTTON, show_alert=True)
-        return
-    verb = (simple or with_arg).group(1)  # type: ignore[union-attr]
-    ticket_id = int((simple or with_arg).group(2))  # type: ignore[union-attr]
-    arg = with_arg.group(3) if with_arg else ""
     actor = await desk.require_staff(query.from_user.id, query.from_user.full_name)
     try:
-        ticket = await services.tickets.get(ticket_id)
+        ticket = await services.tickets.get(int(match.group(1)))
     except (DomainError, LookupError):
         await query.answer(texts.STALE_BUTTON, show_alert=True)
-        return
-    if verb != "card" and not _may_act(ticket, actor):
+        return None
+    if holder_only and not _may_act(ticket, actor):
         raise DomainError("not_allowed")
     chat_id = query.message.chat.id if query.message else query.from_user.id
+    arg = match.group(2) if match.lastindex is not None and match.lastindex >= 2 else ""
+    return _Press(query, services, desk, actor, ticket, chat_id, arg)
 
-    if verb == "acc":
-        ticket = await services.tickets.accept(ticket_id, actor)
-        await query.answer(texts.DONE_ACCEPTED.format(number=ticket.number))
-        await refresh_card(bot, services, ticket)
-        holder = services.worker_name(ticket.assignee_key)
-        if acts_for_holder(ticket, actor):
-            said = texts.ACCEPTED_GROUP.format(number=ticket.number, worker=holder)
-        else:  # the secretary's own press: recorded and told as theirs, not the worker's
-            said = texts.ACCEPTED_FOR_GROUP.format(
-                number=ticket.number,
-                admin=services.worker_name(actor.worker_key) or actor.name,
-                worker=holder or texts.NOBODY_YET,
-            )
-        await announce(bot, services, ticket, said)
-    elif verb == "card":
-        await query.answer()
-        await _show_card(context, services, ticket, query)
-    elif verb == "xfer":
-        await query.answer()
-        rows: list[list[Button]] = []
-        targets = [
-            Button(w.name, f"xw:{ticket_id}:{w.key}") for w in desk.transfer_targets(ticket)
-        ]
-        rows.extend(targets[i : i + 2] for i in range(0, len(targets), 2))
-        rows.append([Button(texts.BTN_CHANGE_CATEGORY, f"xc:{ticket_id}")])
-        rows.append(closing_buttons(ticket))
-        rows.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
-        await _replace_card(context, query, texts.TRANSFER_PICK.format(number=ticket.number), rows)
-    elif verb == "xc":
-        await query.answer()
-        codes = [c for c in services.classifier.categories if c != ticket.category]
-        buttons = [Button(services.category_name(c), f"xk:{ticket_id}:{c}") for c in codes]
-        rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
-        rows.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
-        await _replace_card(
-            context, query, texts.TRANSFER_PICK_CATEGORY.format(number=ticket.number), rows
+
+async def on_accept(update: Update, context: GridContext) -> None:
+    """接单 (acc): the holder takes the ticket; the group hears who did."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    services, actor, bot = press.services, press.actor, context.bot
+    ticket = await services.tickets.accept(press.ticket.id, actor)
+    await press.query.answer(texts.DONE_ACCEPTED.format(number=ticket.number))
+    await refresh_card(bot, services, ticket)
+    holder = services.worker_name(ticket.assignee_key)
+    if acts_for_holder(ticket, actor):
+        said = texts.ACCEPTED_GROUP.format(number=ticket.number, worker=holder)
+    else:  # the secretary's own press: recorded and told as theirs, not the worker's
+        said = texts.ACCEPTED_FOR_GROUP.format(
+            number=ticket.number,
+            admin=services.worker_name(actor.worker_key) or actor.name,
+            worker=holder or texts.NOBODY_YET,
         )
-    elif verb in ("xw", "xk"):
-        if verb == "xw":
-            target_worker = services.community.worker(arg)
-            if target_worker is None:
-                raise DomainError("stale_button")
-            target = target_worker.name
-            data = {"worker": arg}
-        else:
-            if arg not in services.classifier.categories:
-                raise DomainError("stale_button")
-            target = services.category_name(arg)
-            data = {"category": arg}
-        await desk.ask(query.from_user.id, chat_id, "transfer", ticket_id, data)
-        await query.answer()
-        await send(
-            bot,
-            services,
-            chat_id,
-            texts.TRANSFER_REASON.format(number=ticket.number, target=target),
-            force_reply=True,
-        )
-    elif verb == "ret":
-        await query.answer()
-        reasons = [
-            [Button(label, f"rt:{ticket_id}:{code}")]
-            for code, label in texts.RETURN_REASONS.items()
-        ]
-        reasons.append(closing_buttons(ticket))
-        reasons.append([Button(texts.BTN_BACK, f"card:{ticket_id}")])
-        await _replace_card(
-            context, query, texts.RETURN_PICK.format(number=ticket.number), reasons
-        )
-    elif verb == "rt":
-        ticket = await desk.return_ticket(ticket_id, actor, arg)
-        await query.answer(texts.DONE_RETURNED.format(number=ticket.number))
-        await _after_move(context, services, ticket, texts.RETURNED_GROUP)
-    elif verb == "res":
-        await desk.ask(query.from_user.id, chat_id, "resolve", ticket_id, {})
-        await query.answer()
-        await send(
-            bot,
-            services,
-            chat_id,
-            texts.RESOLVE_NOTE,
-            buttons=[[Button(texts.BTN_RESOLVE_NOW, f"rs:{ticket_id}")]],
-        )
-    elif verb == "rs":
-        prompt = await desk.open_prompt(query.from_user.id, chat_id)
-        if prompt is not None and prompt.ticket_id == ticket_id:
-            await desk.close_prompt(prompt)
-        await _resolve(context, services, ticket_id, actor, note="", photo=None)
-        resolved = texts.DONE_RESOLVED.format(number=ticket.number)
-        await query.answer(resolved)
-        if query.message is not None:
-            await edit(bot, chat_id, query.message.message_id, resolved)
+    await announce(bot, services, ticket, said)
+
+
+async def on_show_card(update: Update, context: GridContext) -> None:
+    """返回 (card): show the card again in place of a list of choices."""
+    press = await _press(update, context, holder_only=False)
+    if press is None:
+        return
+    await press.query.answer()
+    await _show_card(context, press.services, press.ticket, press.query)
+
+
+async def on_transfer(update: Update, context: GridContext) -> None:
+    """转派 (xfer): offer the workers to transfer to, and a change of category."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    ticket = press.ticket
+    await press.query.answer()
+    rows: list[list[Button]] = []
+    targets = [
+        Button(w.name, f"xw:{ticket.id}:{w.key}") for w in press.desk.transfer_targets(ticket)
+    ]
+    rows.extend(targets[i : i + 2] for i in range(0, len(targets), 2))
+    rows.append([Button(texts.BTN_CHANGE_CATEGORY, f"xc:{ticket.id}")])
+    rows.append(closing_buttons(ticket))
+    rows.append([Button(texts.BTN_BACK, f"card:{ticket.id}")])
+    await _replace_card(
+        context, press.query, texts.TRANSFER_PICK.format(number=ticket.number), rows
+    )
+
+
+async def on_change_category(update: Update, context: GridContext) -> None:
+    """改类别 (xc): offer the other categories."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    ticket, services = press.ticket, press.services
+    await press.query.answer()
+    codes = [c for c in services.classifier.categories if c != ticket.category]
+    buttons = [Button(services.category_name(c), f"xk:{ticket.id}:{c}") for c in codes]
+    rows = [buttons[i : i + 3] for i in range(0, len(buttons), 3)]
+    rows.append([Button(texts.BTN_BACK, f"card:{ticket.id}")])
+    await _replace_card(
+        context, press.query, texts.TRANSFER_PICK_CATEGORY.format(number=ticket.number), rows
+    )
+
+
+async def on_transfer_to_worker(update: Update, context: GridContext) -> None:
+    """A worker picked (xw): ask the reason; the answer transfers the ticket."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    target = press.services.community.worker(press.arg)
+    if target is None:
+        raise DomainError("stale_button")
+    await _ask_transfer_reason(context, press, target.name, {"worker": press.arg})
+
+
+async def on_transfer_to_category(update: Update, context: GridContext) -> None:
+    """A category picked (xk): ask the reason; the answer moves the ticket."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    if press.arg not in press.services.classifier.categories:
+        raise DomainError("stale_button")
+    target = press.services.category_name(press.arg)
+    await _ask_transfer_reason(context, press, target, {"category": press.arg})
+
+
+async def _ask_transfer_reason(
+    context: GridContext, press: _Press, target: str, data: dict[str, str]
+) -> None:
+    await press.desk.ask(
+        press.query.from_user.id, press.chat_id, "transfer", press.ticket.id, data
+    )
+    await press.query.answer()
+    await send(
+        context.bot,
+        press.services,
+        press.chat_id,
+        texts.TRANSFER_REASON.format(number=press.ticket.number, target=target),
+        force_reply=True,
+    )
+
+
+async def on_return(update: Update, context: GridContext) -> None:
+    """退回 (ret): offer the reasons to return the ticket."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    ticket = press.ticket
+    await press.query.answer()
+    reasons = [
+        [Button(label, f"rt:{ticket.id}:{code}")] for code, label in texts.RETURN_REASONS.items()
+    ]
+    reasons.append(closing_buttons(ticket))
+    reasons.append([Button(texts.BTN_BACK, f"card:{ticket.id}")])
+    await _replace_card(
+        context, press.query, texts.RETURN_PICK.format(number=ticket.number), reasons
+    )
+
+
+async def on_return_reason(update: Update, context: GridContext) -> None:
+    """A return reason picked (rt): the ticket goes back to be routed again."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    ticket = await press.desk.return_ticket(press.ticket.id, press.actor, press.arg)
+    await press.query.answer(texts.DONE_RETURNED.format(number=ticket.number))
+    await _after_move(context, press.services, ticket, texts.RETURNED_GROUP)
+
+
+async def on_resolve(update: Update, context: GridContext) -> None:
+    """办结 (res): ask for the note (or a photo); 直接办结 skips it."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    ticket_id = press.ticket.id
+    await press.desk.ask(press.query.from_user.id, press.chat_id, "resolve", ticket_id, {})
+    await press.query.answer()
+    await send(
+        context.bot,
+        press.services,
+        press.chat_id,
+        texts.RESOLVE_NOTE,
+        buttons=[[Button(texts.BTN_RESOLVE_NOW, f"rs:{ticket_id}")]],
+    )
+
+
+async def on_resolve_now(update: Update, context: GridContext) -> None:
+    """直接办结 (rs): resolve without a note; the question asked by 办结 is closed."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    query, desk, ticket = press.query, press.desk, press.ticket
+    prompt = await desk.open_prompt(query.from_user.id, press.chat_id)
+    if prompt is not None and prompt.ticket_id == ticket.id:
+        await desk.close_prompt(prompt)
+    await _resolve(context, press.services, ticket.id, press.actor, note="", photo=None)
+    resolved = texts.DONE_RESOLVED.format(number=ticket.number)
+    await query.answer(resolved)
+    if query.message is not None:
+        await edit(context.bot, press.chat_id, query.message.message_id, resolved)
 
 
 async def _replace_card(
@@ -413,9 +499,18 @@ def handlers() -> list[BaseHandler[Any, Any, Any]]:
 
 
 def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
-    """Ticket card buttons."""
+    """Ticket card buttons: one pattern, one handler per verb."""
     return [
-        CallbackQueryHandler(on_card_button, pattern=r"^(acc|xfer|xc|xw|xk|ret|rt|res|rs|card):")
+        CallbackQueryHandler(on_accept, pattern=rf"^acc:{_ID}$"),
+        CallbackQueryHandler(on_show_card, pattern=rf"^card:{_ID}$"),
+        CallbackQueryHandler(on_transfer, pattern=rf"^xfer:{_ID}$"),
+        CallbackQueryHandler(on_change_category, pattern=rf"^xc:{_ID}$"),
+        CallbackQueryHandler(on_transfer_to_worker, pattern=rf"^xw:{_ID}:{_ARG}$"),
+        CallbackQueryHandler(on_transfer_to_category, pattern=rf"^xk:{_ID}:{_ARG}$"),
+        CallbackQueryHandler(on_return, pattern=rf"^ret:{_ID}$"),
+        CallbackQueryHandler(on_return_reason, pattern=rf"^rt:{_ID}:{_ARG}$"),
+        CallbackQueryHandler(on_resolve, pattern=rf"^res:{_ID}$"),
+        CallbackQueryHandler(on_resolve_now, pattern=rf"^rs:{_ID}$"),
     ]
 
 

@@ -3,20 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from bot.services.community import Worker
 from bot.services.errors import DomainError
+from bot.services.flows import STAFF_QUESTIONS, AwaitStaff, Prompt
 from bot.services.learning import Lesson
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import Actor, Ticket
-from storage.prompts import Prompt, PromptRepository
 
 if TYPE_CHECKING:
     from bot.services.bootstrap import Services
 
-PROMPT_TTL = timedelta(hours=12)
 ROLE_LABEL_KEYS = {
     "grid_worker": "ROLE_GRID_WORKER",
     "duty": "ROLE_DUTY",
@@ -39,7 +37,6 @@ class Desk:
 
     def __init__(self, services: Services) -> None:
         self.s = services
-        self.prompts = PromptRepository(services.db)
 
     async def actor(self, user_id: int, name: str) -> Actor:
         """Describe who is pressing: their worker key (if any) and whether they are an admin."""
@@ -75,21 +72,29 @@ class Desk:
     async def ask(
         self, user_id: int, chat_id: int, action: str, ticket_id: int, data: dict[str, str]
     ) -> None:
-        """Remember a question put to a worker (their next message answers it)."""
-        now = self.s.clock.now()
-        async with self.s.db.transaction():
-            await self.prompts.open(
-                user_id, chat_id, action, ticket_id, data, now, now + PROMPT_TTL
-            )
+        """Put a question to a worker about a ticket (their next message in that chat answers).
+
+        It is a dialogue of the one store (bot.services.dialogues): a newer question in the same
+        chat replaces it.
+        """
+        flow = STAFF_QUESTIONS[action]
+        await self.s.dialogues.start(flow, user_id, chat_id, AwaitStaff(ticket_id, dict(data)))
 
     async def open_prompt(self, user_id: int, chat_id: int) -> Prompt | None:
         """Return the question a worker has yet to answer in this chat."""
-        return await self.prompts.current(user_id, chat_id, self.s.clock.now())
+        found = await self.s.dialogues.current(user_id, chat_id)
+        if found is None or not found.is_open or found.flow not in STAFF_QUESTIONS:
+            return None
+        waiting = STAFF_QUESTIONS[found.flow].data_of(found)
+        return Prompt(user_id, chat_id, found.flow, waiting.ticket_id, waiting.data)
 
     async def close_prompt(self, prompt: Prompt) -> bool:
         """Mark a question answered; False when it was answered already."""
         async with self.s.db.transaction():
-            return await self.prompts.close(prompt.id, self.s.clock.now())
+            if await self.open_prompt(prompt.user_id, prompt.chat_id) != prompt:
+                return False
+            await self.s.dialogues.close(prompt.action, prompt.user_id, prompt.chat_id)
+            return True
 
     async def transfer_to_worker(
         self, ticket_id: int, actor: Actor, worker_key: str, reason: str

@@ -77,6 +77,7 @@ class Flow(Generic[D, E]):
     steps: Mapping[str, Step[D, E]]
     dump: Callable[[D], dict[str, Any]]
     load: Callable[[dict[str, Any]], D]
+    ttl: timedelta | None = None  # how long an answer is awaited; the service's default if None
 
     @property
     def first(self) -> str:
@@ -137,8 +138,9 @@ class DialogueService:
         now = self.clock.now()
         async with self.db.transaction():
             await self.repo.purge(now)
+            expires_at = now + (flow.ttl or self.ttl)
             await self.repo.save(
-                user_id, chat_id, flow.name, step, flow.dump(data), message_id, now, now + self.ttl
+                user_id, chat_id, flow.name, step, flow.dump(data), message_id, now, expires_at
             )
         self._remember(user_id)
 

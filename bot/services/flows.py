@@ -5,13 +5,23 @@
     reason       reason (any text) ─► DONE (return the claim, or reject the redemption)
     unsatisfied  reason (any text) ─► DONE (pass the 不满意 reason to the worker and the office)
 
+and the questions put to staff from a ticket's card (asked by bot.services.desk, answered in
+bot/handlers/worker.py and lifecycle.py; awaited for 12 hours):
+
+    transfer     reason (any text) ─► DONE (转派 to the worker or 改类别 to the category chosen)
+    resolve      note (text, a photo, or nothing) ─► DONE (办结)
+    reject       reason (any text) ─► DONE (不予受理, or ask an admin to approve it)
+    duplicate    number (a ticket number) ─► DONE (重复 of that ticket)
+
 Cancelling (取消) ends any of them; the handlers say what each finished dialogue does.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -232,3 +242,60 @@ UNSATISFIED: Flow[AwaitUnsatisfied, None] = Flow(
     dump=lambda w: {"ticket_id": w.ticket_id},
     load=lambda data: AwaitUnsatisfied(int(data["ticket_id"])),
 )
+
+
+# ── questions to staff: after a card's 转派/改类别, 办结, 不予受理 or 重复, the next message ──
+
+
+STAFF_QUESTION_TTL = timedelta(hours=12)
+_TICKET_NUMBER = re.compile(r"^#?\s*(\d{1,9})$")
+
+
+@dataclass(frozen=True, slots=True)
+class Prompt:
+    """A question put to a member of staff about a ticket, awaiting their answer in a chat."""
+
+    user_id: int
+    chat_id: int
+    action: str  # the flow: 'transfer' | 'resolve' | 'reject' | 'duplicate'
+    ticket_id: int
+    data: dict[str, str]  # what the button chose: a transfer's {'worker': …} or {'category': …}
+
+
+@dataclass(frozen=True, slots=True)
+class AwaitStaff:
+    """The ticket a question to staff is about, and what the button chose."""
+
+    ticket_id: int
+    data: dict[str, str]
+
+
+def _staff_question(
+    name: str, step: str, read: Callable[[Answer, AwaitStaff, None], AwaitStaff | None]
+) -> Flow[AwaitStaff, None]:
+    return Flow(
+        name=name,
+        steps={step: Step(lambda _: "", read, then=DONE)},
+        dump=lambda w: {"ticket_id": w.ticket_id, "data": dict(w.data)},
+        load=lambda data: AwaitStaff(
+            int(data["ticket_id"]), {str(k): str(v) for k, v in data.get("data", {}).items()}
+        ),
+        ttl=STAFF_QUESTION_TTL,
+    )
+
+
+def _staff_text(answer: Answer, waiting: AwaitStaff, _: None) -> AwaitStaff | None:
+    return waiting if answer.text.strip() else None
+
+
+def _staff_number(answer: Answer, waiting: AwaitStaff, _: None) -> AwaitStaff | None:
+    return waiting if _TICKET_NUMBER.match(answer.text.strip()) else None
+
+
+TRANSFER = _staff_question("transfer", "reason", _staff_text)
+RESOLVE = _staff_question("resolve", "note", lambda _answer, waiting, _: waiting)
+REJECT = _staff_question("reject", "reason", _staff_text)
+DUPLICATE = _staff_question("duplicate", "number", _staff_number)
+STAFF_QUESTIONS: dict[str, Flow[AwaitStaff, None]] = {
+    flow.name: flow for flow in (TRANSFER, RESOLVE, REJECT, DUPLICATE)
+}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from storage.outbox import Button, OutboxItem, OutgoingMessage
 from storage.points import LedgerEntry, Redemption
-from storage.prompts import Prompt
 from storage.tasks import Task, TaskClaim
 from storage.tickets import Ticket, TicketEvent
 
@@ -18,7 +17,6 @@ __all__ = [
     "LedgerEntry",
     "OutboxItem",
     "OutgoingMessage",
-    "Prompt",
     "Redemption",
     "Task",
     "TaskClaim",
