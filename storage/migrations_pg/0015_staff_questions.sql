@@ -1,4 +1,4 @@
--- PostgreSQL mirror of storage/migrations/0018_staff_questions.sql.
+-- PostgreSQL mirror of storage/migrations/0015_staff_questions.sql.
 -- The questions put to staff from a ticket's card (the reason for 转派/改类别, the 办结 note, the
 -- reason for 不予受理, the original's number for 重复) join the one dialogue store: each open
 -- prompt becomes a conversation of its flow ('transfer', 'resolve', 'reject', 'duplicate'; see
