@@ -284,9 +284,6 @@ async def _queue(
         existing = await services.outbox.id_of_key(key)
         assert existing is not None
         row_id = existing
-    sender = _BOUND.get(id(services))
-    if sender is not None:
-        sender.wake(chat_id)
     return row_id
 
 
@@ -349,11 +346,11 @@ class OutboxSender:
         self._dispatcher: asyncio.Task[None] | None = None
         self.delivered = 0
         self.failed = 0
-        _BOUND[id(services)] = self
 
     def start(self) -> None:
         """Start delivering."""
         bind(self)
+        self.services.outbox.queued = self.wake
         if self._dispatcher is None:
             self._dispatcher = asyncio.create_task(self._dispatch(), name="gridbot-sender")
         self.wake()
@@ -369,7 +366,8 @@ class OutboxSender:
         self._dispatcher = None
         self._chats.clear()
         unbind(self)
-        _BOUND.pop(id(self.services), None)
+        if self.services.outbox.queued == self.wake:
+            self.services.outbox.queued = None
 
     def wake(self, chat_id: int | None = None) -> None:
         """Look for due messages now: in one chat (a message was queued there), or in all."""
