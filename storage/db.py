@@ -11,6 +11,7 @@ import re
 import secrets
 import socket
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
@@ -26,6 +27,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# aiosqlite runs each statement on its own thread, which then needs the GIL to hand the result
+# back; while the event loop's thread is busy (reading a complaint, building a card) it waits
+# for the interpreter's switch interval, 5 ms by default: longer than the statement and the
+# rest of the update together. A shorter interval lets the result through sooner.
+SWITCH_INTERVAL_S = 0.0005
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 Params = Sequence[Any] | dict[str, Any]
@@ -114,6 +120,8 @@ class Database:
                     f"cannot create the folder {folder} of database {self.path}: "
                     f"{exc.strerror or exc}"
                 ) from None
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
 
         def connector() -> sqlite3.Connection:
             # Made on aiosqlite's thread; used from the loop's thread too, never at once (the
