@@ -10,7 +10,6 @@ intake_p99_ms.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import csv
 import json
 import statistics
@@ -147,30 +146,27 @@ async def run(kind: str, texts: list[str], folder: Path) -> tuple[float, list[fl
         state = app.bot_data
         assert state.inbox is not None
         poller = DurablePoller(app, state.inbox, state.clock, state.outcome, poll_timeout=0)
-        worker = asyncio.create_task(poller._process_loop())
-        # Warm up: the first messages pay for imports and caches.
-        request.queue = updates(texts, 1, 50)
-        offset = await poller.fetch_once(None)
-        await poller.drain()
-        # Throughput: batches as Telegram delivers them.
-        request.queue = updates(texts, 1000, TOTAL)
-        started = time.perf_counter()
-        while request.queue:
-            offset = await poller.fetch_once(offset)
-        await poller.fetch_once(offset)  # confirms the last batch, as the real loop does
-        await poller.drain()
-        per_s = TOTAL / (time.perf_counter() - started)
-        # Latency: one complaint at a time, from getUpdates to settled in the inbox.
-        latencies: list[float] = []
-        for uid in range(100_000, 100_000 + LATENCY_SAMPLES):
-            request.queue = updates(texts, uid, 1)
-            begin = time.perf_counter()
-            offset = await poller.fetch_once(offset)
+        async with poller.running():
+            # Warm up: the first messages pay for imports and caches.
+            request.queue = updates(texts, 1, 50)
+            offset = await poller.fetch_once(None)
             await poller.drain()
-            latencies.append((time.perf_counter() - begin) * 1000)
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+            # Throughput: batches as Telegram delivers them.
+            request.queue = updates(texts, 1000, TOTAL)
+            started = time.perf_counter()
+            while request.queue:
+                offset = await poller.fetch_once(offset)
+            await poller.fetch_once(offset)  # confirms the last batch, as the real loop does
+            await poller.drain()
+            per_s = TOTAL / (time.perf_counter() - started)
+            # Latency: one complaint at a time, from getUpdates to delivered.
+            latencies: list[float] = []
+            for uid in range(100_000, 100_000 + LATENCY_SAMPLES):
+                request.queue = updates(texts, uid, 1)
+                begin = time.perf_counter()
+                offset = await poller.fetch_once(offset)
+                await poller.drain()
+                latencies.append((time.perf_counter() - begin) * 1000)
         return per_s, latencies
     finally:
         await stop_app(app)

@@ -10,7 +10,6 @@ isolation_p99_ms, and group_sent_during (how few of the group's replies had gone
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import tempfile
 import time
 from pathlib import Path
@@ -89,25 +88,22 @@ async def run(folder: Path) -> tuple[list[float], int]:
         state = app.bot_data
         assert state.inbox is not None
         poller = DurablePoller(app, state.inbox, state.clock, state.outcome, poll_timeout=0)
-        worker = asyncio.create_task(poller._process_loop())
-        request.queue = updates(complaints(), 1000, BURST)
-        offset = await poller.fetch_once(None)
-        fetched: dict[str, float] = {}
-        for n in range(PRESSES):
-            uid = 10_000 + n
-            request.queue = [press(uid)]
-            offset = await poller.fetch_once(offset)
-            fetched[f"q{uid}"] = time.perf_counter()
-            await asyncio.sleep(0.05)
-        for _ in range(3000):  # every press answered (or 30 s)
-            if len(request.answered) >= PRESSES:
-                break
-            await asyncio.sleep(0.01)
-        latencies = [(request.answered[q] - t) * 1000 for q, t in fetched.items()]
-        group_sent = request.group_sends
-        worker.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await worker
+        async with poller.running():
+            request.queue = updates(complaints(), 1000, BURST)
+            offset = await poller.fetch_once(None)
+            fetched: dict[str, float] = {}
+            for n in range(PRESSES):
+                uid = 10_000 + n
+                request.queue = [press(uid)]
+                offset = await poller.fetch_once(offset)
+                fetched[f"q{uid}"] = time.perf_counter()
+                await asyncio.sleep(0.05)
+            for _ in range(3000):  # every press answered (or 30 s)
+                if len(request.answered) >= PRESSES:
+                    break
+                await asyncio.sleep(0.01)
+            latencies = [(request.answered[q] - t) * 1000 for q, t in fetched.items()]
+            group_sent = request.group_sends
         return sorted(latencies), group_sent
     finally:
         await stop_app(app)  # the group's paced replies stay in the outbox

@@ -11,6 +11,7 @@ import re
 import secrets
 import socket
 import sqlite3
+import sys
 import time
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
@@ -28,6 +29,11 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BUSY_TIMEOUT_MS = 5000
+# aiosqlite runs each statement on its own thread, which then needs the GIL to hand the result
+# back; while the event loop's thread is busy (reading a complaint, building a card) it waits
+# for the interpreter's switch interval, 5 ms by default: longer than the statement and the
+# rest of the update together. A shorter interval lets the result through sooner.
+SWITCH_INTERVAL_S = 0.0005
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 _MIGRATION_MARKER = re.compile(r"^--\s*gridbot:(.*)$")
 
@@ -137,6 +143,11 @@ class Database:
         self.path = str(path)
         self.busy_timeout_ms = busy_timeout_ms
         self._conn: aiosqlite.Connection | None = None
+        # The same SQLite connection, for the statements of a transaction that run on the
+        # event loop's thread (see `_here`).
+        self._raw: sqlite3.Connection | None = None
+        self._inline_ok = False
+        self._inline = False
         self._tx_lock = asyncio.Lock()
         self._tx_owner: asyncio.Task[Any] | None = None
         self._savepoints = 0
@@ -158,8 +169,18 @@ class Database:
                     f"cannot create the folder {folder} of database {self.path}: "
                     f"{exc.strerror or exc}"
                 ) from None
+        if sys.getswitchinterval() > SWITCH_INTERVAL_S:
+            sys.setswitchinterval(SWITCH_INTERVAL_S)
+
+        def connector() -> sqlite3.Connection:
+            # Made on aiosqlite's thread; used from the loop's thread too, never at once (the
+            # transaction lock and aiosqlite's one queue keep the two apart, see `_here`).
+            raw = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._raw = raw
+            return raw
+
         try:
-            conn = await aiosqlite.connect(self.path, isolation_level=None)
+            conn = await aiosqlite.Connection(connector, 64)
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open database {self.path}: {exc}") from exc
         self._conn = conn
@@ -167,7 +188,10 @@ class Database:
         try:
             await conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
             await conn.execute("PRAGMA foreign_keys = ON")
-            await conn.execute("PRAGMA journal_mode = WAL")
+            mode = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+            # In WAL mode a transaction that holds the write lock never waits for another
+            # process again until COMMIT (rollback-journal mode may, when it spills its cache).
+            self._inline_ok = str(next(iter(mode))[0]).lower() in ("wal", "memory")
             await conn.execute("PRAGMA synchronous = NORMAL")
             if migrate:
                 await self.migrate()
@@ -179,6 +203,7 @@ class Database:
         """Close the connection; safe to call twice."""
         if self._conn is not None:
             conn, self._conn = self._conn, None
+            self._raw, self._inline = None, False
             await conn.close()
 
     async def __aenter__(self) -> Database:
@@ -304,12 +329,16 @@ class Database:
                 except sqlite3.Error as exc:
                     _raise_known(exc)
                     raise
+                self._inline = self._inline_ok
                 try:
                     yield self
                 except BaseException:
+                    self._inline = False
                     await self._rollback()
                     raise
                 else:
+                    # COMMIT on aiosqlite's thread: it may checkpoint the WAL (disk work).
+                    self._inline = False
                     try:
                         await self.conn.execute("COMMIT")
                     except sqlite3.Error as exc:
@@ -317,6 +346,7 @@ class Database:
                         _raise_known(exc)
                         raise
             finally:
+                self._inline = False
                 self._tx_owner = None
 
     async def _rollback(self) -> None:
@@ -325,8 +355,12 @@ class Database:
             await self.conn.execute("ROLLBACK")
 
     async def _statement(self, sql: str) -> None:
+        raw = self._here()
         try:
-            await self.conn.execute(sql)
+            if raw is not None:
+                raw.execute(sql)
+            else:
+                await self.conn.execute(sql)
         except sqlite3.Error as exc:
             _raise_known(exc)
             raise
@@ -343,11 +377,34 @@ class Database:
             return contextlib.nullcontext()
         return self._tx_lock
 
+    def _here(self) -> sqlite3.Connection | None:
+        """The connection, when the statement may run on the loop's thread instead of a hop.
+
+        Inside this task's transaction (after BEGIN IMMEDIATE took the write lock, in WAL mode)
+        a statement never waits for another process, and runs in microseconds: a hop to
+        aiosqlite's thread and back costs more than the statement. Nothing else uses the
+        connection meanwhile: other tasks wait for the transaction lock, and aiosqlite's queue
+        was empty when BEGIN (queued behind anything sent before) came back.
+        """
+        if self._inline and self._tx_owner is asyncio.current_task():
+            return self._raw
+        return None
+
     # Each call below is one hop to aiosqlite's thread (execute + fetch together), since on a
     # busy path the hops, not SQLite, are what costs: a cursor fetch and close are hops too.
+    # Inside the task's own transaction the statement runs where it is asked (`_here`).
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return the last inserted row id (or 0)."""
+        raw = self._here()
+        if raw is not None:
+            try:
+                cursor = raw.execute(sql, params)
+                row = cursor.execute("SELECT last_insert_rowid()").fetchone()
+            except sqlite3.Error as exc:
+                _raise_known(exc)
+                raise
+            return int(row[0] or 0) if row is not None else 0
         async with await self._guarded():
             try:
                 row = await self.conn.execute_insert(sql, params)
@@ -358,6 +415,13 @@ class Database:
 
     async def execute_rowcount(self, sql: str, params: Params = ()) -> int:
         """Run one statement; return how many rows it changed."""
+        raw = self._here()
+        if raw is not None:
+            try:
+                return int(raw.execute(sql, params).rowcount)
+            except sqlite3.Error as exc:
+                _raise_known(exc)
+                raise
         async with await self._guarded():
             try:
                 cursor = await self.conn.execute(sql, params)
@@ -385,6 +449,14 @@ class Database:
 
     async def executemany(self, sql: str, rows: Iterable[Params]) -> None:
         """Run one statement for many parameter rows."""
+        raw = self._here()
+        if raw is not None:
+            try:
+                raw.executemany(sql, rows)
+            except sqlite3.Error as exc:
+                _raise_known(exc)
+                raise
+            return
         async with await self._guarded():
             try:
                 await self.conn.executemany(sql, rows)
@@ -399,6 +471,13 @@ class Database:
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Return all rows of a query."""
+        raw = self._here()
+        if raw is not None:
+            try:
+                return raw.execute(sql, params).fetchall()
+            except sqlite3.Error as exc:
+                _raise_known(exc)
+                raise
         async with await self._guarded():
             try:
                 rows = await self.conn.execute_fetchall(sql, params)

@@ -33,6 +33,7 @@ LANDED = {
     "0013_conversations.sql": "6efbf813eb825eac541b273cc21066d1ead8ddb3bc01737d24f1f4ef5de8a4ce",
     "0014_delivery.sql": "5a463bc725257b10e7ce2399486528ad559d04584650137c291dd2066ad5d1f1",
     "0015_staff_questions.sql": "b96c5e1a191f42fd21c1a4ebd5edc9c0a8a36021472558ec30508509d104f9a6",
+    "0016_pending_open_index.sql": "5a1af4dc2c0791d65145eccb3d2f429e3488e72066b0817e2d1f66c4ed5040c8",
 }
 
 T0 = "2026-11-20T02:00:00+00:00"
@@ -298,9 +299,13 @@ def _v15(c: sqlite3.Connection) -> None:
     """0015 moves open staff questions into conversations and creates no table: nothing new."""
 
 
+def _v16(c: sqlite3.Connection) -> None:
+    """0016 adds an index only: nothing new to fill."""
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
-    9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15,
+    9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15, 16: _v16,
 }  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from bot import texts
 from bot.context import GridContext
 from bot.handlers import access as gate_access
 from bot.handlers.mapper import Incoming, incoming
-from bot.handlers.sending import Unreachable, drain_outbox, edit, send
+from bot.handlers.sending import Unreachable, edit, send
 from bot.handlers.tickets_out import deliver, refresh_card, tell_admins
 from bot.nlp import NONE, OTHER
 from bot.services import access
@@ -279,7 +279,7 @@ async def respond(
             reply_to=message_id,
         )
     elif outcome.kind == flow.TRIAGE:
-        await drain_outbox(bot, services)  # the group hears nothing; the worker's list grows
+        pass  # the group hears nothing; the worker's list grows (its note is queued)
     elif outcome.kind == flow.IGNORED and chat_id > 0:
         await send(bot, services, chat_id, texts.PRIVATE_NOT_UNDERSTOOD, reply_to=message_id)
 

@@ -62,6 +62,19 @@ def markup(
     return InlineKeyboardMarkup(keyboard) if keyboard else None
 
 
+def keyboard_kwargs(
+    rows: tuple[tuple[Button, ...], ...] | list[list[Button]],
+) -> dict[str, Any] | None:
+    """The inline keyboard as the Bot API's JSON, to pass as `api_kwargs`.
+
+    The same JSON `markup` gives once python-telegram-bot has serialised it, without building
+    (and freezing) a button object per button first: a question with a dozen buttons cost more
+    there than the rest of its delivery.
+    """
+    keyboard = [[{"text": b.text, "callback_data": b.data} for b in row] for row in rows if row]
+    return {"reply_markup": {"inline_keyboard": keyboard}} if keyboard else None
+
+
 class Unreachable(Exception):
     """The person cannot be messaged: Telegram said 403 (never opened the bot, or blocked it)."""
 
@@ -284,9 +297,6 @@ async def _queue(
         existing = await services.outbox.id_of_key(key)
         assert existing is not None
         row_id = existing
-    sender = _BOUND.get(id(services))
-    if sender is not None:
-        sender.wake(chat_id)
     return row_id
 
 
@@ -349,11 +359,11 @@ class OutboxSender:
         self._dispatcher: asyncio.Task[None] | None = None
         self.delivered = 0
         self.failed = 0
-        _BOUND[id(services)] = self
 
     def start(self) -> None:
         """Start delivering."""
         bind(self)
+        self.services.outbox.queued = self.wake
         if self._dispatcher is None:
             self._dispatcher = asyncio.create_task(self._dispatch(), name="gridbot-sender")
         self.wake()
@@ -369,7 +379,8 @@ class OutboxSender:
         self._dispatcher = None
         self._chats.clear()
         unbind(self)
-        _BOUND.pop(id(self.services), None)
+        if self.services.outbox.queued == self.wake:
+            self.services.outbox.queued = None
 
     def wake(self, chat_id: int | None = None) -> None:
         """Look for due messages now: in one chat (a message was queued there), or in all."""
@@ -545,7 +556,7 @@ class OutboxSender:
 
     async def _call(self, chat_id: int, item: OutboxItem) -> int | None:
         m = item.message
-        keyboard = markup(m.buttons)
+        keyboard = keyboard_kwargs(m.buttons)
         parse_mode = ParseMode.HTML if m.html else None
         if m.kind in ("edit", "markup"):
             target = await self._resolve(m.message_id)
@@ -553,7 +564,7 @@ class OutboxSender:
                 raise _TargetLost
             if m.kind == "markup":
                 await self.bot.edit_message_reply_markup(
-                    chat_id=chat_id, message_id=target, reply_markup=keyboard
+                    chat_id=chat_id, message_id=target, api_kwargs=keyboard
                 )
             elif m.caption:
                 await self.bot.edit_message_caption(
@@ -561,7 +572,7 @@ class OutboxSender:
                     message_id=target,
                     caption=m.text,
                     parse_mode=parse_mode,
-                    reply_markup=keyboard,
+                    api_kwargs=keyboard,
                 )
             else:
                 await self.bot.edit_message_text(
@@ -569,7 +580,7 @@ class OutboxSender:
                     chat_id=chat_id,
                     message_id=target,
                     parse_mode=parse_mode,
-                    reply_markup=keyboard,
+                    api_kwargs=keyboard,
                 )
             return target
         reply = _reply(await self._resolve(m.reply_to_message_id))
@@ -585,15 +596,15 @@ class OutboxSender:
                 photo,
                 caption=m.text or None,
                 parse_mode=parse_mode,
-                reply_markup=keyboard,
                 reply_parameters=reply,
                 read_timeout=SEND_TIMEOUT_S,
                 write_timeout=SEND_TIMEOUT_S,
+                api_kwargs=keyboard,
             )
             return int(sent.message_id)
-        extra_markup: ForceReply | InlineKeyboardMarkup | None = keyboard
-        if m.extra.get("force_reply"):
-            extra_markup = ForceReply(selective=True)
+        force_reply = ForceReply(selective=True) if m.extra.get("force_reply") else None
+        if force_reply is not None:
+            keyboard = None
         parts = [m.text] if m.html else split_text(m.text if m.text.strip() else "…")
         message_id: int | None = None
         for index, part in enumerate(parts):
@@ -602,10 +613,11 @@ class OutboxSender:
                 chat_id,
                 part,
                 parse_mode=parse_mode,
-                reply_markup=extra_markup if last else None,
+                reply_markup=force_reply if last else None,
                 reply_parameters=reply if index == 0 else None,
                 read_timeout=SEND_TIMEOUT_S,
                 write_timeout=SEND_TIMEOUT_S,
+                api_kwargs=keyboard if last else None,
             )
             message_id = int(sent.message_id)
         return message_id
