@@ -26,7 +26,7 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """What to send: text (or a photo with caption) with optional buttons and a reply target."""
+    """What to send: text, or a photo or file with its caption; buttons and a reply target."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
@@ -40,10 +40,13 @@ class OutgoingMessage:
     html: bool = False
     photo_id: str | None = None  # a photo Telegram already has (file_id)
     caption: bool = False  # an edit of a photo's caption
+    document: bytes | None = None  # a file (sendDocument) named `filename`; text: its caption
+    filename: str | None = None
 
     def to_json(self) -> str:
         data = asdict(self)
         data["photo_png"] = self.photo_png.hex() if self.photo_png is not None else None
+        data["document"] = self.document.hex() if self.document is not None else None
         # The delivery fields are written only when set: a plain message keeps the JSON that
         # bulk writers (storage.tickets.message_json) produce.
         for name, default in _DELIVERY_DEFAULTS.items():
@@ -56,6 +59,7 @@ class OutgoingMessage:
         data = json.loads(raw)
         buttons = tuple(tuple(Button(**b) for b in row) for row in data.get("buttons", ()))
         photo = data.get("photo_png")
+        document = data.get("document")
         return cls(
             text=data["text"],
             buttons=buttons,
@@ -69,6 +73,8 @@ class OutgoingMessage:
             html=bool(data.get("html", False)),
             photo_id=data.get("photo_id"),
             caption=bool(data.get("caption", False)),
+            document=bytes.fromhex(document) if document is not None else None,
+            filename=data.get("filename"),
         )
 
 
@@ -78,6 +84,8 @@ _DELIVERY_DEFAULTS: dict[str, Any] = {
     "html": False,
     "photo_id": None,
     "caption": False,
+    "document": None,
+    "filename": None,
 }
 
 

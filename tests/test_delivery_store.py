@@ -111,3 +111,14 @@ async def test_a_second_instance_is_refused_until_the_first_releases(db: Store) 
     again = await InstanceLock.acquire(db)
     await again.release()
     assert await _kv(db, InstanceLock.KEY) is None
+
+
+async def test_a_file_is_stored_whole_and_a_plain_message_keeps_its_json(db: Store) -> None:
+    outbox = OutboxRepository(db)
+    body = "我的数据 {}".encode() + bytes(range(256))
+    message = OutgoingMessage("", private=True, document=body, filename="我的数据.json")
+    assert OutgoingMessage.from_json(message.to_json()) == message
+    assert "document" not in OutgoingMessage("一条消息").to_json()  # what bulk writers produce
+    await outbox.enqueue(7, message, NOW)
+    taken = await outbox.next_for_chat(7, NOW)
+    assert taken is not None and taken.message == message

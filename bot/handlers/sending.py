@@ -22,7 +22,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -214,13 +220,16 @@ async def send(
     html: bool = False,
     photo: str | bytes | None = None,
     video: str | None = None,
+    document: tuple[bytes, str] | None = None,
     force_reply: bool = False,
     after: int | None = None,
     key: str | None = None,
     purpose: str = "",
     extra: dict[str, Any] | None = None,
 ) -> Sent:
-    """Queue a message (split at 4096 when sent) or a photo; raise Unreachable after a 403.
+    """Queue a message (split at 4096 when sent), a photo or a file (its bytes and name).
+
+    Raise Unreachable after a 403.
 
     `after` is the placeholder of a message in another chat that must be settled first (the
     reporter's reply waits for the worker's card, so it names who really has the ticket).
@@ -228,7 +237,7 @@ async def send(
     chat_id = await services.state.resolve_chat(chat_id)
     if chat_id > 0 and not await services.state.is_reachable(chat_id):
         raise Unreachable(chat_id)
-    is_photo = photo is not None
+    has_caption = photo is not None or document is not None
     details = dict(extra or {})
     if video is not None:
         details["video_id"] = video
@@ -237,7 +246,7 @@ async def send(
     if after is not None and after < 0:
         details["after"] = -after
     message = OutgoingMessage(
-        text=_fitted(text, html=html, caption=is_photo),
+        text=_fitted(text, html=html, caption=has_caption),
         buttons=tuple(tuple(row) for row in buttons if row),
         reply_to_message_id=reply_to,
         photo_png=photo if isinstance(photo, bytes) else None,
@@ -246,6 +255,8 @@ async def send(
         extra=details,
         html=html,
         photo_id=photo if isinstance(photo, str) else None,
+        document=document[0] if document is not None else None,
+        filename=document[1] if document is not None else None,
     )
     return Sent(chat_id, -await _queue(services, chat_id, message, key))
 
@@ -432,6 +443,7 @@ class OutboxSender:
                     )
                     if item is None:
                         return
+                    crash_point("taken")  # marked in flight, Telegram not called yet
                     self._again.discard(chat_id)
                     await self.deliver(item)
                     self._settle()
@@ -583,6 +595,18 @@ class OutboxSender:
             sent = await self.bot.send_photo(
                 chat_id,
                 photo,
+                caption=m.text or None,
+                parse_mode=parse_mode,
+                reply_markup=keyboard,
+                reply_parameters=reply,
+                read_timeout=SEND_TIMEOUT_S,
+                write_timeout=SEND_TIMEOUT_S,
+            )
+            return int(sent.message_id)
+        if m.document is not None:
+            sent = await self.bot.send_document(
+                chat_id,
+                InputFile(m.document, filename=m.filename or "file"),
                 caption=m.text or None,
                 parse_mode=parse_mode,
                 reply_markup=keyboard,
