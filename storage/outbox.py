@@ -265,6 +265,14 @@ class OutboxRepository:
         )
         return [(int(r[0]), OutgoingMessage.from_json(r[1])) for r in rows]
 
+    async def knows_message(self, chat_id: int, message_id: int) -> bool:
+        """Tell whether a message of a chat is one the outbox recorded sending (or changing)."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM outbox WHERE chat_id = ? AND message_id = ? LIMIT 1",
+            (chat_id, message_id),
+        )
+        return found is not None
+
     async def mark_failed(self, item_id: int, error: str, *, final: bool) -> None:
         """Count a failed attempt; a final failure stops retries."""
         await self.db.execute(

@@ -90,6 +90,9 @@ async def test_a_message_taken_twice_is_known_as_possibly_sent(db: Store) -> Non
     await outbox.mark_sent(first, NOW, 501)
     assert await outbox.delivered_id(first) == ("sent", 501)
     assert [m for m, _ in await outbox.resent_with_buttons(7)] == [501]
+    # 501 is live; a copy Telegram got from the interrupted try has an id the outbox never saw.
+    assert await outbox.knows_message(7, 501) and not await outbox.knows_message(7, 500)
+    assert not await outbox.knows_message(9, 501)
 
     taken = await outbox.next_for_chat(7, NOW)
     assert taken is not None and taken.id == second and not taken.in_flight

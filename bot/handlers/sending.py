@@ -684,15 +684,19 @@ async def duplicate_press(bot: ExtBot[None], chat_id: int, message_id: int, data
     """Tell whether a pressed button sits on an older copy of a message sent again after a crash.
 
     Such a copy is made harmless at the press: its buttons are taken away and it points to the
-    live message.
+    live message. A message the outbox recorded is live, even when its buttons are the same as
+    a resent one's (a second rating request for a reopened ticket).
     """
     sender = _BOUND.get(id(bot))
     if sender is None:
         return False
-    for live_id, message in await sender.services.outbox.resent_with_buttons(chat_id):
+    outbox = sender.services.outbox
+    for live_id, message in await outbox.resent_with_buttons(chat_id):
         if live_id == message_id:
             continue
         if any(b.data == data for row in message.buttons for b in row):
+            if await outbox.knows_message(chat_id, message_id):
+                return False
             with contextlib.suppress(TelegramError):
                 await bot.edit_message_reply_markup(
                     chat_id=chat_id, message_id=message_id, reply_markup=None
