@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from datetime import UTC, datetime, timedelta
 
 from telegram import BotCommand
 from telegram.ext import (
@@ -22,7 +23,7 @@ from bot.handlers.sending import OutboxSender, SenderSettings
 from bot.handlers.tickets_out import tell_admins
 from bot.poller import DurablePoller
 from bot.services.bootstrap import build_services
-from bot.services.clock import Clock
+from bot.services.clock import Clock, ShiftedClock
 from bot.settings import Settings, quiet_libraries
 from storage import open_database
 from storage.db import InstanceLock
@@ -89,6 +90,12 @@ def build_application(
         builder = builder.get_updates_proxy(settings.proxy.get())
     app: GridApp = builder.build()  # type: ignore[assignment]
     app.bot_data.settings = settings
+    if clock is None and settings.clock_shift_s:
+        log.warning(
+            "the clock runs %.0f minutes ahead (GRIDBOT_TEST_CLOCK_SHIFT_MINUTES): tests only",
+            settings.clock_shift_s / 60.0,
+        )
+        clock = ShiftedClock(datetime.now(UTC) + timedelta(seconds=settings.clock_shift_s))
     if clock is not None:
         app.bot_data.clock = clock
     register_handlers(app)

@@ -91,6 +91,9 @@ class Settings:
     send_retry_s: float = 6 * 3600.0  # how long a transient delivery failure is retried
     send_backoff_s: float = 0.5  # the first wait before a retry (doubling, with jitter)
     proxy: Secret | None = None  # may hold a password, so it never shows itself
+    # Tests only (GRIDBOT_TEST_CLOCK_SHIFT_MINUTES): the bot's clock runs this far ahead of the
+    # real one, so a test can let a deadline pass in a real process. Never set in production.
+    clock_shift_s: float = 0.0
 
     @property
     def tz_name(self) -> str:
@@ -226,6 +229,9 @@ def load_settings(
     send_retry_s = _positive(env, "GRIDBOT_SEND_RETRY_HOURS", 6.0) * 3600.0
     send_backoff_s = _positive(env, "GRIDBOT_SEND_BACKOFF_S", 0.5)
     proxy = check_proxy(env.get("GRIDBOT_PROXY", ""))
+    clock_shift_s = 0.0
+    if env.get("GRIDBOT_TEST_CLOCK_SHIFT_MINUTES", "").strip():
+        clock_shift_s = _positive(env, "GRIDBOT_TEST_CLOCK_SHIFT_MINUTES", 0.0) * 60.0
 
     return Settings(
         token=token,
@@ -240,6 +246,7 @@ def load_settings(
         send_retry_s=send_retry_s,
         send_backoff_s=send_backoff_s,
         proxy=proxy,
+        clock_shift_s=clock_shift_s,
     )
 
 

@@ -29,7 +29,7 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class OutgoingMessage:
-    """What to send: text (or a photo with caption) with optional buttons and a reply target."""
+    """What to send: text, or a photo or file with its caption; buttons and a reply target."""
 
     text: str
     buttons: tuple[tuple[Button, ...], ...] = ()
@@ -43,6 +43,8 @@ class OutgoingMessage:
     html: bool = False
     photo_id: str | None = None  # a photo Telegram already has (file_id)
     caption: bool = False  # an edit of a photo's caption
+    document: bytes | None = None  # a file (sendDocument) named `filename`; text: its caption
+    filename: str | None = None
 
     def to_json(self) -> str:
         # By hand, not dataclasses.asdict (its deep copies were a tenth of an update's time);
@@ -61,7 +63,7 @@ class OutgoingMessage:
         for name, default in _DELIVERY_DEFAULTS.items():
             value = getattr(self, name)
             if value != default:
-                data[name] = value
+                data[name] = value.hex() if isinstance(value, bytes) else value
         return _JSON.encode(data)
 
     @classmethod
@@ -69,6 +71,7 @@ class OutgoingMessage:
         data = json.loads(raw)
         buttons = tuple(tuple(Button(**b) for b in row) for row in data.get("buttons", ()))
         photo = data.get("photo_png")
+        document = data.get("document")
         return cls(
             text=data["text"],
             buttons=buttons,
@@ -82,6 +85,8 @@ class OutgoingMessage:
             html=bool(data.get("html", False)),
             photo_id=data.get("photo_id"),
             caption=bool(data.get("caption", False)),
+            document=bytes.fromhex(document) if document is not None else None,
+            filename=data.get("filename"),
         )
 
 
@@ -91,6 +96,8 @@ _DELIVERY_DEFAULTS: dict[str, Any] = {
     "html": False,
     "photo_id": None,
     "caption": False,
+    "document": None,
+    "filename": None,
 }
 
 
@@ -276,6 +283,14 @@ class OutboxRepository:
             (chat_id,),
         )
         return [(int(r[0]), OutgoingMessage.from_json(r[1])) for r in rows]
+
+    async def knows_message(self, chat_id: int, message_id: int) -> bool:
+        """Tell whether a message of a chat is one the outbox recorded sending (or changing)."""
+        found = await self.db.fetchval(
+            "SELECT 1 FROM outbox WHERE chat_id = ? AND message_id = ? LIMIT 1",
+            (chat_id, message_id),
+        )
+        return found is not None
 
     async def mark_failed(self, item_id: int, error: str, *, final: bool) -> None:
         """Count a failed attempt; a final failure stops retries."""

@@ -70,6 +70,28 @@ async def test_a_storm_of_502s_delays_the_card_and_the_reply_but_loses_neither(
             assert "failed" not in await outbox_states(bot)
 
 
+async def test_the_data_export_is_a_file_from_the_outbox_that_survives_a_storm(
+    tmp_path: Path,
+) -> None:
+    """/mydata's file goes out like every message: after the summary, retried, once."""
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with running_bot(emu, tmp_path) as bot:
+            await open_privates(emu, RESIDENT)
+            emu.fail_next("sendDocument", 502, "Bad Gateway", times=2)
+            await emu.send_text(RESIDENT, RESIDENT, "/mydata")
+            file = await emu.wait_for(RESIDENT, lambda m: m.document is not None, timeout=30)
+            await bot.idle()
+            [summary] = [m for m in emu.sent(RESIDENT) if texts.MYDATA_HEAD in m.text]
+            assert summary.message_id < file.message_id
+            assert [m for m in emu.sent(RESIDENT) if m.document is not None] == [file]
+            assert file.document is not None
+            assert file.document["file_name"] == texts.MYDATA_FILENAME
+            assert b'"exported_at"' in emu.file_bytes(file.document["file_id"])
+            assert emu.stats.errors[502] == 2
+            assert "failed" not in await outbox_states(bot)
+
+
 async def test_four_429s_in_a_row_are_waited_out(tmp_path: Path) -> None:
     async with Emulator(privacy_mode=False) as emu:
         populate(emu)

@@ -172,15 +172,16 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
             assert (await emu.wait_for(GROUP)).text == texts.MYDATA_PRIVATE_ONLY
             before = len(emu.sent(RESIDENT))
             await emu.send_text(RESIDENT, RESIDENT, "/mydata")
-            # The file is sent from the handler, the summary from the outbox once the update
-            # commits: the file may arrive first.
             summary = await emu.wait_for(
                 RESIDENT, lambda m: texts.MYDATA_HEAD in m.text, after=before
             )
             # 2 corrections and the example rule ticket_confirmed = 2 for the closed ticket
             assert "您反映的问题：2 件" in summary.text and "积分记录：3 条" in summary.text
+            # Both go through the outbox, in order: the summary, then the file.
             document = await emu.wait_for(RESIDENT, lambda m: m.document is not None)
             assert document.document is not None
+            assert document.message_id > summary.message_id
+            assert document.document["file_name"] == texts.MYDATA_FILENAME
             stored = json.loads(emu.file_bytes(document.document["file_id"]))
             assert [t["number"] for t in stored["reported"]] == [1, 2]
             assert PHONE in stored["reported"][0]["text"]  # their own data, in full, to them
@@ -217,8 +218,6 @@ async def test_mydata_shows_and_sends_everything_and_forget_erases_it(
 
             before = len(emu.sent(RESIDENT))
             await emu.send_text(RESIDENT, RESIDENT, "/mydata")
-            # The file is sent from the handler, the summary from the outbox once the update
-            # commits: the file may arrive first.
             summary = await emu.wait_for(
                 RESIDENT, lambda m: texts.MYDATA_HEAD in m.text, after=before
             )

@@ -90,6 +90,9 @@ async def test_a_message_taken_twice_is_known_as_possibly_sent(db: Store) -> Non
     await outbox.mark_sent(first, NOW, 501)
     assert await outbox.delivered_id(first) == ("sent", 501)
     assert [m for m, _ in await outbox.resent_with_buttons(7)] == [501]
+    # 501 is live; a copy Telegram got from the interrupted try has an id the outbox never saw.
+    assert await outbox.knows_message(7, 501) and not await outbox.knows_message(7, 500)
+    assert not await outbox.knows_message(9, 501)
 
     taken = await outbox.next_for_chat(7, NOW)
     assert taken is not None and taken.id == second and not taken.in_flight
@@ -111,3 +114,14 @@ async def test_a_second_instance_is_refused_until_the_first_releases(db: Store) 
     again = await InstanceLock.acquire(db)
     await again.release()
     assert await _kv(db, InstanceLock.KEY) is None
+
+
+async def test_a_file_is_stored_whole_and_a_plain_message_keeps_its_json(db: Store) -> None:
+    outbox = OutboxRepository(db)
+    body = "我的数据 {}".encode() + bytes(range(256))
+    message = OutgoingMessage("", private=True, document=body, filename="我的数据.json")
+    assert OutgoingMessage.from_json(message.to_json()) == message
+    assert "document" not in OutgoingMessage("一条消息").to_json()  # what bulk writers produce
+    await outbox.enqueue(7, message, NOW)
+    taken = await outbox.next_for_chat(7, NOW)
+    assert taken is not None and taken.message == message

@@ -29,6 +29,12 @@ def test_defaults(tmp_path: Path) -> None:
     assert settings.api_base_url == DEFAULT_API_BASE_URL
     assert settings.db_path == "data/gridbot.sqlite3"
     assert settings.config["community"]["name"] == "测试社区"
+    assert settings.clock_shift_s == 0.0  # the real clock unless a test shifts it
+
+
+def test_a_test_may_run_the_clock_ahead(tmp_path: Path) -> None:
+    settings = load_settings(env(tmp_path, GRIDBOT_TEST_CLOCK_SHIFT_MINUTES="50"))
+    assert settings.clock_shift_s == 3000.0
 
 
 def test_token_never_in_repr_or_str(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -53,6 +59,7 @@ def test_token_never_in_repr_or_str(tmp_path: Path, caplog: pytest.LogCaptureFix
         ("GRIDBOT_API_BASE_URL", "ftp://x", "GRIDBOT_API_BASE_URL"),
         ("GRIDBOT_CONFIG", "/nonexistent/c.toml", "GRIDBOT_CONFIG"),
         ("GRIDBOT_DB", "  ", "GRIDBOT_DB"),
+        ("GRIDBOT_TEST_CLOCK_SHIFT_MINUTES", "-5", "GRIDBOT_TEST_CLOCK_SHIFT_MINUTES"),
     ],
 )
 def test_bad_values_name_the_setting(tmp_path: Path, key: str, value: str, named: str) -> None:

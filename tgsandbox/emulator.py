@@ -145,9 +145,18 @@ class Emulator(People):
         fault = Fault(ApiError(error_code, description, parameters), times, chat_id)
         self.world.faults.fail_next(_canonical(method), fault)
 
-    def set_delay(self, method: str, seconds: float) -> None:
-        """Answer a method slowly: wait `seconds` before the call takes effect (0 clears)."""
-        self.world.faults.set_delay(_canonical(method), seconds)
+    def set_delay(self, method: str, seconds: float, *, answer_only: bool = False) -> None:
+        """Answer a method slowly: wait `seconds` before the call takes effect (0 clears).
+
+        With `answer_only` the call takes effect at once and only its answer waits: a bot
+        killed meanwhile did send the message but never heard so (`answers_held` counts them).
+        """
+        self.world.faults.set_delay(_canonical(method), seconds, answer_only=answer_only)
+
+    @property
+    def answers_held(self) -> int:
+        """How many calls took effect and then had their answer held (set_delay answer_only)."""
+        return self.world.faults.answers_held
 
     def set_rate_limits(
         self, on: bool = True, *, per_second: int = 30, per_group_per_minute: int = 20

@@ -1,7 +1,9 @@
 """Telegram misbehaving on purpose: errors, slow answers and send limits a test switches on.
 
 A fault takes effect before the method does, so a failed call changes nothing (as on
-Telegram). ``Emulator.fail_next``, ``set_delay`` and ``set_rate_limits`` are the tests' handles.
+Telegram). A delay holds the call before it takes effect, or (``answer_only``) after: the message
+is sent and only Telegram's answer is late, the moment a bot killed mid-send cannot know about.
+``Emulator.fail_next``, ``set_delay`` and ``set_rate_limits`` are the tests' handles.
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ class Faults:
     def __init__(self) -> None:
         self._faults: dict[str, list[Fault]] = {}
         self._delays: dict[str, float] = {}
+        self._late_answers: dict[str, float] = {}
+        self.answers_held = 0  # calls that took effect and whose answer was then held
         self._rate_limits = False
         self._per_second = 30
         self._per_group_minute = 20
@@ -42,12 +46,13 @@ class Faults:
         """Queue a fault for a method (canonical name)."""
         self._faults.setdefault(method, []).append(fault)
 
-    def set_delay(self, method: str, seconds: float) -> None:
-        """Answer a method slowly (0 clears)."""
+    def set_delay(self, method: str, seconds: float, *, answer_only: bool = False) -> None:
+        """Answer a method slowly (0 clears): before it takes effect, or only its answer."""
+        delays = self._late_answers if answer_only else self._delays
         if seconds > 0:
-            self._delays[method] = seconds
+            delays[method] = seconds
         else:
-            self._delays.pop(method, None)
+            delays.pop(method, None)
 
     def set_rate_limits(self, on: bool, per_second: int, per_group_per_minute: int) -> None:
         """Enforce Telegram's send limits or switch them off."""
@@ -62,6 +67,10 @@ class Faults:
     def delay(self, method: str) -> float:
         """Return how long a call of this method waits before it takes effect."""
         return self._delays.get(method, 0.0)
+
+    def late_answer(self, method: str) -> float:
+        """Return how long the answer of a call that took effect is held back."""
+        return self._late_answers.get(method, 0.0)
 
     def raise_fault(self, method: str, params: Params) -> None:
         """Raise the first queued fault that applies to this call, using it up."""

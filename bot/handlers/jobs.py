@@ -34,6 +34,8 @@ async def sweep_job(context: GridContext) -> None:
     """Run the deadline and escalation sweep, then send what it queued."""
     services = context.bot_data.require_services()
     result = await services.escalation.run()
+    if result.steps:
+        crash_point("job")  # the steps committed, their messages not sent yet
     await services.triage.digest_overdue()  # possible problems nobody handled: staff only
     for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
         await refresh_card(context.bot, services, await services.tickets.get(ticket_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from telegram import InputFile, Update
+from telegram import Update
 from telegram.ext import BaseHandler, CallbackQueryHandler, CommandHandler
 
 from bot import texts
@@ -61,7 +61,8 @@ async def on_mydata(update: Update, context: GridContext) -> None:
     lines.append(texts.MYDATA_RETENTION.format(days=config.keep_closed_tickets.days))
     await send(context.bot, services, msg.chat_id, "\n".join(lines))
     body = export_file(data, when=services.clock.now())
-    await context.bot.send_document(msg.chat_id, InputFile(body, filename=texts.MYDATA_FILENAME))
+    # Through the outbox like every message: sent once the update commits, after the summary.
+    await send(context.bot, services, msg.chat_id, "", document=(body, texts.MYDATA_FILENAME))
 
 
 async def on_forget(update: Update, context: GridContext) -> None:

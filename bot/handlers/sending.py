@@ -22,7 +22,13 @@ from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from telegram import ForceReply, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
+from telegram import (
+    ForceReply,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    InputFile,
+    ReplyParameters,
+)
 from telegram.constants import ParseMode
 from telegram.error import (
     BadRequest,
@@ -227,13 +233,16 @@ async def send(
     html: bool = False,
     photo: str | bytes | None = None,
     video: str | None = None,
+    document: tuple[bytes, str] | None = None,
     force_reply: bool = False,
     after: int | None = None,
     key: str | None = None,
     purpose: str = "",
     extra: dict[str, Any] | None = None,
 ) -> Sent:
-    """Queue a message (split at 4096 when sent) or a photo; raise Unreachable after a 403.
+    """Queue a message (split at 4096 when sent), a photo or a file (its bytes and name).
+
+    Raise Unreachable after a 403.
 
     `after` is the placeholder of a message in another chat that must be settled first (the
     reporter's reply waits for the worker's card, so it names who really has the ticket).
@@ -241,7 +250,7 @@ async def send(
     chat_id = await services.state.resolve_chat(chat_id)
     if chat_id > 0 and not await services.state.is_reachable(chat_id):
         raise Unreachable(chat_id)
-    is_photo = photo is not None
+    has_caption = photo is not None or document is not None
     details = dict(extra or {})
     if video is not None:
         details["video_id"] = video
@@ -250,7 +259,7 @@ async def send(
     if after is not None and after < 0:
         details["after"] = -after
     message = OutgoingMessage(
-        text=_fitted(text, html=html, caption=is_photo),
+        text=_fitted(text, html=html, caption=has_caption),
         buttons=tuple(tuple(row) for row in buttons if row),
         reply_to_message_id=reply_to,
         photo_png=photo if isinstance(photo, bytes) else None,
@@ -259,6 +268,8 @@ async def send(
         extra=details,
         html=html,
         photo_id=photo if isinstance(photo, str) else None,
+        document=document[0] if document is not None else None,
+        filename=document[1] if document is not None else None,
     )
     return Sent(chat_id, -await _queue(services, chat_id, message, key))
 
@@ -443,6 +454,7 @@ class OutboxSender:
                     )
                     if item is None:
                         return
+                    crash_point("taken")  # marked in flight, Telegram not called yet
                     self._again.discard(chat_id)
                     await self.deliver(item)
                     self._settle()
@@ -602,6 +614,18 @@ class OutboxSender:
                 api_kwargs=keyboard,
             )
             return int(sent.message_id)
+        if m.document is not None:
+            sent = await self.bot.send_document(
+                chat_id,
+                InputFile(m.document, filename=m.filename or "file"),
+                caption=m.text or None,
+                parse_mode=parse_mode,
+                reply_parameters=reply,
+                read_timeout=SEND_TIMEOUT_S,
+                write_timeout=SEND_TIMEOUT_S,
+                api_kwargs=keyboard,
+            )
+            return int(sent.message_id)
         force_reply = ForceReply(selective=True) if m.extra.get("force_reply") else None
         if force_reply is not None:
             keyboard = None
@@ -672,15 +696,19 @@ async def duplicate_press(bot: ExtBot[None], chat_id: int, message_id: int, data
     """Tell whether a pressed button sits on an older copy of a message sent again after a crash.
 
     Such a copy is made harmless at the press: its buttons are taken away and it points to the
-    live message.
+    live message. A message the outbox recorded is live, even when its buttons are the same as
+    a resent one's (a second rating request for a reopened ticket).
     """
     sender = _BOUND.get(id(bot))
     if sender is None:
         return False
-    for live_id, message in await sender.services.outbox.resent_with_buttons(chat_id):
+    outbox = sender.services.outbox
+    for live_id, message in await outbox.resent_with_buttons(chat_id):
         if live_id == message_id:
             continue
         if any(b.data == data for row in message.buttons for b in row):
+            if await outbox.knows_message(chat_id, message_id):
+                return False
             with contextlib.suppress(TelegramError):
                 await bot.edit_message_reply_markup(
                     chat_id=chat_id, message_id=message_id, reply_markup=None

@@ -6,13 +6,8 @@ import io
 from collections.abc import Sequence
 from functools import lru_cache
 
-import matplotlib
-
-matplotlib.use("Agg")  # a server has no display; keeps any later pyplot import headless
-
-from matplotlib import font_manager
-from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
+# matplotlib is imported when the first chart is drawn (once a month), not at start-up: it
+# would add half a second to every start of the bot.
 
 # Fonts that carry Chinese glyphs, in order of preference; the first one installed is used.
 _CJK_FAMILIES = (
@@ -32,6 +27,8 @@ _CJK_FAMILIES = (
 @lru_cache(maxsize=1)
 def cjk_font() -> str | None:
     """Return an installed font family that can draw Chinese, or None."""
+    from matplotlib import font_manager
+
     installed = {f.name for f in font_manager.fontManager.ttflist}
     return next((family for family in _CJK_FAMILIES if family in installed), None)
 
@@ -50,6 +47,12 @@ def bar_chart(
     """
     if len(labels) != len(values):
         raise ValueError("labels and values differ in length")
+    import matplotlib
+
+    matplotlib.use("Agg")  # a server has no display; keeps any later pyplot import headless
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
     font = cjk_font()
     if font is None:
         labels = list(fallback_labels) if fallback_labels is not None else list(labels)

@@ -4,7 +4,8 @@ Each method is a function ``(world, params) -> result`` in the module of its kin
 ``updates`` (getUpdates, webhook), ``messages`` (send*), ``edits`` (edit*, delete, button
 answers), ``chats`` (chats and members), ``files`` (getFile), ``profile`` (getMe, commands).
 ``BotApi.call`` is what the HTTP layer and the offline request both use: it records the call,
-applies a delay or fault a test asked for, runs the method and returns Telegram's answer.
+applies a delay or fault a test asked for, runs the method and returns Telegram's answer
+(held back, when a test asked for a late answer).
 """
 
 from __future__ import annotations
@@ -104,6 +105,13 @@ class BotApi:
                     raise ApiError(502, "Bad Gateway")
             world.faults.raise_fault(name, params)
             result = await METHODS[name](world, params)
+            late = world.faults.late_answer(name)
+            if late:
+                # Done, but the answer is held: a bot killed meanwhile never learns it was sent.
+                world.faults.answers_held += 1
+                world.activity.fire()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(world.stopping.wait(), late)
         except ApiError as error:
             world.stats.errors[error.error_code] += 1
             return error.error_code, error.payload()
