@@ -630,12 +630,20 @@ class TicketRepository:
         The same rows as add_events with actor_id None and actor_role 'system'.
         """
         stamp = iso(at)
-        encode = _JSON_SORTED.encode
         await _insert_rows(
             self.db,
             _EVENT_INSERT_HEAD,
             [
-                (ticket_id, stamp, None, "system", kind, before, after, encode(detail))
+                (
+                    ticket_id,
+                    stamp,
+                    None,
+                    "system",
+                    kind,
+                    before,
+                    after,
+                    _flat_json(detail, sort=True),
+                )
                 for ticket_id, kind, before, after, detail in events
             ],
         )
@@ -1221,16 +1229,39 @@ def _payload(
             ', "buttons": ',
             _JSON.encode(_buttons(buttons)) if buttons else "[]",
             ', "reply_to_message_id": ',
-            "null" if reply_to is None else _JSON.encode(reply_to),
+            "null"
+            if reply_to is None
+            else str(reply_to)
+            if type(reply_to) is int
+            else _JSON.encode(reply_to),
             ', "photo_png": null, "private": ',
             "true" if private else "false",
             ', "purpose": ',
             _encode_text(purpose),
             ', "extra": ',
-            _JSON.encode(extra),
+            _flat_json(extra),
             "}",
         )
     )
+
+
+def _flat_json(value: dict[str, Any], *, sort: bool = False) -> str:
+    """_JSON (or _JSON_SORTED) .encode of a dict of short scalars (a message's extra, an event's
+    detail), without the encoder's set-up on every call."""
+    encoder = _JSON_SORTED if sort else _JSON
+    parts: list[tuple[str, str]] = []
+    for key, item in value.items():
+        if type(key) is not str:
+            return encoder.encode(value)
+        if type(item) is int:
+            parts.append((key, f"{_encode_text(key)}: {item}"))
+        elif type(item) is str:
+            parts.append((key, f"{_encode_text(key)}: {_encode_text(item)}"))
+        else:  # anything else (None, bool, float, nested) as the encoder writes it
+            return encoder.encode(value)
+    if sort:
+        parts.sort()  # by key: keys are unique, so the encoded parts are never compared
+    return "{" + ", ".join(part for _, part in parts) + "}"
 
 
 def _memo(convert: Callable[[_K], _V]) -> Callable[[_K], _V]:

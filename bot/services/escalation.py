@@ -252,6 +252,7 @@ class EscalationSweep:
         self.quiet_hours = quiet_hours
         self._quiet_by_chat = quiet_by_chat
         self._contacts = contacts
+        self._handlers = self._handler_table()
 
     async def run(self) -> SweepResult:
         """Take every step that is due now; return what was done."""
@@ -339,8 +340,7 @@ class EscalationSweep:
         handler = self._handlers[due.step]
         batch.finished.append((due.step_id, handler(due, batch)))
 
-    @property
-    def _handlers(self) -> dict[str, Callable[[DueStep, _Batch], str]]:
+    def _handler_table(self) -> dict[str, Callable[[DueStep, _Batch], str]]:
         return {
             "remind": self._remind,
             "office": self._office,
