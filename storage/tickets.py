@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple, TypeVar
 
-from storage.outbox import OutgoingMessage
+from storage.outbox import Button, OutgoingMessage
 from storage.store import Row, Store
 
 # json.dumps with options builds a new encoder per call; the sweep encodes thousands at once.
 _JSON = json.JSONEncoder(ensure_ascii=False)
 _JSON_SORTED = json.JSONEncoder(ensure_ascii=False, sort_keys=True)
+
+
+_K = TypeVar("_K", bound=Hashable)
+_V = TypeVar("_V")
 
 
 def iso(dt: datetime) -> str:
@@ -376,6 +380,53 @@ class NewEvent:
         )
 
 
+class DueStep(NamedTuple):
+    """A pending step that has come due, with what the sweep needs of its ticket (no more).
+
+    A tuple rather than a Ticket and a Step: the sweep reads thousands at once, and building
+    those (every column parsed) was most of its reading time.
+    """
+
+    step_id: int
+    phase: str
+    step: str
+    started_at: datetime
+    deadline_at: datetime
+    ticket_id: int
+    number: int
+    status: str
+    category: str
+    urgency: str
+    building: str | None
+    place: str | None  # the classifier's location["place"]
+    text: str
+    assignee_key: str | None
+    assignee_id: int | None
+    is_private: bool
+    chat_id: int | None
+    message_id: int | None
+    resolved_at: datetime | None
+
+
+# (ticket_id, kind, from_status, to_status, detail) of a history row the system writes.
+SystemEvent = tuple[int, str, str | None, str | None, dict[str, Any]]
+
+
+class QueuedText(NamedTuple):
+    """A text message for the outbox, as the sweep decides thousands at once (no buttons but
+    the given ones, no photo). Its payload is exactly OutgoingMessage.to_json() of the same."""
+
+    dedup_key: str
+    chat_id: int
+    text: str
+    purpose: str
+    extra: dict[str, Any]
+    private: bool = True
+    reply_to_message_id: int | None = None
+    buttons: tuple[tuple[Button, ...], ...] = ()
+    not_before: datetime | None = None  # held until then (quiet hours); None: at once
+
+
 _TICKET_COLUMNS = (
     "id, community, number, source_key, text, category, confidence, keywords, urgency, priority,"
     " location, building, grid, reporter_id, reporter_name, is_private, chat_id, message_id,"
@@ -573,6 +624,30 @@ class TicketRepository:
         """Append many history rows, in their order."""
         await _insert_rows(self.db, _EVENT_INSERT_HEAD, [e.params() for e in events])
 
+    async def add_system_events(self, events: Sequence[SystemEvent], at: datetime) -> None:
+        """Append (ticket_id, kind, from_status, to_status, detail) rows the system made at `at`.
+
+        The same rows as add_events with actor_id None and actor_role 'system'.
+        """
+        stamp = iso(at)
+        await _insert_rows(
+            self.db,
+            _EVENT_INSERT_HEAD,
+            [
+                (
+                    ticket_id,
+                    stamp,
+                    None,
+                    "system",
+                    kind,
+                    before,
+                    after,
+                    _flat_json(detail, sort=True),
+                )
+                for ticket_id, kind, before, after, detail in events
+            ],
+        )
+
     async def events(self, ticket_id: int) -> list[TicketEvent]:
         """Return a ticket's history, oldest first."""
         rows = await self.db.fetchall(
@@ -670,15 +745,17 @@ class TicketRepository:
     # ── deadline steps ──
     async def plan_steps(self, steps: Iterable[PlannedStep]) -> None:
         """Plan steps (a step planned before for the same deadline is kept as it was)."""
-        rows: dict[tuple[int, str, str, str], tuple[Any, ...]] = {}
-        for s in steps:
-            deadline = iso(s.deadline_at)
+        await self._plan(
+            (s.ticket_id, s.phase, s.step, iso(s.started_at), iso(s.deadline_at), iso(s.due_at))
+            for s in steps
+        )
+
+    async def _plan(self, steps: Iterable[tuple[int, str, str, str, str, str]]) -> None:
+        rows: dict[tuple[int, str, str, str], tuple[int, str, str, str, str, str]] = {}
+        for row in steps:
             # The first of two alike wins, as when each was inserted on its own: the second
             # met the first and left it (PostgreSQL refuses one upsert touching a row twice).
-            rows.setdefault(
-                (s.ticket_id, s.phase, s.step, deadline),
-                (s.ticket_id, s.phase, s.step, iso(s.started_at), deadline, iso(s.due_at)),
-            )
+            rows.setdefault((row[0], row[1], row[2], row[4]), row)
         await _insert_rows(
             self.db,
             "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)",
@@ -687,6 +764,16 @@ class TicketRepository:
             # A step cancelled by a hand-over and planned again for the same deadline revives.
             " DO UPDATE SET started_at = excluded.started_at, due_at = excluded.due_at,"
             " done_at = NULL, outcome = NULL WHERE ticket_steps.outcome = 'cancelled'",
+        )
+
+    async def plan_step_rows(
+        self, rows: Sequence[tuple[int, str, str, datetime, datetime, datetime]]
+    ) -> None:
+        """plan_steps for (ticket_id, phase, step, started_at, deadline_at, due_at) tuples."""
+        stored = _memo(iso)
+        await self._plan(
+            (t, phase, step, stored(started), stored(deadline), stored(due))
+            for t, phase, step, started, deadline, due in rows
         )
 
     async def cancel_steps(
@@ -729,39 +816,49 @@ class TicketRepository:
             self.db, f"UPDATE tickets SET next_check_at = {_NEXT_CHECK} WHERE id", list(ticket_ids)
         )
 
-    async def due_steps(self, now: datetime, limit: int) -> list[tuple[Ticket, Step]]:
-        """Return pending steps that are due, for tickets whose next check has come."""
+    async def due_steps(self, now: datetime, limit: int) -> list[DueStep]:
+        """Return pending steps that are due, for tickets whose next check has come.
+
+        Up to `limit` tickets, each with all its due steps, in ticket order then due order.
+        """
         # The outer scan walks the partial index tickets_next_check, never the whole table.
         rows = await self.db.fetchall(
             "WITH due AS (SELECT id FROM tickets INDEXED BY tickets_next_check"
             " WHERE next_check_at IS NOT NULL AND next_check_at <= ?"
-            " ORDER BY next_check_at LIMIT ?) "
-            + _SELECT_TICKET_NO_FOLLOWERS.replace(" FROM tickets t", "")
-            + ", s.id AS s_id, s.phase AS s_phase, s.step AS s_step,"
-            " s.started_at AS s_started_at, s.deadline_at AS s_deadline_at, s.due_at AS s_due_at"
+            " ORDER BY next_check_at LIMIT ?)"
+            " SELECT s.id, s.phase, s.step, s.started_at, s.deadline_at, t.id, t.number,"
+            " t.status, t.category, t.urgency, t.building, t.location, t.text, t.assignee_key,"
+            " t.assignee_id, t.is_private, t.chat_id, t.message_id, t.resolved_at"
             " FROM due JOIN tickets t ON t.id = due.id"
             " JOIN ticket_steps s ON s.ticket_id = t.id AND s.done_at IS NULL AND s.due_at <= ?"
             " ORDER BY t.id, s.due_at, s.id",
             (iso(now), limit, iso(now)),
         )
-        out: list[tuple[Ticket, Step]] = []
-        for r in rows:
-            values = tuple(r)
-            ticket = Ticket._from_row(values)
-            s_id, s_phase, s_step, s_started, s_deadline, s_due = values[35:41]
-            step = Step(
-                id=int(s_id),
-                ticket_id=ticket.id,
-                phase=str(s_phase),
-                step=str(s_step),
-                started_at=_req_dt(s_started),
-                deadline_at=_req_dt(s_deadline),
-                due_at=_req_dt(s_due),
-                done_at=None,
-                outcome=None,
+        parse = _memo(datetime.fromisoformat)
+        return [
+            DueStep(
+                r[0],
+                r[1],
+                r[2],
+                parse(r[3]),
+                parse(r[4]),
+                r[5],
+                r[6],
+                r[7],
+                r[8],
+                r[9],
+                r[10],
+                _place(r[11]),
+                r[12],
+                r[13],
+                r[14],
+                bool(r[15]),
+                r[16],
+                r[17],
+                None if r[18] is None else parse(r[18]),
             )
-            out.append((ticket, step))
-        return out
+            for r in map(tuple, rows)
+        ]
 
     async def finish_steps(self, done: Iterable[tuple[int, str]], now: datetime) -> None:
         """Mark steps done with an outcome ('done', 'skipped', 'acked')."""
@@ -997,6 +1094,30 @@ class TicketRepository:
             ]
         )
 
+    async def queue_texts(self, messages: Sequence[QueuedText], now: datetime) -> None:
+        """Queue QueuedText rows in the outbox, skipping keys queued before."""
+        stamp = iso(now)
+        stored = _memo(iso)
+        await self._queue(
+            [
+                (
+                    m.dedup_key,
+                    m.chat_id,
+                    _payload(
+                        m.text,
+                        m.buttons,
+                        m.reply_to_message_id,
+                        m.private,
+                        m.purpose,
+                        m.extra,
+                    ),
+                    stamp,
+                    stamp if m.not_before is None else stored(m.not_before),
+                )
+                for m in messages
+            ]
+        )
+
     async def _queue(self, rows: Sequence[tuple[str, int, str, str, str]]) -> None:
         # The first row of a key wins, as when each was inserted on its own.
         unique: dict[str, tuple[str, int, str, str, str]] = {}
@@ -1060,21 +1181,108 @@ class RefusedEscalation:
 
 
 def message_json(message: OutgoingMessage) -> str:
-    """Return exactly OutgoingMessage.to_json(), without dataclasses.asdict's deep copies."""
-    # The sweep queues thousands of messages at once; asdict was most of its time.
-    return _JSON.encode(
-        {
-            "text": message.text,
-            "buttons": [
-                [{"text": b.text, "data": b.data} for b in row] for row in message.buttons
-            ],
-            "reply_to_message_id": message.reply_to_message_id,
-            "photo_png": message.photo_png.hex() if message.photo_png is not None else None,
-            "private": message.private,
-            "purpose": message.purpose,
-            "extra": message.extra,
-        }
+    """Return exactly OutgoingMessage.to_json() of a plain message (no photo, not an edit)."""
+    if message.photo_png is not None:
+        return _JSON.encode(
+            {
+                "text": message.text,
+                "buttons": _buttons(message.buttons),
+                "reply_to_message_id": message.reply_to_message_id,
+                "photo_png": message.photo_png.hex(),
+                "private": message.private,
+                "purpose": message.purpose,
+                "extra": message.extra,
+            }
+        )
+    return _payload(
+        message.text,
+        message.buttons,
+        message.reply_to_message_id,
+        message.private,
+        message.purpose,
+        message.extra,
     )
+
+
+def _buttons(rows: tuple[tuple[Button, ...], ...]) -> list[list[dict[str, str]]]:
+    return [[{"text": b.text, "data": b.data} for b in row] for row in rows]
+
+
+# The sweep queues thousands of messages at once: dataclasses.asdict, then a dict per message
+# for json, were most of its time. The JSON is put together from its encoded parts instead, in
+# to_json's key order and separators (tests compare the two).
+_encode_text = json.encoder.encode_basestring  # ensure_ascii=False, as _JSON
+
+
+def _payload(
+    text: str,
+    buttons: tuple[tuple[Button, ...], ...],
+    reply_to: int | None,
+    private: bool,
+    purpose: str,
+    extra: dict[str, Any],
+) -> str:
+    return "".join(
+        (
+            '{"text": ',
+            _encode_text(text),
+            ', "buttons": ',
+            _JSON.encode(_buttons(buttons)) if buttons else "[]",
+            ', "reply_to_message_id": ',
+            "null"
+            if reply_to is None
+            else str(reply_to)
+            if type(reply_to) is int
+            else _JSON.encode(reply_to),
+            ', "photo_png": null, "private": ',
+            "true" if private else "false",
+            ', "purpose": ',
+            _encode_text(purpose),
+            ', "extra": ',
+            _flat_json(extra),
+            "}",
+        )
+    )
+
+
+def _flat_json(value: dict[str, Any], *, sort: bool = False) -> str:
+    """_JSON (or _JSON_SORTED) .encode of a dict of short scalars (a message's extra, an event's
+    detail), without the encoder's set-up on every call."""
+    encoder = _JSON_SORTED if sort else _JSON
+    parts: list[tuple[str, str]] = []
+    for key, item in value.items():
+        if type(key) is not str:
+            return encoder.encode(value)
+        if type(item) is int:
+            parts.append((key, f"{_encode_text(key)}: {item}"))
+        elif type(item) is str:
+            parts.append((key, f"{_encode_text(key)}: {_encode_text(item)}"))
+        else:  # anything else (None, bool, float, nested) as the encoder writes it
+            return encoder.encode(value)
+    if sort:
+        parts.sort()  # by key: keys are unique, so the encoded parts are never compared
+    return "{" + ", ".join(part for _, part in parts) + "}"
+
+
+def _memo(convert: Callable[[_K], _V]) -> Callable[[_K], _V]:
+    """Return `convert` remembering its answers: a batch holds few distinct times."""
+    seen: dict[_K, _V] = {}
+
+    def get(key: _K) -> _V:
+        value = seen.get(key)
+        if value is None:
+            value = seen[key] = convert(key)
+        return value
+
+    return get
+
+
+def _place(location: str | None) -> str | None:
+    """The "place" of a ticket's stored location JSON, without parsing the usual ones."""
+    if not location or '"place"' not in location:
+        return None
+    value = json.loads(location)
+    return value.get("place") if isinstance(value, dict) else None
 
 
 def _stored(value: Any) -> Any:

@@ -18,7 +18,15 @@ from bot.services.schedule import quiet_until
 from bot.services.sla import SlaPolicy
 from storage.outbox import Button, OutgoingMessage
 from storage.store import Store
-from storage.tickets import NewEvent, PlannedStep, Step, Ticket, TicketRepository, iso
+from storage.tickets import (
+    DueStep,
+    NewEvent,
+    QueuedText,
+    SystemEvent,
+    Ticket,
+    TicketRepository,
+    iso,
+)
 
 log = logging.getLogger(__name__)
 
@@ -195,21 +203,27 @@ class SweepResult:
 
 @dataclass
 class _Batch:
-    """Everything one batch decides, written in one transaction."""
+    """Everything one batch decides, as the rows its transaction writes."""
 
-    events: list[NewEvent] = field(default_factory=list)
-    messages: list[tuple[str, int, OutgoingMessage]] = field(default_factory=list)
+    now: datetime
+    quiet: Mapping[int, QuietHours]  # per group chat
+    contacts: Mapping[str, int]  # linked escalation contacts
+    # A non-urgent escalation waits for the community's quiet hours to end (None: at once).
+    escalation_hold: datetime | None
+    events: list[SystemEvent] = field(default_factory=list)
+    messages: list[QueuedText] = field(default_factory=list)
+    held: list[QueuedText] = field(default_factory=list)  # queued after the others
     finished: list[tuple[int, str]] = field(default_factory=list)
-    planned: list[PlannedStep] = field(default_factory=list)
-    levels: list[tuple[int, int]] = field(default_factory=list)
+    planned: list[tuple[int, str, str, datetime, datetime, datetime]] = field(default_factory=list)
+    levels: dict[int, int] = field(default_factory=dict)  # every ticket touched: its new level
     whistles: list[tuple[int, str, int, datetime, datetime]] = field(default_factory=list)
     lapsed: list[int] = field(default_factory=list)
     closed: list[tuple[int, datetime]] = field(default_factory=list)  # and when resolved
-    touched: set[int] = field(default_factory=set)
     counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
-    held: list[tuple[str, int, OutgoingMessage, datetime]] = field(default_factory=list)
-    quiet: Mapping[int, QuietHours] = field(default_factory=dict)  # per group chat
-    contacts: Mapping[str, int] = field(default_factory=dict)  # linked escalation contacts
+    # Worked out once per batch: each is the same for thousands of steps.
+    group_holds: dict[int, datetime | None] = field(default_factory=dict)
+    late: dict[datetime, str] = field(default_factory=dict)  # deadline -> 多久
+    epochs: dict[datetime, int] = field(default_factory=dict)  # deadline -> its seconds
 
 
 class EscalationSweep:
@@ -238,6 +252,7 @@ class EscalationSweep:
         self.quiet_hours = quiet_hours
         self._quiet_by_chat = quiet_by_chat
         self._contacts = contacts
+        self._handlers = self._handler_table()
 
     async def run(self) -> SweepResult:
         """Take every step that is due now; return what was done."""
@@ -255,14 +270,19 @@ class EscalationSweep:
                 if quiet is None:  # read only when there is something to decide
                     quiet = dict(await self._quiet_by_chat()) if self._quiet_by_chat else {}
                     contacts = dict(await self._contacts()) if self._contacts else {}
-                batch = _Batch(quiet=quiet, contacts=contacts)
-                for ticket, step in due:
-                    self._take(ticket, step, now, batch)
-                await self._write(batch, now)
+                batch = _Batch(
+                    now=now,
+                    quiet=quiet,
+                    contacts=contacts,
+                    escalation_hold=self._quiet_end(now, self.quiet_hours),
+                )
+                for step in due:
+                    self._take(step, batch)
+                await self._write(batch)
             for key, value in batch.counts.items():
                 total[key] += value
             closed.extend(ticket_id for ticket_id, _ in batch.closed)
-            if len(due) < self.BATCH and not any(p.due_at <= now for p in batch.planned):
+            if len(due) < self.BATCH and not any(p[5] <= now for p in batch.planned):
                 break
         total["messages"] += await self._report_refused(now)
         result = SweepResult(**total, closed_ids=tuple(closed))
@@ -310,75 +330,71 @@ class EscalationSweep:
             return ticket
 
     # ── deciding ──
-    def _take(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> None:
-        if not self._still_relevant(ticket, step):
+    def _take(self, due: DueStep, batch: _Batch) -> None:
+        batch.levels.setdefault(due.ticket_id, 0)
+        if not self._still_relevant(due):
             # The ticket moved on without cancelling this step (should not happen): drop it.
-            batch.finished.append((step.id, "skipped"))
+            batch.finished.append((due.step_id, "skipped"))
             batch.counts["skipped"] += 1
-            batch.touched.add(ticket.id)
             return
-        handler = {
+        handler = self._handlers[due.step]
+        batch.finished.append((due.step_id, handler(due, batch)))
+
+    def _handler_table(self) -> dict[str, Callable[[DueStep, _Batch], str]]:
+        return {
             "remind": self._remind,
             "office": self._office,
             "street": self._street,
             "department": self._department,
             "whistle_lapse": self._whistle_lapse,
             "close_unrated": self._close_unrated,
-        }[step.step]
-        outcome = handler(ticket, step, now, batch)
-        batch.finished.append((step.id, outcome))
-        batch.touched.add(ticket.id)
+        }
 
     @staticmethod
-    def _still_relevant(ticket: Ticket, step: Step) -> bool:
-        if step.phase == "accept":
-            return ticket.status in lc.AWAITING_ACCEPT
-        if step.phase == "resolve":
-            return ticket.status in lc.IN_HAND
-        if step.phase == "rating":
-            return ticket.status == lc.RESOLVED
-        return ticket.status in lc.OPEN_STATES  # whistle
+    def _still_relevant(due: DueStep) -> bool:
+        if due.phase == "accept":
+            return due.status in lc.AWAITING_ACCEPT
+        if due.phase == "resolve":
+            return due.status in lc.IN_HAND
+        if due.phase == "rating":
+            return due.status == lc.RESOLVED
+        return due.status in lc.OPEN_STATES  # whistle
 
-    def _key(self, ticket: Ticket, step: Step, who: str | int = "") -> str:
+    @staticmethod
+    def _key(due: DueStep, batch: _Batch, who: str | int = "") -> str:
         # The deadline's epoch seconds name it: a new deadline is a new decision.
-        return f"t{ticket.id}:{step.phase}:{step.step}:{int(step.deadline_at.timestamp())}:{who}"
+        epoch = batch.epochs.get(due.deadline_at)
+        if epoch is None:
+            epoch = batch.epochs[due.deadline_at] = int(due.deadline_at.timestamp())
+        return f"t{due.ticket_id}:{due.phase}:{due.step}:{epoch}:{who}"
 
-    def _event(
-        self, ticket: Ticket, now: datetime, kind: str, detail: dict[str, Any], batch: _Batch
-    ) -> None:
-        batch.events.append(
-            NewEvent(ticket.id, now, None, "system", kind, ticket.status, ticket.status, detail)
-        )
+    @staticmethod
+    def _event(due: DueStep, kind: str, detail: dict[str, Any], batch: _Batch) -> None:
+        batch.events.append((due.ticket_id, kind, due.status, due.status, detail))
 
-    def _send(
-        self,
-        batch: _Batch,
-        key: str,
-        chat_id: int | None,
-        message: OutgoingMessage,
-        hold_until: datetime | None = None,
-    ) -> None:
-        if chat_id is None:
-            return
-        if hold_until is not None:
-            batch.held.append((key, chat_id, message, hold_until))
+    @staticmethod
+    def _send(batch: _Batch, message: QueuedText) -> None:
+        if message.not_before is not None:
+            batch.held.append(message)
         else:
-            batch.messages.append((key, chat_id, message))
+            batch.messages.append(message)
 
     def _quiet_end(self, now: datetime, quiet: QuietHours) -> datetime | None:
         """Return when quiet hours end if `now` is inside them, else None."""
         end = quiet_until(now, quiet, self.sla.timezone)
         return end if end > now else None
 
-    def _escalation_hold(self, ticket: Ticket, now: datetime) -> datetime | None:
+    @staticmethod
+    def _escalation_hold(due: DueStep, batch: _Batch) -> datetime | None:
         """A non-urgent escalation waits for the community's quiet hours to end."""
-        if ticket.urgency == "urgent":
-            return None
-        return self._quiet_end(now, self.quiet_hours)
+        return None if due.urgency == "urgent" else batch.escalation_hold
 
-    def _group_hold(self, chat_id: int, now: datetime, batch: _Batch) -> datetime | None:
+    def _group_hold(self, chat_id: int, batch: _Batch) -> datetime | None:
         """Every post in a group waits for that group's quiet hours to end."""
-        return self._quiet_end(now, batch.quiet.get(chat_id, self.quiet_hours))
+        if chat_id not in batch.group_holds:
+            quiet = batch.quiet.get(chat_id, self.quiet_hours)
+            batch.group_holds[chat_id] = self._quiet_end(batch.now, quiet)
+        return batch.group_holds[chat_id]
 
     def _street_contact(self, batch: _Batch) -> int | None:
         return batch.contacts.get(STREET_KEY) or self.policy.street_office_id
@@ -386,215 +402,221 @@ class EscalationSweep:
     def _department_contact(self, department: Department, batch: _Batch) -> int | None:
         return batch.contacts.get(department.key) or department.contact_id
 
-    def _undeliverable(
-        self, ticket: Ticket, step: Step, now: datetime, batch: _Batch, target: str
-    ) -> None:
+    def _category(self, due: DueStep) -> str:
+        return self.policy.category_names.get(due.category, due.category)
+
+    def _undeliverable(self, due: DueStep, batch: _Batch, target: str) -> None:
         """Nobody to send an escalation to: tell the admins, once per ticket and rung."""
         text = texts.ESCALATION_NOT_SET.format(
-            number=ticket.number,
-            category=self.policy.category_names.get(ticket.category, ticket.category),
-            target=target,
+            number=due.number, category=self._category(due), target=target
         )
-        hold = self._escalation_hold(ticket, now)
+        hold = self._escalation_hold(due, batch)
         for office_id in self.policy.office_ids:
             self._send(
                 batch,
-                f"t{ticket.id}:undeliverable:{step.step}:{office_id}",
-                office_id,
-                OutgoingMessage(
-                    text, private=True, purpose="undeliverable", extra={"ticket_id": ticket.id}
+                QueuedText(
+                    f"t{due.ticket_id}:undeliverable:{due.step}:{office_id}",
+                    office_id,
+                    text,
+                    "undeliverable",
+                    {"ticket_id": due.ticket_id},
+                    not_before=hold,
                 ),
-                hold,
             )
-        self._event(ticket, now, "escalation_undeliverable", {"target": target}, batch)
+        self._event(due, "escalation_undeliverable", {"target": target}, batch)
 
     def _local(self, when: datetime) -> str:
         return when.astimezone(self.sla.timezone).strftime("%m-%d %H:%M")
 
-    def _remind(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
-        if now >= step.deadline_at:
+    def _remind(self, due: DueStep, batch: _Batch) -> str:
+        if batch.now >= due.deadline_at:
             # The deadline passed while the bot was down: the office step speaks for it.
             batch.counts["skipped"] += 1
             return "skipped"
-        template = texts.REMINDER_ACCEPT if step.phase == "accept" else texts.REMINDER_RESOLVE
+        template = texts.REMINDER_ACCEPT if due.phase == "accept" else texts.REMINDER_RESOLVE
         text = template.format(
-            number=ticket.number,
-            category=self.policy.category_names.get(ticket.category, ticket.category),
-            due=self._local(step.deadline_at),
+            number=due.number, category=self._category(due), due=self._local(due.deadline_at)
         )
-        self._send(
-            batch,
-            self._key(ticket, step),
-            ticket.assignee_id,
-            OutgoingMessage(text, private=True, purpose="remind", extra={"ticket_id": ticket.id}),
-        )
+        if due.assignee_id is not None:
+            self._send(
+                batch,
+                QueuedText(
+                    self._key(due, batch),
+                    due.assignee_id,
+                    text,
+                    "remind",
+                    {"ticket_id": due.ticket_id},
+                ),
+            )
         self._event(
-            ticket,
-            now,
+            due,
             "reminded",
-            {"phase": step.phase, "to": ticket.assignee_key, "due": iso(step.deadline_at)},
+            {"phase": due.phase, "to": due.assignee_key, "due": iso(due.deadline_at)},
             batch,
         )
         batch.counts["reminded"] += 1
         return "done"
 
-    def _facts(self, ticket: Ticket, step: Step, now: datetime) -> dict[str, Any]:
-        place = ticket.location.get("place") if isinstance(ticket.location, dict) else None
+    def _facts(self, due: DueStep, batch: _Batch) -> dict[str, Any]:
         where = "、".join(
-            x for x in ((f"{ticket.building}号楼" if ticket.building else None), place) if x
+            x for x in ((f"{due.building}号楼" if due.building else None), due.place) if x
         )
+        late = batch.late.get(due.deadline_at)
+        if late is None:
+            late = batch.late[due.deadline_at] = late_text(batch.now - due.deadline_at)
         return {
-            "number": ticket.number,
-            "category": self.policy.category_names.get(ticket.category, ticket.category),
+            "number": due.number,
+            "category": self._category(due),
             "place": where or texts.PLACE_UNKNOWN,
-            "phase": texts.DEADLINE_PHASE_LABELS[step.phase],
-            "late": late_text(now - step.deadline_at),
-            "worker": self.policy.worker_names.get(ticket.assignee_key or "", "")
-            or ticket.assignee_key
+            "phase": texts.DEADLINE_PHASE_LABELS[due.phase],
+            "late": late,
+            "worker": self.policy.worker_names.get(due.assignee_key or "", "")
+            or due.assignee_key
             or "-",
             "community": self.policy.community,
         }
 
-    def _climb(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch, level: int) -> None:
-        batch.levels.append((level, ticket.id))
+    def _climb(self, due: DueStep, batch: _Batch, level: int) -> None:
+        self._raise(due, batch, level)
         self._event(
-            ticket,
-            now,
+            due,
             "escalated",
             {
-                "phase": step.phase,
+                "phase": due.phase,
                 "level": level,
-                "to": step.step,
-                "late_minutes": int((now - step.deadline_at).total_seconds() // 60),
+                "to": due.step,
+                "late_minutes": int((batch.now - due.deadline_at).total_seconds() // 60),
             },
             batch,
         )
         batch.counts["escalated"] += 1
 
-    def _plan_next(
-        self, ticket: Ticket, step: Step, name: str, after: float, batch: _Batch
-    ) -> None:
-        window = step.deadline_at - step.started_at
+    @staticmethod
+    def _raise(due: DueStep, batch: _Batch, level: int) -> None:
+        batch.levels[due.ticket_id] = max(batch.levels[due.ticket_id], level)
+
+    @staticmethod
+    def _plan_next(due: DueStep, name: str, after: float, batch: _Batch) -> None:
+        window = due.deadline_at - due.started_at
         batch.planned.append(
-            PlannedStep(
-                ticket.id,
-                step.phase,
+            (
+                due.ticket_id,
+                due.phase,
                 name,
-                step.started_at,
-                step.deadline_at,
-                step.deadline_at + window * after,
+                due.started_at,
+                due.deadline_at,
+                due.deadline_at + window * after,
             )
         )
 
-    def _office(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
-        facts = self._facts(ticket, step, now)
-        hold = self._escalation_hold(ticket, now)
+    def _office(self, due: DueStep, batch: _Batch) -> str:
+        facts = self._facts(due, batch)
+        hold = self._escalation_hold(due, batch)
+        extra = {"ticket_id": due.ticket_id, "level": LEVEL_OFFICE}
+        text = texts.ESCALATE_TO_OFFICE.format(**facts)
         for office_id in self.policy.office_ids:
             self._send(
                 batch,
-                self._key(ticket, step, office_id),
-                office_id,
-                OutgoingMessage(
-                    texts.ESCALATE_TO_OFFICE.format(**facts),
-                    private=True,
-                    purpose="escalate",
-                    extra={"ticket_id": ticket.id, "level": LEVEL_OFFICE},
+                QueuedText(
+                    self._key(due, batch, office_id),
+                    office_id,
+                    text,
+                    "escalate",
+                    extra,
+                    not_before=hold,
                 ),
-                hold,
             )
-        self._send(
-            batch,
-            self._key(ticket, step, "worker"),
-            ticket.assignee_id,
-            OutgoingMessage(
-                texts.OVERDUE_TO_WORKER.format(**facts),
-                private=True,
-                purpose="overdue",
-                extra={"ticket_id": ticket.id},
-            ),
-        )
-        if not ticket.is_private and ticket.chat_id is not None:
+        if due.assignee_id is not None:
+            self._send(
+                batch,
+                QueuedText(
+                    self._key(due, batch, "worker"),
+                    due.assignee_id,
+                    texts.OVERDUE_TO_WORKER.format(**facts),
+                    "overdue",
+                    {"ticket_id": due.ticket_id},
+                ),
+            )
+        if not due.is_private and due.chat_id is not None:
             # The group only sees that it is being worked on: no names, no lateness.
             self._send(
                 batch,
-                self._key(ticket, step, "group"),
-                ticket.chat_id,
-                OutgoingMessage(
-                    texts.GROUP_CALM_STATUS.format(number=ticket.number),
-                    reply_to_message_id=ticket.message_id,
-                    purpose="status",
-                    extra={"ticket_id": ticket.id},
+                QueuedText(
+                    self._key(due, batch, "group"),
+                    due.chat_id,
+                    texts.GROUP_CALM_STATUS.format(number=due.number),
+                    "status",
+                    {"ticket_id": due.ticket_id},
+                    private=False,
+                    reply_to_message_id=due.message_id,
+                    not_before=self._group_hold(due.chat_id, batch),
                 ),
-                self._group_hold(ticket.chat_id, now, batch),
             )
-        self._climb(ticket, step, now, batch, LEVEL_OFFICE)
-        self._plan_next(ticket, step, "street", self.policy.street_after, batch)
+        self._climb(due, batch, LEVEL_OFFICE)
+        self._plan_next(due, "street", self.policy.street_after, batch)
         return "done"
 
-    def _street(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
-        facts = self._facts(ticket, step, now)
+    def _street(self, due: DueStep, batch: _Batch) -> str:
+        facts = self._facts(due, batch)
         street = self._street_contact(batch)
         if street is None:
-            self._undeliverable(ticket, step, now, batch, texts.STREET_OFFICE)
-        self._send(
-            batch,
-            self._key(ticket, step),
-            street,
-            OutgoingMessage(
-                texts.ESCALATE_TO_STREET.format(**facts),
-                private=True,
-                purpose="escalate",
-                extra={"ticket_id": ticket.id, "level": LEVEL_STREET},
-            ),
-            self._escalation_hold(ticket, now),
-        )
-        self._climb(ticket, step, now, batch, LEVEL_STREET)
-        if self.policy.department_for(ticket.category) is not None:
-            self._plan_next(ticket, step, "department", self.policy.department_after, batch)
+            self._undeliverable(due, batch, texts.STREET_OFFICE)
+        else:
+            self._send(
+                batch,
+                QueuedText(
+                    self._key(due, batch),
+                    street,
+                    texts.ESCALATE_TO_STREET.format(**facts),
+                    "escalate",
+                    {"ticket_id": due.ticket_id, "level": LEVEL_STREET},
+                    not_before=self._escalation_hold(due, batch),
+                ),
+            )
+        self._climb(due, batch, LEVEL_STREET)
+        if self.policy.department_for(due.category) is not None:
+            self._plan_next(due, "department", self.policy.department_after, batch)
         return "done"
 
-    def _department(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
-        department = self.policy.department_for(ticket.category)
+    def _department(self, due: DueStep, batch: _Batch) -> str:
+        department = self.policy.department_for(due.category)
         if department is None:  # the configuration changed since the step was planned
             batch.counts["skipped"] += 1
             return "skipped"
-        facts = self._facts(ticket, step, now)
+        facts = self._facts(due, batch)
         ack_minutes = int(self.policy.ack_time.total_seconds() // 60)
-        hold = self._escalation_hold(ticket, now)
+        hold = self._escalation_hold(due, batch)
         # A whistle held through the night gives the department its full time to answer.
-        ack_due = (hold or now) + self.policy.ack_time
+        ack_due = (hold or batch.now) + self.policy.ack_time
         contact = self._department_contact(department, batch)
+        self._raise(due, batch, LEVEL_DEPARTMENT)
         if contact is None:
-            self._undeliverable(ticket, step, now, batch, department.name)
-            batch.levels.append((LEVEL_DEPARTMENT, ticket.id))
+            self._undeliverable(due, batch, department.name)
             batch.counts["skipped"] += 1
             return "skipped"
         self._send(
             batch,
-            self._key(ticket, step),
-            contact,
-            OutgoingMessage(
+            QueuedText(
+                self._key(due, batch),
+                contact,
                 texts.WHISTLE_TO_DEPARTMENT.format(
                     **facts,
                     department=department.name,
                     ack_minutes=ack_minutes,
-                    text=ticket.text[:300],
+                    text=due.text[:300],
                 ),
-                buttons=((Button(texts.WHISTLE_ACK_BUTTON, f"ack:{ticket.id}"),),),
-                private=True,
-                purpose="whistle",
-                extra={"ticket_id": ticket.id, "department": department.key},
+                "whistle",
+                {"ticket_id": due.ticket_id, "department": department.key},
+                buttons=((Button(texts.WHISTLE_ACK_BUTTON, f"ack:{due.ticket_id}"),),),
+                not_before=hold,
             ),
-            hold,
         )
-        batch.whistles.append((ticket.id, department.key, contact, now, ack_due))
-        batch.levels.append((LEVEL_DEPARTMENT, ticket.id))
+        batch.whistles.append((due.ticket_id, department.key, contact, batch.now, ack_due))
         self._event(
-            ticket,
-            now,
+            due,
             "whistled",
             {
-                "phase": step.phase,
+                "phase": due.phase,
                 "level": LEVEL_DEPARTMENT,
                 "department": department.key,
                 "ack_due": iso(ack_due),
@@ -602,76 +624,62 @@ class EscalationSweep:
             batch,
         )
         batch.planned.append(
-            PlannedStep(ticket.id, "whistle", "whistle_lapse", now, ack_due, ack_due)
+            (due.ticket_id, "whistle", "whistle_lapse", batch.now, ack_due, ack_due)
         )
         batch.counts["whistled"] += 1
         return "done"
 
-    def _whistle_lapse(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
-        department = self.policy.department_for(ticket.category)
+    def _whistle_lapse(self, due: DueStep, batch: _Batch) -> str:
+        department = self.policy.department_for(due.category)
         name = department.name if department else "-"
         ack_minutes = int(self.policy.ack_time.total_seconds() // 60)
         street = self._street_contact(batch)
         if street is None:
-            self._undeliverable(ticket, step, now, batch, texts.STREET_OFFICE)
-        self._send(
-            batch,
-            self._key(ticket, step),
-            street,
-            OutgoingMessage(
-                texts.WHISTLE_LAPSED_TO_STREET.format(
-                    number=ticket.number, department=name, ack_minutes=ack_minutes
+            self._undeliverable(due, batch, texts.STREET_OFFICE)
+        else:
+            self._send(
+                batch,
+                QueuedText(
+                    self._key(due, batch),
+                    street,
+                    texts.WHISTLE_LAPSED_TO_STREET.format(
+                        number=due.number, department=name, ack_minutes=ack_minutes
+                    ),
+                    "escalate",
+                    {"ticket_id": due.ticket_id},
+                    not_before=self._escalation_hold(due, batch),
                 ),
-                private=True,
-                purpose="escalate",
-                extra={"ticket_id": ticket.id},
-            ),
-            self._escalation_hold(ticket, now),
-        )
-        batch.lapsed.append(ticket.id)
-        self._event(ticket, now, "whistle_lapsed", {"department": name}, batch)
+            )
+        batch.lapsed.append(due.ticket_id)
+        self._event(due, "whistle_lapsed", {"department": name}, batch)
         batch.counts["lapsed"] += 1
         return "done"
 
-    def _close_unrated(self, ticket: Ticket, step: Step, now: datetime, batch: _Batch) -> str:
-        to = lc.check_transition(ticket.status, "close_unrated", number=ticket.number)
-        assert ticket.resolved_at is not None
-        batch.closed.append((ticket.id, ticket.resolved_at))
+    def _close_unrated(self, due: DueStep, batch: _Batch) -> str:
+        to = lc.check_transition(due.status, "close_unrated", number=due.number)
+        assert due.resolved_at is not None
+        batch.closed.append((due.ticket_id, due.resolved_at))
         batch.events.append(
-            NewEvent(
-                ticket.id,
-                now,
-                None,
-                "system",
-                "closed_unrated",
-                ticket.status,
-                to,
-                {"rating": "unrated"},
-            )
+            (due.ticket_id, "closed_unrated", due.status, to, {"rating": "unrated"})
         )
         batch.counts["closed_unrated"] += 1
         return "done"
 
     # ── writing ──
-    async def _write(self, batch: _Batch, now: datetime) -> None:
-        repo = self.repo
+    async def _write(self, batch: _Batch) -> None:
+        repo, now = self.repo, batch.now
         await repo.finish_steps(batch.finished, now)
-        await repo.add_events(batch.events)
-        await repo.queue_messages(batch.messages, now)
-        if batch.held:
-            await repo.queue_held_messages(batch.held, now)
+        await repo.add_system_events(batch.events, now)
+        await repo.queue_texts(batch.messages + batch.held, now)
         if batch.planned:
-            await repo.plan_steps(batch.planned)
+            await repo.plan_step_rows(batch.planned)
         if batch.whistles:
             await repo.add_whistles(batch.whistles)
         if batch.lapsed:
             await repo.lapse_whistles(batch.lapsed, now)
         if batch.closed:
             await repo.close_unrated(batch.closed, lc.CLOSED, now)
-        levels = dict.fromkeys(batch.touched, 0)
-        for level, ticket_id in batch.levels:
-            levels[ticket_id] = max(levels[ticket_id], level)
-        await repo.raise_level_and_refresh(levels.items())
+        await repo.raise_level_and_refresh(batch.levels.items())
         batch.counts["messages"] += len(batch.messages) + len(batch.held)
 
     async def _report_refused(self, now: datetime) -> int:
