@@ -642,7 +642,7 @@ class TicketRepository:
                     kind,
                     before,
                     after,
-                    _flat_json(detail, sort=True),
+                    _JSON_SORTED.encode(detail),
                 )
                 for ticket_id, kind, before, after, detail in events
             ],
@@ -1103,14 +1103,14 @@ class TicketRepository:
                 (
                     m.dedup_key,
                     m.chat_id,
-                    _payload(
-                        m.text,
-                        m.buttons,
-                        m.reply_to_message_id,
-                        m.private,
-                        m.purpose,
-                        m.extra,
-                    ),
+                    OutgoingMessage(
+                        text=m.text,
+                        buttons=m.buttons,
+                        reply_to_message_id=m.reply_to_message_id,
+                        private=m.private,
+                        purpose=m.purpose,
+                        extra=m.extra,
+                    ).to_json(),
                     stamp,
                     stamp if m.not_before is None else stored(m.not_before),
                 )
@@ -1181,87 +1181,8 @@ class RefusedEscalation:
 
 
 def message_json(message: OutgoingMessage) -> str:
-    """Return exactly OutgoingMessage.to_json() of a plain message (no photo, not an edit)."""
-    if message.photo_png is not None:
-        return _JSON.encode(
-            {
-                "text": message.text,
-                "buttons": _buttons(message.buttons),
-                "reply_to_message_id": message.reply_to_message_id,
-                "photo_png": message.photo_png.hex(),
-                "private": message.private,
-                "purpose": message.purpose,
-                "extra": message.extra,
-            }
-        )
-    return _payload(
-        message.text,
-        message.buttons,
-        message.reply_to_message_id,
-        message.private,
-        message.purpose,
-        message.extra,
-    )
-
-
-def _buttons(rows: tuple[tuple[Button, ...], ...]) -> list[list[dict[str, str]]]:
-    return [[{"text": b.text, "data": b.data} for b in row] for row in rows]
-
-
-# The sweep queues thousands of messages at once: dataclasses.asdict, then a dict per message
-# for json, were most of its time. The JSON is put together from its encoded parts instead, in
-# to_json's key order and separators (tests compare the two).
-_encode_text = json.encoder.encode_basestring  # ensure_ascii=False, as _JSON
-
-
-def _payload(
-    text: str,
-    buttons: tuple[tuple[Button, ...], ...],
-    reply_to: int | None,
-    private: bool,
-    purpose: str,
-    extra: dict[str, Any],
-) -> str:
-    return "".join(
-        (
-            '{"text": ',
-            _encode_text(text),
-            ', "buttons": ',
-            _JSON.encode(_buttons(buttons)) if buttons else "[]",
-            ', "reply_to_message_id": ',
-            "null"
-            if reply_to is None
-            else str(reply_to)
-            if type(reply_to) is int
-            else _JSON.encode(reply_to),
-            ', "photo_png": null, "private": ',
-            "true" if private else "false",
-            ', "purpose": ',
-            _encode_text(purpose),
-            ', "extra": ',
-            _flat_json(extra),
-            "}",
-        )
-    )
-
-
-def _flat_json(value: dict[str, Any], *, sort: bool = False) -> str:
-    """_JSON (or _JSON_SORTED) .encode of a dict of short scalars (a message's extra, an event's
-    detail), without the encoder's set-up on every call."""
-    encoder = _JSON_SORTED if sort else _JSON
-    parts: list[tuple[str, str]] = []
-    for key, item in value.items():
-        if type(key) is not str:
-            return encoder.encode(value)
-        if type(item) is int:
-            parts.append((key, f"{_encode_text(key)}: {item}"))
-        elif type(item) is str:
-            parts.append((key, f"{_encode_text(key)}: {_encode_text(item)}"))
-        else:  # anything else (None, bool, float, nested) as the encoder writes it
-            return encoder.encode(value)
-    if sort:
-        parts.sort()  # by key: keys are unique, so the encoded parts are never compared
-    return "{" + ", ".join(part for _, part in parts) + "}"
+    """Return the outbox payload of a message: the one encoding, OutgoingMessage.to_json()."""
+    return message.to_json()
 
 
 def _memo(convert: Callable[[_K], _V]) -> Callable[[_K], _V]:
