@@ -131,7 +131,7 @@ class OutboxItem:
 PLACEHOLDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("tickets", "card_message_id"),
     ("tickets", "reply_message_id"),
-    ("pending_reports", "prompt_message_id"),
+    ("conversations", "prompt_message_id"),
 )
 
 _ITEM_COLUMNS = "id, chat_id, payload, attempts, dedup_key, in_flight_at, first_try_at"

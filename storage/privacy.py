@@ -258,6 +258,10 @@ class ErasureRepository:
             "UPDATE ticket_follower_ratings SET user_id = ? WHERE user_id = ?", (anon, user_id)
         )
         await self.db.execute("DELETE FROM pending_reports WHERE reporter_id = ?", (user_id,))
+        # The questions about their messages hold their words (which category, which building).
+        await self.db.execute(
+            "DELETE FROM conversations WHERE user_id = ? AND topic <> 0", (user_id,)
+        )
 
     async def open_reported(self, user_id: int) -> list[tuple[int, str, bool]]:
         """Return (id, text, closed) of every ticket a person reported."""

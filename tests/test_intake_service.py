@@ -14,7 +14,8 @@ from bot.services import intake as flow
 from bot.services.bootstrap import Services, build_services
 from bot.services.clock import FakeClock
 from bot.services.dialogues import DialogueService
-from bot.services.flows import UNSATISFIED, AwaitUnsatisfied
+from bot.services.errors import DomainError
+from bot.services.flows import INTAKE_TTL, UNSATISFIED, AwaitUnsatisfied
 from bot.services.intake import Report, call_first, reading_from_json, reading_to_json
 from storage.db import Database
 from tests.botkit import EXAMPLE_CONFIG, GROUP, RESIDENT
@@ -143,3 +144,37 @@ async def test_a_question_without_a_topic_is_no_status_request(
     assert (await intake.receive(report(2, "明天什么时候开会啊？"))).kind == flow.IGNORED
     asked = await intake.receive(report(3, "什么时候能修好啊？"))
     assert asked.kind == flow.STATUS and asked.ticket == opened.ticket
+
+
+async def test_a_reporter_waits_on_several_questions_in_a_chat_beside_their_dialogue(
+    services: Services, clock: FakeClock
+) -> None:
+    intake, dialogues = services.intake, services.dialogues
+    await dialogues.start(UNSATISFIED, RESIDENT, GROUP, AwaitUnsatisfied(7))
+    first = await intake.receive(replace(report(1, "楼里有点情况"), explicit=True))
+    second = await intake.receive(replace(report(2, "楼道里有点情况"), explicit=True))
+    assert (first.kind, second.kind) == (flow.CONFIRM, flow.CONFIRM)
+    assert first.pending_id is not None and second.pending_id is not None
+    assert first.pending_id != second.pending_id
+    # Which kind, then which building: the same question moves on, under the same id.
+    asked = await intake.answer_category(first.pending_id, RESIDENT, "facilities")
+    assert (asked.kind, asked.pending_id) == (flow.ASK_BUILDING, first.pending_id)
+    waiting = await intake.open_building_question(GROUP, RESIDENT)
+    assert waiting is not None and waiting.id == first.pending_id and waiting.message_id == 1
+    opened = await intake.answer_location(first.pending_id, RESIDENT, building="3")
+    assert opened.kind == flow.OPENED and opened.ticket is not None
+    assert (opened.ticket.category, opened.ticket.building) == ("facilities", "3")
+    assert await intake.open_building_question(GROUP, RESIDENT) is None
+    with pytest.raises(DomainError) as twice:
+        await intake.answer_location(first.pending_id, RESIDENT, building="3")
+    assert twice.value.code == "already_answered"
+    with pytest.raises(DomainError) as stranger:
+        await intake.answer_category(second.pending_id, 3999, "facilities")
+    assert stranger.value.code == "not_your_report"
+    # The other question still waits, and the 不满意 question is untouched by both.
+    still = await dialogues.current(RESIDENT, GROUP)
+    assert still is not None and still.is_open and still.flow == UNSATISFIED.name
+    clock.advance(INTAKE_TTL + timedelta(minutes=1))
+    with pytest.raises(DomainError) as late:
+        await intake.answer_category(second.pending_id, RESIDENT, "facilities")
+    assert late.value.code == "question_expired"

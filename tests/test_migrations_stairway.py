@@ -5,15 +5,25 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import tomllib
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.services.flows import STAFF_QUESTIONS, AwaitStaff
+from bot.nlp import NONE
+from bot.services.bootstrap import build_services
+from bot.services.clock import FakeClock
+from bot.services.errors import DomainError
+from bot.services.flows import INTAKE, STAFF_QUESTIONS, AwaitStaff, HeldReport
+from bot.services.intake import NOT_COMPLAINT, OPENED, Outcome, Report
 from storage.db import Database, _split_sql, load_migrations
 from storage.pg import PgDatabase, load_pg_migrations
+from storage.store import Store
+from tests.botkit import EXAMPLE_CONFIG
 
 # What each migration held when it landed on main. A landed migration is never edited: a change
 # of schema is a new migration. Add a line here when a new migration lands.
@@ -403,7 +413,7 @@ async def test_open_dialogues_move_to_the_one_conversation_store(tmp_path: Path)
     async with Database(path) as database:
         rows = await database.fetchall(
             "SELECT user_id, chat_id, flow, step, data, last_message_id FROM conversations"
-            " ORDER BY user_id"
+            " WHERE topic = 0 ORDER BY user_id"  # the one dialogue of each person and chat
         )
         found = [
             (r["user_id"], r["chat_id"], r["flow"], r["step"], r["last_message_id"]) for r in rows
@@ -461,7 +471,7 @@ async def test_open_questions_to_staff_move_to_the_one_conversation_store(tmp_pa
 
     async with Database(path) as database:
         rows = await database.fetchall(
-            "SELECT user_id, chat_id, flow, step, data FROM conversations"
+            "SELECT user_id, chat_id, flow, step, data FROM conversations WHERE topic = 0"
         )
         found = {
             (r["user_id"], r["chat_id"]): (r["flow"], r["step"], json.loads(r["data"]))
@@ -498,12 +508,132 @@ async def test_postgresql_moves_open_questions_to_staff_alike(pg_url: str) -> No
             await database.execute(_INSERT_PROMPT.format(", ".join("?" * 8)), row)
         await database.migrate(migrations)
         rows = await database.fetchall(
-            "SELECT user_id, chat_id, flow, step, data FROM conversations"
+            "SELECT user_id, chat_id, flow, step, data FROM conversations WHERE topic = 0"
         )
         found = {
             (r["user_id"], r["chat_id"]): (r["flow"], r["step"], json.loads(r["data"]))
             for r in rows
         }
         _staff_questions_expected(found)
+    finally:
+        await database.close()
+
+
+# Questions put to reporters before the upgrade: 501 waits on two in the group (which kind, and
+# which building, that one's prompt still unsent: a placeholder), 502's was answered.
+_READING = {
+    "category": "facilities",
+    "confidence": 0.9,
+    "keywords": ["电梯"],
+    "urgency": "normal",
+    "location": {"building": None, "unit": None, "room": None, "place": None},
+    "candidates": [["facilities", 0.9]],
+}
+_PENDING_ROWS = [
+    (41, "confirm_category", 501, "王阿姨", -100, 60, "楼里有点情况", "[]", 700, None),
+    (42, "ask_building", 501, "王阿姨", -100, 61, "电梯坏了", '[["AgAD2", "u2"]]', -5, None),
+    (43, "ask_building", 502, "刘先生", -100, 62, "路灯不亮", "[]", 701, "ticket"),
+]
+_INSERT_PENDING = (
+    "INSERT INTO pending_reports (id, kind, reporter_id, reporter_name, chat_id, message_id,"
+    " text, photos, prompt_message_id, resolved, reading, created_at, expires_at)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def _pending_params(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (*row, json.dumps(_READING), T1, FUTURE)
+
+
+async def _intake_questions_moved(database: Store) -> None:
+    """The questions are intake dialogues under their old ids, and their buttons still work."""
+    rows = await database.fetchall(
+        "SELECT id, user_id, chat_id, topic, step, data, prompt_message_id FROM conversations"
+        " WHERE flow = 'intake' AND id > 40 ORDER BY id"
+    )
+    found = [
+        (r["id"], r["user_id"], r["chat_id"], r["topic"], r["step"], r["prompt_message_id"])
+        for r in rows
+    ]
+    assert found == [
+        (41, 501, -100, 60, "category", 700),
+        (42, 501, -100, 61, "building", -5),
+        (43, 502, -100, 62, "done", 701),
+    ]
+    assert INTAKE.load(json.loads(rows[1]["data"])) == HeldReport(
+        name="王阿姨",
+        message_id=61,
+        is_private=False,
+        text="电梯坏了",
+        reading=_READING,
+        photos=(("AgAD2", "u2"),),
+    )
+    # 501's proof dialogue in the group survives beside the questions, under a new id.
+    proof = await database.fetchone(
+        "SELECT id, step FROM conversations WHERE user_id = 501 AND chat_id = -100 AND topic = 0"
+    )
+    assert proof is not None and proof["step"] == "photo" and proof["id"] > 43
+
+    config = tomllib.loads(EXAMPLE_CONFIG.read_text(encoding="utf-8"))
+    clock = FakeClock(datetime.fromisoformat(T1) + timedelta(hours=1))
+    services = await build_services(
+        config, str(EXAMPLE_CONFIG), database, clock, ZoneInfo("Asia/Shanghai")
+    )
+    # A 3号楼 button sent before the upgrade opens the ticket, with the photo it came with.
+    opened = await services.intake.answer_location(42, 501, building="3")
+    assert opened.kind == OPENED and opened.ticket is not None
+    assert (opened.ticket.text, opened.ticket.building) == ("电梯坏了", "3")
+    assert len(await services.tickets.photos(opened.ticket.id)) == 1
+    assert await services.intake.answer_category(41, 501, NONE) == Outcome(NOT_COMPLAINT)
+    with pytest.raises(DomainError) as answered:
+        await services.intake.answer_location(43, 502, building="3")
+    assert answered.value.code == "already_answered"
+    # A new question never takes the id an old button carries.
+    fresh = await services.intake.receive(
+        Report(-100, 63, False, 501, "王阿姨", "楼道里有点情况", explicit=True)
+    )
+    assert fresh.pending_id is not None and fresh.pending_id > proof["id"]
+
+
+async def test_questions_to_reporters_move_to_the_one_conversation_store(tmp_path: Path) -> None:
+    """A reporter's pending category or building question survives the upgrade as a dialogue."""
+    path = tmp_path / "db.sqlite3"
+    at = next(
+        i
+        for i, (_, name, _) in enumerate(load_migrations())
+        if name.endswith("_intake_dialogues.sql")
+    )
+    _build(path, at)  # the schema a deployment had before the move, with its data
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        conn.executemany(_INSERT_PENDING, [_pending_params(r) for r in _PENDING_ROWS])
+    finally:
+        conn.close()
+
+    async with Database(path) as database:
+        await _intake_questions_moved(database)
+        # 0003's filler row (an open 哪栋楼 question) is a dialogue too.
+        first = await database.fetchone("SELECT flow, step, topic FROM conversations WHERE id = 1")
+        assert first is not None and tuple(first) == ("intake", "building", 50)
+
+
+async def test_postgresql_moves_questions_to_reporters_alike(pg_url: str) -> None:
+    migrations = load_pg_migrations()
+    at = next(
+        i for i, (_, name, _) in enumerate(migrations) if name.endswith("_intake_dialogues.sql")
+    )
+    database = PgDatabase(pg_url)
+    await database.open(migrate=False)
+    try:
+        await database.migrate(migrations[:at])
+        await database.execute(
+            "INSERT INTO conversations (user_id, chat_id, flow, step, data, updated_at,"
+            " expires_at) VALUES (501, -100, 'proof', 'photo', '{\"task_id\": 1}', ?, ?)",
+            (T1, FUTURE),
+        )
+        for row in _PENDING_ROWS:
+            await database.execute(_INSERT_PENDING, _pending_params(row))
+        await database.migrate(migrations)
+        await _intake_questions_moved(database)
     finally:
         await database.close()

@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from storage.conversations import ConversationRepository
 from storage.privacy import (
     ANONYMOUS_NAME,
     ERASED_TEXT,
@@ -157,3 +158,23 @@ async def test_the_audit_log_names_a_person_until_they_are_forgotten(db: Store) 
     assert [e.action for e in await audit.recent(since=AT + timedelta(seconds=30))] == ["prune"]
     await ErasureRepository(db).forget_person(ALICE.user_id)
     assert [e.subject_id for e in await audit.recent()] == [None, None]
+
+
+async def test_forgetting_a_reporter_drops_the_questions_about_their_messages(db: Store) -> None:
+    questions = ConversationRepository(db)
+    for user, message_id in ((ALICE.user_id, 60), (BOB.user_id, 61)):
+        await questions.hold(
+            user,
+            -100,
+            message_id,
+            "intake",
+            "building",
+            {"text": "电梯坏了"},
+            AT,
+            AT + timedelta(days=1),
+        )
+    erasure = ErasureRepository(db)
+    anon = await erasure.new_anonymous_id("forget", AT)
+    await erasure.forget_in_tickets(ALICE.user_id, anon, {})
+    left = await db.fetchall("SELECT user_id FROM conversations")
+    assert [r["user_id"] for r in left] == [BOB.user_id]

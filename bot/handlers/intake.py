@@ -109,15 +109,13 @@ async def _typed_location(context: GridContext, msg: Incoming) -> bool:
     services = _services(context)
     intake = services.intake
     if msg.reply_to_bot and msg.reply_to_message_id is not None:
-        waiting = await intake.pending.by_prompt(msg.chat_id, msg.reply_to_message_id)
+        waiting = await intake.question_by_prompt(msg.chat_id, msg.reply_to_message_id)
         as_reply = waiting is not None
     else:
         waiting, as_reply = None, False
     if waiting is None:
-        waiting = await intake.pending.open_for(
-            msg.chat_id, msg.sender.user_id, "ask_building", services.clock.now()
-        )
-    if waiting is None or waiting.kind != "ask_building" or waiting.resolved is not None:
+        waiting = await intake.open_building_question(msg.chat_id, msg.sender.user_id)
+    if waiting is None or waiting.step != "building" or not waiting.is_open:
         return False
     if waiting.reporter_id != msg.sender.user_id:
         return False
@@ -312,7 +310,7 @@ async def _ask_category(
         buttons=rows,
         reply_to=message_id,
     )
-    await services.intake.pending.set_prompt(pid, prompt.message_id)
+    await services.intake.set_prompt(pid, prompt.message_id)
 
 
 async def _ask_location(
@@ -341,7 +339,7 @@ async def _ask_location(
         buttons=rows,
         reply_to=message_id,
     )
-    await services.intake.pending.set_prompt(pid, prompt.message_id)
+    await services.intake.set_prompt(pid, prompt.message_id)
 
 
 def _added_words(outcome: Outcome) -> str:
@@ -405,7 +403,7 @@ async def on_category_choice(update: Update, context: GridContext) -> None:
     pid, choice = int(match.group(1)), match.group(2)
     outcome = await services.intake.answer_category(pid, query.from_user.id, choice)
     await query.answer()
-    waiting = await services.intake.pending.get(pid)
+    waiting = await services.intake.question(pid)
     if waiting is None:
         return
     if query.message is not None:
@@ -435,7 +433,7 @@ async def on_location_choice(update: Update, context: GridContext) -> None:
         pid, query.from_user.id, building=building, place=place
     )
     await query.answer()
-    waiting = await services.intake.pending.get(pid)
+    waiting = await services.intake.question(pid)
     if waiting is None:
         return
     if query.message is not None:

@@ -242,7 +242,8 @@ async def build_services(
         points=points,
     )
     outbox = OutboxRepository(db)
-    intake = IntakeService(db, clock, classifier, community, state, tickets)
+    dialogues = DialogueService(db, clock)
+    intake = IntakeService(db, clock, classifier, community, state, tickets, dialogues=dialogues)
     triage = TriageService(
         db,
         clock,
@@ -305,7 +306,7 @@ async def build_services(
         tasks=TaskService(db, clock, points),
         redemption=redemption,
         schedule=schedule,
-        dialogues=DialogueService(db, clock),
+        dialogues=dialogues,
         outbox=outbox,
         triage=triage,
         retention=RetentionService(db, clock, checked.retention),

@@ -34,6 +34,8 @@ __all__ = [
 ]
 
 DIALOGUE_TTL = timedelta(minutes=30)
+# An expired question about a message is kept this long, for a late press of its button.
+QUESTION_GRACE = timedelta(days=7)
 
 D = TypeVar("D")  # what a flow gathers (a draft, the ticket asked about, …)
 E = TypeVar("E")  # what reading an answer needs besides it (today's date, the levels, …)
@@ -42,10 +44,13 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A person's message as a dialogue reads it."""
+    """A person's message (or a button they pressed) as a dialogue reads it."""
 
     text: str
     media: tuple[str, bool] | None = None  # (file_id, is_video) of a photo or video
+    # What a pressed button, or a typed answer its service read, chose: ('category', code),
+    # ('building', '5'), ('place', '东门'), ('unknown',).
+    choice: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,7 +105,12 @@ class Flow(Generic[D, E]):
 
 
 class DialogueService:
-    """One dialogue per person and chat; each answer is taken once, even when delivered twice."""
+    """One dialogue per person and chat; each answer is taken once, even when delivered twice.
+
+    Besides it, a person may wait on questions about their own messages (which category, which
+    building: the flow 'intake'), several in one chat, each kept under that message's id and
+    known by its own id, which the question's buttons carry (`hold`, `held`, `settle`).
+    """
 
     def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
         self.db = db
@@ -113,9 +123,7 @@ class DialogueService:
 
     async def current(self, user_id: int, chat_id: int) -> Conversation | None:
         """Return the person's dialogue in a chat if it has not expired (a finished one too)."""
-        if self._with_rows is None:
-            self._with_rows = await self.repo.user_ids(self.clock.now())
-        if user_id not in self._with_rows:
+        if not await self.may_wait(user_id):
             return None
         return await self.repo.get(user_id, chat_id, self.clock.now())
 
@@ -137,7 +145,7 @@ class DialogueService:
         """Put a dialogue in a state; message_id is the answer (or command) it consumed."""
         now = self.clock.now()
         async with self.db.transaction():
-            await self.repo.purge(now)
+            await self.repo.purge(now, now - QUESTION_GRACE)
             expires_at = now + (flow.ttl or self.ttl)
             await self.repo.save(
                 user_id, chat_id, flow.name, step, flow.dump(data), message_id, now, expires_at
@@ -176,6 +184,58 @@ class DialogueService:
             await self.close(flow, user_id, chat_id, message_id)
             raise
         return result
+
+    async def may_wait(self, user_id: int) -> bool:
+        """Tell whether a person may have an unexpired conversation (False: surely none)."""
+        if self._with_rows is None:
+            self._with_rows = await self.repo.user_ids(self.clock.now())
+        return user_id in self._with_rows
+
+    async def hold(
+        self, flow: Flow[D, E], user_id: int, chat_id: int, about: int, step: str, data: D
+    ) -> int:
+        """Ask a person about one of their messages (once per message); return the question's id.
+
+        Asked again about the same message, the question moves to `step` and keeps its id and
+        expiry; an answered one stays answered.
+        """
+        now = self.clock.now()
+        held = await self.repo.hold(
+            user_id,
+            chat_id,
+            about,
+            flow.name,
+            step,
+            flow.dump(data),
+            now,
+            now + (flow.ttl or self.ttl),
+        )
+        self._remember(user_id)
+        return held
+
+    async def held(self, question_id: int) -> Conversation | None:
+        """Return a question about a message by its id, expired or answered alike."""
+        return await self.repo.by_id(question_id)
+
+    async def held_by_prompt(self, chat_id: int, prompt_message_id: int) -> Conversation | None:
+        """Return the question the bot put in this message, expired or answered alike."""
+        return await self.repo.by_prompt(chat_id, prompt_message_id)
+
+    async def newest_held(
+        self, flow: Flow[D, E], step: str, user_id: int, chat_id: int
+    ) -> Conversation | None:
+        """Return the person's newest unexpired question of a flow waiting in a step here."""
+        if not await self.may_wait(user_id):
+            return None
+        return await self.repo.newest_open(user_id, chat_id, flow.name, step, self.clock.now())
+
+    async def set_prompt(self, question_id: int, message_id: int) -> None:
+        """Remember the message that put the question (edited once it is answered)."""
+        await self.repo.set_prompt(question_id, message_id)
+
+    async def settle(self, question_id: int) -> bool:
+        """Mark a question answered (or expired); False when it was settled already."""
+        return await self.repo.settle(question_id, self.clock.now())
 
     def _remember(self, user_id: int) -> None:
         if self._with_rows is not None:

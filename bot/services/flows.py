@@ -13,7 +13,17 @@ bot/handlers/worker.py and lifecycle.py; awaited for 12 hours):
     reject       reason (any text) ─► DONE (不予受理, or ask an admin to approve it)
     duplicate    number (a ticket number) ─► DONE (重复 of that ticket)
 
-Cancelling (取消) ends any of them; the handlers say what each finished dialogue does.
+and the questions put to a reporter whose message cannot become a ticket yet (asked by
+bot.services.intake, answered by a button or, for the building, typed; awaited for 24 hours;
+a person may wait on several, one per message, each known by the id its buttons carry):
+
+    intake       category (a category's button) ─► building (a building, a place or 不清楚)
+                 ─► DONE (the ticket opens)
+
+An intake question starts at `building` when the kind of problem is clear; after `category` the
+building is asked only when routing needs it, and 不是投诉 (the category NONE) ends it there.
+
+Cancelling (取消) ends any of the others; the handlers say what each finished dialogue does.
 """
 
 from __future__ import annotations
@@ -299,3 +309,91 @@ DUPLICATE = _staff_question("duplicate", "number", _staff_number)
 STAFF_QUESTIONS: dict[str, Flow[AwaitStaff, None]] = {
     flow.name: flow for flow in (TRANSFER, RESOLVE, REJECT, DUPLICATE)
 }
+
+
+# ── intake: which kind of problem, which building (a reporter's questions, one per message) ──
+
+
+INTAKE_TTL = timedelta(hours=24)
+
+
+@dataclass(frozen=True, slots=True)
+class HeldReport:
+    """A reporter's message waiting for their answer, and what the answers said so far."""
+
+    name: str  # the reporter's name
+    message_id: int
+    is_private: bool
+    text: str
+    reading: dict[str, Any]  # the classifier's reading as JSON; its category, once chosen
+    photos: tuple[tuple[str, str], ...] = ()  # (file_id, file_unique_id)
+    building: str | None = None  # where, once the reporter said (neither: 不清楚)
+    place: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeRules:
+    """What reading an intake answer needs: the categories and the community's places."""
+
+    categories: frozenset[str]  # what a reporter may choose: the kinds of problem, and NONE
+    grid_for_building: Callable[[str], str | None]
+    grid_for_place: Callable[[str], str | None]
+
+
+def _category(answer: Answer, held: HeldReport, rules: IntakeRules) -> HeldReport | None:
+    if len(answer.choice) != 2 or answer.choice[0] != "category":
+        return None
+    code = answer.choice[1]
+    if code not in rules.categories:
+        return None
+    return replace(held, reading={**held.reading, "category": code})
+
+
+def _location(answer: Answer, held: HeldReport, rules: IntakeRules) -> HeldReport | None:
+    match answer.choice:
+        case ("building", building) if rules.grid_for_building(building) is not None:
+            return replace(held, building=building, place=None)
+        case ("place", place) if rules.grid_for_place(place) is not None:
+            return replace(held, building=None, place=place)
+        case ("unknown",):
+            return replace(held, building=None, place=None)
+    return None
+
+
+def _held_json(held: HeldReport) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "name": held.name,
+        "message_id": held.message_id,
+        "is_private": held.is_private,
+        "text": held.text,
+        "reading": held.reading,
+        "photos": [list(p) for p in held.photos],
+    }
+    if held.building is not None or held.place is not None:
+        data["building"], data["place"] = held.building, held.place
+    return data
+
+
+def _held_from(data: dict[str, Any]) -> HeldReport:
+    return HeldReport(
+        name=str(data["name"]),
+        message_id=int(data["message_id"]),
+        is_private=bool(data["is_private"]),
+        text=str(data["text"]),
+        reading=dict(data["reading"]),
+        photos=tuple((str(p[0]), str(p[1])) for p in data.get("photos", ())),
+        building=data.get("building"),
+        place=data.get("place"),
+    )
+
+
+INTAKE: Flow[HeldReport, IntakeRules] = Flow(
+    name="intake",
+    steps={
+        "category": Step(lambda _: "", _category, then="building"),
+        "building": Step(lambda _: "", _location, then=DONE),
+    },
+    dump=_held_json,
+    load=_held_from,
+    ttl=INTAKE_TTL,
+)

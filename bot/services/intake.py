@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from bot.nlp import NONE, OTHER, Classifier, Location, Reading
@@ -19,17 +19,17 @@ from bot.nlp.location import PlaceFinder, find_location
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.community import Community, normalise_building, normalise_place
+from bot.services.dialogues import DONE, Answer, Conversation, DialogueService
 from bot.services.errors import DomainError
+from bot.services.flows import INTAKE, HeldReport, IntakeRules
 from bot.services.people import CommunityState
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import NewTicket, Ticket, TicketService
-from storage.pending import PendingReport, PendingRepository
 from storage.store import Store
 from storage.tickets import NewEvent
 
 BURST_WINDOW = timedelta(minutes=1)  # five messages about one thing in a minute: one ticket
 SIMILAR_WINDOW = timedelta(days=3)  # an open ticket on the same problem from the last days
-PENDING_TTL = timedelta(hours=24)  # an unanswered question expires
 UNDO_WINDOW = timedelta(minutes=10)  # a reporter may withdraw a false alarm this long
 MAX_TEXT = 2000  # longer pastes are kept whole in the ticket text up to this length
 
@@ -156,11 +156,13 @@ class IntakeService:
     worker_ids: Callable[[str], Any] | None = None
     # Files a possible complaint on the grid worker's triage list (the triage service).
     triage: Callable[[Report, Reading], Awaitable[Any]] | None = None
-    pending: PendingRepository = field(init=False)
+    # Where the questions to reporters are kept (the app's one dialogue service).
+    dialogues: DialogueService | None = None
+    questions: DialogueService = field(init=False)
     _places: PlaceFinder = field(init=False)
 
     def __post_init__(self) -> None:
-        self.pending = PendingRepository(self.db)
+        self.questions = self.dialogues or DialogueService(self.db, self.clock)
         # The community's own places, to read where an unclear report is (8号楼那边有点情况).
         self._places = PlaceFinder(p.lower() for g in self.community.grids for p in g.places)
 
@@ -208,20 +210,18 @@ class IntakeService:
             return Outcome(IGNORED, reading=reading)
         return await self._place(report, reading, reading.category)
 
-    async def _hold(self, report: Report, kind: str, reading: Reading, now: datetime) -> int:
+    async def _hold(self, report: Report, step: str, reading: Reading) -> int:
         """Keep a report until its reporter answers the question (once per message)."""
-        return await self.pending.add(
-            kind=kind,
-            reporter_id=report.reporter_id,
-            reporter_name=report.reporter_name,
-            chat_id=report.chat_id,
+        held = HeldReport(
+            name=report.reporter_name,
             message_id=report.message_id,
             is_private=report.is_private,
             text=report.text,
             reading=reading_to_json(reading),
-            photos=[list(report.photo)] if report.photo else [],
-            created_at=now,
-            expires_at=now + PENDING_TTL,
+            photos=(report.photo,) if report.photo else (),
+        )
+        return await self.questions.hold(
+            INTAKE, report.reporter_id, report.chat_id, report.message_id, step, held
         )
 
     def _locate(self, text: str) -> Location:
@@ -257,7 +257,6 @@ class IntakeService:
         return tickets[0] if len(tickets) == 1 else None
 
     async def _ask_category(self, report: Report, reading: Reading) -> Outcome:
-        now = self.clock.now()
         candidates = tuple(code for code, _ in reading.candidates if code not in (NONE, OTHER))[:3]
         if not candidates and reading.category not in (NONE, OTHER):
             candidates = (reading.category,)
@@ -265,7 +264,7 @@ class IntakeService:
             # Nothing to go on (8号楼那边有点情况): offer every kind of problem by name.
             candidates = tuple(c for c in self.classifier.categories if c not in (NONE, OTHER))
         # One upsert is atomic on its own: no transaction round trips around it.
-        pending_id = await self._hold(report, "confirm_category", reading, now)
+        pending_id = await self._hold(report, "category", reading)
         return Outcome(CONFIRM, reading=reading, pending_id=pending_id, candidates=candidates)
 
     async def _merge_burst(
@@ -342,9 +341,7 @@ class IntakeService:
             unavailable,
         )
         if route.needs_building:
-            pending_id = await self._hold(
-                report, "ask_building", replace(reading, category=category), self.clock.now()
-            )
+            pending_id = await self._hold(report, "building", replace(reading, category=category))
             buildings = tuple(b for g in self.community.grids for b in g.buildings)
             return Outcome(
                 ASK_BUILDING,
@@ -399,20 +396,34 @@ class IntakeService:
             with_photo=report.photo is not None,
         )
 
+    @property
+    def rules(self) -> IntakeRules:
+        """What reading a reporter's answer needs."""
+        return IntakeRules(
+            categories=frozenset(self.classifier.categories) | {NONE},
+            grid_for_building=self.community.grid_for_building,
+            grid_for_place=self.community.grid_for_place,
+        )
+
     async def answer_category(self, pending_id: int, user_id: int, choice: str) -> Outcome:
         """The reporter chose a category (or 'none': not a complaint)."""
-        waiting = await self._waiting(pending_id, user_id, "confirm_category")
-        if choice != NONE and choice not in self.classifier.categories:
+        waiting = await self._waiting(pending_id, user_id, "category")
+        held = INTAKE.data_of(waiting)
+        moved = INTAKE.advance(
+            waiting.step, Answer("", choice=("category", choice)), held, self.rules
+        )
+        if not moved.understood:
             raise DomainError("bad_choice")
         report = self._report_of(waiting)
         if choice == NONE:
-            if not await self._settle(pending_id, "not_complaint"):
+            if not await self._settle(pending_id):
                 raise DomainError("already_answered")
             return Outcome(NOT_COMPLAINT)
-        reading = reading_from_json(waiting.reading)
-        outcome = await self._place(report, replace(reading, category=choice), choice)
+        reading = reading_from_json(moved.data.reading)
+        # The building is asked (the question moves on) only when routing needs it.
+        outcome = await self._place(report, reading, choice)
         if outcome.kind != ASK_BUILDING:
-            await self._settle(pending_id, "ticket")
+            await self._settle(pending_id)
         return outcome
 
     async def answer_building(self, pending_id: int, user_id: int, building: str) -> Outcome:
@@ -428,28 +439,58 @@ class IntakeService:
         place: str | None = None,
     ) -> Outcome:
         """The reporter said which building or place (neither: 不清楚, for the duty worker)."""
-        waiting = await self._waiting(pending_id, user_id, "ask_building")
-        if building is not None and self.community.grid_for_building(building) is None:
-            raise DomainError("unknown_building", building=building)
-        if place is not None and self.community.grid_for_place(place) is None:
+        waiting = await self._waiting(pending_id, user_id, "building")
+        if building is not None:
+            choice: tuple[str, ...] = ("building", building)
+        elif place is not None:
+            choice = ("place", place)
+        else:
+            choice = ("unknown",)
+        moved = INTAKE.advance(
+            waiting.step, Answer("", choice=choice), INTAKE.data_of(waiting), self.rules
+        )
+        if not moved.understood:
+            if building is not None:
+                raise DomainError("unknown_building", building=building)
             raise DomainError("bad_choice")
-        reading = reading_from_json(waiting.reading)
-        location = replace(reading.location, building=building, place=place)
+        held = moved.data
+        reading = reading_from_json(held.reading)
+        location = replace(reading.location, building=held.building, place=held.place)
         reading = replace(reading, location=location)
         report = self._report_of(waiting)
         unavailable = await self.state.unavailable_workers()
         route = route_ticket(
             self.community,
             reading.category,
-            building,
-            place,
+            held.building,
+            held.place,
             None,
             unavailable,
             may_ask=False,  # 不清楚 is an answer: the duty worker finds out where
         )
-        outcome = await self._open(report, reading, reading.category, route, building=building)
-        await self._settle(pending_id, "ticket")
+        outcome = await self._open(
+            report, reading, reading.category, route, building=held.building
+        )
+        await self._settle(pending_id)
         return outcome
+
+    async def question(self, question_id: int) -> Question | None:
+        """Return a question put to a reporter, by the id its buttons carry."""
+        found = await self.questions.held(question_id)
+        return _question(found)
+
+    async def question_by_prompt(self, chat_id: int, prompt_message_id: int) -> Question | None:
+        """Return the question the bot put to a reporter in this message."""
+        return _question(await self.questions.held_by_prompt(chat_id, prompt_message_id))
+
+    async def open_building_question(self, chat_id: int, user_id: int) -> Question | None:
+        """Return the person's newest unanswered "哪栋楼？" in a chat."""
+        found = await self.questions.newest_held(INTAKE, "building", user_id, chat_id)
+        return _question(found)
+
+    async def set_prompt(self, question_id: int, message_id: int) -> None:
+        """Remember the bot's question message (to edit it when answered)."""
+        await self.questions.set_prompt(question_id, message_id)
 
     def typed_location(self, text: str) -> tuple[str | None, str | None, bool] | None:
         """Read a typed answer to "哪栋楼？": (building, place, unknown), or None if it is not one.
@@ -489,36 +530,71 @@ class IntakeService:
             )
         return ticket
 
-    async def _waiting(self, pending_id: int, user_id: int, kind: str) -> PendingReport:
-        waiting = await self.pending.get(pending_id)
-        if waiting is None or waiting.kind != kind:
+    async def _waiting(self, pending_id: int, user_id: int, step: str) -> Conversation:
+        waiting = await self.questions.held(pending_id)
+        if waiting is None or waiting.flow != INTAKE.name:
             raise DomainError("stale_button")
-        if waiting.reporter_id != user_id:
+        if waiting.step not in (step, DONE):
+            raise DomainError("stale_button")
+        if waiting.user_id != user_id:
             raise DomainError("not_your_report")
-        if waiting.resolved is not None:
+        if not waiting.is_open:
             raise DomainError("already_answered")
         if self.clock.now() > waiting.expires_at:
-            await self._settle(pending_id, "expired")
+            await self._settle(pending_id)
             raise DomainError("question_expired")
         return waiting
 
-    async def _settle(self, pending_id: int, how: str) -> bool:
-        return await self.pending.settle(pending_id, how)  # one conditional UPDATE
+    async def _settle(self, pending_id: int) -> bool:
+        return await self.questions.settle(pending_id)  # one conditional UPDATE
 
     @staticmethod
-    def _report_of(waiting: PendingReport) -> Report:
-        photo = tuple(waiting.photos[0]) if waiting.photos else None
+    def _report_of(waiting: Conversation) -> Report:
+        held = INTAKE.data_of(waiting)
         return Report(
             chat_id=waiting.chat_id,
-            message_id=waiting.message_id,
-            is_private=waiting.is_private,
-            reporter_id=waiting.reporter_id,
-            reporter_name=waiting.reporter_name,
-            text=waiting.text,
-            photo=(photo[0], photo[1]) if photo else None,
+            message_id=held.message_id,
+            is_private=held.is_private,
+            reporter_id=waiting.user_id,
+            reporter_name=held.name,
+            text=held.text,
+            photo=held.photos[0] if held.photos else None,
             explicit=True,
             group_grids=None,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class Question:
+    """A question put to a reporter about their message (which category, which building)."""
+
+    id: int  # what its buttons carry
+    step: str  # 'category' | 'building'; DONE once answered
+    reporter_id: int
+    reporter_name: str
+    chat_id: int
+    message_id: int  # the reporter's message it is about
+    prompt_message_id: int | None  # the bot's question
+
+    @property
+    def is_open(self) -> bool:
+        """Return whether the question still waits for its answer."""
+        return self.step != DONE
+
+
+def _question(found: Conversation | None) -> Question | None:
+    if found is None or found.flow != INTAKE.name:
+        return None
+    held = INTAKE.data_of(found)
+    return Question(
+        id=found.id,
+        step=found.step,
+        reporter_id=found.user_id,
+        reporter_name=held.name,
+        chat_id=found.chat_id,
+        message_id=held.message_id,
+        prompt_message_id=found.prompt_message_id,
+    )
 
 
 def _same_place(community: Community, ticket: Ticket, location: Location, *, strict: bool) -> bool:
