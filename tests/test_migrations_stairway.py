@@ -46,6 +46,9 @@ LANDED = {
     "0016_pending_open_index.sql": (
         "5a1af4dc2c0791d65145eccb3d2f429e3488e72066b0817e2d1f66c4ed5040c8"
     ),
+    "0017_intake_dialogues.sql": (
+        "64950977e2c6e52847e083b3ba10d10c29e7b1afbad7df8841ff60eb6d129f0a"
+    ),
 }
 
 T0 = "2026-11-20T02:00:00+00:00"
@@ -315,9 +318,13 @@ def _v16(c: sqlite3.Connection) -> None:
     """0016 adds an index only: nothing new to fill."""
 
 
+def _v17(c: sqlite3.Connection) -> None:
+    """0017 moves open intake questions into conversations and creates no table: nothing new."""
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
-    9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15, 16: _v16,
+    9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15, 16: _v16, 17: _v17,
 }  # fmt: skip
 
 

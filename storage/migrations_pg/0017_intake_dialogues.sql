@@ -1,4 +1,4 @@
--- PostgreSQL mirror of storage/migrations/0021_intake_dialogues.sql.
+-- PostgreSQL mirror of storage/migrations/0017_intake_dialogues.sql.
 -- The questions put to a reporter during intake (which kind of problem, which building) join the
 -- one dialogue store: each `pending_reports` row becomes a conversation of the flow 'intake'
 -- (step 'category', 'building', or 'done' once answered; see bot/services/flows.py).
