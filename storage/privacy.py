@@ -298,6 +298,7 @@ class ErasureRepository:
             "DELETE FROM residents WHERE user_id = ?",
             "DELETE FROM users WHERE user_id = ?",
             "DELETE FROM dialogues WHERE user_id = ?",
+            "DELETE FROM conversations WHERE user_id = ?",  # their drafts and reasons
             "DELETE FROM audit_people WHERE user_id = ?",
             "DELETE FROM outbox WHERE chat_id = ? AND status != 'pending'",
         ):

@@ -178,3 +178,15 @@ async def test_forgetting_a_reporter_drops_the_questions_about_their_messages(db
     await erasure.forget_in_tickets(ALICE.user_id, anon, {})
     left = await db.fetchall("SELECT user_id FROM conversations")
     assert [r["user_id"] for r in left] == [BOB.user_id]
+
+
+async def test_forgetting_a_person_drops_their_own_dialogues(db: Store) -> None:
+    """A half-written task draft or a reason they were typing holds their words too."""
+    conversations = ConversationRepository(db)
+    for user in (ALICE.user_id, BOB.user_id):
+        await conversations.save(
+            user, user, "task", "title", {"title": "帮忙修灯"}, 0, AT, AT + timedelta(days=1)
+        )
+    await ErasureRepository(db).forget_person(ALICE.user_id)
+    left = await db.fetchall("SELECT user_id FROM conversations")
+    assert [r["user_id"] for r in left] == [BOB.user_id]
