@@ -28,7 +28,9 @@ _GAP = r"[^.!?;。！？\n]{0,12}?"
 # A contrast (但是, 可是, 结果): evidence against said before it is conceded, not meant
 # (物业已经知道了，但是一个月了也没修).
 # 但是 and 可是 anywhere; 结果, 不过, 谁知 only opening a clause (处理结果 is no contrast).
-_CONTRAST = re.compile(r"但是|可是|然而|(?:^|(?<=[,.!?;:。！？，； ]))(?:结果|不过|谁知|没想到|but\b)")
+_CONTRAST = re.compile(
+    r"但是|可是|然而|(?:^|(?<=[,.!?;:。！？，； ]))(?:结果|不过|谁知(?!道)|没想到|but\b)"
+)
 _DIGIT = re.compile("[0129]")  # a digit of 110, 119, 120 or 12345
 # 110/119/120 as numbers of their own: never inside 1202室, an ID number or a phone number.
 _EMERGENCY = re.compile(
@@ -61,12 +63,15 @@ class GateLexicon:
     danger: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Danger counts only when it is live, here and now: not beside evidence of these groups
     # (news from elsewhere, a joke or game, a drill, a past event now over) unless someone asks
-    # for help; and a fight (110) is no call to the police when animals or one's own children fight.
+    # for help; and a fight (110) is no crime when animals or one's own children fight.
     not_live: frozenset[str] = frozenset()
     playful: tuple[str, ...] = ()
     danger_weight: float = 1.0  # a danger word (or 110/119/120) counts this much for a complaint
     long_weight: float = 0.0  # what a message longer than long_text adds on its own
     said_weight: float = 0.0  # what a problem word adds beside a thing of some category
+    # what a problem said of a thing adds when the message also says it is not here and now
+    # (elsewhere, over, a game, a notice: the groups of [live] unless)
+    unlive_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +84,9 @@ class GateReading:
     against_words: tuple[str, ...]
     danger: bool
     call_first: str
+    # danger words were found but the message says they are not here and now (news, a game, a
+    # drill, an event over): the classifier does not ticket it without a place or a request
+    not_live: bool = False
     # kind -> how much of its weight counted (1, or 0.5 for evidence against in a long message):
     # what `python -m bot.nlp.fit` fits the weights on.
     features: Mapping[str, float] = field(default_factory=dict)
@@ -111,7 +119,12 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
             "long_text",
         )
     }
-    optional = (("danger", "danger_weight"), ("long", "long_weight"), ("said", "said_weight"))
+    optional = (
+        ("danger", "danger_weight"),
+        ("long", "long_weight"),
+        ("said", "said_weight"),
+        ("unlive", "unlive_weight"),
+    )
     for key, name in optional:
         if key in head:
             nums[name] = _number(source, f"gate.{key}", head[key])
@@ -147,9 +160,7 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
     )
 
 
-def _live(
-    source: str, table: object, names: set[str]
-) -> tuple[frozenset[str], tuple[str, ...]]:
+def _live(source: str, table: object, names: set[str]) -> tuple[frozenset[str], tuple[str, ...]]:
     """Read [live]: the groups that say a danger is not here and now, and playful subjects."""
     if not isinstance(table, Mapping):
         raise LexiconError(source, "live", "must be a table")
@@ -266,10 +277,9 @@ class Gate:
         )
         self._weights = {g.name: g.weight for g in lexicon.groups}
         self._fights = frozenset(lexicon.danger.get("110", ()))
+        subjects = "|".join(map(re.escape, lexicon.playful))
         self._playful = (
-            re.compile("(?:" + "|".join(map(re.escape, lexicon.playful)) + ")[^,.!?;:。！？，；\n]{0,12}$")
-            if lexicon.playful
-            else None
+            re.compile(f"(?:{subjects})[^,.!?;:。！？，；\n]{{0,12}}$") if subjects else None
         )
         # Words with evidence against, the only ones a negation before them can cancel.
         self._against = frozenset(
@@ -373,7 +383,8 @@ class Gate:
                 best[kind] = evidence
             if collect and kind in self._weights:
                 found.setdefault(kind, []).append("")  # at the group's own weight
-        if danger and not self._live(best):
+        not_live = danger and not self._live(best)
+        if not_live:
             danger = False  # news from elsewhere, a joke, a drill, a past event: no emergency
             danger_numbers.clear()
             best.pop("danger", None)
@@ -388,6 +399,10 @@ class Gate:
         if not _SAID.isdisjoint(best) and not _THING.isdisjoint(best):
             features["said"] = 1.0  # a problem said of a thing: 电梯 + 坏了
             score += self.lexicon.said_weight
+        said_of_thing = not _THING.isdisjoint(best) and not PROBLEM_GROUPS.isdisjoint(best)
+        if said_of_thing and not self._live(best):  # 电影里电梯困人: not a problem here and now
+            features["unlive"] = 1.0
+            score += self.lexicon.unlive_weight
         for_words = tuple(sorted({w for v, w in best.values() if v > 0}))
         against = tuple(sorted({w for v, w in best.values() if v < 0}))
         return GateReading(
@@ -397,10 +412,10 @@ class Gate:
             against_words=against,
             danger=danger,
             call_first=_first_call(danger_numbers),
+            not_live=not_live,
             features=features,
             found={k: tuple(sorted(set(v))) for k, v in found.items()},
         )
-
 
     def _live(self, best: Mapping[str, tuple[float, str]]) -> bool:
         """Say whether danger is here and now: no evidence that it is not, or a call for help."""
