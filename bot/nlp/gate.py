@@ -335,17 +335,16 @@ class Gate:
         found: dict[str, list[str]] = {}
         danger_numbers: list[str] = []
         danger = False
-        table = self._table
+        table, against_words, fights = self._table, self._against, self._fights
         for match in self._scan.finditer(text):
             word = match.group(1)
             start = match.start()
             if start and text[start - 1] in _NEGATION:
                 continue
-            against_negated = word in self._against and self._negated_clause(text, start)
-            entries = table[word]
-            if word in self._fights and self._played(text, start):
+            against_negated = word in against_words and self._negated_clause(text, start)
+            if word in fights and self._played(text, start):
                 continue  # 两只猫打架, 俩娃打起来: neither a crime nor a problem
-            for kind, weight, own in entries:
+            for kind, weight, own in table[word]:
                 if kind in skip or (weight < 0 and against_negated):
                     continue
                 if collect:
@@ -376,14 +375,16 @@ class Gate:
                 best.setdefault("danger", (self.lexicon.danger_weight, number))
                 if number not in danger_numbers:
                     danger_numbers.append(number)
-        if best and _CONTRAST.search(text) is not None:
+        has_against = any(w < 0 for w, _ in best.values())
+        if has_against and _CONTRAST.search(text) is not None:
             best = self._conceded(text, best)
         for kind, evidence in (extra or {}).items():
             if kind not in best or abs(evidence[0]) > abs(best[kind][0]):
                 best[kind] = evidence
             if collect and kind in self._weights:
                 found.setdefault(kind, []).append("")  # at the group's own weight
-        not_live = danger and not self._live(best)
+        has_against = has_against or any(w < 0 for w, _ in (extra or {}).values())
+        not_live = danger and has_against and not self._live(best)
         if not_live:
             danger = False  # news from elsewhere, a joke, a drill, a past event: no emergency
             danger_numbers.clear()
@@ -399,8 +400,9 @@ class Gate:
         if not _SAID.isdisjoint(best) and not _THING.isdisjoint(best):
             features["said"] = 1.0  # a problem said of a thing: 电梯 + 坏了
             score += self.lexicon.said_weight
+        # 电影里电梯困人: a problem, but not one here and now
         said_of_thing = not _THING.isdisjoint(best) and not PROBLEM_GROUPS.isdisjoint(best)
-        if said_of_thing and not self._live(best):  # 电影里电梯困人: not a problem here and now
+        if has_against and said_of_thing and not self._live(best):
             features["unlive"] = 1.0
             score += self.lexicon.unlive_weight
         for_words = tuple(sorted({w for v, w in best.values() if v > 0}))
