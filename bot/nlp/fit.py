@@ -54,7 +54,7 @@ PRIOR = {
     "distress": 1.0, "irony": 1.5, "thanks": -2.5, "trade": -3.0, "vote": -3.0, "notice": -2.5,
     "schedule": -2.0, "handled": -3.0, "over": -2.5, "past": -1.0, "advice": -3.0, "rules": -2.5,
     "forwarded": -3.0, "greeting": -3.0, "event": -2.5, "lost_found": -3.0, "chat": -2.0,
-    "elsewhere": -3.0, "play": -2.5, "unlive": -1.0,
+    "elsewhere": -3.0, "play": -2.5, "personal": -2.5, "unlive": -1.0,
 }  # fmt: skip
 L2_WORD = 8.0  # on a word's distance from its group's weight: only a word seen often moves
 WORD_MIN_COUNT = 5  # a word needs this many labelled messages to earn a weight of its own
