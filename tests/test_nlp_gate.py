@@ -23,6 +23,25 @@ NOT_COMPLAINTS = {
     "greeting": "各位邻居早上好，周末愉快",
     "event": "社区消防知识讲座周六上午开讲，欢迎报名",
     "lost and found": "在5号楼停车位旁边捡到一串钥匙，放门卫了",
+    "selling a broken appliance": "出一台旧烤箱，温控坏了，拆件也行，自提",
+    "praise of an improvement": "路灯换成新的以后晚上亮堂多了",
+    "pets playing": "邻居家的柯基在草坪上撒欢，跑得耳朵都飞起来了",
+    "a planned outage relayed": "听说后天上午要检修线路停电，冰箱里别放太多东西",
+    "asking where to repair one's own thing": "谁知道附近哪里能修洗衣机",
+    "a repair over, joked about": "水压修好以后，洗澡跟做SPA一样哈哈",
+    "a closed portal case": "来电人表示：先前投诉的楼道照明问题现已修复完毕，同意结案。",
+}
+
+# Danger words that are not a danger here and now: news from elsewhere, a film, a game, a drill,
+# animals or one's own children fighting, an event that is over. None is urgent or ticketed.
+NOT_LIVE = {
+    "news from elsewhere": "新闻说外省一栋楼煤气爆炸，大家用完燃气记得关阀",
+    "a film": "昨晚看的电影里电梯困人那段太吓人了",
+    "a game": "我家小子打游戏，一直喊着火了快跑",
+    "animals fighting": "两只流浪猫在花坛里打架，打完又一起晒太阳",
+    "own children fighting": "俩娃为了抢零食打起来了，各打五十大板",
+    "a drill": "下午三点消防演习，楼道会有烟，请勿惊慌",
+    "an event that is over": "上周那次电梯困人的大爷已经没事了，谢谢大家关心",
 }
 
 
@@ -54,6 +73,27 @@ def test_a_complaint_and_irony_about_a_live_problem_open_a_ticket(
 ) -> None:
     reading = clf.classify(text)
     assert (reading.decision, reading.category) == ("ticket", category)
+
+
+@pytest.mark.parametrize("kind", sorted(NOT_LIVE))
+def test_danger_words_not_here_and_now_are_neither_urgent_nor_ticketed(
+    clf: Classifier, kind: str
+) -> None:
+    reading = clf.classify(NOT_LIVE[kind])
+    assert reading.decision != "ticket", (kind, reading.evidence)
+    assert (reading.urgency, reading.call_first) == ("normal", ""), kind
+
+
+def test_a_call_for_help_keeps_danger_live_beside_evidence_against(clf: Classifier) -> None:
+    # 快来人 asks for help: the notice-like 请勿 does not make a fire a drill.
+    reading = clf.classify("3号楼楼道着火了，请勿乘电梯，快来人")
+    assert (reading.decision, reading.call_first) == ("ticket", "119")
+
+
+def test_evidence_against_before_a_contrast_is_conceded(clf: Classifier) -> None:
+    reading = clf.classify("物业早就知道了，但是一个月了电梯按钮还是坏的")
+    assert (reading.decision, reading.category) == ("ticket", "facilities")
+    assert not any(w.startswith("-") for w in reading.evidence)
 
 
 def test_a_context_word_alone_decides_no_category(clf: Classifier) -> None:

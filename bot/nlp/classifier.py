@@ -455,6 +455,11 @@ class Classifier:
         # Danger (fire, gas, someone trapped or hurt) never waits on a worker's list.
         sure = gate.score >= lex.ticket or gate.danger
         decision = TICKET if sure and clear else TRIAGE
+        location = find_location(text, self._places)
+        if gate.not_live and "request" not in gate.kinds and location == NOWHERE:
+            # Danger words in news, a film, a game or an event over, with no place of ours and
+            # no one asking: the worker may look, the group hears nothing.
+            decision = TRIAGE
         urgent = gate.danger or winner in self._urgent_codes
         ranked = sorted(hits.get(best, ()), key=_heaviest_first) if clear or guess else []
         keywords = tuple(dict.fromkeys([w for _, w in ranked] + list(gate.for_words)))[:6]
@@ -466,7 +471,7 @@ class Classifier:
             confidence=round(confidence, 3),
             keywords=keywords,
             urgency="urgent" if urgent else "normal",
-            location=find_location(text, self._places),
+            location=location,
             candidates=self._candidates(order, scores, first=category),
             decision=decision,
             category_clear=clear,

@@ -43,6 +43,7 @@ EXTRA_KINDS = {
     "danger": "danger",
     "long": "long",
     "said": "said",
+    "unlive": "unlive",
 }
 L2 = 2.0  # on the squared distance from PRIOR; the log-loss is summed over messages
 # The hand-set weights the gate shipped with before it was fitted: the fit starts from them and
@@ -53,6 +54,7 @@ PRIOR = {
     "distress": 1.0, "irony": 1.5, "thanks": -2.5, "trade": -3.0, "vote": -3.0, "notice": -2.5,
     "schedule": -2.0, "handled": -3.0, "over": -2.5, "past": -1.0, "advice": -3.0, "rules": -2.5,
     "forwarded": -3.0, "greeting": -3.0, "event": -2.5, "lost_found": -3.0, "chat": -2.0,
+    "elsewhere": -3.0, "play": -2.5, "personal": -2.5, "unlive": -1.0,
 }  # fmt: skip
 L2_WORD = 8.0  # on a word's distance from its group's weight: only a word seen often moves
 WORD_MIN_COUNT = 5  # a word needs this many labelled messages to earn a weight of its own
@@ -85,6 +87,7 @@ def _signs() -> dict[str, float]:
     signs = {g.name: (1.0 if g.weight > 0 else -1.0) for g in lexicon.groups}
     signs.update({k: 1.0 for k in EXTRA_KINDS})
     signs["long"] = 0.0
+    signs["unlive"] = -1.0  # a problem in a message that says it is not here and now
     return signs
 
 

@@ -25,6 +25,12 @@ _SAID = frozenset({"problem", "irony"})
 _THING = frozenset({"topic", "heavy_topic", "problem_term", "combo"})
 _CLAUSE_END = frozenset(",.!?;:。！？，；\n ")
 _GAP = r"[^.!?;。！？\n]{0,12}?"
+# A contrast (但是, 可是, 结果): evidence against said before it is conceded, not meant
+# (物业已经知道了，但是一个月了也没修).
+# 但是 and 可是 anywhere; 结果, 不过, 谁知 only opening a clause (处理结果 is no contrast).
+_CONTRAST = re.compile(
+    r"但是|可是|然而|(?:^|(?<=[,.!?;:。！？，； ]))(?:结果|不过|谁知(?!道)|没想到|but\b)"
+)
 _DIGIT = re.compile("[0129]")  # a digit of 110, 119, 120 or 12345
 # 110/119/120 as numbers of their own: never inside 1202室, an ID number or a phone number.
 _EMERGENCY = re.compile(
@@ -55,9 +61,17 @@ class GateLexicon:
     long_text: float
     groups: tuple[Group, ...]
     danger: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Danger counts only when it is live, here and now: not beside evidence of these groups
+    # (news from elsewhere, a joke or game, a drill, a past event now over) unless someone asks
+    # for help; and a fight (110) is no crime when animals or one's own children fight.
+    not_live: frozenset[str] = frozenset()
+    playful: tuple[str, ...] = ()
     danger_weight: float = 1.0  # a danger word (or 110/119/120) counts this much for a complaint
     long_weight: float = 0.0  # what a message longer than long_text adds on its own
     said_weight: float = 0.0  # what a problem word adds beside a thing of some category
+    # what a problem said of a thing adds when the message also says it is not here and now
+    # (elsewhere, over, a game, a notice: the groups of [live] unless)
+    unlive_weight: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +84,9 @@ class GateReading:
     against_words: tuple[str, ...]
     danger: bool
     call_first: str
+    # danger words were found but the message says they are not here and now (news, a game, a
+    # drill, an event over): the classifier does not ticket it without a place or a request
+    not_live: bool = False
     # kind -> how much of its weight counted (1, or 0.5 for evidence against in a long message):
     # what `python -m bot.nlp.fit` fits the weights on.
     features: Mapping[str, float] = field(default_factory=dict)
@@ -102,7 +119,12 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
             "long_text",
         )
     }
-    optional = (("danger", "danger_weight"), ("long", "long_weight"), ("said", "said_weight"))
+    optional = (
+        ("danger", "danger_weight"),
+        ("long", "long_weight"),
+        ("said", "said_weight"),
+        ("unlive", "unlive_weight"),
+    )
     for key, name in optional:
         if key in head:
             nums[name] = _number(source, f"gate.{key}", head[key])
@@ -132,7 +154,22 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
             raise LexiconError(source, f"danger.{number}", "use 119, 110, 120 or urgent")
         danger[number] = tuple(_word_list(source, f"danger.{number}", words))
     groups = _with_fitted(source, groups, data.get("fitted", {}))
-    return GateLexicon(groups=tuple(groups), danger=danger, **nums)
+    not_live, playful = _live(source, data.get("live", {}), {g.name for g in groups})
+    return GateLexicon(
+        groups=tuple(groups), danger=danger, not_live=not_live, playful=playful, **nums
+    )
+
+
+def _live(source: str, table: object, names: set[str]) -> tuple[frozenset[str], tuple[str, ...]]:
+    """Read [live]: the groups that say a danger is not here and now, and playful subjects."""
+    if not isinstance(table, Mapping):
+        raise LexiconError(source, "live", "must be a table")
+    groups = _word_list(source, "live.unless", table["unless"]) if "unless" in table else []
+    for name in groups:
+        if name not in names:
+            raise LexiconError(source, "live.unless", f"{name!r} names no group")
+    playful = _word_list(source, "live.playful", table["playful"]) if "playful" in table else []
+    return frozenset(groups), tuple(playful)
 
 
 def _with_fitted(source: str, groups: list[Group], fitted: object) -> list[Group]:
@@ -239,6 +276,11 @@ class Gate:
             for p in group.patterns
         )
         self._weights = {g.name: g.weight for g in lexicon.groups}
+        self._fights = frozenset(lexicon.danger.get("110", ()))
+        subjects = "|".join(map(re.escape, lexicon.playful))
+        self._playful = (
+            re.compile(f"(?:{subjects})[^,.!?;:。！？，；\n]{{0,12}}$") if subjects else None
+        )
         # Words with evidence against, the only ones a negation before them can cancel.
         self._against = frozenset(
             w for w, entries in table.items() if any(e[1] < 0 for e in entries)
@@ -293,21 +335,23 @@ class Gate:
         found: dict[str, list[str]] = {}
         danger_numbers: list[str] = []
         danger = False
-        table = self._table
+        table, against_words, fights = self._table, self._against, self._fights
         for match in self._scan.finditer(text):
             word = match.group(1)
             start = match.start()
             if start and text[start - 1] in _NEGATION:
                 continue
-            against_negated = word in self._against and self._negated_clause(text, start)
+            against_negated = word in against_words and self._negated_clause(text, start)
+            if word in fights and self._played(text, start):
+                continue  # 两只猫打架, 俩娃打起来: neither a crime nor a problem
             for kind, weight, own in table[word]:
                 if kind in skip or (weight < 0 and against_negated):
                     continue
                 if collect:
                     found.setdefault(kind, []).append(own)
                 if kind.startswith("danger:"):
-                    danger = True
                     number = kind[7:]
+                    danger = True
                     if number != URGENT_ONLY and number not in danger_numbers:
                         danger_numbers.append(number)
                     kind, weight = "danger", self.lexicon.danger_weight
@@ -331,11 +375,22 @@ class Gate:
                 best.setdefault("danger", (self.lexicon.danger_weight, number))
                 if number not in danger_numbers:
                     danger_numbers.append(number)
+        has_against = any(w < 0 for w, _ in best.values())
+        if has_against and _CONTRAST.search(text) is not None:
+            best = self._conceded(text, best)
         for kind, evidence in (extra or {}).items():
             if kind not in best or abs(evidence[0]) > abs(best[kind][0]):
                 best[kind] = evidence
             if collect and kind in self._weights:
                 found.setdefault(kind, []).append("")  # at the group's own weight
+        has_against = has_against or any(w < 0 for w, _ in (extra or {}).values())
+        not_live = danger and has_against and not self._live(best)
+        if not_live:
+            danger = False  # news from elsewhere, a joke, a drill, a past event: no emergency
+            danger_numbers.clear()
+            best.pop("danger", None)
+            if collect:
+                found = {k: v for k, v in found.items() if not k.startswith("danger:")}
         long_text = len(text) > self.lexicon.long_text
         features = {kind: 0.5 if long_text and w < 0 else 1.0 for kind, (w, _) in best.items()}
         score = self.lexicon.bias + sum(w * features[kind] for kind, (w, _) in best.items())
@@ -345,6 +400,11 @@ class Gate:
         if not _SAID.isdisjoint(best) and not _THING.isdisjoint(best):
             features["said"] = 1.0  # a problem said of a thing: 电梯 + 坏了
             score += self.lexicon.said_weight
+        # 电影里电梯困人: a problem, but not one here and now
+        said_of_thing = not _THING.isdisjoint(best) and not PROBLEM_GROUPS.isdisjoint(best)
+        if has_against and said_of_thing and not self._live(best):
+            features["unlive"] = 1.0
+            score += self.lexicon.unlive_weight
         for_words = tuple(sorted({w for v, w in best.values() if v > 0}))
         against = tuple(sorted({w for v, w in best.values() if v < 0}))
         return GateReading(
@@ -354,9 +414,35 @@ class Gate:
             against_words=against,
             danger=danger,
             call_first=_first_call(danger_numbers),
+            not_live=not_live,
             features=features,
             found={k: tuple(sorted(set(v))) for k, v in found.items()},
         )
+
+    def _live(self, best: Mapping[str, tuple[float, str]]) -> bool:
+        """Say whether danger is here and now: no evidence that it is not, or a call for help."""
+        if "request" in best:
+            return True
+        return not any(k in self.lexicon.not_live and w < 0 for k, (w, _) in best.items())
+
+    def _played(self, text: str, start: int) -> bool:
+        """Say whether a fight word has animals or one's own children for its subject."""
+        if self._playful is None:
+            return False
+        return self._playful.search(text, max(0, start - 16), start) is not None
+
+    def _conceded(
+        self, text: str, best: dict[str, tuple[float, str]]
+    ) -> dict[str, tuple[float, str]]:
+        """Drop evidence against that only stands before the last contrast (但是, 结果)."""
+        cut = max(m.end() for m in _CONTRAST.finditer(text))
+        rest = text[cut:]
+        kept = {}
+        for kind, (weight, word) in best.items():
+            if weight < 0 and word not in rest:
+                continue
+            kept[kind] = (weight, word)
+        return kept
 
 
 def _first_call(numbers: list[str]) -> str:

@@ -73,6 +73,7 @@ _cutter: _Cutter | None = None
 _HAN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)")  # jieba's re_han_default
 _SKIP = re.compile("(\r\n|\\s)")  # jieba's re_skip_default
 _ENG = re.compile("[a-zA-Z0-9]")  # jieba's re_eng
+_ABSENT = 1.0  # no log-probability is positive: marks a fragment that starts no word
 
 
 class _Cutter:
@@ -81,8 +82,11 @@ class _Cutter:
     def __init__(self, tokenizer: Any) -> None:
         freq: dict[str, int] = tokenizer.FREQ
         logtotal = math.log(tokenizer.total)
-        self._known = freq  # every word and every prefix of one (a prefix's count is 0)
-        self._logp = {w: math.log(f) - logtotal for w, f in freq.items() if f}
+        # every word and every prefix of one -> its log-probability (None for a bare prefix, whose
+        # count is 0): one lookup per step of the scan instead of two
+        self._logp: dict[str, float | None] = {
+            w: math.log(f) - logtotal if f else None for w, f in freq.items()
+        }
         self._unknown = math.log(1) - logtotal
 
     def cut(self, text: str) -> list[str]:
@@ -101,7 +105,7 @@ class _Cutter:
         return out
 
     def _cut_block(self, sentence: str, out: list[str]) -> None:
-        known, logp, unknown = self._known, self._logp, self._unknown
+        logp, unknown = self._logp, self._unknown
         n = len(sentence)
         # route[i]: the best (log-probability, end) of sentence[i:], as jieba's calc keeps it.
         route: list[tuple[float, int]] = [(0.0, 0)] * (n + 1)
@@ -109,9 +113,11 @@ class _Cutter:
             best: tuple[float, int] | None = None
             i = k
             frag = sentence[k]
-            while i < n and frag in known:
-                p = logp.get(frag)
+            while i < n:
+                p = logp.get(frag, _ABSENT)
                 if p is not None:
+                    if p > 0.0:  # neither a word nor the start of one
+                        break
                     candidate = (p + route[i + 1][0], i)
                     if best is None or candidate > best:
                         best = candidate
