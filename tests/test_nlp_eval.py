@@ -11,6 +11,7 @@ import pytest
 
 from bot.nlp import Classifier, fit
 from bot.nlp.evaluation import evaluate, read_examples
+from bot.nlp.gate import load_gate
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -22,8 +23,16 @@ def clf() -> Classifier:
 
 # set: (rows, accuracy >=, false alarms <=, triage load <=, reached >=, auto-ticketed >=)
 BARS = {
-    "dev.tsv": (420, 0.92, 0.01, 0.02, 0.955, 0.85),  # tuned on
-    "train.tsv": (940, 0.91, 0.01, 0.07, 0.94, 0.83),  # tuned on
+    # The sixth pass made the ticket threshold stable (bot/nlp/fit.py): 1.85 had been a lucky draw
+    # of folds (the old rule gave 1.82-2.43 with a tenth of training dropped), the stable rule
+    # puts it at 2.12, and complaints between the two went to triage. Loosened for that alone,
+    # and said so in the README: auto-ticket bars of dev (0.85 -> 0.77), train (0.83 -> 0.80),
+    # heldout2 (0.78 -> 0.75), heldout4 (0.77 -> 0.75), heldout5 (0.66 -> 0.65), heldout6
+    # (0.60 -> 0.54); triage bars of heldout3 (0.11 -> 0.12) and heldout5 (0.115 -> 0.125), the
+    # non-complaints no longer ticketed. Tightened: false alarms of heldout3 (0.04 -> 0.025) and
+    # heldout5 (0.085 -> 0.065).
+    "dev.tsv": (420, 0.92, 0.01, 0.02, 0.955, 0.77),  # tuned on
+    "train.tsv": (940, 0.91, 0.01, 0.07, 0.94, 0.80),  # tuned on
     # Never tuned on. The fourth pass lowered the ticket threshold (auto-tickets up ten points)
     # and its false alarms rose on heldout and heldout2: those two bars were loosened to 3 % and
     # 4 % to match. The fifth pass kept them and tightened heldout3 (5 -> 4 %) and heldout4
@@ -31,11 +40,12 @@ BARS = {
     # change (dropping words dev and train showed in complaints) sent a message more to triage on
     # heldout2, heldout3 and heldout5: those triage bars, set by this pass, moved by 0.5-1 point.
     "heldout.tsv": (398, 0.90, 0.03, 0.06, 0.96, 0.82),
-    "heldout2.tsv": (346, 0.86, 0.04, 0.055, 0.91, 0.78),  # never read by row
-    "heldout3.tsv": (385, 0.86, 0.04, 0.11, 0.93, 0.79),  # written blind, read in aggregate
-    "heldout4.tsv": (416, 0.85, 0.045, 0.08, 0.91, 0.77),  # written blind, read in aggregate
-    "heldout5.tsv": (391, 0.79, 0.085, 0.115, 0.855, 0.66),  # written blind, read in aggregate
-    "heldout6.tsv": (320, 0.79, 0.025, 0.125, 0.89, 0.60),  # written blind mid-pass
+    "heldout2.tsv": (346, 0.86, 0.04, 0.055, 0.91, 0.75),  # never read by row
+    "heldout3.tsv": (385, 0.86, 0.025, 0.12, 0.93, 0.79),  # written blind, read in aggregate
+    "heldout4.tsv": (416, 0.85, 0.045, 0.08, 0.91, 0.75),  # written blind, read in aggregate
+    "heldout5.tsv": (391, 0.79, 0.065, 0.125, 0.855, 0.65),  # written blind, read in aggregate
+    "heldout6.tsv": (320, 0.79, 0.025, 0.125, 0.89, 0.54),  # written blind mid-pass
+    "heldout7.tsv": (320, 0.79, 0.07, 0.135, 0.92, 0.74),  # written blind, read once at the end
 }
 
 
@@ -54,6 +64,24 @@ def test_each_set_meets_its_bars(clf: Classifier, name: str) -> None:
 def test_the_shipped_gate_weights_are_what_the_fit_gives() -> None:
     source = fit.GATE_PATH.read_text(encoding="utf-8")
     assert fit.render(source, fit.fit()) == source
+
+
+def test_the_thresholds_barely_move_when_a_tenth_of_training_is_dropped() -> None:
+    # Training data only, no held-out set: the rule must not hang on a few messages (the old
+    # one, the third-highest unseen score off one set of folds, moved ticket by 0.58 here).
+    examples = [ex for path in fit.TRAINING for ex in read_examples(path)]
+    rows = fit.gate_rows(Classifier.load(), examples)
+    ticket, triage = fit.thresholds([row for i, row in enumerate(rows) if i % 10 != 0])
+    shipped = load_gate()  # a fresh fit on every row (the test above)
+    assert abs(ticket - shipped.ticket) <= 0.1
+    assert abs(triage - shipped.triage) <= 0.15
+
+
+def test_a_quantile_weighs_every_score() -> None:
+    scores = [float(i) for i in range(101)]
+    assert fit.quantile(scores, 0.5) == pytest.approx(50.0)
+    assert 97.0 < fit.quantile(scores, 0.99) < 99.5  # between order statistics, not on one
+    assert fit.quantile([*scores, 1000.0], 0.5) < 51.0  # one outlier barely moves the median
 
 
 def test_the_sets_share_no_message() -> None:
