@@ -1,10 +1,10 @@
 """Several instances on one PostgreSQL: updates claimed across instances, and one leader.
 
 Each instance stores the updates its webhook receives; any instance may process a stored one.
-`FleetInbox.claim` takes the oldest pending updates with `FOR UPDATE SKIP LOCKED` (two
-instances claiming at once never wait for, nor take, the same row) and only those that no
-earlier pending update sharing a lane (a chat, a person, a ticket: bot/poller.py update_keys)
-holds elsewhere, so a chat's updates keep their order across instances. A claim is a lease on
+`FleetInbox.claim` takes the oldest pending updates that no earlier pending update sharing a
+lane (a chat, a person, a ticket: bot/poller.py update_keys) holds elsewhere, so a chat's
+updates keep their order across instances; claimers take turns for the milliseconds a claim
+takes, and lock the rows they take with `FOR UPDATE SKIP LOCKED`. A claim is a lease on
 the server's clock: its instance renews it while it works; when the instance dies the lease
 runs out and another takes the update over. The update's transaction settles it only while
 the lease is still this instance's (storage.inbox.InboxRepository.finish), so an update taken
@@ -37,15 +37,20 @@ log = logging.getLogger(__name__)
 # pg_try_advisory_lock(LEADER_LOCK_CLASS, hashtext(current_schema())): one leader per schema,
 # so deployments (and tests) sharing a server in schemas of their own elect one each.
 LEADER_LOCK_CLASS = 0x67726966
+# Claims take turns under pg_advisory_xact_lock(CLAIM_LOCK_CLASS, hashtext(current_schema())).
+CLAIM_LOCK_CLASS = 0x67726967
 
 
 class FleetInbox:
     """Store, claim, renew and release inbox rows for one instance of a fleet."""
 
-    def __init__(self, db: PgDatabase, instance: str, *, lease_s: float = 15.0) -> None:
+    def __init__(
+        self, db: PgDatabase, instance: str, *, lease_s: float = 15.0, scan: int = 256
+    ) -> None:
         self.db = db
         self.instance = instance
         self.lease_s = lease_s
+        self.scan = scan  # how many of the oldest pending updates a claim looks at
 
     async def store(
         self, updates: Sequence[tuple[int, dict[str, Any], Iterable[str]]], now: datetime
@@ -73,18 +78,48 @@ class FleetInbox:
     async def claim(self, limit: int) -> list[tuple[int, dict[str, Any]]]:
         """Claim up to `limit` pending updates this instance may run now; oldest first.
 
-        Free ones, and ones whose lease ran out (their instance died). An update waits while
-        an earlier pending one sharing a lane is unclaimed or held by another instance: it goes
-        where that one went, after it.
+        Free ones, and ones whose lease ran out (their instance died). An update is taken only
+        when every earlier pending update sharing one of its lanes is this instance's (held,
+        or taken in this same claim), so a chat's burst goes to one instance and runs there in
+        order; an update behind one held elsewhere waits for it to finish.
+
+        Claimers take turns (a transaction-level advisory lock, held for the few milliseconds
+        a claim takes) so each sees the others' claims; the rows chosen are then locked with
+        FOR UPDATE SKIP LOCKED, and one locked elsewhere (the old owner of a run-out lease still
+        committing it) is skipped with everything behind it in its lanes.
         """
         if limit <= 0:
             return []
-        async with self.db.pool.acquire() as conn:
-            try:
-                rows = await conn.fetch(_CLAIM, self.instance, self.lease_s, limit)
-            except (asyncpg.LockNotAvailableError, asyncpg.TransactionRollbackError) as exc:
-                raise DatabaseLockedError(str(exc)) from exc
-        return [(int(r["update_id"]), json.loads(r["payload"])) for r in rows]
+        try:
+            async with self.db.pool.acquire() as conn, conn.transaction():
+                await conn.execute(
+                    "SELECT pg_advisory_xact_lock($1, hashtext(current_schema()))",
+                    CLAIM_LOCK_CLASS,
+                )
+                pending = await conn.fetch(_PENDING, self.lease_s, self.scan)
+                chosen = _claimable(pending, self.instance, limit)
+                if not chosen:
+                    return []
+                lockable = {
+                    int(r[0])
+                    for r in await conn.fetch(
+                        "SELECT update_id FROM inbox WHERE update_id = ANY($1::bigint[])"
+                        " FOR UPDATE SKIP LOCKED",
+                        chosen,
+                    )
+                }
+                if len(lockable) < len(chosen):
+                    chosen = _claimable(pending, self.instance, limit, skip=set(chosen) - lockable)
+                rows = await conn.fetch(
+                    f"UPDATE inbox SET claimed_by = $1, claimed_at = {_stamp('now()')}"
+                    " WHERE update_id = ANY($2::bigint[]) RETURNING update_id, payload",
+                    self.instance,
+                    chosen,
+                )
+        except (asyncpg.LockNotAvailableError, asyncpg.TransactionRollbackError) as exc:
+            raise DatabaseLockedError(str(exc)) from exc
+        found = {int(r["update_id"]): json.loads(r["payload"]) for r in rows}
+        return [(update_id, found[update_id]) for update_id in sorted(found)]
 
     async def renew(self, update_ids: Iterable[int]) -> None:
         """Extend this instance's leases on updates it still has to run."""
@@ -115,27 +150,31 @@ def _stamp(moment: str) -> str:
     return f"to_char(({moment}) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US')"
 
 
-# The candidates are locked with SKIP LOCKED, so instances claiming together split the rows
-# instead of queueing behind each other; the lane test reads the other pending rows without
-# locking them (their status and claim are as committed when the statement began).
-_CLAIM = """
-WITH ready AS (
-    SELECT i.update_id FROM inbox i
-    WHERE i.status = 'pending'
-      AND (i.claimed_by IS NULL OR i.claimed_at < {expired})
-      AND NOT EXISTS (
-          SELECT 1 FROM inbox e
-          WHERE e.status = 'pending' AND e.update_id < i.update_id
-            AND string_to_array(e.lanes, chr(31)) && string_to_array(i.lanes, chr(31))
-            AND (e.claimed_by IS DISTINCT FROM $1 OR e.claimed_at < {expired}))
-    ORDER BY i.update_id
-    LIMIT $3
-    FOR UPDATE OF i SKIP LOCKED
-)
-UPDATE inbox SET claimed_by = $1, claimed_at = {now}
-FROM ready WHERE inbox.update_id = ready.update_id
-RETURNING inbox.update_id, inbox.payload
-""".format(now=_stamp("now()"), expired=_stamp("now() - make_interval(secs => $2)"))
+# The oldest pending updates, with what the claim needs to know of each.
+_PENDING = f"""
+SELECT update_id, lanes, claimed_by,
+       claimed_by IS NULL OR claimed_at < {_stamp("now() - make_interval(secs => $1)")} AS free
+FROM inbox WHERE status = 'pending' ORDER BY update_id LIMIT $2
+"""
+
+
+def _claimable(
+    pending: Sequence[asyncpg.Record], instance: str, limit: int, *, skip: set[int] | None = None
+) -> list[int]:
+    """Choose, oldest first, the free updates no earlier pending one of another holds back."""
+    held: set[str] = set()  # lanes with an earlier update that is not (becoming) this instance's
+    chosen: list[int] = []
+    for row in pending:
+        update_id = int(row["update_id"])
+        lanes = set((row["lanes"] or "").split("\x1f")) - {""}
+        if row["free"]:
+            if len(chosen) < limit and held.isdisjoint(lanes) and update_id not in (skip or ()):
+                chosen.append(update_id)
+                continue
+        elif row["claimed_by"] == instance:
+            continue  # this instance's already: what follows it here runs after it here
+        held |= lanes
+    return chosen
 
 
 def _joined(lanes: Iterable[str]) -> str:
