@@ -27,13 +27,17 @@ import pytest
 
 from bot.app import build_application
 from bot.context import GridApp
+from bot.poller import update_keys
 from bot.services.clock import FakeClock
 from bot.services.errors import DomainError
 from bot.services.residents import Person
 from bot.settings import load_settings
 from bot.webhook import SECRET_HEADER, serve_webhook
-from storage.db import AnotherInstanceError
-from storage.fleet import LEADER_LOCK_CLASS
+from storage.db import AnotherInstanceError, InstanceLock
+from storage.fleet import LEADER_LOCK_CLASS, FleetInbox
+from storage.inbox import InboxRepository
+from storage.pg import PgDatabase
+from storage.store import Store
 from tests.botkit import (
     DUTY,
     GROUP,
@@ -379,3 +383,69 @@ async def test_the_leader_killed_mid_run_loses_nothing_and_doubles_nothing(
                         process.proc.wait(timeout=30)
                     except subprocess.TimeoutExpired:
                         process.proc.kill()
+
+
+# ── claims and the instance lock, store level ──
+
+
+def _update(update_id: int, chat: int, user: int) -> tuple[int, dict[str, Any], frozenset[str]]:
+    payload = {
+        "update_id": update_id,
+        "message": {"message_id": update_id, "chat": {"id": chat}, "from": {"id": user}},
+    }
+    return update_id, payload, update_keys(payload)
+
+
+async def test_claims_keep_each_lane_with_one_instance_and_take_over_a_dead_ones(
+    pg_url: str,
+) -> None:
+    now = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
+    async with PgDatabase(pg_url) as db:
+        first = FleetInbox(db, "first")
+        second = FleetInbox(db, "second")
+        # Chat 1 from people 10 and 11; chat 2 from person 11: the person's lane joins them.
+        stored = await first.store(
+            [_update(1, -1, 10), _update(2, -1, 11), _update(3, -2, 11), _update(4, -3, 12)],
+            now,
+        )
+        assert stored == [1, 2, 3, 4]
+        assert await second.store([_update(1, -1, 10)], now) == []  # a redelivery: stored once
+        # One claim takes a whole run of lanes (chat -1, then person 11 into chat -2).
+        assert [u for u, _ in await first.claim(3)] == [1, 2, 3]
+        assert [u for u, _ in await second.claim(10)] == [4]
+        # Stored later in chat -1: it waits behind the first's claims, so it goes there.
+        await second.store([_update(5, -1, 13)], now)
+        assert await second.claim(10) == []
+        assert [u for u, _ in await first.claim(10)] == [5]
+        # The first settles 1; its lease on the rest runs out (its process died).
+        inbox = InboxRepository(db, claimer="first")
+        async with db.transaction(lanes=True):
+            assert await inbox.finish(1, "done", now)
+        late = FleetInbox(db, "second", lease_s=0.0)  # every lease has run out, its own too
+        assert [u for u, _ in await late.claim(10)] == [2, 3, 4, 5]
+        # The first, still running, cannot settle what was taken over: its run is undone.
+        async with db.transaction(lanes=True):
+            assert not await inbox.finish(2, "done", now)
+        async with db.transaction(lanes=True):
+            assert await InboxRepository(db, claimer="second").finish(2, "done", now)
+        assert await InboxRepository(db).status(2) == "done"
+        # A clean stop gives back what it holds.
+        assert await late.release() == 3
+        assert [u for u, _ in await first.claim(10)] == [3, 4, 5]
+
+
+async def test_a_fleet_joins_a_fleet_and_never_a_lone_instance(db: Store) -> None:
+    member = await InstanceLock.acquire(db, fleet=True)
+    other = await InstanceLock.acquire(db, fleet=True)
+    try:
+        with pytest.raises(AnotherInstanceError, match="webhook instances are already running"):
+            await InstanceLock.acquire(db)
+    finally:
+        await other.release()
+        await member.release()
+    lone = await InstanceLock.acquire(db)
+    try:
+        with pytest.raises(AnotherInstanceError, match="another GridBot is already running"):
+            await InstanceLock.acquire(db, fleet=True)
+    finally:
+        await lone.release()

@@ -33,7 +33,7 @@ LANDED = {
     "0013_conversations.sql": "6efbf813eb825eac541b273cc21066d1ead8ddb3bc01737d24f1f4ef5de8a4ce",
     "0014_delivery.sql": "5a463bc725257b10e7ce2399486528ad559d04584650137c291dd2066ad5d1f1",
     "0015_staff_questions.sql": "b96c5e1a191f42fd21c1a4ebd5edc9c0a8a36021472558ec30508509d104f9a6",
-    "0016_pending_open_index.sql": "5a1af4dc2c0791d65145eccb3d2f429e3488e72066b0817e2d1f66c4ed5040c8",
+    "0016_pending_open_index.sql": "5a1af4dc2c0791d65145eccb3d2f429e3488e72066b0817e2d1f66c4ed5040c8",  # noqa: E501
 }
 
 T0 = "2026-11-20T02:00:00+00:00"
