@@ -17,6 +17,7 @@ from telegram.request import BaseRequest
 
 from bot import texts
 from bot.context import AppState, GridApp, GridContext
+from bot.fleet import LEASE_S, Fleet, Leadership, is_fleet
 from bot.handlers import on_startup, register_handlers
 from bot.handlers.ratelimit import PacedRateLimiter
 from bot.handlers.sending import OutboxSender, SenderSettings
@@ -27,9 +28,11 @@ from bot.services.clock import Clock, ShiftedClock
 from bot.settings import Settings, quiet_libraries
 from storage import open_database
 from storage.db import InstanceLock
+from storage.fleet import FleetInbox, LeaderLock
 from storage.inbox import InboxRepository
 from storage.kv import write_kv
 from storage.outbox import OutboxRepository
+from storage.pg import PgDatabase
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +113,15 @@ async def _post_init(app: GridApp) -> None:
     db = open_database(settings.db_path)
     await db.open()
     state.db = db
+    fleet = is_fleet(db, webhook=settings.webhook is not None)
     try:
-        state.instance = await InstanceLock.acquire(db)
+        state.instance = await InstanceLock.acquire(db, fleet=fleet)
     except BaseException:
         await db.close()
         state.db = None
         raise
-    state.inbox = InboxRepository(db)
+    claimer = f"{state.instance.owner} #{state.instance.token[:8]}" if fleet else None
+    state.inbox = InboxRepository(db, claimer=claimer)
     state.outbox = OutboxRepository(db)
     me = app.bot.bot
     state.bot_username = me.username or ""
@@ -148,14 +153,26 @@ async def _post_init(app: GridApp) -> None:
         retry_for_s=settings.send_retry_s, backoff_base_s=settings.send_backoff_s
     )
     state.sender = OutboxSender(app.bot, services, delivery, tell_admins=refused)
-    state.sender.start()
+    if fleet:
+        assert isinstance(db, PgDatabase) and claimer is not None
+        db.shared_lanes = True
+        leadership = Leadership(app, LeaderLock(db), state.sender)
+        state.fleet = Fleet(FleetInbox(db, claimer, lease_s=LEASE_S), leadership)
+        log.info("webhook on PostgreSQL: this instance shares the database with any others")
+    else:
+        state.sender.start()
     await on_startup(app)
+    if state.fleet is not None:
+        state.fleet.leadership.start()  # the leader delivers the outbox and runs the jobs
     await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
 
 
 async def _post_shutdown(app: GridApp) -> None:
     """Stop the sender and the instance lock, then close the database."""
     state = app.bot_data
+    if state.fleet is not None:
+        await state.fleet.leadership.stop()
+        state.fleet = None
     if state.sender is not None:
         await state.sender.stop()
         state.sender = None

@@ -22,6 +22,7 @@ from storage.outbox import OutboxRepository
 from storage.store import Store
 
 if TYPE_CHECKING:  # built after the handlers are registered; handlers never import them here
+    from bot.fleet import Fleet
     from bot.handlers.sending import OutboxSender
     from bot.poller import DurablePoller
     from bot.webhook import WebhookServer
@@ -47,6 +48,8 @@ class AppState:
     services: Services | None = None
     sender: OutboxSender | None = None
     instance: InstanceLock | None = None
+    # Several instances in webhook mode on one PostgreSQL: claims and leadership (bot/fleet.py).
+    fleet: Fleet | None = None
     known_commands: frozenset[str] = frozenset()
     known_buttons: tuple[re.Pattern[str], ...] = ()
     # How updates arrive, set while the bot serves: long polling (bot.app.serve) or webhooks

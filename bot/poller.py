@@ -183,20 +183,28 @@ class InboxWorker:
         attempts, item_payload = claimed
         update = Update.de_json(item_payload, self.app.bot)
         if await self._older_copy_pressed(update):
-            await self.inbox.mark(update_id, "done", self.clock.now())
+            await self.inbox.finish(update_id, "done", self.clock.now())
             return
         db = self.inbox.db
         failure: Failure | None = None
+        settled_elsewhere = False
         try:
             with effect_scope(f"upd:{update_id}"):
-                async with db.transaction():
+                # lanes: this worker holds the update's lanes (update_keys), in this process
+                # and, with several instances, through its claim (bot/fleet.py).
+                async with db.transaction(lanes=True):
                     await self.app.process_update(update)
                     failure = self.outcome.take(update_id)
                     if failure is not None:
                         raise _Undo
-                    await self.inbox.mark(update_id, "done", self.clock.now())
+                    if not await self.inbox.finish(update_id, "done", self.clock.now()):
+                        settled_elsewhere = True
+                        raise _Undo
         except _Undo:
-            pass
+            if settled_elsewhere:
+                # Its lease ran out and another instance took it over: that one's run counts.
+                log.warning("update %s was taken over by another instance; undone here", update_id)
+                return
         except (DatabaseLockedError, DatabaseUnwritableError) as exc:
             # BEGIN or COMMIT could not write: nothing of the update happened.
             failure = Failure(retry=True)
@@ -220,7 +228,8 @@ class InboxWorker:
     async def _settle_failed(self, update_id: int, failure: Failure) -> None:
         services = getattr(self.app.bot_data, "services", None)
         async with self.inbox.db.transaction():
-            await self.inbox.mark(update_id, "failed", self.clock.now())
+            if not await self.inbox.finish(update_id, "failed", self.clock.now()):
+                return  # taken over by another instance, which settles it
             if failure.apology is not None and services is not None:
                 chat_id, text = failure.apology
                 with contextlib.suppress(Unreachable):

@@ -149,7 +149,11 @@ async def serve_webhook(
     try:
         state = app.bot_data
         assert state.inbox is not None
-        worker = InboxWorker(app, state.inbox, state.clock, state.outcome)
+        worker: InboxWorker
+        if state.fleet is not None:  # several instances on one PostgreSQL: claim, then run
+            worker = state.fleet.worker(app, state.inbox, state.clock, state.outcome)
+        else:
+            worker = InboxWorker(app, state.inbox, state.clock, state.outcome)
         server = WebhookServer(
             app,
             worker,

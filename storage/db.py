@@ -301,8 +301,11 @@ class Database:
             )
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[Database]:
-        """Run the block in one IMMEDIATE transaction; nested use joins the outer one."""
+    async def transaction(self, *, lanes: bool = False) -> AsyncIterator[Database]:
+        """Run the block in one IMMEDIATE transaction; nested use joins the outer one.
+
+        `lanes` matters on PostgreSQL only (storage.pg): one process serves a SQLite file.
+        """
         task = asyncio.current_task()
         if self._tx_owner is not None and self._tx_owner is task:
             # A service's transaction inside an update's: a savepoint, so a refusal raised in
@@ -526,18 +529,26 @@ class InstanceLock:
     HEARTBEAT_S = 10.0
     STALE_S = 45.0
 
-    def __init__(self, db: Store, token: str, owner: str) -> None:
+    def __init__(self, db: Store, token: str, owner: str, *, fleet: bool = False) -> None:
         self.db = db
         self.token = token
         self.owner = owner
+        self.fleet = fleet
         self._beat: asyncio.Task[None] | None = None
         self._started = 0.0
 
     @classmethod
-    async def acquire(cls, db: Store, *, stale_s: float = STALE_S) -> InstanceLock:
-        """Take the database for this process, or raise AnotherInstanceError."""
+    async def acquire(
+        cls, db: Store, *, stale_s: float = STALE_S, fleet: bool = False
+    ) -> InstanceLock:
+        """Take the database for this process, or raise AnotherInstanceError.
+
+        `fleet`: several instances in webhook mode on PostgreSQL (bot/fleet.py) share the
+        database; such an instance joins a running fleet, but neither it nor a lone instance
+        (polling: Telegram allows one getUpdates consumer) starts beside the other kind.
+        """
         host = socket.gethostname()
-        lock = cls(db, secrets.token_hex(8), f"pid {os.getpid()} on {host}")
+        lock = cls(db, secrets.token_hex(8), f"pid {os.getpid()} on {host}", fleet=fleet)
         now = time.time()
         async with db.transaction():
             row = await db.fetchone("SELECT value FROM kv WHERE key = ?", (cls.KEY,))
@@ -545,16 +556,24 @@ class InstanceLock:
                 held = _decode_lock(str(row[0]))
                 age = now - float(held.get("beat", 0.0))
                 alive = age < stale_s and _alive(held, host)
+                if alive and fleet and held.get("fleet"):
+                    started = float(held.get("started", now))
+                    await lock._write(now, started=started)
+                    return lock._beating()
                 if alive:
-                    started = datetime.fromtimestamp(float(held.get("started", 0.0)), UTC)
+                    started_at = datetime.fromtimestamp(float(held.get("started", 0.0)), UTC)
+                    kind = "webhook instances are" if held.get("fleet") else "another GridBot is"
                     raise AnotherInstanceError(
-                        f"another GridBot is already running on {db.path}: {held.get('owner')}, "
-                        f"started {started:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {age:.0f} s "
+                        f"{kind} already running on {db.path}: {held.get('owner')}, "
+                        f"started {started_at:%Y-%m-%d %H:%M:%S} UTC, last heartbeat {age:.0f} s "
                         "ago; stop it first (this one exits and leaves it running)"
                     )
             await lock._write(now, started=now)
-        lock._beat = asyncio.create_task(lock._heartbeat(), name="gridbot-instance-heartbeat")
-        return lock
+        return lock._beating()
+
+    def _beating(self) -> InstanceLock:
+        self._beat = asyncio.create_task(self._heartbeat(), name="gridbot-instance-heartbeat")
+        return self
 
     async def _write(self, now: float, *, started: float | None = None) -> None:
         value = {
@@ -565,6 +584,8 @@ class InstanceLock:
             "beat": now,
             "started": started if started is not None else self._started,
         }
+        if self.fleet:
+            value["fleet"] = True  # every member writes the row; any live one keeps it fresh
         self._started = float(value["started"])  # type: ignore[arg-type]
         await self.db.execute(
             "INSERT INTO kv (key, value, updated_at) VALUES (?, ?, ?)"

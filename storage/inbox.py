@@ -33,8 +33,11 @@ class InboxRepository:
 
     MAX_ATTEMPTS = 3
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, *, claimer: str | None = None) -> None:
         self.db = db
+        # The instance whose claims this process settles, when several share the database
+        # (storage.fleet): an update is finished only while its lease is still this one's.
+        self.claimer = claimer
 
     async def store(
         self, updates: Sequence[tuple[int, dict[str, Any]]], now: datetime
@@ -81,6 +84,26 @@ class InboxRepository:
             await self.db.fetchval("SELECT attempts FROM inbox WHERE update_id = ?", (update_id,))
             or 0
         )
+
+    async def finish(self, update_id: int, status: str, now: datetime) -> bool:
+        """Settle a pending update (done or failed); False when it is no longer ours to settle.
+
+        Inside the update's transaction: False (another instance took it over and settled it, or
+        holds it now) means the transaction must be undone.
+        """
+        if self.claimer is None:
+            count = await self.db.execute_rowcount(
+                "UPDATE inbox SET status = ?, done_at = ? WHERE update_id = ?"
+                " AND status = 'pending'",
+                (status, now.isoformat(), update_id),
+            )
+        else:
+            count = await self.db.execute_rowcount(
+                "UPDATE inbox SET status = ?, done_at = ?, claimed_at = NULL"
+                " WHERE update_id = ? AND status = 'pending' AND claimed_by = ?",
+                (status, now.isoformat(), update_id, self.claimer),
+            )
+        return count > 0
 
     async def mark(self, update_id: int, status: str, now: datetime) -> None:
         """Mark an update done (or failed after too many attempts)."""

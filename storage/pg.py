@@ -102,6 +102,9 @@ def _mapped_errors() -> Any:
         yield
     except asyncpg.LockNotAvailableError as exc:
         raise DatabaseLockedError(str(exc)) from exc
+    except asyncpg.TransactionRollbackError as exc:
+        # A deadlock or a serialization failure: rolled back whole, so it may run again.
+        raise DatabaseLockedError(str(exc)) from exc
     except asyncpg.IntegrityConstraintViolationError as exc:
         raise IntegrityError(str(exc)) from exc
     except asyncpg.RaiseError as exc:
@@ -128,6 +131,9 @@ class PgDatabase:
         self._pool: asyncpg.Pool[Any] | None = None
         # The connection of the transaction the current task runs, if any.
         self._bound: ContextVar[_Binding | None] = ContextVar(f"pg_tx_{id(self)}", default=None)
+        # Several instances share this database (bot/fleet.py): updates' transactions share
+        # the writer lock (see transaction).
+        self.shared_lanes = False
 
     @property
     def pool(self) -> asyncpg.Pool[Any]:
@@ -264,8 +270,14 @@ class PgDatabase:
         return None
 
     @contextlib.asynccontextmanager
-    async def transaction(self) -> AsyncIterator[PgDatabase]:
-        """Run the block in one transaction with writers serialized; nested use is a savepoint."""
+    async def transaction(self, *, lanes: bool = False) -> AsyncIterator[PgDatabase]:
+        """Run the block in one transaction with writers serialized; nested use is a savepoint.
+
+        `lanes`: an update's transaction whose lanes (chat, person, ticket) its caller holds
+        across instances (bot/fleet.py). With `shared_lanes` set, such transactions share the
+        writer lock and run side by side, as they touch different lanes; every other writer
+        (jobs, the sweep) still has the database to itself.
+        """
         current = self._current()
         if current is not None:
             # A service's transaction inside an update's: a savepoint (asyncpg nests one), so a
@@ -289,8 +301,13 @@ class PgDatabase:
                 tx = conn.transaction()
                 await tx.start()
                 try:
+                    take = (
+                        "SELECT pg_advisory_xact_lock_shared($1)"
+                        if lanes and self.shared_lanes
+                        else "SELECT pg_advisory_xact_lock($1)"
+                    )
                     with _mapped_errors():
-                        await conn.execute("SELECT pg_advisory_xact_lock($1)", WRITER_LOCK_KEY)
+                        await conn.execute(take, WRITER_LOCK_KEY)
                     yield self
                 except BaseException:
                     await tx.rollback()
@@ -318,7 +335,10 @@ class PgDatabase:
                 # No parameters: asyncpg sends the statements as one simple-protocol script.
                 await current.execute(body)
             return
-        async with self.transaction():
+        # Statements given whole decide nothing from what they read (the sender recording a
+        # delivery): with several instances they take the turn that updates share, so a
+        # delivery does not stop every instance's updates.
+        async with self.transaction(lanes=True):
             conn = self._current()
             assert conn is not None
             with _mapped_errors():

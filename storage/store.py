@@ -68,8 +68,11 @@ class Store(Protocol):
         """Apply pending migrations; refuse a database newer than the code."""
         ...
 
-    def transaction(self) -> contextlib.AbstractAsyncContextManager[Store]:
+    def transaction(self, *, lanes: bool = False) -> contextlib.AbstractAsyncContextManager[Store]:
         """Run the block as one transaction with writers serialized.
+
+        `lanes`: an update's own transaction, whose lanes its caller holds; on PostgreSQL with
+        several instances such transactions share the writers' turn (storage.pg).
 
         Nested use is a savepoint inside the outer transaction: an error raised out of the inner
         block undoes its own writes only, and the outer transaction goes on.

@@ -49,6 +49,7 @@ LANDED = {
     "0017_intake_dialogues.sql": (
         "64950977e2c6e52847e083b3ba10d10c29e7b1afbad7df8841ff60eb6d129f0a"
     ),
+    "0018_fleet.sql": "c7228da2bcfd3f0c476e76b6a13479ffc5c15d9404600f318abd09bf107f44e6",
 }
 
 T0 = "2026-11-20T02:00:00+00:00"
@@ -322,9 +323,19 @@ def _v17(c: sqlite3.Connection) -> None:
     """0017 moves open intake questions into conversations and creates no table: nothing new."""
 
 
+def _v18(c: sqlite3.Connection) -> None:
+    """0018 adds the inbox's claim columns: an update a fleet instance holds a lease on."""
+    c.execute(
+        "INSERT INTO inbox (update_id, payload, received_at, claimed_by, claimed_at, lanes)"
+        " VALUES (1801, '{\"update_id\": 1801}', ?, 'pid 7 on web-1', ?, 'chat:-100')",
+        (T1, T1),
+    )
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
     9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15, 16: _v16, 17: _v17,
+    18: _v18,
 }  # fmt: skip
 
 

@@ -76,5 +76,10 @@ def register_handlers(app: GridApp) -> None:
 
 
 async def on_startup(app: GridApp) -> None:
-    """Schedule the periodic jobs, once the services are built."""
-    jobs.schedule_jobs(app)
+    """Schedule the periodic jobs, once the services are built.
+
+    Several instances sharing a database (bot/fleet.py): only the leader runs them, from the
+    moment it leads.
+    """
+    if app.bot_data.fleet is None:
+        jobs.schedule_jobs(app)

@@ -73,3 +73,15 @@ def schedule_jobs(app: GridApp) -> None:
     queue.run_once(sweep_job, 0.0, name="sweep:startup", job_kwargs={"misfire_grace_time": None})
     queue.run_repeating(schedule_job, SCHEDULE_EVERY_S, first=3.0, name="schedule")
     queue.run_repeating(retention_job, RETENTION_EVERY_S, first=60.0, name="retention")
+
+
+JOB_NAMES = ("sweep", "sweep:startup", "schedule", "retention")
+
+
+def unschedule_jobs(app: GridApp) -> None:
+    """Remove the periodic jobs (an instance that stopped leading its fleet: bot/fleet.py)."""
+    queue = app.job_queue
+    assert queue is not None
+    for name in JOB_NAMES:
+        for job in queue.get_jobs_by_name(name):
+            job.schedule_removal()

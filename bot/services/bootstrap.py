@@ -71,6 +71,11 @@ class Services:
     retention: RetentionService
     dialogues: DialogueService
 
+    def forget_cached(self) -> None:
+        """Drop the state services keep in memory (another instance may have changed it)."""
+        self.state.forget_cached()
+        self.dialogues.forget_cached()
+
     def category_name(self, code: str) -> str:
         """Return a category's Chinese name."""
         if code == NONE:

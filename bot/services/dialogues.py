@@ -121,6 +121,10 @@ class DialogueService:
         # row are remembered here (a superset: expired rows are dropped by the lookup).
         self._with_rows: set[int] | None = None
 
+    def forget_cached(self) -> None:
+        """Forget who has a dialogue (another instance may have opened one): read it again."""
+        self._with_rows = None
+
     async def current(self, user_id: int, chat_id: int) -> Conversation | None:
         """Return the person's dialogue in a chat if it has not expired (a finished one too)."""
         if not await self.may_wait(user_id):

@@ -78,6 +78,16 @@ class CommunityState:
         """Return the Telegram ids escalation contacts linked by invitation (key -> id)."""
         return {k: tid for k, tid in (await self._linked()).items() if k in self.contacts}
 
+    def forget_cached(self) -> None:
+        """Drop what is kept in memory; it is read again when next needed.
+
+        Other instances sharing the database (bot/fleet.py) may have changed it.
+        """
+        self._groups = None
+        self._moves = None
+        self._unavailable = None
+        self._links = None
+
     # ── start-up ──────────────────────────────────────────────────────────────────────────
     async def start(self) -> None:
         """Write the config's groups as bindings (following chat migrations) and load them."""
