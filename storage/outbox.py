@@ -59,7 +59,7 @@ class OutgoingMessage:
             "extra": self.extra,
         }
         # The delivery fields are written only when set: a plain message keeps the JSON that
-        # bulk writers (storage.tickets.message_json) produce.
+        # bulk writers produce.
         for name, default in _DELIVERY_DEFAULTS.items():
             value = getattr(self, name)
             if value != default:

@@ -1040,7 +1040,7 @@ class TicketRepository:
         stamp = now.astimezone(UTC).isoformat()
         await self._queue(
             [
-                (key, chat, message_json(msg), stamp, at.astimezone(UTC).isoformat())
+                (key, chat, msg.to_json(), stamp, at.astimezone(UTC).isoformat())
                 for key, chat, msg, at in messages
             ]
         )
@@ -1089,7 +1089,7 @@ class TicketRepository:
         later = {k: t.astimezone(UTC).isoformat() for k, t in (not_before or {}).items()}
         await self._queue(
             [
-                (key, chat, message_json(msg), stamp, later.get(key, stamp))
+                (key, chat, msg.to_json(), stamp, later.get(key, stamp))
                 for key, chat, msg in messages
             ]
         )
@@ -1178,11 +1178,6 @@ class RefusedEscalation:
     purpose: str
     level: int | None
     department: str | None
-
-
-def message_json(message: OutgoingMessage) -> str:
-    """Return the outbox payload of a message: the one encoding, OutgoingMessage.to_json()."""
-    return message.to_json()
 
 
 def _memo(convert: Callable[[_K], _V]) -> Callable[[_K], _V]:
