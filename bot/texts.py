@@ -128,7 +128,13 @@ LATE_HOURS = "{hours} 小时"
 LATE_DAYS = "{days} 天"
 PLACE_UNKNOWN = "位置未注明"
 STATS_TITLE = "📊 {since} 至 {until} 工单“三率”（{by}）"
-STATS_BY_LABELS: dict[str, str] = {"worker": "按网格员", "grid": "按网格", "community": "全社区"}
+STATS_BY_LABELS: dict[str, str] = {
+    "worker": "按网格员",
+    "grid": "按网格",
+    "community": "全社区",
+    "street": "全街道",
+}
+STATS_BY_COMMUNITIES = "按社区"
 STATS_ROW = (
     "{key}：工单 {tickets} 件\n"
     "  响应率 {response}｜解决率 {resolution}｜满意率 {satisfaction}"
@@ -200,6 +206,8 @@ ERRORS.update(
         "unknown_worker": "社区配置里没有“{key}”这个人。",
         "unknown_grid": "没有“{grid}”这个网格。可用的网格：{known}",
         "bind_needs_grid": "请写明要绑定的网格，例如 /bind 网格代码。可用的网格：{known}",
+        "group_in_other_community": "本群已经属于{community}，一个群只能属于一个社区。"
+        "如需改绑，请先由{community}的管理员发送 /unbind。",
     }
 )
 
@@ -885,6 +893,7 @@ STATS_UNKNOWN_ROW: dict[str, str] = {
     "worker": "未派单",
     "grid": POSTS_NO_GRID,
     "community": "全社区",
+    "street": "全街道",
 }
 # A worker's press or answer is confirmed with what happened, not a bare 好的。
 DONE_ACCEPTED = "已接单 #{number}。"
@@ -967,3 +976,24 @@ AUDIT_ACTIONS = {
 }
 AUDIT_TASK_TARGET = "任务 {task_id}"
 AUDIT_REDEMPTION_TARGET = "兑换 {redemption_id}"
+
+# ── a street office's deployment: several communities in one bot ───────────────────────────────
+STREET_DEFAULT = "本街道"
+STREET_NONE = "未选择"
+STREET_GROUP_UNBOUND = "本群还没有绑定到社区，我暂时不受理群里的问题。请社区管理员在群里发送 /bind 网格代码 完成绑定。"
+STREET_WHO_ARE_YOU = (
+    "您好！我是{street}各社区的网格助手。请在您所在小区的业主群里直接说问题或@我；"
+    "社区工作人员请打开社区发给您的邀请链接。"
+)
+STREET_CHOOSE = (
+    "您在多个社区都有身份：{names}。请先发送 /community 社区名称 选择要办理的社区，"
+    "之后私聊里的操作都在这个社区办理。"
+)
+STREET_YOURS = (
+    "您所在的社区：{names}。\n私聊里当前办理的是：{current}。\n发送 /community 社区名称 可切换。"
+)
+STREET_NOT_YOURS = "没有找到您所在的“{name}”。您可以选择：{names}"
+STREET_CHOSEN = "好的，接下来私聊里办理的是：{name}。"
+STREET_PRIVATE_ONLY = "请在私聊里发送 /community 选择社区。"
+INVITE_WHICH_COMMUNITY = "请用 --community 写明是哪个社区的邀请：{names}"
+STREET_BUTTON_UNKNOWN = "这个按钮找不到所属社区了，请重新打开最新的消息。"

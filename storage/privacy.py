@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage.store import Row, Store
+from storage.street import choice_key
 
 ANONYMOUS_NAME = "已注销居民"
 ERASED_TEXT = "（内容已按隐私规则删除）"
@@ -156,13 +157,15 @@ class ErasureRepository:
         return -int(anon)
 
     # ── tickets ──
-    async def closed_before(self, before: datetime, limit: int) -> list[ClosedTicket]:
-        """Return closed tickets not yet anonymised that closed before a moment."""
+    async def closed_before(
+        self, community: str, before: datetime, limit: int
+    ) -> list[ClosedTicket]:
+        """Return a community's closed tickets not yet anonymised that closed before a moment."""
         rows = await self.db.fetchall(
-            "SELECT id, number, reporter_id FROM tickets"
-            " WHERE anonymised_at IS NULL AND closed_at IS NOT NULL AND closed_at < ?"
+            "SELECT id, number, reporter_id FROM tickets WHERE community = ?"
+            " AND anonymised_at IS NULL AND closed_at IS NOT NULL AND closed_at < ?"
             " ORDER BY closed_at LIMIT ?",
-            (_utc(before), limit),
+            (community, _utc(before), limit),
         )
         return [ClosedTicket(int(r["id"]), int(r["number"]), int(r["reporter_id"])) for r in rows]
 
@@ -311,6 +314,8 @@ class ErasureRepository:
             " OR CAST(json_extract(payload, '$.message.chat.id') AS INTEGER) = ?)",
             (user_id, user_id, user_id, user_id),
         )
+        # Which community they chose to act in (a street office's deployment, /community).
+        await self.db.execute("DELETE FROM kv WHERE key = ?", (choice_key(user_id),))
 
     # ── what is stored ──
     async def export(self, user_id: int) -> dict[str, list[dict[str, Any]]]:

@@ -264,7 +264,7 @@ class EscalationSweep:
         # A step may plan the next rung already due (the bot was down): loop until none is.
         for _ in range(10):
             async with self.db.transaction():
-                due = await self.repo.due_steps(now, self.BATCH)
+                due = await self.repo.due_steps(self.policy.community, now, self.BATCH)
                 if not due:
                     break
                 if quiet is None:  # read only when there is something to decide
@@ -686,7 +686,9 @@ class EscalationSweep:
         """Tell the admins, once each, of escalations Telegram refused (chat not found, 403)."""
         if not self.policy.office_ids:
             return 0
-        refused_sends = await self.repo.refused_escalations()  # a read: no write lock taken
+        refused_sends = await self.repo.refused_escalations(
+            self.policy.community
+        )  # a read: no write lock taken
         if not refused_sends:
             return 0
         departments = {d.key: d.name for d in self.policy.departments}

@@ -25,7 +25,7 @@ class RedemptionService:
         self.db = db
         self.clock = clock
         self.points = points
-        self.repo = PointsRepository(db)
+        self.repo = PointsRepository(db, points.community)
 
     async def sync_catalogue(self) -> None:
         """Bring the catalogue from the config into the database (call at start-up)."""

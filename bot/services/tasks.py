@@ -46,7 +46,7 @@ class TaskService:
         self.db = db
         self.clock = clock
         self.points = points
-        self.repo = TaskRepository(db)
+        self.repo = TaskRepository(db, points.community)
 
     def _points_for(self, points: int | None, difficulty: str | None) -> int:
         if points is not None:
