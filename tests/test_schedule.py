@@ -76,9 +76,7 @@ def config(**schedule: Any) -> ScheduleConfig:
 
 
 def service(db: Database, clock: FakeClock, cfg: ScheduleConfig) -> ScheduleService:
-    return ScheduleService(
-        db, clock, cfg, TZ, grid_names={"g1": "第一网格"}, community=COMMUNITY
-    )
+    return ScheduleService(db, clock, cfg, TZ, grid_names={"g1": "第一网格"}, community=COMMUNITY)
 
 
 async def queued(db: Database, chat_id: int | None = None) -> list[OutboxItem]:
