@@ -78,8 +78,10 @@ class AuditEntry:
 class AuditRepository:
     """The append-only log of staff actions."""
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str | None = None) -> None:
         self.db = db
+        # Whose entries it writes and reads (None: every community's, for `gridbot audit`).
+        self.community = community
 
     async def add(
         self,
@@ -103,8 +105,9 @@ class AuditRepository:
                 "SELECT ref FROM audit_people WHERE user_id = ?", (subject_id,)
             )
         await self.db.execute(
-            "INSERT INTO audit_log (at, actor_id, actor_name, action, subject_ref, target, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log"
+            " (at, actor_id, actor_name, action, subject_ref, target, detail, community)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _utc(at),
                 actor_id,
@@ -113,6 +116,7 @@ class AuditRepository:
                 ref,
                 target,
                 json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+                self.community or "",
             ),
         )
 
@@ -123,10 +127,21 @@ class AuditRepository:
             " a.target, a.detail FROM audit_log a"
             " LEFT JOIN audit_people p ON p.ref = a.subject_ref"
         )
+        clauses: list[str] = []
         params: list[object] = []
+        if self.community is not None:
+            # Entries from before communities were kept apart belong to the one that adopted
+            # that deployment's rows (storage/street.py).
+            clauses.append(
+                "(a.community = ? OR (a.community = '' AND ? ="
+                " (SELECT value FROM kv WHERE key = 'legacy_community')))"
+            )
+            params.extend((self.community, self.community))
         if since is not None:
-            sql += " WHERE a.at >= ?"
+            clauses.append("a.at >= ?")
             params.append(_utc(since))
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY a.id DESC LIMIT ?"
         params.append(limit)
         return [AuditEntry._from_row(r) for r in await self.db.fetchall(sql, params)]

@@ -40,13 +40,16 @@ async def legacy_rows(db: Store) -> int:
     return total
 
 
-async def adopt_legacy_rows(db: Store, community: str) -> None:
+async def adopt_legacy_rows(db: Store, community: str, now: datetime) -> None:
     """Give every legacy row to the community (inside the caller's transaction).
 
     The points ledger allows exactly this change (its trigger, migration 0019).
     """
     for table in LEGACY_TABLES:
         await db.execute(f"UPDATE {table} SET community = ? WHERE community = ''", (community,))
+    # The audit log is append-only: its old entries stay as they are and are read as this
+    # community's (storage/privacy.py AuditRepository.recent).
+    await write_kv(db, "legacy_community", community, now)
 
 
 async def community_of_chat(db: Store, chat_id: int) -> str | None:

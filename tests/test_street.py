@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -10,9 +11,11 @@ import pytest
 from bot.cli.check import run as check_run
 from bot.services.bootstrap import StartupConfigError
 from bot.services.clock import FakeClock
+from bot.services.rates import compute_rates
 from bot.services.street import Street, StreetConfigError, read_folder
 from storage import street as street_store
 from storage.points import PointsRepository
+from storage.privacy import AuditRepository
 from storage.store import INTEGRITY_ERRORS, Store
 from tests.botkit import EXAMPLE_CONFIG
 
@@ -137,7 +140,7 @@ async def test_rows_from_before_are_adopted_once_and_the_ledger_allows_nothing_m
         await _legacy_rows(db)
     assert await street_store.legacy_rows(db) == 6
     async with db.transaction():
-        await street_store.adopt_legacy_rows(db, A)
+        await street_store.adopt_legacy_rows(db, A, datetime(2026, 11, 30, tzinfo=UTC))
     assert await street_store.legacy_rows(db) == 0
     repo = PointsRepository(db, A)
     assert [e.delta for e in await repo.entries()] == [20]
@@ -168,3 +171,40 @@ async def test_a_street_office_cannot_start_on_rows_of_one_community_unclaimed(
     assert await street_store.legacy_rows(db) == 0
     binding = await one.any().state.bindings.get(-5)
     assert binding is not None and binding.community == A
+
+
+@pytest.mark.both_stores
+async def test_a_community_reads_only_its_own_audit_entries(db: Store) -> None:
+    at = datetime(2026, 11, 30, tzinfo=UTC)
+    async with db.transaction():
+        await AuditRepository(db).add(at, 1, "旧书记", "bind", target="-5")  # before 0019
+        await AuditRepository(db, A).add(at, 2, "刘书记", "award", target="#1")
+        await AuditRepository(db, B).add(at, 3, "吴书记", "award", target="#1")
+        await street_store.adopt_legacy_rows(db, A, at)
+    assert [e.actor_name for e in await AuditRepository(db, A).recent()] == ["刘书记", "旧书记"]
+    assert [e.actor_name for e in await AuditRepository(db, B).recent()] == ["吴书记"]
+    assert len(await AuditRepository(db).recent()) == 3  # `gridbot audit`: the whole deployment
+
+
+@pytest.mark.both_stores
+async def test_rates_of_a_street_tell_communities_and_their_workers_apart(db: Store) -> None:
+    since = datetime(2026, 11, 1, tzinfo=UTC)
+    until = datetime(2026, 12, 1, tzinfo=UTC)
+    at = datetime(2026, 11, 10, 1, 0, tzinfo=UTC)
+    async with db.transaction():
+        for community, number in ((A, 1), (A, 2), (B, 1)):
+            await db.execute(
+                "INSERT INTO tickets (community, number, source_key, text, category, confidence,"
+                " urgency, reporter_id, reporter_name, status, assignee_key, grid, created_at)"
+                " VALUES (?, ?, ?, '问题', 'facilities', 0.9, 'normal', 7, '周', 'new', 'li',"
+                " 'g1', ?)",
+                (community, number, f"t:{community}:{number}", at.isoformat()),
+            )
+    whole = await compute_rates(db, since, until, "street", as_of=until)
+    assert [(r.key, r.tickets) for r in whole] == [("street", 3)]
+    each = await compute_rates(db, since, until, "community", as_of=until)
+    assert [(r.key, r.tickets) for r in each] == [(B, 1), (A, 2)]
+    workers = await compute_rates(db, since, until, "worker", as_of=until)
+    assert [(r.key, r.tickets) for r in workers] == [(f"{B}·li", 1), (f"{A}·li", 2)]
+    own = await compute_rates(db, since, until, "worker", as_of=until, communities=(A,))
+    assert [(r.key, r.tickets) for r in own] == [("li", 2)]

@@ -245,6 +245,7 @@ class CommunityState:
                 "bind",
                 target=f"{title or chat_id}",
                 detail={"grids": list(unique)},
+                community=self.community.name,
             )
             binding = await self.bindings.get(chat_id)
         assert binding is not None
@@ -261,7 +262,13 @@ class CommunityState:
             if changed:
                 name = await self._admin_name(by_user)
                 await audit.record(
-                    self.db, self.clock.now(), by_user, name, "unbind", target=str(chat_id)
+                    self.db,
+                    self.clock.now(),
+                    by_user,
+                    name,
+                    "unbind",
+                    target=str(chat_id),
+                    community=self.community.name,
                 )
         await self._reload()
         self.on_bindings_changed()

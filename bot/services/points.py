@@ -320,6 +320,7 @@ class PointsService:
                 "award" if delta > 0 else "deduct",
                 subject_id=user_id,
                 detail={"points": delta, "rule": behaviour.code},
+                community=self.community,
             )
             return await self.record(
                 user_id=user_id,
@@ -351,6 +352,7 @@ class PointsService:
                 "award" if delta > 0 else "deduct",
                 subject_id=user_id,
                 detail={"points": delta, "rule": "correction"},
+                community=self.community,
             )
             return await self.record(
                 user_id=user_id,

@@ -104,6 +104,7 @@ class RedemptionService:
                 subject_id=found.user_id,
                 target=texts.AUDIT_REDEMPTION_TARGET.format(redemption_id=redemption_id),
                 detail={"points": found.points},
+                community=self.points.community,
             )
             return await self._get(redemption_id)
 

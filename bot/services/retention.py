@@ -89,7 +89,7 @@ class RetentionService:
         self.config = config
         self.community = community  # whose closed tickets age out under this config
         self.erasure = ErasureRepository(db)
-        self.audit = AuditRepository(db)
+        self.audit = AuditRepository(db, community)
         self.inbox = InboxRepository(db)
         self.outbox = OutboxRepository(db)
 

@@ -413,6 +413,7 @@ class ScheduleService:
                 "settings",
                 target=str(chat_id),
                 detail=dict(changes),
+                community=self.community,
             )
         return schedule
 
@@ -430,6 +431,7 @@ class ScheduleService:
                 "settings",
                 target=str(chat_id),
                 detail={"reset": True},
+                community=self.community,
             )
         return self.config.defaults
 

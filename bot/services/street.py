@@ -340,7 +340,7 @@ class Street:
                 "启动一次（GRIDBOT_CONFIG=那个文件），让它认领这些数据，再改用文件夹"
             )
         async with self.db.transaction():
-            await street_store.adopt_legacy_rows(self.db, only.community.name)
+            await street_store.adopt_legacy_rows(self.db, only.community.name, self.clock.now())
         log.info("adopted %d rows written before communities were kept apart", count)
 
     # ── lookup ───────────────────────────────────────────────────────────────────────────

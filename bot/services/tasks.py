@@ -281,6 +281,7 @@ class TaskService:
                     subject_id=claim.user_id,
                     target=texts.AUDIT_TASK_TARGET.format(task_id=task.id),
                     detail={"points": task.points},
+                    community=self.points.community,
                 )
                 if task.points or credit:
                     entry = await self.points.record(

@@ -1011,6 +1011,7 @@ class TicketService:
                 actor.name,
                 AUDITED[kind],
                 target=f"#{ticket.number}",
+                community=self.community,
             )
 
     async def _restart_clock(

@@ -80,3 +80,7 @@ $$;
 -- Each community's deadline sweep reads its own range of due tickets.
 CREATE INDEX tickets_community_next_check ON tickets (community, next_check_at)
     WHERE next_check_at IS NOT NULL;
+
+-- Whose staff action an audit entry records (the log stays append-only: older entries keep
+-- '' and are read as the community that adopted the rows written before this version).
+ALTER TABLE audit_log ADD COLUMN community TEXT COLLATE "C" NOT NULL DEFAULT '';
