@@ -982,7 +982,8 @@ STREET_DEFAULT = "本街道"
 STREET_NONE = "未选择"
 STREET_GROUP_UNBOUND = "本群还没有绑定到社区，我暂时不受理群里的问题。请社区管理员在群里发送 /bind 网格代码 完成绑定。"
 STREET_WHO_ARE_YOU = (
-    "您好！我是{street}各社区的网格助手。请在您所在小区的业主群里直接说问题或@我；"
+    "您好！我是{street}各社区的网格助手。请在您所在小区的业主群里直接说问题或@我，"
+    "或发送 /community 选择您所在的社区后在这里反映；"
     "社区工作人员请打开社区发给您的邀请链接。"
 )
 STREET_CHOOSE = (
@@ -990,9 +991,10 @@ STREET_CHOOSE = (
     "之后私聊里的操作都在这个社区办理。"
 )
 STREET_YOURS = (
-    "您所在的社区：{names}。\n私聊里当前办理的是：{current}。\n发送 /community 社区名称 可切换。"
+    "您所在的社区：{names}。\n私聊里当前办理的是：{current}。\n"
+    "本街道的社区：{every}。发送 /community 社区名称 可选择。"
 )
-STREET_NOT_YOURS = "没有找到您所在的“{name}”。您可以选择：{names}"
+STREET_NOT_YOURS = "没有找到“{name}”。本街道的社区：{names}"
 STREET_CHOSEN = "好的，接下来私聊里办理的是：{name}。"
 STREET_PRIVATE_ONLY = "请在私聊里发送 /community 选择社区。"
 INVITE_WHICH_COMMUNITY = "请用 --community 写明是哪个社区的邀请：{names}"

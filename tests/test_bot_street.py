@@ -141,6 +141,16 @@ async def test_a_person_of_two_communities_chooses_where_to_act_privately(
             await emu.send_text(NEWCOMER, NEWCOMER, "你好")
             told = await emu.wait_for(NEWCOMER, after=before)
             assert told.text == texts.STREET_WHO_ARE_YOU.format(street="和平街道办事处")
+            # A resident says where they live; their private report is then that community's.
+            before = len(emu.sent(NEWCOMER))
+            await emu.send_text(NEWCOMER, NEWCOMER, f"/community {B}")
+            assert (await emu.wait_for(NEWCOMER, after=before)).text == texts.STREET_CHOSEN.format(
+                name=B
+            )
+            before = len(emu.sent(NEWCOMER))
+            await emu.send_text(NEWCOMER, NEWCOMER, "/community")
+            shown = await emu.wait_for(NEWCOMER, after=before)
+            assert f"当前办理的是：{B}" in shown.text and A in shown.text
 
 
 async def test_a_group_no_community_owns_stays_quiet_unless_spoken_to(

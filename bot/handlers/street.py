@@ -77,12 +77,12 @@ async def community_of(update: Update, street: Street) -> Services | None:
 
 async def person_community(street: Street, user_id: int) -> Services | None:
     """Return the community a person acts in privately, or None when it is not clear."""
+    chosen = street.get(await street.chosen(user_id))
+    if chosen is not None:  # their own choice (/community) comes first
+        return chosen
     theirs = await street.of_person(user_id)
     if len(theirs) == 1:
         return theirs[0]
-    chosen = street.get(await street.chosen(user_id))
-    if chosen is not None and chosen in theirs:
-        return chosen
     if street.is_staff(user_id) and theirs:
         return theirs[0]
     return None
@@ -155,28 +155,28 @@ async def on_community(update: Update, context: GridContext) -> None:
         return
     user_id = msg.sender.user_id
     theirs = await street.of_person(user_id)
+    every = street.all()
     wanted = " ".join(context.args or []).strip()
     if not wanted:
         current = await person_community(street, user_id)
-        text = (
-            texts.STREET_YOURS.format(
-                names="、".join(names_of(theirs)),
-                current=current.community.name if current is not None else texts.STREET_NONE,
-            )
-            if theirs
-            else texts.STREET_WHO_ARE_YOU.format(street=street.config.name or texts.STREET_DEFAULT)
+        text = texts.STREET_YOURS.format(
+            names="、".join(names_of(theirs)) or texts.STREET_NONE,
+            current=current.community.name if current is not None else texts.STREET_NONE,
+            every="、".join(names_of(every)),
         )
         await send(context.bot, services, msg.chat_id, text)
         return
-    match = [s for s in theirs if s.community.name == wanted] or [
-        s for s in theirs if wanted in s.community.name
+    # Anyone may choose any community of the street (a resident says where they live); what
+    # they may do there is still decided by who they are in it.
+    match = [s for s in every if s.community.name == wanted] or [
+        s for s in every if wanted in s.community.name
     ]
     if len(match) != 1:
         await send(
             context.bot,
             services,
             msg.chat_id,
-            texts.STREET_NOT_YOURS.format(name=wanted, names="、".join(names_of(theirs)) or "—"),
+            texts.STREET_NOT_YOURS.format(name=wanted, names="、".join(names_of(every))),
         )
         return
     await street.choose(user_id, match[0].community.name)
