@@ -90,6 +90,43 @@ async def community_of_message(db: Store, chat_id: int, message_id: int) -> str 
     return None if value is None else str(value)
 
 
+# What the first number on a button names, by the button's verb: a message the outbox has
+# forgotten (kept a week) still leads back to its community through the thing it acts on.
+_TICKET = "SELECT community FROM tickets WHERE id = ?"
+BUTTON_OWNERS: dict[str, str] = {
+    **dict.fromkeys(("acc", "card", "xfer", "xc", "xw", "xk", "ret", "rt", "res", "rs"), _TICKET),
+    **dict.fromkeys(("rej", "dup", "rj", "ack", "rate", "follow", "undo", "pub"), _TICKET),
+    **dict.fromkeys(
+        ("rja", "rjn"),
+        "SELECT t.community FROM reject_requests r JOIN tickets t ON t.id = r.ticket_id"
+        " WHERE r.id = ?",
+    ),
+    **dict.fromkeys(("claim", "tok", "tno"), "SELECT community FROM tasks WHERE id = ?"),
+    **dict.fromkeys(
+        ("rdok", "rdgive", "rdno", "rdcancel"), "SELECT community FROM redemptions WHERE id = ?"
+    ),
+    **dict.fromkeys(
+        ("cat", "bld", "plc", "bldu"),
+        "SELECT community FROM conversations WHERE id = ? AND community IS NOT NULL",
+    ),
+}
+
+
+async def community_of_button(db: Store, verb: str, number: int) -> str | None:
+    """Return the community of the ticket, task, request or question a button names."""
+    sql = BUTTON_OWNERS.get(verb)
+    if sql is None:
+        return None
+    value = await db.fetchval(sql, (number,))
+    return None if value is None else str(value)
+
+
+async def community_of_triage_item(db: Store, item_id: int) -> str | None:
+    """Return the community of a possible problem on a worker's triage list."""
+    value = await db.fetchval("SELECT community FROM triage_items WHERE id = ?", (item_id,))
+    return None if value is None else str(value)
+
+
 async def community_of_outbox_row(db: Store, outbox_id: int) -> str | None:
     """Return the community that queued an outbox row, or None."""
     value = await db.fetchval("SELECT community FROM outbox WHERE id = ?", (outbox_id,))

@@ -208,3 +208,43 @@ async def test_rates_of_a_street_tell_communities_and_their_workers_apart(db: St
     assert [(r.key, r.tickets) for r in workers] == [(f"{B}·li", 1), (f"{A}·li", 2)]
     own = await compute_rates(db, since, until, "worker", as_of=until, communities=(A,))
     assert [(r.key, r.tickets) for r in own] == [("li", 2)]
+
+
+@pytest.mark.both_stores
+async def test_a_button_leads_to_the_community_of_what_it_acts_on(
+    db: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    folder = write_folder(tmp_path / "street")
+    street = Street(db, clock, TZ, path=folder)
+    await street.load(*read_folder(folder))
+    ids: dict[str, int] = {}
+    async with db.transaction():
+        for community in (A, B):
+            ids[community] = int(
+                await db.fetchval(
+                    "INSERT INTO tickets (community, number, source_key, text, category,"
+                    " confidence, urgency, reporter_id, reporter_name, status, created_at)"
+                    " VALUES (?, 1, ?, '问题', 'facilities', 0.9, 'normal', 7, '周', 'new', ?)"
+                    " RETURNING id",
+                    (community, f"t:{community}", AT),
+                )
+            )
+        task = int(
+            await db.fetchval(
+                "INSERT INTO tasks (community, title, points, capacity, audience, publisher_id,"
+                " publisher_name, created_at) VALUES (?, '换灯泡', 5, 1, 'public', 1, '李', ?)"
+                " RETURNING id",
+                (B, AT),
+            )
+        )
+    for data, expected in (
+        (f"acc:{ids[A]}", A),
+        (f"res:{ids[B]}", B),
+        (f"rate:{ids[B]}:satisfied", B),
+        (f"claim:{task}", B),
+        (f"tok:{task}:7", B),
+    ):
+        found = await street.community_of_button(data)
+        assert found is not None and found.community.name == expected, data
+    for data in ("acc:999999", "nonsense", "redeem:soap", "tri:open:x"):
+        assert await street.community_of_button(data) is None, data

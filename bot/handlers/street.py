@@ -54,6 +54,8 @@ async def community_of(update: Update, street: Street) -> Services | None:
     query = update.callback_query
     if query is not None and query.message is not None:
         found = await street.community_of_message(chat.id, query.message.message_id)
+        if found is None and query.data:  # the outbox forgot the message: what it acts on
+            found = await street.community_of_button(query.data)
         if found is not None:
             return found
     if message is not None and message.reply_to_message is not None:

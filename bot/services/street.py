@@ -420,6 +420,19 @@ class Street:
             return None
         return self.get(await street_store.community_of_outbox_row(self.db, int(number)))
 
+    async def community_of_button(self, data: str) -> Services | None:
+        """Return the community of what a button acts on (`verb:number…`), if it names one."""
+        verb, _, rest = data.partition(":")
+        if verb == "tri":  # tri:open:<id>, tri:no:<id>
+            number = rest.partition(":")[2]
+            if not number.isdigit():
+                return None
+            return self.get(await street_store.community_of_triage_item(self.db, int(number)))
+        number = rest.split(":", 1)[0]
+        if not number.isdigit():
+            return None
+        return self.get(await street_store.community_of_button(self.db, verb, int(number)))
+
     async def community_of_invite(self, code: str) -> Services | None:
         return self.get(await street_store.community_of_invite(self.db, code))
 
