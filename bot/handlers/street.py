@@ -38,15 +38,17 @@ GROUP_RESOLVE = -20  # before the gate (-10): every feature, the gate included, 
 async def community_of(update: Update, street: Street) -> Services | None:
     """Return the community an update acts in, or None when none can be told."""
     only = street.only()
+    if only is not None:  # one community: every update acts in it, nothing to look up
+        return only
     chat = update.effective_chat
     user = update.effective_user
     message = update.effective_message
     if chat is None:
-        return only
+        return None
     if chat.type != "private":
         found = await street.for_chat(chat.id)
-        if found is not None or only is not None:
-            return found or only
+        if found is not None:
+            return found
         # An unbound group of a street office: an admin's /bind acts in the admin's community.
         if user is not None and message is not None and (message.text or "").startswith("/"):
             return await person_community(street, user.id)
@@ -62,8 +64,6 @@ async def community_of(update: Update, street: Street) -> Services | None:
         found = await street.community_of_message(chat.id, message.reply_to_message.message_id)
         if found is not None:
             return found
-    if only is not None:
-        return only
     text = (message.text or "") if message is not None else ""
     if text.startswith("/start "):
         found = await street.community_of_invite(text.split(maxsplit=1)[1].strip())
