@@ -84,6 +84,3 @@ CREATE INDEX tickets_community_next_check ON tickets (community, next_check_at)
 -- Whose staff action an audit entry records (the log stays append-only: older entries keep
 -- '' and are read as the community that adopted the rows written before this version).
 ALTER TABLE audit_log ADD COLUMN community TEXT COLLATE "C" NOT NULL DEFAULT '';
-
--- Each community's sweep asks for refused escalations: the failed messages, never the rest.
-CREATE INDEX outbox_failed ON outbox (id) WHERE status = 'failed';
