@@ -485,6 +485,18 @@ _UPDATABLE = frozenset(
 )
 
 
+# Failed escalation sends not yet reported to the admins (no 'refused:<id>' row queued).
+_REFUSED_FROM = (
+    "FROM outbox o JOIN tickets t"
+    " ON t.id = CAST(json_extract(o.payload, '$.extra.ticket_id') AS INTEGER)"
+    " WHERE o.status = 'failed'"
+    " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
+    # The office rung goes to the admins themselves: nobody else to tell.
+    " AND COALESCE(CAST(json_extract(o.payload, '$.extra.level') AS INTEGER), 0) != 1"
+    " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
+)
+
+
 class TicketRepository:
     """Statements over the ticket tables; the service owns the transactions."""
 
@@ -1048,6 +1060,20 @@ class TicketRepository:
             ]
         )
 
+    async def communities_with_work(self, now: datetime) -> set[str]:
+        """Return the communities a sweep has work in: steps due, or refusals to report.
+
+        Two reads over partial indexes (tickets_next_check, outbox_failed): a street office's
+        sweep job runs only those communities' sweeps, each its own transaction.
+        """
+        due = await self.db.fetchall(
+            "SELECT DISTINCT community FROM tickets INDEXED BY tickets_next_check"
+            " WHERE next_check_at IS NOT NULL AND next_check_at <= ?",
+            (iso(now),),
+        )
+        refused = await self.db.fetchall(f"SELECT DISTINCT t.community {_REFUSED_FROM}", ())
+        return {str(r[0]) for r in (*due, *refused)}
+
     async def refused_escalations(self, community: str) -> list[RefusedEscalation]:
         """Return a community's failed escalation sends not yet reported."""
         rows = await self.db.fetchall(
@@ -1055,14 +1081,7 @@ class TicketRepository:
             " json_extract(o.payload, '$.purpose') AS purpose,"
             " json_extract(o.payload, '$.extra.level') AS level,"
             " json_extract(o.payload, '$.extra.department') AS department"
-            " FROM outbox o JOIN tickets t"
-            " ON t.id = CAST(json_extract(o.payload, '$.extra.ticket_id') AS INTEGER)"
-            " WHERE o.status = 'failed' AND t.community = ?"
-            " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
-            # The office rung goes to the admins themselves: nobody else to tell.
-            " AND COALESCE(CAST(json_extract(o.payload, '$.extra.level') AS INTEGER), 0) != 1"
-            " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
-            " ORDER BY o.id",
+            f" {_REFUSED_FROM} AND t.community = ? ORDER BY o.id",
             (community,),
         )
         return [

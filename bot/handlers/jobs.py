@@ -49,13 +49,21 @@ async def _each_community(
 
 
 async def sweep_job(context: GridContext) -> None:
-    """Run each community's deadline and escalation sweep, then send what they queued."""
+    """Run the deadline and escalation sweep of each community with work, then send."""
+    street = context.bot_data.require_street()
+    # One read says which communities have steps due: a street office's idle minute costs no
+    # transaction per community.
+    busy = await street.any().escalation.communities_with_work()
 
     async def sweep(services: Services) -> None:
+        if services.community.name in busy:
+            await sweep_one(services)
+        await services.triage.digest_overdue()  # possible problems nobody handled: staff only
+
+    async def sweep_one(services: Services) -> None:
         result = await services.escalation.run()
         if result.steps:
             crash_point("job")  # the steps committed, their messages not sent yet
-        await services.triage.digest_overdue()  # possible problems nobody handled: staff only
         for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
             await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
 

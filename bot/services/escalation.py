@@ -254,6 +254,10 @@ class EscalationSweep:
         self._contacts = contacts
         self._handlers = self._handler_table()
 
+    async def communities_with_work(self) -> set[str]:
+        """Return every community (of the database, not only this one) a sweep has work in."""
+        return await self.repo.communities_with_work(self.clock.now())
+
     async def run(self) -> SweepResult:
         """Take every step that is due now; return what was done."""
         now = self.clock.now()
