@@ -23,6 +23,7 @@ import opencc
 MAX_SPAN = 4  # a lexicon word spans at most this many base tokens
 MAX_WORD = 8  # characters
 MEMO_SIZE = 50_000  # tokens whose own words a matcher remembers
+SMALL_MEMO = 2_000  # the same for a community's few words of its own (one per community)
 
 _lock = threading.Lock()
 _base: Any = None
@@ -146,8 +147,9 @@ class _Cutter:
 class Matcher:
     """Find a fixed set of words in a base cut: whole tokens, joined neighbours, or token parts."""
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], memo_size: int = MEMO_SIZE) -> None:
         words = list(words)
+        self._memo_size = memo_size
         self._words = frozenset(w for w in words if len(w) > 1)
         self._singles = frozenset(w for w in words if len(w) == 1)
         # Every proper prefix of a word: a join of tokens that is none of them can stop growing.
@@ -157,6 +159,10 @@ class Matcher:
     @property
     def words(self) -> frozenset[str]:
         return self._words
+
+    def knows(self, word: str) -> bool:
+        """Say whether the word is one this matcher finds."""
+        return word in self._words or word in self._singles
 
     def find(self, tokens: list[str], text: str) -> set[str]:
         """Return the words of this matcher present in the cut (single characters anywhere)."""
@@ -197,7 +203,7 @@ class Matcher:
                     part = token[j : j + k]
                     if part in words:
                         own.append(part)
-        if len(self._memo) >= MEMO_SIZE:
+        if len(self._memo) >= self._memo_size:
             self._memo.clear()  # tokens come from a bounded vocabulary; this rarely happens
         result = self._memo[token] = tuple(own)
         return result
