@@ -184,6 +184,9 @@ class _Index:
     # word -> its entry where it differs from the base's (() where a base word counts for nothing)
     own: Mapping[str, Entry] = field(default_factory=dict)
     extra: tok.Matcher | None = None  # the community's words the base matcher does not find
+    # any of those words in the text: a word found is always a piece of the text, so the extra
+    # matcher has nothing to find where this finds nothing (most messages)
+    extra_hint: re.Pattern[str] | None = None
 
     def get(self, word: str) -> Entry | None:
         """Return what a word counts for, by category slot (None when it is no keyword)."""
@@ -195,7 +198,7 @@ class _Index:
     def find(self, cut: list[str], text: str) -> set[str]:
         """Return the words of the index (and of the base's, which the lookups sort out)."""
         found = self.matcher.find(cut, text)
-        if self.extra is not None:
+        if self.extra is not None and self.extra_hint is not None and self.extra_hint.search(text):
             found |= self.extra.find(cut, text)
         return found
 
@@ -416,8 +419,13 @@ def _layered_index(
     extra = {w for w, entry in own.items() if entry and not knows(w)}
     extra.update(w for w in combos.words if not knows(w))
     extra.update(w for (w, code) in learned if code == NONE and not knows(w))
-    matcher = tok.Matcher(sorted(extra), tok.SMALL_MEMO) if extra else None
-    return _Index(base.base, base.matcher, own, matcher)
+    # no memo: a hundred communities would each keep one, for a scan of a few words
+    if not extra:
+        return _Index(base.base, base.matcher, own)
+    words = sorted(extra)
+    return _Index(
+        base.base, base.matcher, own, tok.Matcher(words, memo_size=0), _literal_regex(words)
+    )
 
 
 def _tables_over(over: _Overlay, taxonomy: Taxonomy) -> _Tables:
@@ -492,6 +500,7 @@ class Classifier:
         self._combo_first = tables.combos.first
         self._learned: dict[tuple[str, str], float] = {}
         self._learned_count: dict[tuple[str, str], int] = {}
+        self._gate_deltas: tuple[tuple[str, float], ...] = ()  # learned (word, capped delta)
         self._index = tables.index
 
     # ── construction ──────────────────────────────────────────────────────────────────────────
@@ -533,6 +542,11 @@ class Classifier:
         """Install learned adjustments: (word, code) -> delta; code 'none' adjusts the gate."""
         self._learned = dict(weights)
         self._learned_count = dict(counts)
+        self._gate_deltas = tuple(
+            (word, max(-LEARNED_CAP, min(LEARNED_CAP, delta)))
+            for (word, code), delta in self._learned.items()
+            if code == NONE
+        )
         self._index = self._build_index()  # a community's: only its own words rebuilt
 
     def learned_weights(self) -> dict[tuple[str, str], float]:
@@ -683,7 +697,7 @@ class Classifier:
             # 低保在哪办？ asks for the service: the question is the request, not a schedule.
             extra.setdefault("request", (self._request_weight, "?"))
             skip = _SERVICE_QUESTION
-        if self._learned and (learned := self._gate_learned(found)) is not None:
+        if self._gate_deltas and (learned := self._gate_learned(found)) is not None:
             extra["learned"] = learned
         gate = self._gate.read(text, extra, skip, collect)
         return _Parts(text, order, scores, hits, combined, terms, learned_from, gate)
@@ -759,11 +773,9 @@ class Classifier:
     def _gate_learned(self, found: set[str]) -> tuple[float, str] | None:
         """Return the strongest learned gate adjustment among the words found (不是问题 …)."""
         best: tuple[float, str] | None = None
-        for (word, code), delta in self._learned.items():
-            if code == NONE and word in found:
-                delta = max(-LEARNED_CAP, min(LEARNED_CAP, delta))
-                if best is None or abs(delta) > abs(best[0]):
-                    best = (delta, word)
+        for word, delta in self._gate_deltas:
+            if word in found and (best is None or abs(delta) > abs(best[0])):
+                best = (delta, word)
         return best
 
     def _core(self, i: int, found: Iterable[tuple[float, str]]) -> float:

@@ -23,7 +23,6 @@ import opencc
 MAX_SPAN = 4  # a lexicon word spans at most this many base tokens
 MAX_WORD = 8  # characters
 MEMO_SIZE = 50_000  # tokens whose own words a matcher remembers
-SMALL_MEMO = 2_000  # the same for a community's few words of its own (one per community)
 
 _lock = threading.Lock()
 _base: Any = None
@@ -148,6 +147,7 @@ class Matcher:
     """Find a fixed set of words in a base cut: whole tokens, joined neighbours, or token parts."""
 
     def __init__(self, words: Iterable[str], memo_size: int = MEMO_SIZE) -> None:
+        """Index the words; remember up to `memo_size` tokens' own words (0: none)."""
         words = list(words)
         self._memo_size = memo_size
         self._words = frozenset(w for w in words if len(w) > 1)
@@ -203,7 +203,9 @@ class Matcher:
                     part = token[j : j + k]
                     if part in words:
                         own.append(part)
-        if len(self._memo) >= self._memo_size:
-            self._memo.clear()  # tokens come from a bounded vocabulary; this rarely happens
-        result = self._memo[token] = tuple(own)
+        result = tuple(own)
+        if self._memo_size:
+            if len(self._memo) >= self._memo_size:
+                self._memo.clear()  # tokens come from a bounded vocabulary; this rarely happens
+            self._memo[token] = result
         return result
