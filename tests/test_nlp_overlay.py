@@ -115,4 +115,6 @@ def test_communities_share_the_base_and_never_change_each_other() -> None:
         assert clf._index.matcher is base.index.matcher
         assert len(clf._index.own) < 400
     assert plain._gate is base.gate
+    with pytest.raises(TypeError):  # the shared word tables are read-only
+        base.taxonomy.categories[0].keywords["电梯"] = 9.0  # type: ignore[index]
     assert one._gate is not base.gate and one._gate._patterns is base.gate._patterns

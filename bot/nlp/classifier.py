@@ -7,6 +7,7 @@ category. Every reading names the words that decided it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
@@ -14,6 +15,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from bot.nlp import tokens as tok
@@ -362,8 +364,28 @@ def shared_tables() -> _Tables:
     global _shared
     with _shared_lock:
         if _shared is None:
-            _shared = _read_tables(load_default(), load_gate(), {})
+            _shared = _read_tables(_read_only(load_default()), _read_only_gate(load_gate()), {})
         return _shared
+
+
+def _read_only(taxonomy: Taxonomy) -> Taxonomy:
+    """Return the taxonomy with read-only word tables: every community shares them."""
+    categories = tuple(
+        dataclasses.replace(c, keywords=MappingProxyType(dict(c.keywords)))
+        for c in taxonomy.categories
+    )
+    cues = dataclasses.replace(taxonomy.cues, slips=MappingProxyType(dict(taxonomy.cues.slips)))
+    return dataclasses.replace(taxonomy, categories=categories, cues=cues)
+
+
+def _read_only_gate(lexicon: GateLexicon) -> GateLexicon:
+    """Return the gate lexicon with read-only word tables: every community shares them."""
+    groups = tuple(
+        dataclasses.replace(g, words=MappingProxyType(dict(g.words))) for g in lexicon.groups
+    )
+    return dataclasses.replace(
+        lexicon, groups=groups, danger=MappingProxyType(dict(lexicon.danger))
+    )
 
 
 def _overlay(base: _Tables, taxonomy: Taxonomy) -> _Overlay | None:
