@@ -14,8 +14,9 @@ import pytest
 from bot.nlp import NONE, Classifier
 from bot.nlp.classifier import shared_tables
 from bot.nlp.evaluation import read_examples
-from bot.nlp.gate import load_gate
+from bot.nlp.gate import Gate, load_gate, with_local_words, word_table
 from bot.nlp.lexicon import apply_overrides, load_default
+from bot.nlp.overlay import gate_over
 
 REPO = Path(__file__).resolve().parent.parent
 TEXTS = [e.text for name in ("dev.tsv", "train.tsv") for e in read_examples(REPO / "eval" / name)]
@@ -118,3 +119,25 @@ def test_communities_share_the_base_and_never_change_each_other() -> None:
     with pytest.raises(TypeError):  # the shared word tables are read-only
         base.taxonomy.categories[0].keywords["电梯"] = 9.0  # type: ignore[index]
     assert one._gate is not base.gate and one._gate._patterns is base.gate._patterns
+
+
+def test_a_gate_over_the_base_reads_as_a_gate_of_its_own() -> None:
+    base = shared_tables().gate
+    table = word_table(base.lexicon)
+    # new words that start base words (吵 in 吵死), that extend them, and that stand alone
+    prefixes = sorted({w[:2] for w in table if len(w) >= 3 and w[:2] not in table})[:15]
+    longer = sorted(w + "一下" for w in table if len(w) >= 2)[:10]
+    lexicon = with_local_words(base.lexicon, [*prefixes, *longer, "温馨提示", "本苑通告"])
+    over, own = gate_over(base, lexicon), Gate(lexicon)
+    assert over._scan is not base._scan and over._table is not base._table
+    texts = TEXTS + [t + "，" + p for t, p in zip(TEXTS, prefixes * 100, strict=False)]
+    # a negation before evidence against cancels it (也没看到通知): the new words too
+    texts += [
+        f"电梯又坏了，{neg}{w}"
+        for neg in ("未见", "不是", "别发")
+        for w in [*prefixes, *longer, "温馨提示", "本苑通告"]
+    ]
+    assert [over.read(t, collect=True) for t in texts] == [
+        own.read(t, collect=True) for t in texts
+    ]
+    assert [base.read(t) for t in TEXTS] == [Gate(base.lexicon).read(t) for t in TEXTS]
