@@ -6,13 +6,14 @@ weights are an overlay. `Classifier(taxonomy, gate)` reads every table from scra
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.nlp import NONE, Classifier
-from bot.nlp.classifier import shared_tables
+from bot.nlp.classifier import _overlay, shared_tables
 from bot.nlp.evaluation import read_examples
 from bot.nlp.gate import Gate, load_gate, with_local_words, word_table
 from bot.nlp.lexicon import apply_overrides, load_default
@@ -141,3 +142,12 @@ def test_a_gate_over_the_base_reads_as_a_gate_of_its_own() -> None:
         own.read(t, collect=True) for t in texts
     ]
     assert [base.read(t) for t in TEXTS] == [Gate(base.lexicon).read(t) for t in TEXTS]
+
+
+def test_what_an_overlay_cannot_say_gets_tables_of_its_own() -> None:
+    base = shared_tables()
+    taxonomy = base.taxonomy
+    other_context = replace(taxonomy, cues=replace(taxonomy.cues, context=()))
+    assert _overlay(base, other_context) is None
+    assert _overlay(base, replace(taxonomy, categories=taxonomy.categories[::-1])) is None
+    assert _overlay(base, apply_overrides(taxonomy, EVERYTHING)) is not None
