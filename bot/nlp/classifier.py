@@ -245,6 +245,7 @@ class _Overlay:
     categories: tuple[tuple[int, Category], ...]  # the community's, with their slots
     slots: Mapping[str, int]  # category code -> slot
     touched: frozenset[str]  # words whose entry may differ from the base's
+    context: frozenset[str]  # the base's context words, never keywords
 
 
 def _read_slips(slips: Mapping[str, str]) -> _Slips:
@@ -420,7 +421,8 @@ def _overlay(base: _Tables, taxonomy: Taxonomy) -> _Overlay | None:
         if code not in slots:
             touched.update(old.keywords)
     categories = tuple((slots[c.code], c) for c in taxonomy.categories)
-    return _Overlay(base, categories, slots, frozenset(touched))
+    context = frozenset(base.taxonomy.cues.context)
+    return _Overlay(base, categories, slots, frozenset(touched), context)
 
 
 def _layered_index(
@@ -428,11 +430,10 @@ def _layered_index(
 ) -> _Index:
     """Build a community's index over the base's: only the words that differ are its own."""
     base = over.base.index
-    context = frozenset(over.base.taxonomy.cues.context)
     by_word = _learned_by_word(learned, over.slots)
     own: dict[str, Entry] = {}
     for word in over.touched | by_word.keys():
-        entry = _entry(word, over.categories, context, by_word.get(word, ()))
+        entry = _entry(word, over.categories, over.context, by_word.get(word, ()))
         if entry != base.base.get(word, ()):
             own[word] = entry
     if not own and combos is over.base.combos and not learned:
@@ -441,13 +442,12 @@ def _layered_index(
     extra = {w for w, entry in own.items() if entry and not knows(w)}
     extra.update(w for w in combos.words if not knows(w))
     extra.update(w for (w, code) in learned if code == NONE and not knows(w))
-    # no memo: a hundred communities would each keep one, for a scan of a few words
     if not extra:
         return _Index(base.base, base.matcher, own)
     words = sorted(extra)
-    return _Index(
-        base.base, base.matcher, own, tok.Matcher(words, memo_size=0), _literal_regex(words)
-    )
+    # no memo: a hundred communities would each keep one, for a scan of a few words
+    matcher = tok.Matcher(words, memo_size=0)
+    return _Index(base.base, base.matcher, own, matcher, _literal_regex(words))
 
 
 def _tables_over(over: _Overlay, taxonomy: Taxonomy) -> _Tables:
