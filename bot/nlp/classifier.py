@@ -7,12 +7,15 @@ category. Every reading names the words that decided it.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import re
+import threading
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from bot.nlp import tokens as tok
@@ -24,8 +27,9 @@ from bot.nlp.gate import (
     load_gate,
     with_local_words,
 )
-from bot.nlp.lexicon import Taxonomy, apply_overrides, load_default
+from bot.nlp.lexicon import Category, Combo, Cues, Taxonomy, apply_overrides, load_default
 from bot.nlp.location import NOWHERE, Location, PlaceFinder, find_location
+from bot.nlp.overlay import gate_over
 
 log = logging.getLogger(__name__)
 
@@ -169,94 +173,379 @@ class _Parts:
     gate: GateReading
 
 
-@dataclass(slots=True)
-class _Index:
-    """Lookup tables built from a taxonomy (plus learned weights)."""
+# (category slot, weight) for each category a word counts for
+Entry = tuple[tuple[int, float], ...]
 
-    words: dict[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
-    matcher: tok.Matcher = field(default_factory=lambda: tok.Matcher(()))
+
+@dataclass(frozen=True, slots=True)
+class _Index:
+    """The keywords: the base's table, and the words a community reads its own way."""
+
+    base: Mapping[str, Entry]
+    matcher: tok.Matcher
+    # word -> its entry where it differs from the base's (() where a base word counts for nothing)
+    own: Mapping[str, Entry] = field(default_factory=dict)
+    extra: tok.Matcher | None = None  # the community's words the base matcher does not find
+    # any of those words in the text: a word found is always a piece of the text, so the extra
+    # matcher has nothing to find where this finds nothing (most messages)
+    extra_hint: re.Pattern[str] | None = None
+
+    def get(self, word: str) -> Entry | None:
+        """Return what a word counts for, by category slot (None when it is no keyword)."""
+        entry = self.own.get(word)
+        if entry is None:
+            return self.base.get(word)
+        return entry or None
+
+    def find(self, cut: list[str], text: str) -> set[str]:
+        """Return the words of the index (and of the base's, which the lookups sort out)."""
+        found = self.matcher.find(cut, text)
+        if self.extra is not None and self.extra_hint is not None and self.extra_hint.search(text):
+            found |= self.extra.find(cut, text)
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Slips:
+    """Slips and local slang, rewritten before reading."""
+
+    fix: Mapping[str, str]
+    cjk: re.Pattern[str] | None
+    latin: re.Pattern[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Combos:
+    """Each category's combos (by slot), their words, and which combos each first word opens."""
+
+    combos: tuple[tuple[int, Combo], ...]
+    words: frozenset[str]
+    first: Mapping[str, tuple[int, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Tables:
+    """Everything read from one taxonomy and gate lexicon: what community classifiers share."""
+
+    taxonomy: Taxonomy
+    gate_lexicon: GateLexicon  # with the taxonomy's notice phrases
+    gate: Gate
+    negated: re.Pattern[str]
+    places: PlaceFinder
+    slips: _Slips
+    combos: _Combos
+    index: _Index
+
+
+@dataclass(frozen=True, slots=True)
+class _Overlay:
+    """What a community's [classifier] table changes of the shared tables (learning aside)."""
+
+    base: _Tables
+    categories: tuple[tuple[int, Category], ...]  # the community's, with their slots
+    slots: Mapping[str, int]  # category code -> slot
+    touched: frozenset[str]  # words whose entry may differ from the base's
+    context: frozenset[str]  # the base's context words, never keywords
+
+
+def _read_slips(slips: Mapping[str, str]) -> _Slips:
+    latin = [w for w in slips if _ASCII_WORD.match(w)]
+    cjk = [w for w in slips if w not in latin and not w.startswith("[")]
+    return _Slips(
+        dict(slips),
+        _literal_regex(cjk) if cjk else None,
+        re.compile(r"(?<![a-z])(?:" + _literal_regex(latin).pattern + r")(?![a-z])")
+        if latin
+        else None,
+    )
+
+
+def _read_combos(categories: Iterable[tuple[int, Category]]) -> _Combos:
+    combos = tuple((i, combo) for i, c in categories for combo in c.combos)
+    words = frozenset(w for _, combo in combos for side in combo.sides for w in side)
+    # first-side word -> the combos it opens, in order: only those can be met.
+    first: dict[str, list[int]] = {}
+    for k, (_, combo) in enumerate(combos):
+        for word in combo.sides[0]:
+            first.setdefault(word, []).append(k)
+    return _Combos(combos, words, {w: tuple(ks) for w, ks in first.items()})
+
+
+def _read_negated(cues: Cues) -> re.Pattern[str]:
+    return re.compile(
+        "(?:"
+        + "|".join(sorted(map(re.escape, cues.negations), key=len, reverse=True))
+        + ")(?:再|有|在)?("
+        + "|".join(sorted(map(re.escape, cues.negatable), key=len, reverse=True))
+        + ")"
+    )
+
+
+def _learned_by_word(
+    learned: Mapping[tuple[str, str], float], slots: Mapping[str, int]
+) -> dict[str, list[tuple[int, float]]]:
+    """Return word -> [(slot, capped delta)] in the order learned, for the categories known."""
+    found: dict[str, list[tuple[int, float]]] = {}
+    for (word, code), delta in learned.items():
+        slot = slots.get(code)
+        if slot is not None:
+            found.setdefault(word, []).append((slot, max(-LEARNED_CAP, min(LEARNED_CAP, delta))))
+    return found
+
+
+def _entry(
+    word: str,
+    categories: Iterable[tuple[int, Category]],
+    context: frozenset[str],
+    learned: Iterable[tuple[int, float]],
+) -> Entry:
+    """Return what a word counts for: its keyword weights, then its learned deltas, if > 0."""
+    per: dict[int, float] = {}
+    if word not in context:
+        for slot, category in categories:
+            weight = category.keywords.get(word)
+            if weight is not None:
+                per[slot] = weight
+    for slot, delta in learned:
+        per[slot] = per.get(slot, 0.0) + delta
+    return tuple((i, w) for i, w in per.items() if w > 0)
+
+
+def _full_index(
+    categories: tuple[tuple[int, Category], ...],
+    context: frozenset[str],
+    combo_words: frozenset[str],
+    learned: Mapping[tuple[str, str], float],
+) -> _Index:
+    """Build the whole index of one taxonomy and its learned weights (a base, or no overlay)."""
+    merged: dict[str, dict[int, float]] = {}
+    for i, category in categories:
+        for word, weight in category.keywords.items():
+            if word not in context:
+                merged.setdefault(word, {})[i] = weight
+    for word, deltas in _learned_by_word(learned, {c.code: i for i, c in categories}).items():
+        slot = merged.setdefault(word, {})
+        for i, delta in deltas:
+            slot[i] = slot.get(i, 0.0) + delta
+    words: dict[str, Entry] = {}
+    for word, per_cat in merged.items():
+        entry = tuple((i, w) for i, w in per_cat.items() if w > 0)
+        if entry:
+            words[word] = entry
+    gate_learned = [w for (w, code) in learned if code == NONE]
+    return _Index(words, tok.Matcher([*words, *combo_words, *gate_learned]))
+
+
+def _read_tables(
+    taxonomy: Taxonomy, gate: GateLexicon, learned: Mapping[tuple[str, str], float]
+) -> _Tables:
+    """Read every table of a taxonomy and gate lexicon (and learned weights) from scratch."""
+    cues = taxonomy.cues
+    categories = tuple(enumerate(taxonomy.categories))
+    combos = _read_combos(categories)
+    gate_lexicon = with_local_words(gate, cues.notices)
+    return _Tables(
+        taxonomy=taxonomy,
+        gate_lexicon=gate_lexicon,
+        gate=Gate(gate_lexicon),
+        negated=_read_negated(cues),
+        places=PlaceFinder(cues.places),
+        slips=_read_slips(cues.slips),
+        combos=combos,
+        index=_full_index(categories, frozenset(cues.context), combos.words, learned),
+    )
+
+
+_shared_lock = threading.Lock()
+_shared: _Tables | None = None
+
+
+def shared_tables() -> _Tables:
+    """Return the tables of the default lexicons, read once per process and never changed."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            _shared = _read_tables(_read_only(load_default()), _read_only_gate(load_gate()), {})
+        return _shared
+
+
+def _read_only(taxonomy: Taxonomy) -> Taxonomy:
+    """Return the taxonomy with read-only word tables: every community shares them."""
+    categories = tuple(
+        dataclasses.replace(c, keywords=MappingProxyType(dict(c.keywords)))
+        for c in taxonomy.categories
+    )
+    cues = dataclasses.replace(taxonomy.cues, slips=MappingProxyType(dict(taxonomy.cues.slips)))
+    return dataclasses.replace(taxonomy, categories=categories, cues=cues)
+
+
+def _read_only_gate(lexicon: GateLexicon) -> GateLexicon:
+    """Return the gate lexicon with read-only word tables: every community shares them."""
+    groups = tuple(
+        dataclasses.replace(g, words=MappingProxyType(dict(g.words))) for g in lexicon.groups
+    )
+    return dataclasses.replace(
+        lexicon, groups=groups, danger=MappingProxyType(dict(lexicon.danger))
+    )
+
+
+def _overlay(base: _Tables, taxonomy: Taxonomy) -> _Overlay | None:
+    """Say how a community's taxonomy differs from the base's; None when no overlay can say it.
+
+    Categories keep the base's slots (a disabled one leaves its slot empty) and new ones follow,
+    so the order of categories, which breaks ties, is the one a table of its own would have.
+    """
+    if taxonomy.cues.context != base.taxonomy.cues.context:
+        return None
+    base_categories = {c.code: c for c in base.taxonomy.categories}
+    base_slots = {c.code: i for i, c in enumerate(base.taxonomy.categories)}
+    slots: dict[str, int] = {}
+    following = len(base_slots)
+    for category in taxonomy.categories:
+        slot = base_slots.get(category.code)
+        if slot is None:
+            slot, following = following, following + 1
+        if slots and slot <= max(slots.values()):
+            return None  # categories in another order than the base's
+        slots[category.code] = slot
+    touched: set[str] = set()
+    for category in taxonomy.categories:
+        old = base_categories.get(category.code)
+        if old is None:
+            touched.update(category.keywords)
+        elif old.keywords is not category.keywords:
+            new, before = category.keywords, old.keywords
+            touched.update(w for w, weight in new.items() if before.get(w) != weight)
+            touched.update(w for w in before if w not in new)
+    for code, old in base_categories.items():
+        if code not in slots:
+            touched.update(old.keywords)
+    categories = tuple((slots[c.code], c) for c in taxonomy.categories)
+    context = frozenset(base.taxonomy.cues.context)
+    return _Overlay(base, categories, slots, frozenset(touched), context)
+
+
+def _layered_index(
+    over: _Overlay, combos: _Combos, learned: Mapping[tuple[str, str], float]
+) -> _Index:
+    """Build a community's index over the base's: only the words that differ are its own."""
+    base = over.base.index
+    by_word = _learned_by_word(learned, over.slots)
+    own: dict[str, Entry] = {}
+    for word in over.touched | by_word.keys():
+        entry = _entry(word, over.categories, over.context, by_word.get(word, ()))
+        if entry != base.base.get(word, ()):
+            own[word] = entry
+    if not own and combos is over.base.combos and not learned:
+        return base
+    knows = base.matcher.knows
+    extra = {w for w, entry in own.items() if entry and not knows(w)}
+    extra.update(w for w in combos.words if not knows(w))
+    extra.update(w for (w, code) in learned if code == NONE and not knows(w))
+    if not extra:
+        return _Index(base.base, base.matcher, own)
+    words = sorted(extra)
+    # no memo: a hundred communities would each keep one, for a scan of a few words
+    matcher = tok.Matcher(words, memo_size=0)
+    return _Index(base.base, base.matcher, own, matcher, _literal_regex(words))
+
+
+def _tables_over(over: _Overlay, taxonomy: Taxonomy) -> _Tables:
+    """Return a community's tables: the base's, but for what its words change."""
+    base = over.base
+    cues, base_cues = taxonomy.cues, base.taxonomy.cues
+    base_combos = {c.code: c.combos for c in base.taxonomy.categories}
+    same_combos = all(c.combos == base_combos.get(c.code, ()) for _, c in over.categories) and all(
+        not combos for code, combos in base_combos.items() if code not in over.slots
+    )
+    combos = base.combos if same_combos else _read_combos(over.categories)
+    gate_lexicon = with_local_words(base.gate_lexicon, cues.notices)
+    same_negations = (cues.negations, cues.negatable) == (base_cues.negations, base_cues.negatable)
+    return _Tables(
+        taxonomy=taxonomy,
+        gate_lexicon=gate_lexicon,
+        gate=(
+            base.gate if gate_lexicon is base.gate_lexicon else gate_over(base.gate, gate_lexicon)
+        ),
+        negated=base.negated if same_negations else _read_negated(cues),
+        places=base.places if cues.places == base_cues.places else PlaceFinder(cues.places),
+        slips=base.slips if cues.slips == base_cues.slips else _read_slips(cues.slips),
+        combos=combos,
+        index=_layered_index(over, combos, {}),
+    )
 
 
 class Classifier:
-    """Read a resident's message: decision, category, keywords, urgency, location."""
+    """Read a resident's message: decision, category, keywords, urgency, location.
+
+    `Classifier.load` reads a community's classifier over the tables of the default lexicons,
+    read once per process: its [classifier] table and learned weights keep only what differs.
+    A classifier built from a taxonomy directly reads every table of its own.
+    """
 
     def __init__(self, taxonomy: Taxonomy, gate: GateLexicon) -> None:
+        """Read a classifier of this taxonomy and gate lexicon, every table its own."""
+        self._setup(_read_tables(taxonomy, gate, {}), tuple(enumerate(taxonomy.categories)), None)
+
+    def _setup(
+        self,
+        tables: _Tables,
+        categories: tuple[tuple[int, Category], ...],
+        overlay: _Overlay | None,
+    ) -> None:
+        taxonomy = tables.taxonomy
         self.taxonomy = taxonomy
+        self._overlay = overlay
+        self._categories = categories  # (slot, category): see _overlay
         self._t2s = tok.converter()
         self._codes = taxonomy.codes()
+        slot_codes = [""] * (max((i for i, _ in categories), default=-1) + 1)
+        for i, category in categories:
+            slot_codes[i] = category.code
+        self._slot_codes = tuple(slot_codes)
         self._names = {c.code: c.name for c in taxonomy.categories}
-        self._urgent_codes = frozenset(
-            i for i, c in enumerate(taxonomy.categories) if c.urgency == "urgent"
-        )
-        self._other = self._codes.index(OTHER) if OTHER in self._codes else -1
-        self._asked_for = frozenset(i for i, c in enumerate(taxonomy.categories) if c.asks)
-        cues = taxonomy.cues
-        self._context = frozenset(cues.context)
-        self._gate_lexicon = with_local_words(gate, cues.notices)
-        self._gate = Gate(self._gate_lexicon)
+        self._urgent_codes = frozenset(i for i, c in categories if c.urgency == "urgent")
+        self._other = next((i for i, c in categories if c.code == OTHER), -1)
+        self._asked_for = frozenset(i for i, c in categories if c.asks)
+        self._gate_lexicon = tables.gate_lexicon
+        self._gate = tables.gate
         self._request_weight = next(
             (g.weight for g in self._gate_lexicon.groups if g.name == "request"), 1.0
         )
-        self._negated = re.compile(
-            "(?:"
-            + "|".join(sorted(map(re.escape, cues.negations), key=len, reverse=True))
-            + ")(?:再|有|在)?("
-            + "|".join(sorted(map(re.escape, cues.negatable), key=len, reverse=True))
-            + ")"
-        )
-        self._places = PlaceFinder(cues.places)
-        self._slip_fix = dict(cues.slips)
-        latin = [w for w in cues.slips if _ASCII_WORD.match(w)]
-        cjk = [w for w in cues.slips if w not in latin and not w.startswith("[")]
-        self._slips = _literal_regex(cjk) if cjk else None
-        self._latin_slips = (
-            re.compile(r"(?<![a-z])(?:" + _literal_regex(latin).pattern + r")(?![a-z])")
-            if latin
-            else None
-        )
-        self._combos = tuple(
-            (i, combo) for i, c in enumerate(taxonomy.categories) for combo in c.combos
-        )
-        self._combo_words = frozenset(
-            w for _, combo in self._combos for side in combo.sides for w in side
-        )
-        # first-side word -> the combos it opens, in order: only those can be met.
-        self._combo_first: dict[str, list[int]] = {}
-        for k, (_, combo) in enumerate(self._combos):
-            for word in combo.sides[0]:
-                self._combo_first.setdefault(word, []).append(k)
+        self._negated = tables.negated
+        self._places = tables.places
+        self._slip_fix = tables.slips.fix
+        self._slips = tables.slips.cjk
+        self._latin_slips = tables.slips.latin
+        self._combo_set = tables.combos
+        self._combos = tables.combos.combos
+        self._combo_first = tables.combos.first
         self._learned: dict[tuple[str, str], float] = {}
         self._learned_count: dict[tuple[str, str], int] = {}
-        self._index = self._build_index()
+        self._gate_deltas: tuple[tuple[str, float], ...] = ()  # learned (word, capped delta)
+        self._index = tables.index
 
     # ── construction ──────────────────────────────────────────────────────────────────────────
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None) -> Classifier:
-        """Load the lexicons with a community's [classifier] overrides (the base cut once)."""
+        """Load a community's classifier: the default lexicons (read once) and its overrides."""
         tok.base_tokenizer()
-        return cls(apply_overrides(load_default(), overrides), load_gate())
+        base = shared_tables()
+        taxonomy = apply_overrides(base.taxonomy, overrides)
+        overlay = _overlay(base, taxonomy)
+        if overlay is None:
+            return cls(taxonomy, base.gate_lexicon)
+        clf = cls.__new__(cls)
+        clf._setup(_tables_over(overlay, taxonomy), overlay.categories, overlay)
+        return clf
 
     def _build_index(self) -> _Index:
-        merged: dict[str, dict[int, float]] = {}
-        for i, category in enumerate(self.taxonomy.categories):
-            for word, weight in category.keywords.items():
-                if word not in self._context:
-                    merged.setdefault(word, {})[i] = weight
-        for (word, code), delta in self._learned.items():
-            if code not in self._codes:
-                continue
-            slot = merged.setdefault(word, {})
-            i = self._codes.index(code)
-            slot[i] = slot.get(i, 0.0) + max(-LEARNED_CAP, min(LEARNED_CAP, delta))
-        index = _Index()
-        for word, per_cat in merged.items():
-            entry = tuple((i, w) for i, w in per_cat.items() if w > 0)
-            if entry:
-                index.words[word] = entry
-        gate_learned = {w for (w, code) in self._learned if code == NONE}
-        index.matcher = tok.Matcher([*index.words, *self._combo_words, *gate_learned])
-        return index
+        """Build the index with the learned weights: over the base's, or all of its own."""
+        if self._overlay is not None:
+            return _layered_index(self._overlay, self._combo_set, self._learned)
+        context = frozenset(self.taxonomy.cues.context)
+        return _full_index(self._categories, context, self._combo_set.words, self._learned)
 
     # ── public API ────────────────────────────────────────────────────────────────────────────
 
@@ -275,7 +564,12 @@ class Classifier:
         """Install learned adjustments: (word, code) -> delta; code 'none' adjusts the gate."""
         self._learned = dict(weights)
         self._learned_count = dict(counts)
-        self._index = self._build_index()
+        self._gate_deltas = tuple(
+            (word, max(-LEARNED_CAP, min(LEARNED_CAP, delta)))
+            for (word, code), delta in self._learned.items()
+            if code == NONE
+        )
+        self._index = self._build_index()  # a community's: only its own words rebuilt
 
     def learned_weights(self) -> dict[tuple[str, str], float]:
         """Return the learned (word, code) -> delta adjustments in force."""
@@ -314,13 +608,13 @@ class Classifier:
     def salient_words(self, text: str, limit: int = 6) -> tuple[str, ...]:
         """Return the content words of a message (no filler, digits or single characters)."""
         normal = self.normalise(text)
-        words_ = self._index.words
+        get = self._index.get
         found: dict[str, None] = {}
         for token in self.tokens(normal):
             if len(token) < 2 or token in _FILLERS or not _CONTENT.match(token):
                 continue
             found[token] = None
-        words = sorted(found, key=lambda w: (w not in words_, -len(w)))
+        words = sorted(found, key=lambda w: (get(w) is None, -len(w)))
         return tuple(words[:limit])
 
     def classify(self, text: str) -> Reading:
@@ -340,15 +634,16 @@ class Classifier:
             return None
         index = self._index
         cut = tok.cut(text)
-        found = index.matcher.find(cut, text)
+        found = index.find(cut, text)
         negated: set[str] = set()
         if self._negated.search(text):
             negated = {m.group(1) for m in self._negated.finditer(text)}
 
         # Which category: per-category evidence, category index -> [(weight, word)].
         hits: dict[int, list[tuple[float, str]]] = {}
-        for word in found:
-            entry = index.words.get(word)
+        get = index.get if index.own else index.base.get
+        for word in sorted(found):  # the same hits in the same order, whichever tables found them
+            entry = get(word)
             if entry is None or word in negated:
                 continue
             for i, weight in entry:
@@ -372,7 +667,8 @@ class Classifier:
                 if weight >= PROBLEM_TERM and i not in self._asked_for:
                     terms.add(i)
                 if learned_keys:
-                    learned_from = max(learned_from, learned_keys.get((word, self._codes[i]), 0))
+                    behind = learned_keys.get((word, self._slot_codes[i]), 0)
+                    learned_from = max(learned_from, behind)
             scores[i] = round(total, 6)  # sums in set order must tie exactly
 
         present = found | set(cut)
@@ -423,7 +719,7 @@ class Classifier:
             # 低保在哪办？ asks for the service: the question is the request, not a schedule.
             extra.setdefault("request", (self._request_weight, "?"))
             skip = _SERVICE_QUESTION
-        if self._learned and (learned := self._gate_learned(found)) is not None:
+        if self._gate_deltas and (learned := self._gate_learned(found)) is not None:
             extra["learned"] = learned
         gate = self._gate.read(text, extra, skip, collect)
         return _Parts(text, order, scores, hits, combined, terms, learned_from, gate)
@@ -447,11 +743,11 @@ class Classifier:
         # A heavy topic alone (老鼠, 液化气罐) is the worker's best guess on the triage list.
         guess = not clear and order and max(hits[best], key=_heaviest)[0] >= HEAVY_TOPIC
         if clear or guess:
-            category, winner = self._codes[best], best
+            category, winner = self._slot_codes[best], best
         elif self._other >= 0:
             category, winner = OTHER, self._other
         else:
-            category, winner = self._codes[best] if order else self._codes[0], best
+            category, winner = self._slot_codes[best] if order else self._codes[0], best
         # Danger (fire, gas, someone trapped or hurt) never waits on a worker's list.
         sure = gate.score >= lex.ticket or gate.danger
         decision = TICKET if sure and clear else TRIAGE
@@ -499,11 +795,9 @@ class Classifier:
     def _gate_learned(self, found: set[str]) -> tuple[float, str] | None:
         """Return the strongest learned gate adjustment among the words found (不是问题 …)."""
         best: tuple[float, str] | None = None
-        for (word, code), delta in self._learned.items():
-            if code == NONE and word in found:
-                delta = max(-LEARNED_CAP, min(LEARNED_CAP, delta))
-                if best is None or abs(delta) > abs(best[0]):
-                    best = (delta, word)
+        for word, delta in self._gate_deltas:
+            if word in found and (best is None or abs(delta) > abs(best[0])):
+                best = (delta, word)
         return best
 
     def _core(self, i: int, found: Iterable[tuple[float, str]]) -> float:
@@ -515,7 +809,9 @@ class Classifier:
     ) -> tuple[tuple[str, float], ...]:
         total = sum(scores.values())
         ranked = (
-            [(self._codes[i], round(scores[i] / total, 3)) for i in order[:4]] if total else []
+            [(self._slot_codes[i], round(scores[i] / total, 3)) for i in order[:4]]
+            if total
+            else []
         )
         if first is not None and first not in {c for c, _ in ranked}:
             ranked.insert(0, (first, ranked[0][1] if ranked else 1.0))

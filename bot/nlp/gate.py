@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Container, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from importlib import resources
-from typing import Any
+from typing import Any, Protocol
 
 from bot.nlp.lexicon import LexiconError, parse_keyword
 
@@ -247,29 +247,51 @@ def with_local_words(lexicon: GateLexicon, notices: Iterable[str]) -> GateLexico
     return replace(lexicon, groups=tuple(groups))
 
 
+class WordScan(Protocol):
+    """What the gate asks of its word scan (a regex, or a community's words over the base's)."""
+
+    def finditer(self, string: str, /) -> Iterator[re.Match[str]]: ...
+
+    def match(self, string: str, pos: int, /) -> re.Match[str] | None: ...
+
+
+def word_table(lexicon: GateLexicon) -> dict[str, list[tuple[str, float, str]]]:
+    """Return word -> [(group, weight, the group's own entry)] for one scan of the text.
+
+    A word carries the groups of every entry it starts with (吵死 holds 吵): one scan finds the
+    longest word at each place.
+    """
+    table: dict[str, list[tuple[str, float, str]]] = {}
+    for group in lexicon.groups:
+        for word, weight in group.words.items():
+            table.setdefault(word, []).append((group.name, weight, word))
+    for number, words in lexicon.danger.items():
+        for word in words:
+            table.setdefault(word, []).append(("danger:" + number, 0.0, word))
+    for word in list(table):
+        for k in range(1, len(word)):
+            prefix = word[:k]
+            if prefix in table:
+                own = {e[0] for e in table[word]}
+                table[word] = table[word] + [e for e in table[prefix] if e[0] not in own]
+    return table
+
+
+def word_scan(words: Iterable[str]) -> re.Pattern[str]:
+    """Return a regex that matches at every place a word starts, capturing the longest."""
+    words = list(words)
+    firsts = "".join(sorted({re.escape(w[0]) for w in words}))
+    return re.compile(f"(?=[{firsts}])(?=({trie_pattern(words)}))")
+
+
 class Gate:
     """Score the evidence for and against a complaint with one regex scan."""
 
     def __init__(self, lexicon: GateLexicon) -> None:
         self.lexicon = lexicon
-        # word -> [(group, weight, the group's own entry)], the groups of the word and of every
-        # entry it starts with (吵死 holds 吵): one scan finds the longest word at each place.
-        table: dict[str, list[tuple[str, float, str]]] = {}
-        for group in lexicon.groups:
-            for word, weight in group.words.items():
-                table.setdefault(word, []).append((group.name, weight, word))
-        for number, words in lexicon.danger.items():
-            for word in words:
-                table.setdefault(word, []).append(("danger:" + number, 0.0, word))
-        for word in list(table):
-            for k in range(1, len(word)):
-                prefix = word[:k]
-                if prefix in table:
-                    own = {e[0] for e in table[word]}
-                    table[word] = table[word] + [e for e in table[prefix] if e[0] not in own]
-        self._table = table
-        firsts = "".join(sorted({re.escape(w[0]) for w in table}))
-        self._scan = re.compile(f"(?=[{firsts}])(?=({trie_pattern(table)}))")
+        table = word_table(lexicon)
+        self._table: Mapping[str, list[tuple[str, float, str]]] = table
+        self._scan: WordScan = word_scan(table)
         self._patterns = tuple(
             (group.name, group.weight, _pattern_regex(p))
             for group in lexicon.groups
@@ -282,7 +304,7 @@ class Gate:
             re.compile(f"(?:{subjects})[^,.!?;:。！？，；\n]{{0,12}}$") if subjects else None
         )
         # Words with evidence against, the only ones a negation before them can cancel.
-        self._against = frozenset(
+        self._against: Container[str] = frozenset(
             w for w, entries in table.items() if any(e[1] < 0 for e in entries)
         )
         # A pattern can only match where a word of its first side is: one search rules most out.

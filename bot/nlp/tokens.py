@@ -146,8 +146,10 @@ class _Cutter:
 class Matcher:
     """Find a fixed set of words in a base cut: whole tokens, joined neighbours, or token parts."""
 
-    def __init__(self, words: Iterable[str]) -> None:
+    def __init__(self, words: Iterable[str], memo_size: int = MEMO_SIZE) -> None:
+        """Index the words; remember up to `memo_size` tokens' own words (0: none)."""
         words = list(words)
+        self._memo_size = memo_size
         self._words = frozenset(w for w in words if len(w) > 1)
         self._singles = frozenset(w for w in words if len(w) == 1)
         # Every proper prefix of a word: a join of tokens that is none of them can stop growing.
@@ -157,6 +159,10 @@ class Matcher:
     @property
     def words(self) -> frozenset[str]:
         return self._words
+
+    def knows(self, word: str) -> bool:
+        """Say whether the word is one this matcher finds."""
+        return word in self._words or word in self._singles
 
     def find(self, tokens: list[str], text: str) -> set[str]:
         """Return the words of this matcher present in the cut (single characters anywhere)."""
@@ -197,7 +203,9 @@ class Matcher:
                     part = token[j : j + k]
                     if part in words:
                         own.append(part)
-        if len(self._memo) >= MEMO_SIZE:
-            self._memo.clear()  # tokens come from a bounded vocabulary; this rarely happens
-        result = self._memo[token] = tuple(own)
+        result = tuple(own)
+        if self._memo_size:
+            if len(self._memo) >= self._memo_size:
+                self._memo.clear()  # tokens come from a bounded vocabulary; this rarely happens
+            self._memo[token] = result
         return result
