@@ -122,6 +122,14 @@ WHISTLE_LAPSED_TO_STREET = (
 )
 WHISTLE_ACKED = "已确认，谢谢！工单 #{number} 请{department}尽快处理。"
 GROUP_CALM_STATUS = "#{number} 正在加紧处理中，感谢大家耐心等待。"
+# Many of the notes above at once to one chat become one message.
+FLOOD_TITLE = {
+    "escalate": "【超时提醒】本轮共 {count} 件工单超过时限，请督办：",
+    "overdue": "以下 {count} 件工单已超过时限，已报社区居委会，请尽快处理：",
+    "remind": "⏰ 提醒：以下 {count} 件工单快到时限了：",
+}
+FLOOD_MORE = "……另有 {count} 件，详见各工单卡片。"
+FLOOD_GROUP_STATUS = "{numbers} 正在加紧处理中，感谢大家耐心等待。"
 CLOSED_UNRATED_NOTE = "#{number} 已办结，评价期已过，工单关闭。"
 LATE_MINUTES = "{minutes} 分钟"
 LATE_HOURS = "{hours} 小时"
