@@ -83,6 +83,8 @@ CREATE TABLE catalogue_stock_new (
 INSERT INTO catalogue_stock_new
     (community, code, name, points, stock, config_stock, active, updated_at)
 SELECT '', code, name, points, stock, config_stock, active, updated_at FROM catalogue_stock;
+DROP TABLE catalogue_stock;
+ALTER TABLE catalogue_stock_new RENAME TO catalogue_stock;
 
 CREATE TABLE redemptions_new (
     id           INTEGER PRIMARY KEY,
@@ -111,8 +113,6 @@ SELECT id, '', user_id, name, item_code, item_name, quantity, points, status, re
        requested_at, decided_at, decided_by, handed_at, handed_by
 FROM redemptions;
 DROP TABLE redemptions;
-DROP TABLE catalogue_stock;
-ALTER TABLE catalogue_stock_new RENAME TO catalogue_stock;
 ALTER TABLE redemptions_new RENAME TO redemptions;
 CREATE INDEX redemptions_status ON redemptions (community, status, id);
 CREATE INDEX redemptions_user ON redemptions (user_id, id);
