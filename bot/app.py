@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from datetime import UTC, datetime, timedelta
@@ -23,11 +24,12 @@ from bot.handlers.ratelimit import PacedRateLimiter
 from bot.handlers.sending import OutboxSender, SenderSettings
 from bot.handlers.tickets_out import tell_admins
 from bot.poller import DurablePoller
-from bot.services.bootstrap import build_services
+from bot.services.bootstrap import StartupConfigError
 from bot.services.clock import Clock, ShiftedClock
+from bot.services.street import Street, StreetConfigError, read_folder
 from bot.settings import Settings, quiet_libraries
 from storage import open_database
-from storage.db import InstanceLock
+from storage.db import DatabaseError, InstanceLock
 from storage.fleet import FleetInbox, LeaderLock
 from storage.inbox import InboxRepository
 from storage.kv import write_kv
@@ -52,6 +54,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("mytickets", "网格员：我的待办工单"),
     ("task", "网格员：发布任务 /task new"),
     ("stats", "三率统计（响应率、解决率、满意率）"),
+    ("community", "在多个社区有身份时：选择私聊里办理的社区"),
     ("schedule", "管理员：本群定时公示设置"),
     ("bind", "管理员：把本群绑定到网格 /bind g1"),
     ("audit", "管理员：最近的管理操作记录（私聊）"),
@@ -133,26 +136,45 @@ async def _post_init(app: GridApp) -> None:
             "commands, mentions and replies. Turn it off with @BotFather: /setprivacy -> Disable, "
             "then remove and re-add the bot to each group."
         )
+    street = Street(db, state.clock, settings.timezone, path=settings.config_path)
     try:
-        state.services = await build_services(
-            settings.config, str(settings.config_path), db, state.clock, settings.timezone
-        )
+        street_config, files = read_folder(settings.config_path)
+        await street.load(street_config, files)
+    except (StreetConfigError, StartupConfigError) as exc:
+        await db.close()
+        state.db = None
+        raise StartupConfigError(str(exc)) from None
     except BaseException:
         await db.close()
         state.db = None
         raise
-
-    services = state.services
+    state.street = street
+    services = street.any()
 
     async def refused(key: str, purpose: str, reason: str) -> None:
         label = texts.DELIVERY_PURPOSES.get(purpose, texts.DELIVERY_PURPOSES[""])
         text = texts.DELIVERY_FAILED_ADMIN.format(purpose=label, reason=reason[:200])
-        await tell_admins(app.bot, services, text, key=key)
+        # The admins of the community that sent the message (every community's when unknown).
+        owner = await street.community_of_notice(key)
+        for each in [owner] if owner is not None else street.all():
+            await tell_admins(app.bot, each, text, key=key)
 
     delivery = SenderSettings(
         retry_for_s=settings.send_retry_s, backoff_base_s=settings.send_backoff_s
     )
-    state.sender = OutboxSender(app.bot, services, delivery, tell_admins=refused)
+    state.sender = OutboxSender(
+        app.bot,
+        services,
+        delivery,
+        tell_admins=refused,
+        owner=lambda item: street.get(item.community) or street.any(),
+    )
+    sender = state.sender
+    # Every community's outbox wakes the one sender, also a community added later.
+    street.on_build(lambda each: setattr(each.outbox, "queued", sender.wake))
+    state.reloader = asyncio.create_task(
+        _reload_every(street, settings.reload_s), name="gridbot-reload"
+    )
     if fleet:
         assert isinstance(db, PgDatabase) and claimer is not None
         db.shared_lanes = True
@@ -167,9 +189,24 @@ async def _post_init(app: GridApp) -> None:
     await app.bot.set_my_commands([BotCommand(c, d) for c, d in COMMANDS])
 
 
+async def _reload_every(street: Street, seconds: float) -> None:
+    """Read the community files again now and then: changes apply without a restart."""
+    while True:
+        await asyncio.sleep(seconds)
+        try:
+            await street.reload()
+        except DatabaseError as exc:
+            log.warning("community files not reloaded: %s", type(exc).__name__)
+
+
 async def _post_shutdown(app: GridApp) -> None:
     """Stop the sender and the instance lock, then close the database."""
     state = app.bot_data
+    if state.reloader is not None:
+        state.reloader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await state.reloader
+        state.reloader = None
     if state.fleet is not None:
         await state.fleet.leadership.stop()
         state.fleet = None

@@ -6,6 +6,7 @@ the import graph has no cycle (pyproject.toml's acyclic contract).
 
 from __future__ import annotations
 
+import asyncio
 import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -15,6 +16,7 @@ from telegram.ext import Application, CallbackContext, ExtBot, JobQueue
 from bot.outcome import UpdateOutcome
 from bot.services.bootstrap import Services
 from bot.services.clock import Clock, SystemClock
+from bot.services.street import Street
 from bot.settings import Settings
 from storage.db import InstanceLock
 from storage.inbox import InboxRepository
@@ -45,26 +47,36 @@ class AppState:
     outcome: UpdateOutcome = field(default_factory=UpdateOutcome)
     bot_username: str = ""
     privacy_mode: bool = True
-    services: Services | None = None
+    # Every community of the deployment (bot/services/street.py); each update acts in one.
+    street: Street | None = None
     sender: OutboxSender | None = None
     instance: InstanceLock | None = None
     # Several instances in webhook mode on one PostgreSQL: claims and leadership (bot/fleet.py).
     fleet: Fleet | None = None
+    # Reads the community files again every settings.reload_s (bot.app): no restart to change.
+    reloader: asyncio.Task[None] | None = None
     known_commands: frozenset[str] = frozenset()
     known_buttons: tuple[re.Pattern[str], ...] = ()
     # How updates arrive, set while the bot serves: long polling (bot.app.serve) or webhooks
     # (bot.webhook.serve_webhook); at most one of them.
     poller: DurablePoller | None = None
     webhook: WebhookServer | None = None
-    # Who belongs to which organisation ([[organisations]] in the community file), read from the
-    # settings on first use (bot.handlers.actors.organisations).
-    organisations: dict[int, str] | None = None
+
+    def require_street(self) -> Street:
+        """Return the deployment's communities (post_init has run)."""
+        if self.street is None:
+            raise RuntimeError("GridBot is not started: services are not built")
+        return self.street
 
     def require_services(self) -> Services:
-        """Return the services (post_init has run)."""
-        if self.services is None:
-            raise RuntimeError("GridBot is not started: services are not built")
-        return self.services
+        """Return the services of a deployment of one community (tests, tools, the demo).
+
+        Handlers act in the community of their update instead (GridContext.services).
+        """
+        only = self.require_street().only()
+        if only is None:
+            raise RuntimeError("this deployment has several communities: name one")
+        return only
 
     def require_db(self) -> Store:
         """Return the open database (post_init has run)."""
@@ -79,6 +91,22 @@ class GridContext(CallbackContext[ExtBot[None], dict[Any, Any], dict[Any, Any], 
     @property
     def state(self) -> AppState:
         return self.bot_data
+
+    @property
+    def services(self) -> Services:
+        """Return the services of the community this update acts in (bot.handlers.street)."""
+        found: Services | None = getattr(self, "_gridbot_services", None)
+        if found is None:
+            raise RuntimeError("no community was resolved for this update")
+        return found
+
+    def act_in(self, services: Services | None) -> None:
+        """Make the update act in a community (set once, before the features run)."""
+        self._gridbot_services = services
+
+    @property
+    def has_community(self) -> bool:
+        return getattr(self, "_gridbot_services", None) is not None
 
 
 GridApp = Application[

@@ -93,12 +93,12 @@ class FleetWorker(InboxWorker):
         # Claim no more than this instance can soon start: what it holds, others cannot run.
         room = self.max_concurrent * 2 - len(self._order) - len(self._later)
         claimed = await self.claims.claim(room)
-        services = getattr(self.app.bot_data, "services", None)
-        if claimed and services is not None:
+        street = self.app.bot_data.street
+        if claimed and street is not None:
             # What services keep in memory (group bindings, open dialogues …) may have been
             # changed by another instance; an update claimed after an earlier one of its lanes
             # ran elsewhere must see that one's effects: read it again.
-            services.forget_cached()
+            street.forget_cached()
         for update_id, payload in claimed:
             if update_id not in self._order and update_id not in self._later:
                 self._enqueue(update_id, update_keys(payload))

@@ -226,7 +226,8 @@ class InboxWorker:
         await self._settle_failed(update_id, failure)
 
     async def _settle_failed(self, update_id: int, failure: Failure) -> None:
-        services = getattr(self.app.bot_data, "services", None)
+        street = self.app.bot_data.street
+        services = street.any() if street is not None and street.all() else None
         async with self.inbox.db.transaction():
             if not await self.inbox.finish(update_id, "failed", self.clock.now()):
                 return  # taken over by another instance, which settles it
@@ -402,13 +403,18 @@ class StorageAlarm:
             "free disk space or make the database file and folder writable",
             exc,
         )
-        services = getattr(self.app.bot_data, "services", None)
-        if services is None:
+        street = self.app.bot_data.street
+        if street is None:
             return
         try:
-            for admin_id in await Desk(services).admin_ids():
-                with contextlib.suppress(TelegramError):
-                    await self.app.bot.send_message(admin_id, texts.STORAGE_DOWN_ADMIN)
+            told: set[int] = set()
+            for services in street.all():  # every community's admins, each once
+                for admin_id in await Desk(services).admin_ids():
+                    if admin_id in told:
+                        continue
+                    told.add(admin_id)
+                    with contextlib.suppress(TelegramError):
+                        await self.app.bot.send_message(admin_id, texts.STORAGE_DOWN_ADMIN)
         except Exception as error:  # reading the admins may fail too; the log line stands
             log.warning("could not tell the admins: %s", type(error).__name__)
 

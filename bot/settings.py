@@ -94,6 +94,14 @@ class Settings:
     # Tests only (GRIDBOT_TEST_CLOCK_SHIFT_MINUTES): the bot's clock runs this far ahead of the
     # real one, so a test can let a deadline pass in a real process. Never set in production.
     clock_shift_s: float = 0.0
+    # How often the community files are read again (GRIDBOT_RELOAD_S): a community added,
+    # changed or removed applies within this long, without a restart.
+    reload_s: float = 10.0
+
+    @property
+    def is_folder(self) -> bool:
+        """Tell whether GRIDBOT_CONFIG names a folder of community files (a street office)."""
+        return self.config_path.is_dir()
 
     @property
     def tz_name(self) -> str:
@@ -224,11 +232,14 @@ def load_settings(
         raise SettingsError("GRIDBOT_DB: 数据库路径为空")
 
     config_path = Path(env.get("GRIDBOT_CONFIG", str(DEFAULT_CONFIG_PATH))).expanduser()
-    config = read_config_file(config_path)
+    # A folder holds a street office's communities, one file each (bot/services/street.py
+    # reads them when the bot starts); a file is one community, read here.
+    config = {} if config_path.is_dir() else read_config_file(config_path)
     webhook_settings = load_webhook_settings(env) if webhook else None
     send_retry_s = _positive(env, "GRIDBOT_SEND_RETRY_HOURS", 6.0) * 3600.0
     send_backoff_s = _positive(env, "GRIDBOT_SEND_BACKOFF_S", 0.5)
     proxy = check_proxy(env.get("GRIDBOT_PROXY", ""))
+    reload_s = _positive(env, "GRIDBOT_RELOAD_S", 10.0)
     clock_shift_s = 0.0
     if env.get("GRIDBOT_TEST_CLOCK_SHIFT_MINUTES", "").strip():
         clock_shift_s = _positive(env, "GRIDBOT_TEST_CLOCK_SHIFT_MINUTES", 0.0) * 60.0
@@ -247,6 +258,7 @@ def load_settings(
         send_backoff_s=send_backoff_s,
         proxy=proxy,
         clock_shift_s=clock_shift_s,
+        reload_s=reload_s,
     )
 
 

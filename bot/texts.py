@@ -122,13 +122,27 @@ WHISTLE_LAPSED_TO_STREET = (
 )
 WHISTLE_ACKED = "已确认，谢谢！工单 #{number} 请{department}尽快处理。"
 GROUP_CALM_STATUS = "#{number} 正在加紧处理中，感谢大家耐心等待。"
+# Many of the notes above at once to one chat become one message.
+FLOOD_TITLE = {
+    "escalate": "【超时提醒】本轮共 {count} 件工单超过时限，请督办：",
+    "overdue": "以下 {count} 件工单已超过时限，已报社区居委会，请尽快处理：",
+    "remind": "⏰ 提醒：以下 {count} 件工单快到时限了：",
+}
+FLOOD_MORE = "……另有 {count} 件，详见各工单卡片。"
+FLOOD_GROUP_STATUS = "{numbers} 正在加紧处理中，感谢大家耐心等待。"
 CLOSED_UNRATED_NOTE = "#{number} 已办结，评价期已过，工单关闭。"
 LATE_MINUTES = "{minutes} 分钟"
 LATE_HOURS = "{hours} 小时"
 LATE_DAYS = "{days} 天"
 PLACE_UNKNOWN = "位置未注明"
 STATS_TITLE = "📊 {since} 至 {until} 工单“三率”（{by}）"
-STATS_BY_LABELS: dict[str, str] = {"worker": "按网格员", "grid": "按网格", "community": "全社区"}
+STATS_BY_LABELS: dict[str, str] = {
+    "worker": "按网格员",
+    "grid": "按网格",
+    "community": "全社区",
+    "street": "全街道",
+}
+STATS_BY_COMMUNITIES = "按社区"
 STATS_ROW = (
     "{key}：工单 {tickets} 件\n"
     "  响应率 {response}｜解决率 {resolution}｜满意率 {satisfaction}"
@@ -200,6 +214,8 @@ ERRORS.update(
         "unknown_worker": "社区配置里没有“{key}”这个人。",
         "unknown_grid": "没有“{grid}”这个网格。可用的网格：{known}",
         "bind_needs_grid": "请写明要绑定的网格，例如 /bind 网格代码。可用的网格：{known}",
+        "group_in_other_community": "本群已经属于{community}，一个群只能属于一个社区。"
+        "如需改绑，请先由{community}的管理员发送 /unbind。",
     }
 )
 
@@ -885,6 +901,7 @@ STATS_UNKNOWN_ROW: dict[str, str] = {
     "worker": "未派单",
     "grid": POSTS_NO_GRID,
     "community": "全社区",
+    "street": "全街道",
 }
 # A worker's press or answer is confirmed with what happened, not a bare 好的。
 DONE_ACCEPTED = "已接单 #{number}。"
@@ -967,3 +984,26 @@ AUDIT_ACTIONS = {
 }
 AUDIT_TASK_TARGET = "任务 {task_id}"
 AUDIT_REDEMPTION_TARGET = "兑换 {redemption_id}"
+
+# ── a street office's deployment: several communities in one bot ───────────────────────────────
+STREET_DEFAULT = "本街道"
+STREET_NONE = "未选择"
+STREET_GROUP_UNBOUND = "本群还没有绑定到社区，我暂时不受理群里的问题。请社区管理员在群里发送 /bind 网格代码 完成绑定。"
+STREET_WHO_ARE_YOU = (
+    "您好！我是{street}各社区的网格助手。请在您所在小区的业主群里直接说问题或@我，"
+    "或发送 /community 选择您所在的社区后在这里反映；"
+    "社区工作人员请打开社区发给您的邀请链接。"
+)
+STREET_CHOOSE = (
+    "您在多个社区都有身份：{names}。请先发送 /community 社区名称 选择要办理的社区，"
+    "之后私聊里的操作都在这个社区办理。"
+)
+STREET_YOURS = (
+    "您所在的社区：{names}。\n私聊里当前办理的是：{current}。\n"
+    "本街道的社区：{every}。发送 /community 社区名称 可选择。"
+)
+STREET_NOT_YOURS = "没有找到“{name}”。本街道的社区：{names}"
+STREET_CHOSEN = "好的，接下来私聊里办理的是：{name}。"
+STREET_PRIVATE_ONLY = "请在私聊里发送 /community 选择社区。"
+INVITE_WHICH_COMMUNITY = "请用 --community 写明是哪个社区的邀请：{names}"
+STREET_BUTTON_UNKNOWN = "这个按钮找不到所属社区了，请重新打开最新的消息。"

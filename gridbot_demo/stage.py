@@ -219,10 +219,11 @@ class Stage:
         poller = self.app.bot_data.poller
         if poller is not None:
             await asyncio.wait_for(poller.drain(), timeout)
-        services = self.app.bot_data.services
+        street = self.app.bot_data.street
         outbox = self.app.bot_data.outbox
-        if services is None or outbox is None:
+        if street is None or outbox is None:
             return
+        services = street.any()
         # Handlers may queue messages (announcements, cards) that the outbox job sends every
         # couple of seconds; the scene goes on once they are out.
         loop = asyncio.get_running_loop()

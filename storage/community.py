@@ -59,10 +59,12 @@ class GroupBinding:
     bound_by: int | None  # None when it comes from the config file
     bound_at: datetime
     active: bool
+    community: str = ""
 
     @classmethod
     def _from_row(cls, row: Row) -> GroupBinding:
         return cls(
+            community=row["community"],
             chat_id=int(row["chat_id"]),
             grids=tuple(json.loads(row["grids"])),
             title=row["title"],
@@ -90,57 +92,65 @@ class User:
 
 
 class WorkerLinkRepository:
-    """Which Telegram account each configured worker (or admin) linked by invitation."""
+    """Which Telegram account each of a community's workers (or admins) linked by invitation."""
 
     _COLUMNS = "worker_key, telegram_id, linked_at"
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str) -> None:
         self.db = db
+        self.community = community
 
     async def get(self, worker_key: str) -> WorkerLink | None:
         row = await self.db.fetchone(
-            f"SELECT {self._COLUMNS} FROM worker_links WHERE worker_key = ?", (worker_key,)
+            f"SELECT {self._COLUMNS} FROM worker_links WHERE community = ? AND worker_key = ?",
+            (self.community, worker_key),
         )
         return None if row is None else WorkerLink._from_row(row)
 
     async def by_telegram_id(self, telegram_id: int) -> WorkerLink | None:
         row = await self.db.fetchone(
-            f"SELECT {self._COLUMNS} FROM worker_links WHERE telegram_id = ?", (telegram_id,)
+            f"SELECT {self._COLUMNS} FROM worker_links WHERE community = ? AND telegram_id = ?",
+            (self.community, telegram_id),
         )
         return None if row is None else WorkerLink._from_row(row)
 
     async def all(self) -> list[WorkerLink]:
         rows = await self.db.fetchall(
-            f"SELECT {self._COLUMNS} FROM worker_links ORDER BY worker_key"
+            f"SELECT {self._COLUMNS} FROM worker_links WHERE community = ? ORDER BY worker_key",
+            (self.community,),
         )
         return [WorkerLink._from_row(r) for r in rows]
 
     async def link(self, worker_key: str, telegram_id: int, now: datetime) -> None:
         await self.db.execute(
-            "INSERT INTO worker_links (worker_key, telegram_id, linked_at) VALUES (?, ?, ?)"
-            " ON CONFLICT (worker_key) DO UPDATE SET"
+            "INSERT INTO worker_links (community, worker_key, telegram_id, linked_at)"
+            " VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (community, worker_key) DO UPDATE SET"
             " telegram_id = excluded.telegram_id, linked_at = excluded.linked_at",
-            (worker_key, telegram_id, _ts(now)),
+            (self.community, worker_key, telegram_id, _ts(now)),
         )
 
 
 class InviteRepository:
-    """Single-use invitation codes."""
+    """A community's single-use invitation codes (a code is unique across the deployment)."""
 
     _COLUMNS = "code, worker_key, created_at, expires_at, used_at, used_by"
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str) -> None:
         self.db = db
+        self.community = community
 
     async def add(self, code: str, worker_key: str, now: datetime, expires_at: datetime) -> None:
         await self.db.execute(
-            "INSERT INTO invites (code, worker_key, created_at, expires_at) VALUES (?, ?, ?, ?)",
-            (code, worker_key, _ts(now), _ts(expires_at)),
+            "INSERT INTO invites (community, code, worker_key, created_at, expires_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (self.community, code, worker_key, _ts(now), _ts(expires_at)),
         )
 
     async def get(self, code: str) -> Invite | None:
         row = await self.db.fetchone(
-            f"SELECT {self._COLUMNS} FROM invites WHERE code = ?", (code,)
+            f"SELECT {self._COLUMNS} FROM invites WHERE community = ? AND code = ?",
+            (self.community, code),
         )
         return None if row is None else Invite._from_row(row)
 
@@ -154,22 +164,26 @@ class InviteRepository:
 
 
 class GroupBindingRepository:
-    """Which grids each group chat covers."""
+    """Which community and grids each group chat covers (a group belongs to one community)."""
 
-    _COLUMNS = "chat_id, grids, title, bound_by, bound_at, active"
+    _COLUMNS = "community, chat_id, grids, title, bound_by, bound_at, active"
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str) -> None:
         self.db = db
+        self.community = community
 
     async def get(self, chat_id: int) -> GroupBinding | None:
+        """Return the chat's binding, whichever community it belongs to."""
         row = await self.db.fetchone(
             f"SELECT {self._COLUMNS} FROM group_bindings WHERE chat_id = ?", (chat_id,)
         )
         return None if row is None else GroupBinding._from_row(row)
 
     async def all(self) -> list[GroupBinding]:
+        """Return this community's bindings."""
         rows = await self.db.fetchall(
-            f"SELECT {self._COLUMNS} FROM group_bindings ORDER BY chat_id"
+            f"SELECT {self._COLUMNS} FROM group_bindings WHERE community = ? ORDER BY chat_id",
+            (self.community,),
         )
         return [GroupBinding._from_row(r) for r in rows]
 
@@ -182,12 +196,13 @@ class GroupBindingRepository:
         now: datetime,
     ) -> None:
         await self.db.execute(
-            "INSERT INTO group_bindings (chat_id, grids, title, bound_by, bound_at, active)"
-            " VALUES (?, ?, ?, ?, ?, 1)"
-            " ON CONFLICT (chat_id) DO UPDATE SET grids = excluded.grids,"
-            " title = excluded.title, bound_by = excluded.bound_by,"
+            "INSERT INTO group_bindings"
+            " (community, chat_id, grids, title, bound_by, bound_at, active)"
+            " VALUES (?, ?, ?, ?, ?, ?, 1)"
+            " ON CONFLICT (chat_id) DO UPDATE SET community = excluded.community,"
+            " grids = excluded.grids, title = excluded.title, bound_by = excluded.bound_by,"
             " bound_at = excluded.bound_at, active = 1",
-            (chat_id, json.dumps(list(grids)), title, bound_by, _ts(now)),
+            (self.community, chat_id, json.dumps(list(grids)), title, bound_by, _ts(now)),
         )
 
     async def bind_from_config(
@@ -195,16 +210,20 @@ class GroupBindingRepository:
     ) -> None:
         """Write a config group; a binding an admin made in the chat is left alone."""
         await self.db.execute(
-            "INSERT INTO group_bindings (chat_id, grids, title, bound_by, bound_at, active)"
-            " VALUES (?, ?, ?, NULL, ?, 1)"
-            " ON CONFLICT (chat_id) DO UPDATE SET grids = excluded.grids,"
-            " title = excluded.title WHERE group_bindings.bound_by IS NULL",
-            (chat_id, json.dumps(list(grids)), title, _ts(now)),
+            "INSERT INTO group_bindings"
+            " (community, chat_id, grids, title, bound_by, bound_at, active)"
+            " VALUES (?, ?, ?, ?, NULL, ?, 1)"
+            " ON CONFLICT (chat_id) DO UPDATE SET community = excluded.community,"
+            " grids = excluded.grids, title = excluded.title"
+            " WHERE group_bindings.bound_by IS NULL",
+            (self.community, chat_id, json.dumps(list(grids)), title, _ts(now)),
         )
 
     async def deactivate(self, chat_id: int) -> bool:
         changed = await self.db.execute_rowcount(
-            "UPDATE group_bindings SET active = 0 WHERE chat_id = ? AND active = 1", (chat_id,)
+            "UPDATE group_bindings SET active = 0"
+            " WHERE chat_id = ? AND community = ? AND active = 1",
+            (chat_id, self.community),
         )
         return changed == 1
 

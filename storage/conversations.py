@@ -58,8 +58,9 @@ class ConversationRepository:
     id as its topic, so a person may wait on several at once.
     """
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str | None = None) -> None:
         self.db = db
+        self.community = community  # recorded on the rows it writes: whose question it is
 
     async def save(
         self,
@@ -76,8 +77,9 @@ class ConversationRepository:
         # The consumed message id only grows: a button press (message id 0) must not make an
         # answer consumed earlier look new again.
         await self.db.execute(
-            f"INSERT INTO conversations ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            f"INSERT INTO conversations ({_COLUMNS}, community) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (user_id, chat_id, topic) DO UPDATE SET flow = excluded.flow,"
+            " community = excluded.community,"
             " step = excluded.step, data = excluded.data, updated_at = excluded.updated_at,"
             " expires_at = excluded.expires_at,"
             " last_message_id = MAX(conversations.last_message_id, excluded.last_message_id)",
@@ -90,6 +92,7 @@ class ConversationRepository:
                 message_id,
                 now.isoformat(),
                 expires_at.isoformat(),
+                self.community,
             ),
         )
 
@@ -129,7 +132,7 @@ class ConversationRepository:
         """
         row = await self.db.fetchone(
             "INSERT INTO conversations (user_id, chat_id, topic, flow, step, data, updated_at,"
-            " expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " expires_at, community) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (user_id, chat_id, topic) DO UPDATE SET"
             " step = CASE WHEN conversations.step = ? THEN conversations.step"
             " ELSE excluded.step END,"
@@ -145,6 +148,7 @@ class ConversationRepository:
                 json.dumps(data, ensure_ascii=False),
                 now.isoformat(),
                 expires_at.isoformat(),
+                self.community,
                 DONE,
                 DONE,
             ),

@@ -110,6 +110,7 @@ class OutboxItem:
     dedup_key: str | None
     in_flight: bool = False  # a crash interrupted a send: the message may have arrived
     first_try_at: str | None = None
+    community: str | None = None  # which community queued it (None: unknown or the street)
 
     @classmethod
     def _from_row(cls, row: Row) -> OutboxItem:
@@ -123,6 +124,7 @@ class OutboxItem:
             in_flight=("in_flight_at" in keys and row["in_flight_at"] is not None)
             or ("resent" in keys and bool(row["resent"])),
             first_try_at=row["first_try_at"] if "first_try_at" in keys else None,
+            community=row["community"] if "community" in keys else None,
         )
 
 
@@ -134,7 +136,7 @@ PLACEHOLDER_COLUMNS: tuple[tuple[str, str], ...] = (
     ("conversations", "prompt_message_id"),
 )
 
-_ITEM_COLUMNS = "id, chat_id, payload, attempts, dedup_key, in_flight_at, first_try_at"
+_ITEM_COLUMNS = "id, chat_id, payload, attempts, dedup_key, in_flight_at, first_try_at, community"
 
 
 class OutboxRepository:
@@ -142,8 +144,11 @@ class OutboxRepository:
 
     MAX_ATTEMPTS = 5
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, *, community: str | None = None) -> None:
         self.db = db
+        # The community whose messages this repository queues (recorded on each row, so a
+        # button or reply on a delivered message leads back to it); None for the street's own.
+        self.community = community
         # One sender at a time: two drains reading the same pending rows would send them twice.
         self.send_lock = asyncio.Lock()
         # Told the chat of each message queued (the sender looks there at once); whoever queues
@@ -164,14 +169,15 @@ class OutboxRepository:
         now = now.astimezone(UTC)
         not_before = (not_before or now).astimezone(UTC)
         new_id = await self.db.fetchval(
-            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)"
-            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
+            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before, community)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (dedup_key) DO NOTHING RETURNING id",
             (
                 dedup_key,
                 chat_id,
                 message.to_json(),
                 now.isoformat(),
                 not_before.isoformat(),
+                self.community,
             ),
         )
         if new_id is None:
@@ -245,7 +251,8 @@ class OutboxRepository:
             " first_try_at = COALESCE(first_try_at, ?)"
             " WHERE id = (SELECT id FROM outbox WHERE chat_id = ? AND status = 'pending'"
             " AND not_before <= ? ORDER BY id LIMIT 1)"
-            " RETURNING id, chat_id, payload, attempts, dedup_key, first_try_at, resent",
+            " RETURNING id, chat_id, payload, attempts, dedup_key, first_try_at, resent,"
+            " community",
             (stamp, stamp, chat_id, stamp),
         )
         return None if row is None else OutboxItem._from_row(row)

@@ -141,10 +141,11 @@ class TicketReporter:
 
 
 class PointsRepository:
-    """Append ledger rows with their cache update; read balances and rankings."""
+    """A community's ledger rows with their cache update; its balances, rankings, catalogue."""
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str) -> None:
         self.db = db
+        self.community = community
 
     async def _new_id(self, sql: str, params: Sequence[Any]) -> int:
         # INSERT … RETURNING id gives the new row's id on both stores.
@@ -170,10 +171,11 @@ class PointsRepository:
     ) -> int:
         """Append one ledger row and move the cached balance by the same amount (caller's tx)."""
         entry_id = await self.db.fetchval(
-            "INSERT INTO points_ledger (user_id, delta, hours, kind, rule, reason, actor_id,"
-            " actor_name, task_id, claim_id, ticket_id, redemption_id, at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            "INSERT INTO points_ledger (community, user_id, delta, hours, kind, rule, reason,"
+            " actor_id, actor_name, task_id, claim_id, ticket_id, redemption_id, at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
             (
+                self.community,
                 user_id,
                 delta,
                 hours,
@@ -194,29 +196,32 @@ class PointsRepository:
         # upsert: SQLite checks the would-be inserted row (a negative delta) before the conflict.
         moved = await self.db.execute_rowcount(
             "UPDATE point_balances SET name = ?, balance = balance + ?, earned = earned + ?,"
-            " hours = hours + ?, updated_at = ? WHERE user_id = ?",
-            (name, delta, earned, hours, now.isoformat(), user_id),
+            " hours = hours + ?, updated_at = ? WHERE community = ? AND user_id = ?",
+            (name, delta, earned, hours, now.isoformat(), self.community, user_id),
         )
         if not moved:
             await self.db.execute(
-                "INSERT INTO point_balances (user_id, name, balance, earned, hours, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
-                (user_id, name, delta, earned, hours, now.isoformat()),
+                "INSERT INTO point_balances"
+                " (community, user_id, name, balance, earned, hours, updated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self.community, user_id, name, delta, earned, hours, now.isoformat()),
             )
         return int(entry_id)
 
     async def entry(self, entry_id: int) -> LedgerEntry | None:
         """Return one ledger row."""
         row = await self.db.fetchone(
-            f"SELECT {_LEDGER_COLUMNS} FROM points_ledger WHERE id = ?", (entry_id,)
+            f"SELECT {_LEDGER_COLUMNS} FROM points_ledger WHERE id = ? AND community = ?",
+            (entry_id, self.community),
         )
         return LedgerEntry._from_row(row) if row else None
 
     async def balance(self, user_id: int) -> Balance | None:
         """Return a resident's cached balance, or None when they never had points."""
         row = await self.db.fetchone(
-            "SELECT user_id, name, balance, earned, hours FROM point_balances WHERE user_id = ?",
-            (user_id,),
+            "SELECT user_id, name, balance, earned, hours FROM point_balances"
+            " WHERE community = ? AND user_id = ?",
+            (self.community, user_id),
         )
         return Balance._from_row(row) if row else None
 
@@ -230,8 +235,8 @@ class PointsRepository:
         newest_first: bool = False,
     ) -> list[LedgerEntry]:
         """Return ledger rows, filtered by resident and time."""
-        clauses: list[str] = []
-        params: list[object] = []
+        clauses: list[str] = ["community = ?"]
+        params: list[object] = [self.community]
         if user_id is not None:
             clauses.append("user_id = ?")
             params.append(user_id)
@@ -256,7 +261,8 @@ class PointsRepository:
         rows = await self.db.fetchall(
             "SELECT user_id, SUM(delta) AS balance,"
             " SUM(CASE WHEN kind IN ('redemption', 'refund') THEN 0 ELSE delta END) AS earned,"
-            " SUM(hours) AS hours FROM points_ledger GROUP BY user_id"
+            " SUM(hours) AS hours FROM points_ledger WHERE community = ? GROUP BY user_id",
+            (self.community,),
         )
         return {
             int(r["user_id"]): (int(r["balance"]), int(r["earned"]), float(r["hours"]))
@@ -266,7 +272,9 @@ class PointsRepository:
     async def all_balances(self) -> list[Balance]:
         """Return every cached balance."""
         rows = await self.db.fetchall(
-            "SELECT user_id, name, balance, earned, hours FROM point_balances ORDER BY user_id"
+            "SELECT user_id, name, balance, earned, hours FROM point_balances"
+            " WHERE community = ? ORDER BY user_id",
+            (self.community,),
         )
         return [Balance._from_row(r) for r in rows]
 
@@ -274,9 +282,10 @@ class PointsRepository:
         """Return residents by points earned, with their household key when registered."""
         rows = await self.db.fetchall(
             "SELECT b.user_id, b.name, b.balance, b.earned, b.hours, r.household_key"
-            " FROM point_balances b LEFT JOIN residents r ON r.user_id = b.user_id"
-            " WHERE b.earned > 0 ORDER BY b.earned DESC, b.user_id LIMIT ?",
-            (limit,),
+            " FROM point_balances b LEFT JOIN residents r"
+            " ON r.community = b.community AND r.user_id = b.user_id"
+            " WHERE b.community = ? AND b.earned > 0 ORDER BY b.earned DESC, b.user_id LIMIT ?",
+            (self.community, limit),
         )
         return [(Balance._from_row(r), r["household_key"]) for r in rows]
 
@@ -286,10 +295,11 @@ class PointsRepository:
             raise ValueError(f"cannot group points by {column!r}")
         sql = (
             f"SELECT r.{column} AS k, SUM(b.earned) AS total FROM residents r"
-            " JOIN point_balances b ON b.user_id = r.user_id"
-            f" GROUP BY r.{column} HAVING SUM(b.earned) > 0 ORDER BY total DESC, k"
+            " JOIN point_balances b ON b.community = r.community AND b.user_id = r.user_id"
+            f" WHERE r.community = ? GROUP BY r.{column} HAVING SUM(b.earned) > 0"
+            " ORDER BY total DESC, k"
         )
-        params: list[object] = []
+        params: list[object] = [self.community]
         if limit is not None:
             sql += " LIMIT ?"
             params.append(limit)
@@ -302,9 +312,10 @@ class PointsRepository:
             raise ValueError(f"cannot group points by {column!r}")
         row = await self.db.fetchone(
             "SELECT COALESCE(SUM(b.balance), 0) AS balance, COALESCE(SUM(b.earned), 0) AS earned"
-            " FROM residents r JOIN point_balances b ON b.user_id = r.user_id"
-            f" WHERE r.{column} = ?",
-            (key,),
+            " FROM residents r JOIN point_balances b"
+            " ON b.community = r.community AND b.user_id = r.user_id"
+            f" WHERE r.community = ? AND r.{column} = ?",
+            (self.community, key),
         )
         return (int(row["balance"]), int(row["earned"])) if row else (0, 0)
 
@@ -312,9 +323,10 @@ class PointsRepository:
         """Return the balances of residents whose points moved in [start, end)."""
         rows = await self.db.fetchall(
             "SELECT b.user_id, b.name, b.balance, b.earned, b.hours FROM point_balances b"
-            " WHERE b.user_id IN (SELECT user_id FROM points_ledger WHERE at >= ? AND at < ?"
-            " AND delta <> 0) ORDER BY b.balance DESC, b.user_id",
-            (start.isoformat(), end.isoformat()),
+            " WHERE b.community = ? AND b.user_id IN (SELECT user_id FROM points_ledger"
+            " WHERE community = ? AND at >= ? AND at < ? AND delta <> 0)"
+            " ORDER BY b.balance DESC, b.user_id",
+            (self.community, self.community, start.isoformat(), end.isoformat()),
         )
         return [Balance._from_row(r) for r in rows]
 
@@ -322,9 +334,9 @@ class PointsRepository:
         """Return the points awarded (positive, not refunds) in [start, end)."""
         return int(
             await self.db.fetchval(
-                "SELECT COALESCE(SUM(delta), 0) FROM points_ledger WHERE delta > 0"
-                " AND kind NOT IN ('redemption', 'refund') AND at >= ? AND at < ?",
-                (start.isoformat(), end.isoformat()),
+                "SELECT COALESCE(SUM(delta), 0) FROM points_ledger WHERE community = ?"
+                " AND delta > 0 AND kind NOT IN ('redemption', 'refund') AND at >= ? AND at < ?",
+                (self.community, start.isoformat(), end.isoformat()),
             )
         )
 
@@ -335,44 +347,49 @@ class PointsRepository:
     ) -> None:
         """Add a catalogue item, or apply a change of the config's stock as a restock."""
         await self.db.execute(
-            "INSERT INTO catalogue_stock (code, name, points, stock, config_stock, active,"
-            " updated_at) VALUES (?, ?, ?, ?, ?, 1, ?) ON CONFLICT (code) DO UPDATE SET"
+            "INSERT INTO catalogue_stock (community, code, name, points, stock, config_stock,"
+            " active, updated_at) VALUES (?, ?, ?, ?, ?, ?, 1, ?)"
+            " ON CONFLICT (community, code) DO UPDATE SET"
             " name = excluded.name, points = excluded.points, active = 1,"
             " stock = MAX(0, catalogue_stock.stock + excluded.config_stock"
             " - catalogue_stock.config_stock),"
             " config_stock = excluded.config_stock, updated_at = excluded.updated_at",
-            (code, name, points, config_stock, config_stock, now.isoformat()),
+            (self.community, code, name, points, config_stock, config_stock, now.isoformat()),
         )
 
     async def deactivate_items_except(self, codes: tuple[str, ...], now: datetime) -> None:
         """Hide catalogue items the config no longer lists."""
         marks = ", ".join("?" for _ in codes) or "''"
         await self.db.execute(
-            f"UPDATE catalogue_stock SET active = 0, updated_at = ? WHERE code NOT IN ({marks})",
-            (now.isoformat(), *codes),
+            "UPDATE catalogue_stock SET active = 0, updated_at = ?"
+            f" WHERE community = ? AND code NOT IN ({marks})",
+            (now.isoformat(), self.community, *codes),
         )
 
     async def items(self) -> list[StockItem]:
         """Return the active catalogue, cheapest first."""
         rows = await self.db.fetchall(
-            "SELECT code, name, points, stock, active FROM catalogue_stock WHERE active = 1"
-            " ORDER BY points, code"
+            "SELECT code, name, points, stock, active FROM catalogue_stock"
+            " WHERE community = ? AND active = 1 ORDER BY points, code",
+            (self.community,),
         )
         return [StockItem._from_row(r) for r in rows]
 
     async def item(self, code: str) -> StockItem | None:
         """Return one catalogue item."""
         row = await self.db.fetchone(
-            "SELECT code, name, points, stock, active FROM catalogue_stock WHERE code = ?",
-            (code,),
+            "SELECT code, name, points, stock, active FROM catalogue_stock"
+            " WHERE community = ? AND code = ?",
+            (self.community, code),
         )
         return StockItem._from_row(row) if row else None
 
     async def move_stock(self, code: str, change: int, now: datetime) -> None:
         """Take items out of stock (negative) or put them back."""
         await self.db.execute(
-            "UPDATE catalogue_stock SET stock = stock + ?, updated_at = ? WHERE code = ?",
-            (change, now.isoformat(), code),
+            "UPDATE catalogue_stock SET stock = stock + ?, updated_at = ?"
+            " WHERE community = ? AND code = ?",
+            (change, now.isoformat(), self.community, code),
         )
 
     async def insert_redemption(
@@ -380,9 +397,11 @@ class PointsRepository:
     ) -> int:
         """Insert a requested redemption and return its id."""
         return await self._new_id(
-            "INSERT INTO redemptions (user_id, name, item_code, item_name, quantity, points,"
-            " status, requested_at) VALUES (?, ?, ?, ?, ?, ?, 'requested', ?) RETURNING id",
+            "INSERT INTO redemptions (community, user_id, name, item_code, item_name, quantity,"
+            " points, status, requested_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'requested', ?)"
+            " RETURNING id",
             (
+                self.community,
                 user_id,
                 name,
                 item.code,
@@ -396,7 +415,8 @@ class PointsRepository:
     async def redemption(self, redemption_id: int) -> Redemption | None:
         """Return one redemption."""
         row = await self.db.fetchone(
-            f"SELECT {_REDEMPTION_COLUMNS} FROM redemptions WHERE id = ?", (redemption_id,)
+            f"SELECT {_REDEMPTION_COLUMNS} FROM redemptions WHERE id = ? AND community = ?",
+            (redemption_id, self.community),
         )
         return Redemption._from_row(row) if row else None
 
@@ -404,15 +424,15 @@ class PointsRepository:
         self, *, status: str | None = None, user_id: int | None = None
     ) -> list[Redemption]:
         """Return redemptions, oldest first, filtered by status or resident."""
-        clauses: list[str] = []
-        params: list[object] = []
+        clauses: list[str] = ["community = ?"]
+        params: list[object] = [self.community]
         if status is not None:
             clauses.append("status = ?")
             params.append(status)
         if user_id is not None:
             clauses.append("user_id = ?")
             params.append(user_id)
-        where = (" WHERE " + " AND ".join(clauses)) if clauses else ""
+        where = " WHERE " + " AND ".join(clauses)
         rows = await self.db.fetchall(
             f"SELECT {_REDEMPTION_COLUMNS} FROM redemptions{where} ORDER BY id", params
         )
@@ -438,7 +458,9 @@ class PointsRepository:
     async def ticket_reporter(self, ticket_id: int) -> TicketReporter | None:
         """Return a ticket's number and reporter, or None for an unknown ticket."""
         row = await self.db.fetchone(
-            "SELECT number, reporter_id, reporter_name FROM tickets WHERE id = ?", (ticket_id,)
+            "SELECT number, reporter_id, reporter_name FROM tickets"
+            " WHERE id = ? AND community = ?",
+            (ticket_id, self.community),
         )
         if row is None:
             return None
@@ -455,6 +477,22 @@ class PointsRepository:
 
     async def sizes(self) -> tuple[int, int]:
         """Return how many ledger rows and how many residents' balances there are."""
-        rows = int(await self.db.fetchval("SELECT COUNT(*) FROM points_ledger"))
-        residents = int(await self.db.fetchval("SELECT COUNT(*) FROM point_balances"))
+        rows = int(
+            await self.db.fetchval(
+                "SELECT COUNT(*) FROM points_ledger WHERE community = ?", (self.community,)
+            )
+        )
+        residents = int(
+            await self.db.fetchval(
+                "SELECT COUNT(*) FROM point_balances WHERE community = ?", (self.community,)
+            )
+        )
         return rows, residents
+
+
+async def points_communities(db: Store) -> list[str]:
+    """Return every community that has a ledger or balances (for whole-deployment checks)."""
+    rows = await db.fetchall(
+        "SELECT community FROM point_balances UNION SELECT community FROM points_ledger"
+    )
+    return sorted({str(r["community"]) for r in rows})

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from storage.store import Row, Store
+from storage.street import choice_key
 
 ANONYMOUS_NAME = "已注销居民"
 ERASED_TEXT = "（内容已按隐私规则删除）"
@@ -77,8 +78,10 @@ class AuditEntry:
 class AuditRepository:
     """The append-only log of staff actions."""
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str | None = None) -> None:
         self.db = db
+        # Whose entries it writes and reads (None: every community's, for `gridbot audit`).
+        self.community = community
 
     async def add(
         self,
@@ -102,8 +105,9 @@ class AuditRepository:
                 "SELECT ref FROM audit_people WHERE user_id = ?", (subject_id,)
             )
         await self.db.execute(
-            "INSERT INTO audit_log (at, actor_id, actor_name, action, subject_ref, target, detail)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO audit_log"
+            " (at, actor_id, actor_name, action, subject_ref, target, detail, community)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 _utc(at),
                 actor_id,
@@ -112,6 +116,7 @@ class AuditRepository:
                 ref,
                 target,
                 json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
+                self.community or "",
             ),
         )
 
@@ -122,10 +127,21 @@ class AuditRepository:
             " a.target, a.detail FROM audit_log a"
             " LEFT JOIN audit_people p ON p.ref = a.subject_ref"
         )
+        clauses: list[str] = []
         params: list[object] = []
+        if self.community is not None:
+            # Entries from before communities were kept apart belong to the one that adopted
+            # that deployment's rows (storage/street.py).
+            clauses.append(
+                "(a.community = ? OR (a.community = '' AND ? ="
+                " (SELECT value FROM kv WHERE key = 'legacy_community')))"
+            )
+            params.extend((self.community, self.community))
         if since is not None:
-            sql += " WHERE a.at >= ?"
+            clauses.append("a.at >= ?")
             params.append(_utc(since))
+        if clauses:
+            sql += " WHERE " + " AND ".join(clauses)
         sql += " ORDER BY a.id DESC LIMIT ?"
         params.append(limit)
         return [AuditEntry._from_row(r) for r in await self.db.fetchall(sql, params)]
@@ -156,13 +172,15 @@ class ErasureRepository:
         return -int(anon)
 
     # ── tickets ──
-    async def closed_before(self, before: datetime, limit: int) -> list[ClosedTicket]:
-        """Return closed tickets not yet anonymised that closed before a moment."""
+    async def closed_before(
+        self, community: str, before: datetime, limit: int
+    ) -> list[ClosedTicket]:
+        """Return a community's closed tickets not yet anonymised that closed before a moment."""
         rows = await self.db.fetchall(
-            "SELECT id, number, reporter_id FROM tickets"
-            " WHERE anonymised_at IS NULL AND closed_at IS NOT NULL AND closed_at < ?"
+            "SELECT id, number, reporter_id FROM tickets WHERE community = ?"
+            " AND anonymised_at IS NULL AND closed_at IS NOT NULL AND closed_at < ?"
             " ORDER BY closed_at LIMIT ?",
-            (_utc(before), limit),
+            (community, _utc(before), limit),
         )
         return [ClosedTicket(int(r["id"]), int(r["number"]), int(r["reporter_id"])) for r in rows]
 
@@ -311,6 +329,8 @@ class ErasureRepository:
             " OR CAST(json_extract(payload, '$.message.chat.id') AS INTEGER) = ?)",
             (user_id, user_id, user_id, user_id),
         )
+        # Which community they chose to act in (a street office's deployment, /community).
+        await self.db.execute("DELETE FROM kv WHERE key = ?", (choice_key(user_id),))
 
     # ── what is stored ──
     async def export(self, user_id: int) -> dict[str, list[dict[str, Any]]]:

@@ -18,14 +18,18 @@ from typing import Literal
 from storage.store import Store
 from storage.tickets import iso
 
-GroupBy = Literal["worker", "grid", "community"]
+GroupBy = Literal["worker", "grid", "community", "street"]
 UNKNOWN_KEY = "-"
 
 _KEYS: dict[GroupBy, str] = {
     "worker": f"COALESCE(NULLIF(assignee_key, ''), '{UNKNOWN_KEY}')",
     "grid": f"COALESCE(NULLIF(grid, ''), '{UNKNOWN_KEY}')",
     "community": "community",
+    "street": "'street'",  # one row: every community the query reads
 }
+# Worker keys and grid codes are a community's own: across communities they are told apart.
+_PER_COMMUNITY: frozenset[GroupBy] = frozenset({"worker", "grid"})
+KEY_JOIN = "\u00b7"  # 社区·网格员 when a worker or grid row spans several communities
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,19 +97,30 @@ class RateRepository:
         rejected: str,
         finished: Collection[str],
         in_hand: Collection[str],
+        communities: Collection[str] | None = None,
     ) -> list[RateTotals]:
         """Return each group's totals, sorted by key; the states come from the lifecycle.
 
         `not_counted`: left out (duplicates, withdrawn); `rejected`: refused, which responds;
-        `finished`: resolved or closed; `in_hand`: accepted and being worked on.
+        `finished`: resolved or closed; `in_hand`: accepted and being worked on;
+        `communities`: only these communities' tickets (None: every community's). A worker or
+        grid row of a query over several communities is keyed `community·key`.
         """
+        params: dict[str, str] = {}
+        only = ""
+        if communities is not None:
+            names = sorted(communities)
+            marks = ", ".join(f":c{i}" for i in range(len(names)))
+            only = f" AND community IN ({marks})" if names else " AND 0 = 1"
+            params.update({f"c{i}": name for i, name in enumerate(names)})
         responded = (
             f"CASE WHEN accepted_at IS NOT NULL THEN accepted_at"
             f" WHEN status = {_states([rejected])} THEN closed_at END"
         )
         done = f"status IN ({_states(finished)})"
+        comm = "community" if by in _PER_COMMUNITY else "''"
         sql = (
-            "SELECT grp, COUNT(*),"
+            "SELECT comm, grp, COUNT(*),"
             " SUM(CASE WHEN responded IS NOT NULL"
             "  OR (accept_due_at IS NOT NULL AND accept_due_at <= :as_of) THEN 1 ELSE 0 END),"
             " SUM(CASE WHEN responded IS NOT NULL"
@@ -127,14 +142,22 @@ class RateRepository:
             f"  THEN {micros_sql('accepted_at')} - {micros_sql('created_at')} ELSE 0 END),"
             f" SUM(CASE WHEN {done} AND resolved_at IS NOT NULL"
             f"  THEN {micros_sql('resolved_at')} - {micros_sql('created_at')} ELSE 0 END)"
-            f" FROM (SELECT {_KEYS[by]} AS grp, {responded} AS responded, status, rating,"
-            "  created_at, accepted_at, resolved_at, accept_due_at, resolve_due_at"
+            f" FROM (SELECT {_KEYS[by]} AS grp, {comm} AS comm, {responded} AS responded,"
+            "  status, rating, created_at, accepted_at, resolved_at, accept_due_at,"
+            "  resolve_due_at"
             " FROM tickets WHERE created_at >= :since AND created_at < :until"
-            f"  AND status NOT IN ({_states(not_counted)})) AS counted"
-            " GROUP BY grp"
+            f"  AND status NOT IN ({_states(not_counted)}){only}) AS counted"
+            " GROUP BY comm, grp"
         )
         rows = await self.db.fetchall(
-            sql, {"since": iso(since), "until": iso(until), "as_of": iso(as_of)}
+            sql, {"since": iso(since), "until": iso(until), "as_of": iso(as_of), **params}
         )
-        totals = [RateTotals(str(r[0]), *(int(v or 0) for v in tuple(r)[1:])) for r in rows]
+        several = len({str(r[0]) for r in rows}) > 1
+        totals = [
+            RateTotals(
+                f"{r[0]}{KEY_JOIN}{r[1]}" if several else str(r[1]),
+                *(int(v or 0) for v in tuple(r)[2:]),
+            )
+            for r in rows
+        ]
         return sorted(totals, key=lambda t: t.key)

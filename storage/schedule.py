@@ -93,13 +93,16 @@ class TicketFacts:
 class ScheduleRepository:
     """Store schedule overrides and per-occurrence decisions; read tickets for the posts."""
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, community: str) -> None:
         self.db = db
+        self.community = community
 
     async def active_groups(self) -> list[BoundGroup]:
-        """Return the bound groups that are still active."""
+        """Return the community's bound groups that are still active."""
         rows = await self.db.fetchall(
-            "SELECT chat_id, grids, title FROM group_bindings WHERE active = 1 ORDER BY chat_id"
+            "SELECT chat_id, grids, title FROM group_bindings WHERE community = ? AND active = 1"
+            " ORDER BY chat_id",
+            (self.community,),
         )
         return [BoundGroup._from_row(r) for r in rows]
 
@@ -172,9 +175,10 @@ class ScheduleRepository:
         sql = (
             "SELECT number, category, building, grid, status, created_at, accept_due_at,"
             " resolve_due_at, accepted_at FROM tickets"
-            f" WHERE status IN ({marks}) AND duplicate_of IS NULL AND is_private = 0"
+            f" WHERE community = ? AND status IN ({marks}) AND duplicate_of IS NULL"
+            " AND is_private = 0"
         )
-        params: list[object] = list(OPEN_TICKET_STATUSES)
+        params: list[object] = [self.community, *OPEN_TICKET_STATUSES]
         if grids is not None:
             sql += f" AND grid IN ({', '.join('?' for _ in grids)})" if grids else " AND 0"
             params.extend(grids)
@@ -188,9 +192,10 @@ class ScheduleRepository:
         """Return the tickets opened in [start, end) in some grids (None: all)."""
         sql = (
             "SELECT category, grid, created_at, accepted_at, accept_due_at, resolved_at, rating"
-            " FROM tickets WHERE created_at >= ? AND created_at < ? AND duplicate_of IS NULL"
+            " FROM tickets WHERE community = ? AND created_at >= ? AND created_at < ?"
+            " AND duplicate_of IS NULL"
         )
-        params: list[object] = [start.isoformat(), end.isoformat()]
+        params: list[object] = [self.community, start.isoformat(), end.isoformat()]
         if grids is not None:
             sql += f" AND grid IN ({', '.join('?' for _ in grids)})" if grids else " AND 0"
             params.extend(grids)

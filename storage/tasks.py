@@ -121,11 +121,16 @@ class TicketOrigin:
     status: str
 
 
-class TaskRepository:
-    """Store tasks and claims; the service owns the transaction."""
+# A claim belongs to the community of its task.
+_OWN = " AND task_id IN (SELECT id FROM tasks WHERE community = ?)"
 
-    def __init__(self, db: Store) -> None:
+
+class TaskRepository:
+    """Store a community's tasks and their claims; the service owns the transaction."""
+
+    def __init__(self, db: Store, community: str) -> None:
         self.db = db
+        self.community = community
 
     async def _new_id(self, sql: str, params: Sequence[Any]) -> int:
         # INSERT … RETURNING id gives the new row's id on both stores.
@@ -152,11 +157,13 @@ class TaskRepository:
     ) -> int:
         """Insert an open task and return its id."""
         return await self._new_id(
-            "INSERT INTO tasks (title, description, location, grid, points, hours, difficulty,"
-            " capacity, deadline, audience, targets, status, publisher_id, publisher_name,"
-            " ticket_id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)"
+            "INSERT INTO tasks (community, title, description, location, grid, points, hours,"
+            " difficulty, capacity, deadline, audience, targets, status, publisher_id,"
+            " publisher_name, ticket_id, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'open', ?, ?, ?, ?)"
             " RETURNING id",
             (
+                self.community,
                 title,
                 description,
                 location,
@@ -177,7 +184,9 @@ class TaskRepository:
 
     async def get(self, task_id: int) -> Task | None:
         """Return one task with its claim count."""
-        row = await self.db.fetchone(f"{_TASK_SELECT} WHERE t.id = ?", (task_id,))
+        row = await self.db.fetchone(
+            f"{_TASK_SELECT} WHERE t.id = ? AND t.community = ?", (task_id, self.community)
+        )
         return Task._from_row(row) if row else None
 
     async def by_ticket(self, ticket_id: int) -> Task | None:
@@ -187,8 +196,11 @@ class TaskRepository:
 
     async def list_open(self, now: datetime, grids: tuple[str, ...] | None = None) -> list[Task]:
         """Return open, unexpired tasks, soonest deadline first; grids=None means every grid."""
-        sql = f"{_TASK_SELECT} WHERE t.status = 'open' AND (t.deadline IS NULL OR t.deadline > ?)"
-        params: list[object] = [now.isoformat()]
+        sql = (
+            f"{_TASK_SELECT} WHERE t.community = ? AND t.status = 'open'"
+            " AND (t.deadline IS NULL OR t.deadline > ?)"
+        )
+        params: list[object] = [self.community, now.isoformat()]
         if grids is not None:
             marks = ", ".join("?" for _ in grids)
             sql += (
@@ -225,7 +237,8 @@ class TaskRepository:
     async def claim_by_id(self, claim_id: int) -> TaskClaim | None:
         """Return a claim by id."""
         row = await self.db.fetchone(
-            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE id = ?", (claim_id,)
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE id = ?{_OWN}",
+            (claim_id, self.community),
         )
         return TaskClaim._from_row(row) if row else None
 
@@ -239,8 +252,8 @@ class TaskRepository:
     async def claims_of(self, user_id: int) -> list[TaskClaim]:
         """Return a resident's claims, newest first."""
         rows = await self.db.fetchall(
-            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE user_id = ? ORDER BY id DESC",
-            (user_id,),
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE user_id = ?{_OWN} ORDER BY id DESC",
+            (user_id, self.community),
         )
         return [TaskClaim._from_row(r) for r in rows]
 
@@ -278,24 +291,26 @@ class TaskRepository:
         return int(
             await self.db.fetchval(
                 "SELECT COUNT(*) FROM task_claims WHERE status = 'approved'"
-                " AND verified_at >= ? AND verified_at < ?",
-                (start.isoformat(), end.isoformat()),
+                f" AND verified_at >= ? AND verified_at < ?{_OWN}",
+                (start.isoformat(), end.isoformat(), self.community),
             )
         )
 
     async def submitted(self) -> list[TaskClaim]:
         """Return claims whose proof waits for a verdict, oldest first."""
         rows = await self.db.fetchall(
-            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE status = 'submitted'"
-            " ORDER BY submitted_at, id"
+            f"SELECT {_CLAIM_COLUMNS} FROM task_claims WHERE status = 'submitted'{_OWN}"
+            " ORDER BY submitted_at, id",
+            (self.community,),
         )
         return [TaskClaim._from_row(r) for r in rows]
 
     async def ticket_origin(self, ticket_id: int) -> TicketOrigin | None:
         """Return what a task needs of a ticket, or None for an unknown ticket."""
         row = await self.db.fetchone(
-            "SELECT number, category, building, grid, status FROM tickets WHERE id = ?",
-            (ticket_id,),
+            "SELECT number, category, building, grid, status FROM tickets"
+            " WHERE id = ? AND community = ?",
+            (ticket_id, self.community),
         )
         if row is None:
             return None

@@ -485,6 +485,18 @@ _UPDATABLE = frozenset(
 )
 
 
+# Failed escalation sends not yet reported to the admins (no 'refused:<id>' row queued).
+_REFUSED_FROM = (
+    "FROM outbox o JOIN tickets t"
+    " ON t.id = CAST(json_extract(o.payload, '$.extra.ticket_id') AS INTEGER)"
+    " WHERE o.status = 'failed'"
+    " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
+    # The office rung goes to the admins themselves: nobody else to tell.
+    " AND COALESCE(CAST(json_extract(o.payload, '$.extra.level') AS INTEGER), 0) != 1"
+    " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
+)
+
+
 class TicketRepository:
     """Statements over the ticket tables; the service owns the transactions."""
 
@@ -567,13 +579,13 @@ class TicketRepository:
         return None if row is None else Ticket._from_row(row)
 
     async def recent_by_reporter(
-        self, reporter_id: int, category: str, since: datetime
+        self, community: str, reporter_id: int, category: str, since: datetime
     ) -> Ticket | None:
         """Return the reporter's newest ticket of a category opened since a moment."""
         row = await self.db.fetchone(
             _SELECT_TICKET + " WHERE t.reporter_id = ? AND t.created_at >= ? AND t.category = ?"
-            " ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
-            (reporter_id, iso(since), category),
+            " AND t.community = ? ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
+            (reporter_id, iso(since), category, community),
         )
         return None if row is None else Ticket._from_row(row)
 
@@ -586,24 +598,26 @@ class TicketRepository:
         return None if found is None else int(found)
 
     async def open_ids_by_reporter(
-        self, reporter_id: int, statuses: Sequence[str], limit: int
+        self, community: str, reporter_id: int, statuses: Sequence[str], limit: int
     ) -> list[int]:
         """Return the ids of a reporter's tickets in some states, newest first."""
         marks = ", ".join("?" for _ in statuses)
         rows = await self.db.fetchall(
             f"SELECT id FROM tickets WHERE reporter_id = ? AND status IN ({marks})"
-            " ORDER BY created_at DESC, id DESC LIMIT ?",
-            (reporter_id, *statuses, limit),
+            " AND community = ? ORDER BY created_at DESC, id DESC LIMIT ?",
+            (reporter_id, *statuses, community, limit),
         )
         return [int(r["id"]) for r in rows]
 
-    async def by_assignee(self, worker_key: str, statuses: Sequence[str]) -> list[Ticket]:
+    async def by_assignee(
+        self, community: str, worker_key: str, statuses: Sequence[str]
+    ) -> list[Ticket]:
         """Return a worker's tickets in the given states, highest priority and oldest first."""
         marks = ", ".join("?" for _ in statuses)
         rows = await self.db.fetchall(
             _SELECT_TICKET + f" WHERE t.assignee_key = ? AND t.status IN ({marks})"
-            " ORDER BY t.priority DESC, t.created_at, t.id",
-            (worker_key, *statuses),
+            " AND t.community = ? ORDER BY t.priority DESC, t.created_at, t.id",
+            (worker_key, *statuses, community),
         )
         return [Ticket._from_row(r) for r in rows]
 
@@ -816,15 +830,16 @@ class TicketRepository:
             self.db, f"UPDATE tickets SET next_check_at = {_NEXT_CHECK} WHERE id", list(ticket_ids)
         )
 
-    async def due_steps(self, now: datetime, limit: int) -> list[DueStep]:
-        """Return pending steps that are due, for tickets whose next check has come.
+    async def due_steps(self, community: str, now: datetime, limit: int) -> list[DueStep]:
+        """Return a community's pending steps that are due, for tickets whose check has come.
 
         Up to `limit` tickets, each with all its due steps, in ticket order then due order.
         """
-        # The outer scan walks the partial index tickets_next_check, never the whole table.
+        # The outer scan walks the partial index tickets_community_next_check (one community's
+        # range of it), never the whole table.
         rows = await self.db.fetchall(
-            "WITH due AS (SELECT id FROM tickets INDEXED BY tickets_next_check"
-            " WHERE next_check_at IS NOT NULL AND next_check_at <= ?"
+            "WITH due AS (SELECT id FROM tickets INDEXED BY tickets_community_next_check"
+            " WHERE community = ? AND next_check_at IS NOT NULL AND next_check_at <= ?"
             " ORDER BY next_check_at LIMIT ?)"
             " SELECT s.id, s.phase, s.step, s.started_at, s.deadline_at, t.id, t.number,"
             " t.status, t.category, t.urgency, t.building, t.location, t.text, t.assignee_key,"
@@ -832,7 +847,7 @@ class TicketRepository:
             " FROM due JOIN tickets t ON t.id = due.id"
             " JOIN ticket_steps s ON s.ticket_id = t.id AND s.done_at IS NULL AND s.due_at <= ?"
             " ORDER BY t.id, s.due_at, s.id",
-            (iso(now), limit, iso(now)),
+            (community, iso(now), limit, iso(now)),
         )
         parse = _memo(datetime.fromisoformat)
         return [
@@ -1045,21 +1060,29 @@ class TicketRepository:
             ]
         )
 
-    async def refused_escalations(self) -> list[RefusedEscalation]:
-        """Return failed escalation sends not yet reported (no 'refused:<id>' row queued)."""
+    async def communities_with_work(self, now: datetime) -> set[str]:
+        """Return the communities a sweep has work in: steps due, or refusals to report.
+
+        Two reads over partial indexes (tickets_next_check, outbox_failed): a street office's
+        sweep job runs only those communities' sweeps, each its own transaction.
+        """
+        due = await self.db.fetchall(
+            "SELECT DISTINCT community FROM tickets INDEXED BY tickets_next_check"
+            " WHERE next_check_at IS NOT NULL AND next_check_at <= ?",
+            (iso(now),),
+        )
+        refused = await self.db.fetchall(f"SELECT DISTINCT t.community {_REFUSED_FROM}", ())
+        return {str(r[0]) for r in (*due, *refused)}
+
+    async def refused_escalations(self, community: str) -> list[RefusedEscalation]:
+        """Return a community's failed escalation sends not yet reported."""
         rows = await self.db.fetchall(
             "SELECT o.id, t.id AS ticket_id, t.number,"
             " json_extract(o.payload, '$.purpose') AS purpose,"
             " json_extract(o.payload, '$.extra.level') AS level,"
             " json_extract(o.payload, '$.extra.department') AS department"
-            " FROM outbox o JOIN tickets t"
-            " ON t.id = CAST(json_extract(o.payload, '$.extra.ticket_id') AS INTEGER)"
-            " WHERE o.status = 'failed'"
-            " AND json_extract(o.payload, '$.purpose') IN ('escalate', 'whistle')"
-            # The office rung goes to the admins themselves: nobody else to tell.
-            " AND COALESCE(CAST(json_extract(o.payload, '$.extra.level') AS INTEGER), 0) != 1"
-            " AND NOT EXISTS (SELECT 1 FROM outbox r WHERE r.dedup_key = 'refused:' || o.id)"
-            " ORDER BY o.id"
+            f" {_REFUSED_FROM} AND t.community = ? ORDER BY o.id",
+            (community,),
         )
         return [
             RefusedEscalation(

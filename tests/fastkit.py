@@ -63,7 +63,7 @@ class OfflineBot:
 
     async def deliver(self) -> int:
         """Send what the handlers and services queued; return how many messages went out."""
-        return await drain_outbox(self.app.bot, self.state.require_services())
+        return await drain_outbox(self.app.bot, self.state.require_street().any())
 
     async def catch_up(self) -> None:
         """Process and deliver until nothing is left to do."""

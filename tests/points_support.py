@@ -37,6 +37,9 @@ CONFIG = PointsConfig(
 )
 
 
+COMMUNITY = "demo"  # add_ticket's community
+
+
 @dataclass
 class Services:
     residents: ResidentService
@@ -47,9 +50,9 @@ class Services:
 
 def services(db: Database, clock: FakeClock, config: PointsConfig = CONFIG) -> Services:
     """Build the services over one database."""
-    points = PointsService(db, clock, config)
+    points = PointsService(db, clock, config, COMMUNITY)
     return Services(
-        residents=ResidentService(db, clock),
+        residents=ResidentService(db, clock, scope=COMMUNITY),
         points=points,
         tasks=TaskService(db, clock, points),
         redemption=RedemptionService(db, clock, points),
@@ -122,8 +125,9 @@ async def add_ticket(
 async def bind_group(db: Database, chat_id: int, grids: list[str], title: str = "") -> None:
     """Bind a group chat to some grids, as /bind or the config would."""
     await db.execute(
-        "INSERT INTO group_bindings (chat_id, grids, title, bound_at) VALUES (?, ?, ?, ?)",
-        (chat_id, json.dumps(grids), title, "2026-01-01T00:00:00+00:00"),
+        "INSERT INTO group_bindings (community, chat_id, grids, title, bound_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (COMMUNITY, chat_id, json.dumps(grids), title, "2026-01-01T00:00:00+00:00"),
     )
 
 

@@ -393,3 +393,38 @@ async def test_a_rung_with_nobody_to_receive_it_is_told_to_the_admins_once(
     assert [i.chat_id for i in told] == [OFFICE]
     assert "#1" in told[0].message.text and "街道办" in told[0].message.text
     assert "escalation_undeliverable" in await kinds(service, ticket.id)
+
+
+async def test_a_flood_of_overdue_tickets_reaches_each_chat_as_one_message(
+    db: Database, clock: FakeClock, sla: SlaPolicy, service: TicketService
+) -> None:
+    """After an outage many tickets fall due at once: the office, the worker and the group get
+    one message each for them (a person takes about one message a second), not one per ticket;
+    every ticket's history still says it climbed."""
+    tickets = [
+        (await service.open_ticket(urgent(f"msg:{n}", message_id=100 + n)))[0] for n in range(8)
+    ]
+    clock.advance(timedelta(minutes=31))  # every accept deadline just past
+    result = await EscalationSweep(db, clock, sla, POLICY).run()
+    assert result.escalated == 8
+    items = await queued(db, clock)
+    by_chat = {(i.chat_id, i.message.purpose): i for i in items}
+    assert sorted(by_chat) == sorted(
+        [(OFFICE, "escalate"), (WORKER, "overdue"), (GROUP, "status")]
+    )
+    assert len(items) == 3
+    office = by_chat[(OFFICE, "escalate")].message
+    assert "共 8 件" in office.text and all(f"#{t.number}" in office.text for t in tickets)
+    group = by_chat[(GROUP, "status")].message
+    assert group.text.startswith("#1、#2") and "#8" in group.text
+    assert "王网格" not in group.text  # the group still sees no names, no lateness
+    for t in tickets:
+        assert "escalated" in await kinds(service, t.id)
+    # A few at once stay one message per ticket.
+    for n in range(8, 11):
+        await service.open_ticket(urgent(f"msg:{n}", message_id=100 + n))
+    clock.advance(timedelta(minutes=31))
+    await EscalationSweep(db, clock, sla, POLICY).run()
+    office_notes = [i.message.text for i in await queued(db, clock) if i.chat_id == OFFICE]
+    assert len(office_notes) == 4 and "共 8 件" in office_notes[0]
+    assert all("共" not in text for text in office_notes[1:])

@@ -50,6 +50,7 @@ LANDED = {
         "64950977e2c6e52847e083b3ba10d10c29e7b1afbad7df8841ff60eb6d129f0a"
     ),
     "0018_fleet.sql": "c7228da2bcfd3f0c476e76b6a13479ffc5c15d9404600f318abd09bf107f44e6",
+    "0019_communities.sql": "296ee1e4f2a5b972c5093a044fcc3d6bdb86b2c5eec9cb44898135ac13a3de48",
 }
 
 T0 = "2026-11-20T02:00:00+00:00"
@@ -332,10 +333,24 @@ def _v18(c: sqlite3.Connection) -> None:
     )
 
 
+def _v19(c: sqlite3.Connection) -> None:
+    """0019 keys a community's rows by its name: a second community's worker and balance."""
+    c.execute(
+        "INSERT INTO worker_links (community, worker_key, telegram_id, linked_at)"
+        " VALUES ('和谐家园社区', 'li', 4001, ?)",
+        (T1,),
+    )
+    c.execute(
+        "INSERT INTO point_balances (community, user_id, name, balance, earned, updated_at)"
+        " VALUES ('和谐家园社区', 601, '周', 0, 0, ?)",
+        (T1,),
+    )
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
     9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15, 16: _v16, 17: _v17,
-    18: _v18,
+    18: _v18, 19: _v19,
 }  # fmt: skip
 
 

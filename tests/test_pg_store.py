@@ -173,12 +173,15 @@ async def _pg_schema(url: str) -> tuple[dict[str, Any], list[str]]:
                 table["unique"].add((cols, bool(r["partial"])))
             if not r["backs"]:
                 table["indexes"].add(r["idx"])
+        # Every column pair of a foreign key (a key of two columns gives two), as SQLite's
+        # foreign_key_list lists them.
         fks = await conn.fetch(
             "SELECT c.conrelid::regclass::text AS tbl, a.attname AS col,"
             " c.confrelid::regclass::text AS ref, fa.attname AS ref_col"
             " FROM pg_constraint c"
-            " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = c.conkey[1]"
-            " JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = c.confkey[1]"
+            " CROSS JOIN LATERAL unnest(c.conkey, c.confkey) AS k(col, ref_col)"
+            " JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.col"
+            " JOIN pg_attribute fa ON fa.attrelid = c.confrelid AND fa.attnum = k.ref_col"
             " WHERE c.contype = 'f' AND c.connamespace = current_schema()::regnamespace"
         )
         for r in fks:

@@ -115,7 +115,7 @@ async def test_ticket_confirmed_as_real_pays_the_reporter_once(
     with pytest.raises(DomainError) as err:
         await s.points.award_ticket(ticket, WORKER)
     assert err.value.code == "points_ticket_already"
-    off = PointsService(db, clock, DEFAULT_POINTS_CONFIG)
+    off = PointsService(db, clock, DEFAULT_POINTS_CONFIG, "demo")
     other = await add_ticket(db, created_at=clock.now(), reporter=ALICE)
     assert await off.award_ticket(other, WORKER) is None
     assert await s.points.balance(ALICE.user_id) == 0

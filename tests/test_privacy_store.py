@@ -107,7 +107,7 @@ async def test_anonymising_a_ticket_keeps_the_building_and_each_rater_apart(db: 
         assert await ratings.add(ticket, AT, user.user_id, "basic", AT + timedelta(hours=1))
     assert not await ratings.add(ticket, AT, BOB.user_id, "satisfied", AT)
     erasure = ErasureRepository(db)
-    closed = await erasure.closed_before(AT + timedelta(days=1), 10)
+    closed = await erasure.closed_before("demo", AT + timedelta(days=1), 10)
     assert [(c.id, c.reporter_id) for c in closed] == [(ticket, ALICE.user_id)]
     anon = await erasure.new_anonymous_id("retention", AT)
     await erasure.anonymise_ticket(ticket, anon, AT + timedelta(days=1))
@@ -125,7 +125,7 @@ async def test_anonymising_a_ticket_keeps_the_building_and_each_rater_apart(db: 
     assert json.loads(row["location"]) == {"building": "4"} and row["building"] == "4"
     raters = [user for user, _ in await ratings.of_ticket(ticket)]
     assert len(set(raters)) == 2 and all(user < 0 for user in raters)
-    assert await erasure.closed_before(AT + timedelta(days=2), 10) == []
+    assert await erasure.closed_before("demo", AT + timedelta(days=2), 10) == []
 
 
 async def test_forgetting_a_person_finds_their_updates_by_number(db: Store) -> None:

@@ -89,7 +89,7 @@ async def build_history(db: Database, clock: FakeClock) -> None:
     await service.rate(t[5], 1005, "basic")
     # t3 is never rated; the sweep closes it as unrated after 72 hours.
     clock.set(AS_OF)
-    await EscalationSweep(db, clock, sla, EscalationPolicy()).run()
+    await EscalationSweep(db, clock, sla, EscalationPolicy(community="幸福里")).run()
     assert (await service.get(t[3])).rating == "unrated"
 
 

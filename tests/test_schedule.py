@@ -26,6 +26,7 @@ from tests.points_support import (
     ADMIN,
     ALICE,
     BOB,
+    COMMUNITY,
     DAY,
     HOUR,
     TZ,
@@ -75,7 +76,7 @@ def config(**schedule: Any) -> ScheduleConfig:
 
 
 def service(db: Database, clock: FakeClock, cfg: ScheduleConfig) -> ScheduleService:
-    return ScheduleService(db, clock, cfg, TZ, grid_names={"g1": "第一网格"})
+    return ScheduleService(db, clock, cfg, TZ, grid_names={"g1": "第一网格"}, community=COMMUNITY)
 
 
 async def queued(db: Database, chat_id: int | None = None) -> list[OutboxItem]:

@@ -248,3 +248,51 @@ async def test_a_dead_proxy_is_one_line_naming_it(tmp_path: Path) -> None:
     line = one_line(stderr)
     assert "GRIDBOT_PROXY" in line and "无法连接 Telegram" in line
     assert env["GRIDBOT_TOKEN"] not in stderr
+
+
+async def test_a_street_folder_whose_files_share_a_group_is_one_line_each(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "street"
+    folder.mkdir()
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace("example = true\n", "")
+    (folder / "a.toml").write_text(text, encoding="utf-8")
+    (folder / "b.toml").write_text(text.replace("幸福里社区", "和谐家园社区"), encoding="utf-8")
+    async with Emulator() as emu:
+        code, stderr = await run_gridbot(bot_env(emu, tmp_path, folder))
+        assert emu.stats.by_method.get("getMe", 0) == 0  # not even connected
+    assert code == 2 and "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 2, stderr  # the example's two groups, each claimed by both files
+    assert all("b.toml" in line and "a.toml" in line for line in lines)
+
+
+async def test_a_community_file_added_to_the_folder_serves_without_a_restart(
+    tmp_path: Path,
+) -> None:
+    folder = tmp_path / "street"
+    folder.mkdir()
+    text = EXAMPLE_CONFIG.read_text(encoding="utf-8")
+    (folder / "a.toml").write_text(text, encoding="utf-8")
+    later = text.replace("幸福里社区", "和谐家园社区").replace("-10010000000", "-10020000000")
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        emu.add_group(-1002000000001, "和谐家园业主群", supergroup=True, members=(RESIDENT,))
+        env = bot_env(emu, tmp_path, folder) | {"GRIDBOT_RELOAD_S": "0.2"}
+        bot = await asyncio.create_subprocess_exec(
+            *gridbot_command(),
+            "run",
+            env=subprocess_env(env),
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await emu.wait_until(lambda: emu.stats.by_method.get("getUpdates", 0) > 0, 30)
+            (folder / "b.toml").write_text(later, encoding="utf-8")
+            await asyncio.sleep(1.0)  # a few reloads
+            await emu.send_text(-1002000000001, RESIDENT, "4号楼电梯又坏了，关人了！快来人")
+            ack = await emu.wait_for(-1002000000001, timeout=20)
+            assert "已收到" in ack.text and "#1" in ack.text
+        finally:
+            bot.terminate()
+            await asyncio.wait_for(bot.wait(), timeout=30)

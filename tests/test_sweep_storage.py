@@ -26,6 +26,8 @@ pytestmark = pytest.mark.both_stores
 
 GROUP = -100123
 
+COMMUNITY = "幸福里"
+
 
 def complaint(source: str, **changes: object) -> NewTicket:
     values: dict[str, object] = {
@@ -60,9 +62,9 @@ async def test_due_steps_read_what_the_sweep_needs_of_each_due_ticket(
         complaint("msg:2", location={}, building=None, is_private=True, assignee_id=None)
     )
     repo = TicketRepository(db)
-    assert await repo.due_steps(clock.now(), 10) == []
+    assert await repo.due_steps(COMMUNITY, clock.now(), 10) == []
     later = clock.now() + timedelta(days=2)  # both reminders and both office steps are due
-    due = await repo.due_steps(later, 10)
+    due = await repo.due_steps(COMMUNITY, later, 10)
     assert [(d.ticket_id, d.step) for d in due] == [
         (first.id, "remind"),
         (first.id, "office"),
@@ -91,7 +93,7 @@ async def test_due_steps_read_what_the_sweep_needs_of_each_due_ticket(
         True,
         None,
     )
-    assert [d.ticket_id for d in await repo.due_steps(later, 1)] == [first.id, first.id]
+    assert [d.ticket_id for d in await repo.due_steps(COMMUNITY, later, 1)] == [first.id, first.id]
 
 
 async def test_queued_texts_are_the_messages_queue_messages_writes(

@@ -20,7 +20,9 @@ def add_parser(sub: Any) -> None:
         "print every problem with its file and key; exit 1 when there is any.",
     )
     parser.add_argument(
-        "config", nargs="?", help="the community file to check (default: GRIDBOT_CONFIG)"
+        "config",
+        nargs="?",
+        help="the community file, or a street office's folder of them (default: GRIDBOT_CONFIG)",
     )
     parser.set_defaults(handler=run)
 
@@ -28,7 +30,6 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print every problem, one per line, and exit 1; or say what the file holds and exit 0."""
     from bot.cli.run import config_problems, example_problem
-    from bot.services.bootstrap import StartupConfigError, check_config
 
     env = dict(os.environ)
     if args.config:
@@ -47,21 +48,21 @@ def run(args: argparse.Namespace) -> int:
             print(line, file=sys.stderr)
         print(f"共 {len(problems)} 处问题 ({len(problems)} problem(s))", file=sys.stderr)
         return 1
-    try:
-        checked = check_config(settings.config, str(settings.config_path), settings.timezone)
-    except StartupConfigError as exc:  # config_problems just passed: cannot happen, but say so
-        print(f"配置错误 (configuration error): {exc}", file=sys.stderr)
-        return 1
-    community = checked.community
-    buildings = sum(len(g.buildings) for g in community.grids)
-    print(
-        f"{settings.config_path}: 检查通过 (ok) — {community.name}，"
-        f"{len(community.grids)} 个网格、{buildings} 栋楼、{len(community.workers)} 名工作人员、"
-        f"{len(community.admins)} 名管理员、{len(community.groups)} 个群"
-    )
-    for year in checked.holidays.missing_years(datetime.now(settings.timezone)):
+    from bot.services.street import check_folder
+
+    _, checked_files = check_folder(settings.config_path, settings.timezone)
+    for file, checked in checked_files:
+        community = checked.community
+        buildings = sum(len(g.buildings) for g in community.grids)
         print(
-            f"提醒 (warning): 没有 {year} 年的节假日数据 (no holiday data for {year}); "
-            f"升级 GridBot 或在 [holidays.{year}] 写明 off / work"
+            f"{file.path}: 检查通过 (ok) — {community.name}，"
+            f"{len(community.grids)} 个网格、{buildings} 栋楼、"
+            f"{len(community.workers)} 名工作人员、"
+            f"{len(community.admins)} 名管理员、{len(community.groups)} 个群"
         )
+        for year in checked.holidays.missing_years(datetime.now(settings.timezone)):
+            print(
+                f"提醒 (warning): 没有 {year} 年的节假日数据 (no holiday data for {year}); "
+                f"升级 GridBot 或在 [holidays.{year}] 写明 off / work"
+            )
     return 0

@@ -15,6 +15,7 @@ from bot.services.community import ConfigError, load_community
 from bot.services.errors import DomainError
 from bot.services.escalation import contact_names
 from bot.services.people import CommunityState
+from bot.services.street import StreetConfigError, read_folder
 from bot.settings import SettingsError, load_settings
 from storage import open_database
 from storage.db import DatabaseError
@@ -35,6 +36,11 @@ def add_parser(sub: Any) -> None:
         help="[[workers]]、[[admins]] 或 [[departments]] 的 key；街道办写 street",
     )
     parser.add_argument("--ttl-hours", type=int, default=72, help="有效期（小时），默认 72")
+    parser.add_argument(
+        "--community",
+        default=None,
+        help="GRIDBOT_CONFIG 是街道的文件夹时：哪个社区（名称）",
+    )
     parser.add_argument("--bot-username", default=None, help="机器人用户名（不带 @）")
     parser.set_defaults(handler=main)
 
@@ -43,11 +49,18 @@ def main(args: argparse.Namespace) -> int:
     """Create the invitation and print the link."""
     try:
         settings = load_settings(require_token=False)
-        community = load_community(settings.config, str(settings.config_path))
-    except (SettingsError, ConfigError) as exc:
+        _, files = read_folder(settings.config_path)
+        chosen = [f for f in files if args.community in (None, f.name)]
+        if len(chosen) != 1:
+            names = "、".join(f.name for f in files)
+            print(texts.INVITE_WHICH_COMMUNITY.format(names=names), file=sys.stderr)
+            return 2
+        config = chosen[0].config
+        community = load_community(config, str(chosen[0].path))
+    except (SettingsError, ConfigError, StreetConfigError) as exc:
         print(exc, file=sys.stderr)
         return 2
-    contacts = contact_names(settings.config, community.street_office)
+    contacts = contact_names(config, community.street_office)
     person = community.worker(args.worker) or community.admin(args.worker)
     name = person.name if person is not None else contacts.get(args.worker)
     if name is None:

@@ -14,6 +14,7 @@ from bot.services.clock import SystemClock
 from bot.services.points import DEFAULT_POINTS_CONFIG, PointsService
 from storage.db import Database, DatabaseError
 from storage.pg import PgDatabase
+from storage.points import points_communities
 from storage.store import describe, is_postgres_url
 from storage.transfer import TargetNotEmptyError, copy_store
 
@@ -45,9 +46,13 @@ async def migrate_store(source_path: str, target_url: str, *, force: bool) -> in
         await target.open()
         try:
             counts = await copy_store(source, target, force=force)
-            problems = await PointsService(
-                target, SystemClock(), DEFAULT_POINTS_CONFIG
-            ).check_balances()
+            problems = [
+                p
+                for community in await points_communities(target)
+                for p in await PointsService(
+                    target, SystemClock(), DEFAULT_POINTS_CONFIG, community
+                ).check_balances()
+            ]
         finally:
             await target.close()
     finally:

@@ -12,11 +12,11 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.services.clock import SystemClock
-from bot.services.points import DEFAULT_POINTS_CONFIG, PointsService
+from bot.services.points import DEFAULT_POINTS_CONFIG, Mismatch, PointsService
 from bot.settings import DEFAULT_DB_PATH
 from storage import open_database
 from storage.db import DatabaseError
-from storage.points import PointsRepository
+from storage.points import PointsRepository, points_communities
 from storage.store import Store
 
 CSV_COLUMNS = (
@@ -34,6 +34,7 @@ CSV_COLUMNS = (
     "task_id",
     "ticket_id",
     "redemption_id",
+    "community",
 )
 
 
@@ -71,11 +72,19 @@ def parse_since(text: str, tz: ZoneInfo) -> datetime:
 
 
 async def export_csv(db: Store, out: TextIO, since: datetime | None, tz: ZoneInfo) -> int:
-    """Write the ledger as CSV, oldest first; return the number of rows."""
-    repo = PointsRepository(db)
-    names = {b.user_id: b.name for b in await repo.all_balances()}
+    """Write every community's ledger as CSV, oldest first; return the number of rows."""
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
+    total = 0
+    for community in await points_communities(db):
+        total += await _export_one(PointsRepository(db, community), writer, since, tz)
+    return total
+
+
+async def _export_one(
+    repo: PointsRepository, writer: Any, since: datetime | None, tz: ZoneInfo
+) -> int:
+    names = {b.user_id: b.name for b in await repo.all_balances()}
     entries = await repo.entries(since=since)
     for e in entries:
         writer.writerow(
@@ -94,6 +103,7 @@ async def export_csv(db: Store, out: TextIO, since: datetime | None, tz: ZoneInf
                 "" if e.task_id is None else e.task_id,
                 "" if e.ticket_id is None else e.ticket_id,
                 "" if e.redemption_id is None else e.redemption_id,
+                repo.community,
             )
         )
     return len(entries)
@@ -101,14 +111,21 @@ async def export_csv(db: Store, out: TextIO, since: datetime | None, tz: ZoneInf
 
 async def check(db: Store, out: TextIO) -> int:
     """Print whether every cached balance equals the ledger; return the exit status."""
-    service = PointsService(db, SystemClock(), DEFAULT_POINTS_CONFIG)
-    problems = await service.check_balances()
-    rows, residents = await PointsRepository(db).sizes()
+    problems: list[tuple[str, Mismatch]] = []
+    rows = residents = 0
+    for community in await points_communities(db):
+        service = PointsService(db, SystemClock(), DEFAULT_POINTS_CONFIG, community)
+        problems.extend((community, p) for p in await service.check_balances())
+        more_rows, more_residents = await service.repo.sizes()
+        rows, residents = rows + more_rows, residents + more_residents
     if not problems:
         print(f"ok: {residents} 位居民、{rows} 条台账记录，余额与台账一致", file=out)
         return 0
-    for p in problems:
-        print(f"MISMATCH user {p.user_id}: cached={p.cached} ledger={p.ledger}", file=out)
+    for community, p in problems:
+        print(
+            f"MISMATCH user {p.user_id} ({community}): cached={p.cached} ledger={p.ledger}",
+            file=out,
+        )
     print(f"{len(problems)} 位居民的余额与台账不一致", file=out)
     return 1
 

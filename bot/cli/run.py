@@ -59,24 +59,30 @@ def is_example(config: Mapping[str, Any]) -> bool:
 
 def example_problem(settings: Settings, env: Mapping[str, str]) -> str | None:
     """Return the refusal line for the example community, unless GRIDBOT_ALLOW_EXAMPLE is set."""
-    if not is_example(settings.config) or env.get(ALLOW_EXAMPLE_ENV, "").strip().lower() in _YES:
+    if env.get(ALLOW_EXAMPLE_ENV, "").strip().lower() in _YES:
+        return None
+    from bot.services.street import StreetConfigError, read_folder
+
+    try:
+        _, files = read_folder(settings.config_path)
+    except StreetConfigError:
+        return None  # config_problems names what is wrong with the files
+    example = next((f.path for f in files if is_example(f.config)), None)
+    if example is None:
         return None
     return (
-        f"配置错误 (GRIDBOT_CONFIG): {settings.config_path} 是虚构的示例社区，不能用于真实社区；"
+        f"配置错误 (GRIDBOT_CONFIG): {example} 是虚构的示例社区，不能用于真实社区；"
         f"请挂载自己的社区文件（删去其中的 example = true），"
         f"或设置 {ALLOW_EXAMPLE_ENV}=1 仅作试用 (refusing to run on the example community)"
     )
 
 
 def config_problems(settings: Settings) -> list[str]:
-    """Validate the whole community file offline; return one line per problem."""
-    from bot.services.bootstrap import StartupConfigError, check_config
+    """Validate every community file offline (one, or a folder's); one line per problem."""
+    from bot.services.street import check_folder
 
-    try:
-        check_config(settings.config, str(settings.config_path), settings.timezone)
-    except StartupConfigError as exc:
-        return [f"配置错误 (configuration error): {line}" for line in str(exc).splitlines()]
-    return []
+    problems, _ = check_folder(settings.config_path, settings.timezone)
+    return [f"配置错误 (configuration error): {line}" for line in problems]
 
 
 async def _check_postgres(url: str) -> None:

@@ -16,9 +16,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.services.clock import SystemClock
 from bot.services.rates import GROUP_BY, GroupBy, RateRow, compute_rates, row_name
+from bot.services.street import StreetConfigError, read_folder
 from bot.settings import DEFAULT_DB_PATH, SettingsError, load_settings
 from storage import open_database
 from storage.db import DatabaseError
+from storage.rates import KEY_JOIN
 from storage.store import is_postgres_url
 
 CSV_COLUMNS = tuple(f.name for f in fields(RateRow))
@@ -47,7 +49,15 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--until", default=None, help="截止日期 YYYY-MM-DD（不含），默认到今天为止"
     )
-    parser.add_argument("--by", choices=GROUP_BY, default="worker", help="统计维度，默认 worker")
+    parser.add_argument(
+        "--by",
+        choices=GROUP_BY,
+        default="worker",
+        help="统计维度，默认 worker；community 各社区并列，street 全街道一行",
+    )
+    parser.add_argument(
+        "--community", default=None, help="只统计这个社区（名称）；默认数据库里的全部社区"
+    )
     parser.add_argument("--format", choices=("csv", "table"), default="table")
     parser.add_argument("--db", default=None, help="数据库文件（默认 $GRIDBOT_DB 或 data/）")
     parser.add_argument(
@@ -96,18 +106,26 @@ def _width(text: str) -> int:
 
 
 def display_names() -> dict[str, str]:
-    """Names of workers and grids from the community file, for the table (keys otherwise)."""
+    """Names of workers and grids from the community files, for the table (keys otherwise).
+
+    Over a street office's folder a row's key is 社区·key, and so is its name.
+    """
     try:
-        config = load_settings(require_token=False).config
-    except SettingsError:
+        settings = load_settings(require_token=False)
+        street, files = read_folder(settings.config_path)
+    except (SettingsError, StreetConfigError):
         return {}
-    names: dict[str, str] = {}
-    for section in ("workers", "grids"):
-        for table in config.get(section, []) or []:
-            if isinstance(table, dict):
-                key = table.get("key", table.get("code"))
-                if isinstance(key, str) and isinstance(table.get("name"), str):
-                    names[key] = table["name"]
+    names: dict[str, str] = {"street": street.name} if street.name else {}
+    for file in files:
+        for section in ("workers", "grids"):
+            for table in file.config.get(section, []) or []:
+                if isinstance(table, dict):
+                    key = table.get("key", table.get("code"))
+                    if isinstance(key, str) and isinstance(table.get("name"), str):
+                        names[key] = table["name"]
+                        names[f"{file.name}{KEY_JOIN}{key}"] = (
+                            f"{file.name}{KEY_JOIN}{table['name']}"
+                        )
     return names
 
 
@@ -175,7 +193,8 @@ def main(args: argparse.Namespace) -> int:
         db = open_database(path)
         await db.open()
         try:
-            return await compute_rates(db, since, until, by, as_of=as_of)
+            only = None if args.community is None else (args.community,)
+            return await compute_rates(db, since, until, by, as_of=as_of, communities=only)
         finally:
             await db.close()
 

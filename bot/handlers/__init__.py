@@ -20,11 +20,13 @@ from bot.handlers import (
     points,
     privacy,
     schedule,
+    street,
     triage,
     worker,
 )
 
 # Handler groups: the gate runs first and may stop an update; features follow in order.
+GROUP_RESOLVE = street.GROUP_RESOLVE  # which community the update acts in
 GROUP_GATE = -10
 GROUP_COMMANDS = 0
 GROUP_CALLBACKS = 1
@@ -35,7 +37,9 @@ GROUP_FALLBACK = 9
 
 def register_handlers(app: GridApp) -> None:
     """Add every feature's handlers and the one error handler; order within a group matters."""
+    app.add_handlers(street.handlers(), group=GROUP_RESOLVE)
     app.add_handlers(gate.handlers(), group=GROUP_GATE)
+    app.add_handlers(street.command_handlers(), group=GROUP_COMMANDS)
     app.add_handlers(basic.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(admin.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(intake.handlers(), group=GROUP_COMMANDS)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from telegram import User
@@ -10,7 +11,7 @@ from telegram import User
 from bot.context import GridContext
 from bot.handlers.sending import Unreachable, send
 from bot.services.people import has_started
-from bot.services.residents import Person, parse_organisations
+from bot.services.residents import Person
 from bot.services.values import Button
 
 if TYPE_CHECKING:
@@ -19,20 +20,14 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def organisations(context: GridContext) -> dict[int, str]:
+def organisations(context: GridContext) -> Mapping[int, str]:
     """Return who belongs to which organisation ([[organisations]] in the community file)."""
-    state = context.bot_data
-    if state.organisations is None:
-        settings = state.settings
-        config = settings.config if settings is not None else {}
-        source = str(settings.config_path) if settings is not None else "config"
-        state.organisations = parse_organisations(config, source)
-    return state.organisations
+    return context.services.organisations
 
 
 async def actor_for(context: GridContext, user: User) -> Person:
     """Build the Actor of a Telegram user: registered name, worker/admin flags, organisation."""
-    services = context.bot_data.require_services()
+    services = context.services
     resident = await services.residents.get(user.id)
     name = resident.name if resident else (user.full_name.strip() or str(user.id))
     worker = await services.state.worker_for_user(user.id)
@@ -64,7 +59,7 @@ async def tell(
     buttons: tuple[tuple[Button, ...], ...] | list[list[Button]] = (),
 ) -> int | None:
     """Send a private message; return its id, or None when the person cannot be reached."""
-    services = context.bot_data.require_services()
+    services = context.services
     if chat_id > 0 and not await has_started(services.state, chat_id):
         # Telegram refuses a first private message; known now, not only when the outbox sends.
         log.info("private message to %s not queued: the person never opened the bot", chat_id)

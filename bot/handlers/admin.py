@@ -20,7 +20,7 @@ async def on_bind(update: Update, context: GridContext) -> None:
     msg = incoming(update, context.bot.id)
     if msg is None:
         return
-    services = context.bot_data.require_services()
+    services = context.services
     grids_known = "、".join(f"{g.code}（{g.name}）" for g in services.community.grids)
     if not msg.is_group:
         await send(context.bot, services, msg.chat_id, texts.BIND_GROUP_ONLY)
@@ -43,7 +43,7 @@ async def on_unbind(update: Update, context: GridContext) -> None:
     msg = incoming(update, context.bot.id)
     if msg is None:
         return
-    services = context.bot_data.require_services()
+    services = context.services
     if not msg.is_group:
         await send(context.bot, services, msg.chat_id, texts.UNBIND_GROUP_ONLY)
         return
@@ -56,7 +56,7 @@ async def start_hook(update: Update, context: GridContext) -> bool:
     msg = incoming(update, context.bot.id)
     if msg is None or not msg.is_private:
         return False
-    services = context.bot_data.require_services()
+    services = context.services
     await services.state.note_started(msg.sender.user_id, msg.sender.name)
     args = context.args or []
     if not args:

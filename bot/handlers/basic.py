@@ -20,11 +20,8 @@ from bot.handlers.sending import send
 
 
 def community_name(context: GridContext) -> str:
-    """Return the community's name from its configuration."""
-    settings = context.bot_data.settings
-    section = settings.config.get("community", {}) if settings else {}
-    name = section.get("name") if isinstance(section, dict) else None
-    return str(name) if name else "本社区"
+    """Return the name of the community the update acts in."""
+    return context.services.community.name or "本社区"
 
 
 async def start(update: Update, context: GridContext) -> None:
@@ -36,7 +33,7 @@ async def start(update: Update, context: GridContext) -> None:
     if await start_hook(update, context):
         return
     text = texts.START_PRIVATE if chat.type == "private" else texts.START_GROUP
-    services = context.bot_data.require_services()
+    services = context.services
     await send(context.bot, services, chat.id, text.format(community=community_name(context)))
 
 
@@ -45,7 +42,7 @@ async def help_command(update: Update, context: GridContext) -> None:
     chat = update.effective_chat
     if chat is None:
         return
-    await send(context.bot, context.bot_data.require_services(), chat.id, texts.HELP)
+    await send(context.bot, context.services, chat.id, texts.HELP)
 
 
 async def unknown_command(update: Update, context: GridContext) -> None:
@@ -61,7 +58,7 @@ async def unknown_command(update: Update, context: GridContext) -> None:
     addressed = command.lower().endswith("@" + context.bot_data.bot_username.lower())
     if chat.type != "private" and not addressed:
         return  # in a group, only a command addressed to this bot gets an answer
-    services = context.bot_data.require_services()
+    services = context.services
     await send(context.bot, services, chat.id, texts.UNKNOWN_COMMAND, reply_to=message.message_id)
 
 

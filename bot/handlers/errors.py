@@ -53,7 +53,7 @@ async def on_error(update: object, context: GridContext) -> None:
             if query is not None:
                 await query.answer(reply[:200], show_alert=True)
             elif chat is not None:
-                await send(context.bot, context.bot_data.require_services(), chat.id, reply)
+                await send(context.bot, context.bot_data.require_street().any(), chat.id, reply)
         except (TelegramError, Unreachable) as exc:
             log.warning("update %s: could not answer a refusal: %s", update_id, type(exc).__name__)
         return

@@ -91,7 +91,7 @@ async def drop(update: Update, context: GridContext) -> None:
     """Stop the update; an anonymous admin's command gets a word on how to act instead."""
     message = update.message
     if is_anonymous_admin(message) and message is not None and (message.text or "")[:1] == "/":
-        services = context.bot_data.require_services()
+        services = context.services
         await send(
             context.bot,
             services,

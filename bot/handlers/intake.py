@@ -51,7 +51,7 @@ NOTICE_LIMIT = 500  # a worker's notice quotes this much of a resident's words
 
 
 def _services(context: GridContext) -> Services:
-    return context.bot_data.require_services()
+    return context.services
 
 
 def _dialogues(context: GridContext) -> DialogueService:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from bot.context import GridApp, GridContext
 from bot.handlers.sending import crash_point, drain_outbox
 from bot.handlers.tickets_out import refresh_card
+from bot.services.bootstrap import Services
+from bot.services.errors import DatabaseError
 
 log = logging.getLogger(__name__)
 
@@ -25,40 +28,79 @@ async def drain(context: GridContext) -> int:
         # asyncio.timeout, not wait_for: the same task, so inside an update's transaction the
         # drain sees it and returns at once instead of waiting for its own commit.
         async with asyncio.timeout(DRAIN_WAIT_S):
-            return await drain_outbox(context.bot, context.bot_data.require_services())
+            return await drain_outbox(context.bot, context.bot_data.require_street().any())
     except TimeoutError:
         return 0  # the rest goes out as each chat's pace allows
 
 
+async def _each_community(
+    context: GridContext, work: Callable[[Services], Awaitable[None]]
+) -> None:
+    """Run a job's work for every community; one community's failure stops none of the others."""
+    for services in context.bot_data.require_street().all():
+        try:
+            await work(services)
+        except DatabaseError:
+            raise  # the database itself: the job runs again at its next turn
+        except Exception:
+            log.exception(
+                "job %s failed for one community", context.job.name if context.job else ""
+            )
+
+
 async def sweep_job(context: GridContext) -> None:
-    """Run the deadline and escalation sweep, then send what it queued."""
-    services = context.bot_data.require_services()
-    result = await services.escalation.run()
-    if result.steps:
-        crash_point("job")  # the steps committed, their messages not sent yet
-    await services.triage.digest_overdue()  # possible problems nobody handled: staff only
-    for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
-        await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
+    """Run the deadline and escalation sweep of each community with work, then send."""
+    street = context.bot_data.require_street()
+    # One read says which communities have steps due: a street office's idle minute costs no
+    # transaction per community.
+    busy = await street.any().escalation.communities_with_work()
+
+    async def sweep(services: Services) -> None:
+        if services.community.name in busy:
+            await sweep_one(services)
+        await services.triage.digest_overdue()  # possible problems nobody handled: staff only
+
+    async def sweep_one(services: Services) -> None:
+        result = await services.escalation.run()
+        if result.steps:
+            crash_point("job")  # the steps committed, their messages not sent yet
+        for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
+            await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
+
+    await _each_community(context, sweep)
     await drain(context)
 
 
 async def schedule_job(context: GridContext) -> None:
-    """Queue the scheduled posts that are due, then send them."""
-    services = context.bot_data.require_services()
-    await services.schedule.run_due()
-    crash_point("job")
+    """Queue each community's scheduled posts that are due, then send them."""
+
+    async def post(services: Services) -> None:
+        await services.schedule.run_due()
+        crash_point("job")
+
+    await _each_community(context, post)
     await drain(context)
 
 
+async def reload_job(context: GridContext) -> None:
+    """Read the community files again: add, change or stop communities without a restart."""
+    await context.bot_data.require_street().reload()
+
+
 async def retention_job(context: GridContext) -> None:
-    """Delete old handled updates and sent messages; anonymise tickets closed long ago."""
-    pruned = await context.bot_data.require_services().retention.run()
-    log.info(
-        "retention: %d updates, %d messages, %d tickets",
-        pruned.inbox,
-        pruned.outbox,
-        pruned.tickets,
-    )
+    """Delete old handled updates and sent messages; anonymise tickets closed long ago
+    (each community after its own [retention])."""
+
+    async def prune(services: Services) -> None:
+        pruned = await services.retention.run()
+        log.info(
+            "retention: %d updates, %d messages, %d tickets",
+            pruned.inbox,
+            pruned.outbox,
+            pruned.tickets,
+        )
+
+    await _each_community(context, prune)
 
 
 def schedule_jobs(app: GridApp) -> None:

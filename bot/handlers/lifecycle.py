@@ -51,7 +51,7 @@ PROMPT_ACTIONS = frozenset({"reject", "duplicate"})
 
 
 def _services(context: GridContext) -> Services:
-    return context.bot_data.require_services()
+    return context.services
 
 
 def _may_act(ticket: Ticket, actor: Actor) -> bool:
@@ -448,7 +448,9 @@ async def stats_text(services: Services, first: date, last: date, worker_key: st
     workers.update({a.key: a.name for a in community.admins})
 
     async def rows(by: GroupBy) -> Any:
-        return await compute_rates(services.db, since, until, by, as_of=now)
+        return await compute_rates(
+            services.db, since, until, by, as_of=now, communities=(community.name,)
+        )
 
     if worker_key is not None:
         own = [row for row in await rows("worker") if row.key == worker_key]
@@ -471,10 +473,12 @@ async def on_stats(update: Update, context: GridContext) -> None:
     services = _services(context)
     bot = context.bot
     user_id = msg.sender.user_id
+    street = context.bot_data.require_street()
+    is_staff = street.is_staff(user_id)  # the street office: every community side by side
     is_admin = await services.state.is_admin(user_id)
     worker = await services.state.worker_for_user(user_id)
     reply_to = None if msg.is_private else msg.message_id
-    if not is_admin and worker is None:
+    if not is_staff and not is_admin and worker is None:
         await send(bot, services, msg.chat_id, texts.STATS_NOT_STAFF, reply_to=reply_to)
         return
     today = services.clock.now().astimezone(services.tz).date()
@@ -483,7 +487,10 @@ async def on_stats(update: Update, context: GridContext) -> None:
         await send(bot, services, msg.chat_id, texts.STATS_USAGE, reply_to=reply_to)
         return
     worker_key = None if is_admin or worker is None else worker.key
-    text = await stats_text(services, period[0], period[1], worker_key)
+    if is_staff:
+        text = await street.stats_text(period[0], period[1])
+    else:
+        text = await stats_text(services, period[0], period[1], worker_key)
     if msg.is_private:
         await send(bot, services, msg.chat_id, text)
         return

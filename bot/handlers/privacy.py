@@ -23,7 +23,7 @@ AUDIT_LIMIT = 30
 
 
 def _services(context: GridContext) -> Services:
-    return context.bot_data.require_services()
+    return context.services
 
 
 async def _private_message(

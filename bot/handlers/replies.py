@@ -21,7 +21,7 @@ log = logging.getLogger(__name__)
 
 def services_of(context: GridContext) -> Services:
     """Return the services."""
-    return context.bot_data.require_services()
+    return context.services
 
 
 def dialogues(context: GridContext) -> DialogueService:

@@ -355,9 +355,13 @@ class OutboxSender:
         *,
         tell_admins: AdminNotice | None = None,
         rng: Callable[[], float] = random.random,
+        owner: Callable[[OutboxItem], Services] | None = None,
     ) -> None:
         self.bot = bot
         self.services = services
+        # The community whose rules follow from a message's fate (a card refused: its fallback
+        # worker); `services` when the deployment has one community.
+        self.owner = owner or (lambda _item: services)
         self.settings = settings or SenderSettings()
         self.tell_admins = tell_admins
         self._rng = rng
@@ -502,7 +506,7 @@ class OutboxSender:
                 wait, reason = _seconds(exc.retry_after), "429 retry after"
             except ChatMigrated as exc:
                 new_id = int(exc.new_chat_id)
-                await self.services.state.migrate_chat(chat_id, new_id)
+                await self.owner(item).state.migrate_chat(chat_id, new_id)
                 await outbox.retarget(chat_id, new_id)
                 log.info("chat %s became %s; following it", chat_id, new_id)
                 chat_id = new_id
@@ -654,7 +658,7 @@ class OutboxSender:
             await self.services.state.mark_unreachable(chat_id)
         hook = UNREACHABLE_HOOKS.get(item.message.purpose)
         if hook is not None:  # before the row is settled: what waits for it sees the new plan
-            await hook(self.bot, self.services, item)
+            await hook(self.bot, self.owner(item), item)
         await self.services.outbox.give_up(item.id, f"403 {reason}")
         self.failed += 1
         self.wake()

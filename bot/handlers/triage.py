@@ -24,7 +24,7 @@ async def on_triage_choice(update: Update, context: GridContext) -> None:
     if match is None:
         await query.answer(texts.STALE_BUTTON, show_alert=True)
         return
-    services = context.bot_data.require_services()
+    services = context.services
     verb, item_id, user = match.group(1), int(match.group(2)), query.from_user
     if verb == "no":
         await services.triage.dismiss(item_id, user.id)

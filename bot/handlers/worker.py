@@ -42,7 +42,7 @@ _ARG = r"([a-z0-9_]{1,32})"
 
 
 def _services(context: GridContext) -> Services:
-    return context.bot_data.require_services()
+    return context.services
 
 
 def _may_act(ticket: Ticket, actor: Actor) -> bool:

@@ -27,8 +27,9 @@ async def record(
     subject_id: int | None = None,
     target: str = "",
     detail: dict[str, Any] | None = None,
+    community: str = "",
 ) -> None:
-    """Append one staff action (call inside the transaction that makes the change)."""
-    await AuditRepository(db).add(
+    """Append one staff action of a community (inside the transaction that makes the change)."""
+    await AuditRepository(db, community).add(
         at, actor_id, actor_name, action, subject_id=subject_id, target=target, detail=detail
     )

@@ -26,7 +26,7 @@ from bot.services.learning import Learner
 from bot.services.people import CommunityState
 from bot.services.points import PointsConfig, PointsService, parse_points_config
 from bot.services.redemption import RedemptionService
-from bot.services.residents import ResidentService
+from bot.services.residents import ResidentService, parse_organisations
 from bot.services.retention import RetentionConfig, RetentionService, parse_retention_config
 from bot.services.schedule import (
     ScheduleConfig,
@@ -70,6 +70,8 @@ class Services:
     triage: TriageService
     retention: RetentionService
     dialogues: DialogueService
+    # Who belongs to which organisation ([[organisations]]): who may claim targeted tasks.
+    organisations: Mapping[int, str] = field(default_factory=dict)
 
     def forget_cached(self) -> None:
         """Drop the state services keep in memory (another instance may have changed it)."""
@@ -235,7 +237,7 @@ async def build_services(
     state.set_contacts(contact_names(config, community.street_office))
     learner = Learner(db, clock)
     await learner.load(community.name, classifier)
-    points = PointsService(db, clock, points_config)
+    points = PointsService(db, clock, points_config, community.name)
     tickets = TicketService(
         db,
         clock,
@@ -246,8 +248,8 @@ async def build_services(
         worker_names=workers,
         points=points,
     )
-    outbox = OutboxRepository(db)
-    dialogues = DialogueService(db, clock)
+    outbox = OutboxRepository(db, community=community.name)
+    dialogues = DialogueService(db, clock, community=community.name)
     intake = IntakeService(db, clock, classifier, community, state, tickets, dialogues=dialogues)
     triage = TriageService(
         db,
@@ -273,6 +275,7 @@ async def build_services(
         grid_names={g.code: g.name for g in community.grids},
         holidays=checked.holidays,
         admin_ids=admin_ids,
+        community=community.name,
     )
 
     async def group_release(chat_id: int, moment: datetime) -> datetime:
@@ -314,5 +317,6 @@ async def build_services(
         dialogues=dialogues,
         outbox=outbox,
         triage=triage,
-        retention=RetentionService(db, clock, checked.retention),
+        retention=RetentionService(db, clock, checked.retention, community.name),
+        organisations=parse_organisations(config, source),
     )

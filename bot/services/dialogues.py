@@ -112,11 +112,18 @@ class DialogueService:
     known by its own id, which the question's buttons carry (`hold`, `held`, `settle`).
     """
 
-    def __init__(self, db: Store, clock: Clock, ttl: timedelta = DIALOGUE_TTL) -> None:
+    def __init__(
+        self,
+        db: Store,
+        clock: Clock,
+        ttl: timedelta = DIALOGUE_TTL,
+        *,
+        community: str | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.ttl = ttl
-        self.repo = ConversationRepository(db)
+        self.repo = ConversationRepository(db, community)
         # Every message asks "is this person in a dialogue?"; almost nobody is. People with a
         # row are remembered here (a superset: expired rows are dropped by the lookup).
         self._with_rows: set[int] | None = None

@@ -201,6 +201,66 @@ class SweepResult:
         return self.reminded + self.escalated + self.whistled + self.lapsed + self.closed_unrated
 
 
+# More messages than this of one kind to one chat in one batch become one message: after a
+# holiday or an outage dozens of tickets fall due at once, and Telegram lets a bot send about
+# one message a second to a person and twenty a minute to a group, so each notice alone would
+# keep that chat (and everything else for it) waiting for hours.
+FLOOD_AT = 5
+FLOOD_LINES = 40  # a summary lists this many and counts the rest
+# The kinds a summary may stand for: the office rung, a worker's reminders and overdue notes,
+# a group's "being worked on". The street's and departments' notices stay one per ticket (each
+# is reported to the admins on its own when Telegram refuses it).
+_FLOOD_PURPOSES = frozenset({"escalate", "overdue", "remind", "status"})
+
+
+def consolidate(messages: list[QueuedText]) -> list[QueuedText]:
+    """Replace a flood of one kind of message to one chat by one summary (order kept)."""
+    groups: dict[tuple[int, str, datetime | None], list[QueuedText]] = defaultdict(list)
+    for m in messages:
+        groups[(m.chat_id, m.purpose, m.not_before)].append(m)
+    done: set[tuple[int, str, datetime | None]] = set()
+    out: list[QueuedText] = []
+    for m in messages:
+        key = (m.chat_id, m.purpose, m.not_before)
+        same = groups[key]
+        if (
+            len(same) <= FLOOD_AT
+            or m.purpose not in _FLOOD_PURPOSES
+            or (m.purpose == "escalate" and m.extra.get("level") != LEVEL_OFFICE)
+            or any(x.buttons for x in same)
+        ):
+            out.append(m)
+            continue
+        if key in done:
+            continue
+        done.add(key)
+        out.append(_summary(same))
+    return out
+
+
+def _summary(same: list[QueuedText]) -> QueuedText:
+    first = same[0]
+    ids = [x.extra["ticket_id"] for x in same if "ticket_id" in x.extra]
+    if first.purpose == "status":  # the group: numbers only, as each note would say
+        numbers = "、".join(x.text.split(" ", 1)[0] for x in same)
+        text = texts.FLOOD_GROUP_STATUS.format(numbers=numbers)
+    else:
+        lines = [f"• {x.text}" for x in same[:FLOOD_LINES]]
+        rest = len(same) - FLOOD_LINES
+        if rest > 0:
+            lines.append(texts.FLOOD_MORE.format(count=rest))
+        text = texts.FLOOD_TITLE[first.purpose].format(count=len(same)) + "\n" + "\n".join(lines)
+    extra: dict[str, Any] = {"ticket_ids": ids, "summary": len(same)}
+    if "level" in first.extra:
+        extra["level"] = first.extra["level"]
+    return first._replace(
+        dedup_key=f"{first.dedup_key}:flood",
+        text=text,
+        extra=extra,
+        reply_to_message_id=None,
+    )
+
+
 @dataclass
 class _Batch:
     """Everything one batch decides, as the rows its transaction writes."""
@@ -254,6 +314,10 @@ class EscalationSweep:
         self._contacts = contacts
         self._handlers = self._handler_table()
 
+    async def communities_with_work(self) -> set[str]:
+        """Return every community (of the database, not only this one) a sweep has work in."""
+        return await self.repo.communities_with_work(self.clock.now())
+
     async def run(self) -> SweepResult:
         """Take every step that is due now; return what was done."""
         now = self.clock.now()
@@ -264,7 +328,7 @@ class EscalationSweep:
         # A step may plan the next rung already due (the bot was down): loop until none is.
         for _ in range(10):
             async with self.db.transaction():
-                due = await self.repo.due_steps(now, self.BATCH)
+                due = await self.repo.due_steps(self.policy.community, now, self.BATCH)
                 if not due:
                     break
                 if quiet is None:  # read only when there is something to decide
@@ -670,6 +734,8 @@ class EscalationSweep:
         repo, now = self.repo, batch.now
         await repo.finish_steps(batch.finished, now)
         await repo.add_system_events(batch.events, now)
+        batch.messages = consolidate(batch.messages)
+        batch.held = consolidate(batch.held)
         await repo.queue_texts(batch.messages + batch.held, now)
         if batch.planned:
             await repo.plan_step_rows(batch.planned)
@@ -686,7 +752,9 @@ class EscalationSweep:
         """Tell the admins, once each, of escalations Telegram refused (chat not found, 403)."""
         if not self.policy.office_ids:
             return 0
-        refused_sends = await self.repo.refused_escalations()  # a read: no write lock taken
+        refused_sends = await self.repo.refused_escalations(
+            self.policy.community
+        )  # a read: no write lock taken
         if not refused_sends:
             return 0
         departments = {d.key: d.name for d in self.policy.departments}

@@ -233,7 +233,7 @@ class IntakeService:
     ) -> Ticket | None:
         """Return the reporter's open ticket a progress question is about, if one fits."""
         ids = await self.tickets.repo.open_ids_by_reporter(
-            reporter_id, sorted(lc.OPEN_STATES), limit=20
+            self.tickets.community, reporter_id, sorted(lc.OPEN_STATES), limit=20
         )
         tickets = [await self.tickets.get(ticket_id) for ticket_id in ids]
         categories = {reading.category} | {c for c, _ in reading.candidates[:2]}

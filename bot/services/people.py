@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -53,9 +53,9 @@ class CommunityState:
         self.db = db
         self.community = community
         self.clock = clock
-        self.links = WorkerLinkRepository(db)
-        self.invites = InviteRepository(db)
-        self.bindings = GroupBindingRepository(db)
+        self.links = WorkerLinkRepository(db, community.name)
+        self.invites = InviteRepository(db, community.name)
+        self.bindings = GroupBindingRepository(db, community.name)
         self.migrations = ChatMigrationRepository(db)
         self.users = UserRepository(db)
         # Every group message asks for its grids, so the bindings live in memory too; this
@@ -69,6 +69,8 @@ class CommunityState:
         # Escalation contacts (street office, departments) by key, set from the escalation
         # policy: they link their Telegram account by invitation like workers do.
         self.contacts: dict[str, Contact] = {}
+        # Told when a group's binding changes here (the street office's map of groups).
+        self.on_bindings_changed: Callable[[], None] = lambda: None
 
     def set_contacts(self, names: Mapping[str, str]) -> None:
         """Name the escalation contacts that may be invited (key -> name)."""
@@ -231,6 +233,9 @@ class CommunityState:
                 raise DomainError("unknown_grid", grid=code, known=self._grid_list())
         unique = tuple(dict.fromkeys(grids))
         async with self.db.transaction():
+            other = await self.bindings.get(chat_id)
+            if other is not None and other.active and other.community != self.community.name:
+                raise DomainError("group_in_other_community", community=other.community)
             await self.bindings.bind(chat_id, unique, title, by_user, self.clock.now())
             await audit.record(
                 self.db,
@@ -240,10 +245,12 @@ class CommunityState:
                 "bind",
                 target=f"{title or chat_id}",
                 detail={"grids": list(unique)},
+                community=self.community.name,
             )
             binding = await self.bindings.get(chat_id)
         assert binding is not None
         (await self._loaded())[chat_id] = binding
+        self.on_bindings_changed()
         return binding
 
     async def unbind_group(self, chat_id: int, by_user: int) -> bool:
@@ -255,9 +262,16 @@ class CommunityState:
             if changed:
                 name = await self._admin_name(by_user)
                 await audit.record(
-                    self.db, self.clock.now(), by_user, name, "unbind", target=str(chat_id)
+                    self.db,
+                    self.clock.now(),
+                    by_user,
+                    name,
+                    "unbind",
+                    target=str(chat_id),
+                    community=self.community.name,
                 )
         await self._reload()
+        self.on_bindings_changed()
         return changed
 
     async def _admin_name(self, user_id: int) -> str:
@@ -296,6 +310,7 @@ class CommunityState:
             moved = await self.bindings.move(old_chat_id, new_chat_id)
         self._moves = None
         await self._reload()
+        self.on_bindings_changed()
         return moved
 
     # ── reachability ──────────────────────────────────────────────────────────────────────

@@ -217,12 +217,13 @@ class Mismatch:
 class PointsService:
     """Award, deduct, correct; read balances and rankings; prove the cache equals the ledger."""
 
-    def __init__(self, db: Store, clock: Clock, config: PointsConfig) -> None:
+    def __init__(self, db: Store, clock: Clock, config: PointsConfig, community: str) -> None:
         self.db = db
         self.clock = clock
         self.config = config
-        self.repo = PointsRepository(db)
-        self.residents = ResidentRepository(db)
+        self.community = community  # every row it writes or reads is this community's
+        self.repo = PointsRepository(db, community)
+        self.residents = ResidentRepository(db, community)
 
     async def _name_of(self, user_id: int, fallback: str | None) -> str:
         resident = await self.residents.get(user_id)
@@ -319,6 +320,7 @@ class PointsService:
                 "award" if delta > 0 else "deduct",
                 subject_id=user_id,
                 detail={"points": delta, "rule": behaviour.code},
+                community=self.community,
             )
             return await self.record(
                 user_id=user_id,
@@ -350,6 +352,7 @@ class PointsService:
                 "award" if delta > 0 else "deduct",
                 subject_id=user_id,
                 detail={"points": delta, "rule": "correction"},
+                community=self.community,
             )
             return await self.record(
                 user_id=user_id,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -34,7 +34,7 @@ from storage.rates import RateRepository
 from storage.store import Store
 from storage.tickets import Ticket
 
-GROUP_BY: tuple[GroupBy, ...] = ("worker", "grid", "community")
+GROUP_BY: tuple[GroupBy, ...] = ("worker", "grid", "community", "street")
 _NOT_COUNTED = frozenset({lc.DUPLICATE, lc.WITHDRAWN})
 
 
@@ -159,6 +159,7 @@ async def compute_rates(
     by: GroupBy = "worker",
     *,
     as_of: datetime | None = None,
+    communities: Collection[str] | None = None,
 ) -> list[RateRow]:
     """Compute the three rates for tickets created in [since, until), as known at `as_of`.
 
@@ -177,6 +178,7 @@ async def compute_rates(
         rejected=lc.REJECTED,
         finished=(lc.RESOLVED, lc.CLOSED),
         in_hand=lc.IN_HAND,
+        communities=communities,
     )
     return [
         RateRow(
@@ -219,9 +221,10 @@ def format_rates(
 ) -> str:
     """Render the rates as a Chinese chat message (/stats); `names` maps keys to names."""
     names = names or {}
-    title = texts.STATS_TITLE.format(
-        since=since.isoformat(), until=until.isoformat(), by=texts.STATS_BY_LABELS[by]
-    )
+    label = texts.STATS_BY_LABELS[by]
+    if by == "community" and len(rows) > 1:  # a street office's communities side by side
+        label = texts.STATS_BY_COMMUNITIES
+    title = texts.STATS_TITLE.format(since=since.isoformat(), until=until.isoformat(), by=label)
     if not rows:
         return f"{title}\n{texts.STATS_EMPTY}"
     lines = [title]

@@ -25,7 +25,7 @@ class RedemptionService:
         self.db = db
         self.clock = clock
         self.points = points
-        self.repo = PointsRepository(db)
+        self.repo = PointsRepository(db, points.community)
 
     async def sync_catalogue(self) -> None:
         """Bring the catalogue from the config into the database (call at start-up)."""
@@ -104,6 +104,7 @@ class RedemptionService:
                 subject_id=found.user_id,
                 target=texts.AUDIT_REDEMPTION_TARGET.format(redemption_id=redemption_id),
                 detail={"points": found.points},
+                community=self.points.community,
             )
             return await self._get(redemption_id)
 

@@ -110,11 +110,14 @@ def normalise_room(text: str) -> str | None:
 class ResidentService:
     """Register residents and look them up."""
 
-    def __init__(self, db: Store, clock: Clock, community: Community | None = None) -> None:
+    def __init__(
+        self, db: Store, clock: Clock, community: Community | None = None, *, scope: str = ""
+    ) -> None:
         self.db = db
         self.clock = clock
         self.community = community  # when given, only its buildings can be registered
-        self.repo = ResidentRepository(db)
+        # Whose residents these are: the community's name (scope only without a community).
+        self.repo = ResidentRepository(db, community.name if community is not None else scope)
 
     async def register(
         self, user_id: int, name: str, building: str, unit: str, room: str

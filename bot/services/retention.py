@@ -81,12 +81,15 @@ class Pruned:
 class RetentionService:
     """Prune, anonymise, export and forget; each change one transaction."""
 
-    def __init__(self, db: Store, clock: Clock, config: RetentionConfig) -> None:
+    def __init__(
+        self, db: Store, clock: Clock, config: RetentionConfig, community: str = ""
+    ) -> None:
         self.db = db
         self.clock = clock
         self.config = config
+        self.community = community  # whose closed tickets age out under this config
         self.erasure = ErasureRepository(db)
-        self.audit = AuditRepository(db)
+        self.audit = AuditRepository(db, community)
         self.inbox = InboxRepository(db)
         self.outbox = OutboxRepository(db)
 
@@ -102,7 +105,9 @@ class RetentionService:
     async def anonymise_closed(self) -> int:
         """Anonymise tickets closed longer ago than the community keeps them."""
         now = self.clock.now()
-        due = await self.erasure.closed_before(now - self.config.keep_closed_tickets, BATCH)
+        due = await self.erasure.closed_before(
+            self.community, now - self.config.keep_closed_tickets, BATCH
+        )
         for ticket in due:
             async with self.db.transaction():
                 anon = await self.erasure.new_anonymous_id("retention", now)

@@ -349,8 +349,10 @@ class ScheduleService:
         grid_names: Mapping[str, str] | None = None,
         holidays: HolidayCalendar | None = None,
         admin_ids: Callable[[], Awaitable[list[int]]] | None = None,
+        community: str = "",
     ) -> None:
         self.db = db
+        self.community = community
         self.holidays = holidays
         self.admin_ids = admin_ids
         self._told_years: set[int] = set()
@@ -359,10 +361,10 @@ class ScheduleService:
         self.tz = tz
         self.category_names = category_names
         self.grid_names = grid_names
-        self.repo = ScheduleRepository(db)
+        self.repo = ScheduleRepository(db, community)
         self.outbox = OutboxRepository(db)
-        self.tasks = TaskRepository(db)
-        self.points = PointsRepository(db)
+        self.tasks = TaskRepository(db, community)
+        self.points = PointsRepository(db, community)
 
     # ── per-group settings ──
 
@@ -411,6 +413,7 @@ class ScheduleService:
                 "settings",
                 target=str(chat_id),
                 detail=dict(changes),
+                community=self.community,
             )
         return schedule
 
@@ -428,6 +431,7 @@ class ScheduleService:
                 "settings",
                 target=str(chat_id),
                 detail={"reset": True},
+                community=self.community,
             )
         return self.config.defaults
 

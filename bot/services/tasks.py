@@ -46,7 +46,7 @@ class TaskService:
         self.db = db
         self.clock = clock
         self.points = points
-        self.repo = TaskRepository(db)
+        self.repo = TaskRepository(db, points.community)
 
     def _points_for(self, points: int | None, difficulty: str | None) -> int:
         if points is not None:
@@ -281,6 +281,7 @@ class TaskService:
                     subject_id=claim.user_id,
                     target=texts.AUDIT_TASK_TARGET.format(task_id=task.id),
                     detail={"points": task.points},
+                    community=self.points.community,
                 )
                 if task.points or credit:
                     entry = await self.points.record(

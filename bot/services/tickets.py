@@ -171,7 +171,7 @@ class TicketService:
     async def get(self, ticket_id: int) -> Ticket:
         """Return a ticket or raise ticket_not_found."""
         ticket = await self.repo.get(ticket_id)
-        if ticket is None:
+        if ticket is None or ticket.community != self.community:  # another community's: unseen
             raise DomainError("ticket_not_found", ref=f"#{ticket_id}")
         return ticket
 
@@ -201,7 +201,7 @@ class TicketService:
 
     async def open_for_worker(self, worker_key: str) -> list[Ticket]:
         """Return a worker's open tickets, highest priority and oldest first."""
-        return await self.repo.by_assignee(worker_key, sorted(lc.OPEN_STATES))
+        return await self.repo.by_assignee(self.community, worker_key, sorted(lc.OPEN_STATES))
 
     async def find_similar_open(
         self,
@@ -227,7 +227,9 @@ class TicketService:
         self, reporter_id: int, category: str, within: timedelta
     ) -> Ticket | None:
         """Return the reporter's ticket of a category opened within `within` (a burst)."""
-        return await self.repo.recent_by_reporter(reporter_id, category, self.clock.now() - within)
+        return await self.repo.recent_by_reporter(
+            self.community, reporter_id, category, self.clock.now() - within
+        )
 
     # ── opening ──
     async def open_ticket(self, new: NewTicket) -> tuple[Ticket, bool]:
@@ -678,8 +680,10 @@ class TicketService:
         return await self.repo.open_reject_request(ticket_id)
 
     async def reject_request(self, request_id: int) -> RejectRequest | None:
-        """Return a 不予受理 request by id."""
-        return await self.repo.reject_request(request_id)
+        """Return a 不予受理 request of this community's tickets by id."""
+        request = await self.repo.reject_request(request_id)
+        ticket = None if request is None else await self.repo.get(request.ticket_id)
+        return request if ticket is not None and ticket.community == self.community else None
 
     async def mark_duplicate(
         self,
@@ -1007,6 +1011,7 @@ class TicketService:
                 actor.name,
                 AUDITED[kind],
                 target=f"#{ticket.number}",
+                community=self.community,
             )
 
     async def _restart_clock(

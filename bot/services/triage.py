@@ -170,7 +170,7 @@ class TriageService:
 
     async def _take(self, item_id: int, user_id: int, status: str) -> TriageItem:
         item = await repo.get(self.db, item_id)
-        if item is None:
+        if item is None or item.community != self.community.name:  # another community's
             raise DomainError("not_found")
         if user_id != item.worker_id and user_id not in self.office_ids:
             raise DomainError("triage_not_yours")
