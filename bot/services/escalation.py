@@ -217,24 +217,21 @@ def consolidate(messages: list[QueuedText]) -> list[QueuedText]:
     """Replace a flood of one kind of message to one chat by one summary (order kept)."""
     groups: dict[tuple[int, str, datetime | None], list[QueuedText]] = defaultdict(list)
     for m in messages:
-        groups[(m.chat_id, m.purpose, m.not_before)].append(m)
+        if m.purpose in _FLOOD_PURPOSES and not m.buttons:
+            if m.purpose != "escalate" or m.extra.get("level") == LEVEL_OFFICE:
+                groups[(m.chat_id, m.purpose, m.not_before)].append(m)
     done: set[tuple[int, str, datetime | None]] = set()
     out: list[QueuedText] = []
     for m in messages:
         key = (m.chat_id, m.purpose, m.not_before)
-        same = groups[key]
-        if (
-            len(same) <= FLOOD_AT
-            or m.purpose not in _FLOOD_PURPOSES
-            or (m.purpose == "escalate" and m.extra.get("level") != LEVEL_OFFICE)
-            or any(x.buttons for x in same)
-        ):
+        same = groups.get(key, ())
+        if m not in same or len(same) <= FLOOD_AT:
             out.append(m)
             continue
         if key in done:
             continue
         done.add(key)
-        out.append(_summary(same))
+        out.append(_summary(list(same)))
     return out
 
 
