@@ -309,7 +309,7 @@ class Gate:
             ch = text[at]
             if ch in _CLAUSE_END:
                 return False
-            if ch in _NEGATION:
+            if ch in _NEGATION and not _asks(text, at):
                 for p in (at, at - 1):
                     hit = self._scan.match(text, p) if p >= 0 else None
                     word = hit.group(1) if hit is not None else ""
@@ -339,7 +339,7 @@ class Gate:
         for match in self._scan.finditer(text):
             word = match.group(1)
             start = match.start()
-            if start and text[start - 1] in _NEGATION:
+            if start and text[start - 1] in _NEGATION and not _asks(text, start - 1):
                 continue
             against_negated = word in against_words and self._negated_clause(text, start)
             if word in fights and self._played(text, start):
@@ -443,6 +443,16 @@ class Gate:
                 continue
             kept[kind] = (weight, word)
         return kept
+
+
+def _asks(text: str, at: int) -> bool:
+    """Say whether the negation at `at` only asks (有没有人, 是不是, 要不要, 有冇): no denial."""
+    if at == 0:
+        return False
+    before = text[at - 1]
+    if before == "有" and text[at] == "冇":
+        return True
+    return at + 1 < len(text) and text[at + 1] == before
 
 
 def _first_call(numbers: list[str]) -> str:
