@@ -109,6 +109,9 @@ def test_a_question_is_no_negation(clf: Classifier) -> None:
     assert "-靠谱" in reading.evidence
     reading = clf.classify("听说有的楼停水了，我们这栋没事")
     assert "水+没" not in reading.evidence
+    # 特别 holds 别 and 不少 holds 不: neither denies the praise after it.
+    assert "-好看" in clf.classify("今晚广场舞的新队形特别好看").evidence
+    assert "-好看" in clf.classify("不少人说新装的路灯好看").evidence
 
 
 def test_a_context_word_alone_decides_no_category(clf: Classifier) -> None:

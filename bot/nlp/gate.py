@@ -21,6 +21,30 @@ URGENT_ONLY = "urgent"
 # Groups of evidence that say a problem, not only a mood: with one, a topic word names the thing.
 PROBLEM_GROUPS = frozenset({"problem", "request", "persistence", "distress", "irony", "danger"})
 _NEGATION = frozenset("没不未冇唔别")
+# Words that hold a negation character and deny nothing.
+_NOT_NEGATING = frozenset(
+    {
+        "特别",
+        "分别",
+        "区别",
+        "级别",
+        "告别",
+        "识别",
+        "类别",
+        "性别",
+        "差别",
+        "个别",
+        "不少",
+        "不错",
+        "不久",
+        "不过",
+        "不仅",
+        "不但",
+        "不同",
+        "不如",
+        "不断",
+    }
+)
 _SAID = frozenset({"problem", "irony"})
 _THING = frozenset({"topic", "heavy_topic", "problem_term", "combo"})
 _CLAUSE_END = frozenset(",.!?;:。！？，；\n ")
@@ -446,7 +470,13 @@ class Gate:
 
 
 def _asks(text: str, at: int) -> bool:
-    """Say whether the negation at `at` only asks (有没有人, 是不是, 要不要, 有冇): no denial."""
+    """Say whether the negation character at `at` denies nothing.
+
+    A question (有没有人, 是不是, 要不要, 有冇) asks, and a word that only holds the character
+    (特别好看, 不少人, 不错) is no negation.
+    """
+    if text[at - 1 : at + 1] in _NOT_NEGATING or text[at : at + 2] in _NOT_NEGATING:
+        return True
     if at == 0:
         return False
     before = text[at - 1]
