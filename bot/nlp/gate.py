@@ -53,7 +53,7 @@ _GAP = r"[^.!?;。！？\n]{0,12}?"
 # (物业已经知道了，但是一个月了也没修).
 # 但是 and 可是 anywhere; 结果, 不过, 谁知 only opening a clause (处理结果 is no contrast).
 _CONTRAST = re.compile(
-    r"但是|可是|然而|(?:^|(?<=[,.!?;:。！？，； ]))(?:结果|不过|谁知(?!道)|没想到|but\b)"
+    r"但是|可是|然而|(?:^|(?<=[,.!?;:。！？，； ]))(?:结果|不过|谁知(?!道)|点知|没想到|but\b)"
 )
 _DIGIT = re.compile("[0129]")  # a digit of 110, 119, 120 or 12345
 # 110/119/120 as numbers of their own: never inside 1202室, an ID number or a phone number.
