@@ -21,6 +21,30 @@ URGENT_ONLY = "urgent"
 # Groups of evidence that say a problem, not only a mood: with one, a topic word names the thing.
 PROBLEM_GROUPS = frozenset({"problem", "request", "persistence", "distress", "irony", "danger"})
 _NEGATION = frozenset("没不未冇唔别")
+# Words that hold a negation character and deny nothing.
+_NOT_NEGATING = frozenset(
+    {
+        "特别",
+        "分别",
+        "区别",
+        "级别",
+        "告别",
+        "识别",
+        "类别",
+        "性别",
+        "差别",
+        "个别",
+        "不少",
+        "不错",
+        "不久",
+        "不过",
+        "不仅",
+        "不但",
+        "不同",
+        "不如",
+        "不断",
+    }
+)
 _SAID = frozenset({"problem", "irony"})
 _THING = frozenset({"topic", "heavy_topic", "problem_term", "combo"})
 _CLAUSE_END = frozenset(",.!?;:。！？，；\n ")
@@ -29,7 +53,7 @@ _GAP = r"[^.!?;。！？\n]{0,12}?"
 # (物业已经知道了，但是一个月了也没修).
 # 但是 and 可是 anywhere; 结果, 不过, 谁知 only opening a clause (处理结果 is no contrast).
 _CONTRAST = re.compile(
-    r"但是|可是|然而|(?:^|(?<=[,.!?;:。！？，； ]))(?:结果|不过|谁知(?!道)|没想到|but\b)"
+    r"但是|可是|然而|(?:^|(?<=[,.!?;:。！？，； ]))(?:结果|不过|谁知(?!道)|点知|没想到|but\b)"
 )
 _DIGIT = re.compile("[0129]")  # a digit of 110, 119, 120 or 12345
 # 110/119/120 as numbers of their own: never inside 1202室, an ID number or a phone number.
@@ -331,7 +355,7 @@ class Gate:
             ch = text[at]
             if ch in _CLAUSE_END:
                 return False
-            if ch in _NEGATION:
+            if ch in _NEGATION and not _asks(text, at):
                 for p in (at, at - 1):
                     hit = self._scan.match(text, p) if p >= 0 else None
                     word = hit.group(1) if hit is not None else ""
@@ -361,7 +385,7 @@ class Gate:
         for match in self._scan.finditer(text):
             word = match.group(1)
             start = match.start()
-            if start and text[start - 1] in _NEGATION:
+            if start and text[start - 1] in _NEGATION and not _asks(text, start - 1):
                 continue
             against_negated = word in against_words and self._negated_clause(text, start)
             if word in fights and self._played(text, start):
@@ -465,6 +489,22 @@ class Gate:
                 continue
             kept[kind] = (weight, word)
         return kept
+
+
+def _asks(text: str, at: int) -> bool:
+    """Say whether the negation character at `at` denies nothing.
+
+    A question (有没有人, 是不是, 要不要, 有冇) asks, and a word that only holds the character
+    (特别好看, 不少人, 不错) is no negation.
+    """
+    if text[at - 1 : at + 1] in _NOT_NEGATING or text[at : at + 2] in _NOT_NEGATING:
+        return True
+    if at == 0:
+        return False
+    before = text[at - 1]
+    if before == "有" and text[at] == "冇":
+        return True
+    return at + 1 < len(text) and text[at + 1] == before
 
 
 def _first_call(numbers: list[str]) -> str:
