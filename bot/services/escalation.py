@@ -217,22 +217,25 @@ def consolidate(messages: list[QueuedText]) -> list[QueuedText]:
     """Replace a flood of one kind of message to one chat by one summary (order kept)."""
     groups: dict[tuple[int, str, datetime | None], list[QueuedText]] = defaultdict(list)
     for m in messages:
-        if m.purpose in _FLOOD_PURPOSES and not m.buttons:
-            if m.purpose != "escalate" or m.extra.get("level") == LEVEL_OFFICE:
-                groups[(m.chat_id, m.purpose, m.not_before)].append(m)
+        if _may_summarise(m):
+            groups[(m.chat_id, m.purpose, m.not_before)].append(m)
     done: set[tuple[int, str, datetime | None]] = set()
     out: list[QueuedText] = []
     for m in messages:
         key = (m.chat_id, m.purpose, m.not_before)
-        same = groups.get(key, ())
-        if m not in same or len(same) <= FLOOD_AT:
+        same = groups.get(key)
+        if same is None or len(same) <= FLOOD_AT or not _may_summarise(m):
             out.append(m)
-            continue
-        if key in done:
-            continue
-        done.add(key)
-        out.append(_summary(list(same)))
+        elif key not in done:
+            done.add(key)
+            out.append(_summary(same))
     return out
+
+
+def _may_summarise(m: QueuedText) -> bool:
+    if m.purpose not in _FLOOD_PURPOSES or m.buttons:
+        return False
+    return m.purpose != "escalate" or m.extra.get("level") == LEVEL_OFFICE
 
 
 def _summary(same: list[QueuedText]) -> QueuedText:
