@@ -275,7 +275,6 @@ class ErasureRepository:
         await self.db.execute(
             "UPDATE ticket_follower_ratings SET user_id = ? WHERE user_id = ?", (anon, user_id)
         )
-        await self.db.execute("DELETE FROM pending_reports WHERE reporter_id = ?", (user_id,))
         # The questions about their messages hold their words (which category, which building).
         await self.db.execute(
             "DELETE FROM conversations WHERE user_id = ? AND topic <> 0", (user_id,)
@@ -315,7 +314,6 @@ class ErasureRepository:
         for sql in (
             "DELETE FROM residents WHERE user_id = ?",
             "DELETE FROM users WHERE user_id = ?",
-            "DELETE FROM dialogues WHERE user_id = ?",
             "DELETE FROM conversations WHERE user_id = ?",  # their drafts and reasons
             "DELETE FROM audit_people WHERE user_id = ?",
             "DELETE FROM outbox WHERE chat_id = ? AND status != 'pending'",
