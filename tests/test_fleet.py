@@ -54,6 +54,7 @@ from tests.botkit import (
     populate,
     subprocess_env,
 )
+from tests.test_bot_street import GROUP_B, populate_street, street_folder
 from tgsandbox import Emulator
 from tgsandbox.model import BotMessage
 
@@ -449,3 +450,50 @@ async def test_a_fleet_joins_a_fleet_and_never_a_lone_instance(db: Store) -> Non
             await InstanceLock.acquire(db, fleet=True)
     finally:
         await lone.release()
+
+
+async def test_a_street_office_on_two_instances_keeps_each_communitys_order_and_numbers(
+    tmp_path: Path, pg_url: str
+) -> None:
+    """Two communities of one folder, two webhook instances on one PostgreSQL: each
+    community numbers its own tickets in its groups' order, every update runs once."""
+    async with Emulator(privacy_mode=False) as emu:
+        populate_street(emu)
+        env = fleet_env(emu, tmp_path, pg_url, GRIDBOT_CONFIG=str(street_folder(tmp_path)))
+        async with (
+            instance(env) as first,
+            instance(env) as second,
+            aiohttp.ClientSession() as session,
+        ):
+            await until(lambda: first.leading or second.leading)
+            telegram = Telegram(session)
+            urls = [first.url, second.url]
+            asked: dict[int, list[int]] = {GROUP: [], GROUP_B: []}
+            posted = 0
+            for round_, problem in enumerate(PROBLEMS):
+                for chat in (GROUP, GROUP_B):
+                    message = await emu.send_text(chat, RESIDENT, problem.format(round_ + 1))
+                    await telegram.post(urls[posted % 2], message)
+                    asked[chat].append(int(message["message_id"]))
+                    posted += 1
+            await until(
+                lambda: all(
+                    len([m for m in emu.sent(c) if m.reply_to_message_id in ids]) >= len(ids)
+                    for c, ids in asked.items()
+                ),
+                timeout=90,
+            )
+            done = await sql(pg_url, "SELECT status FROM inbox")
+            assert {r["status"] for r in done} == {"done"}
+            rows = await sql(
+                pg_url, "SELECT community, COUNT(*) AS n FROM tickets GROUP BY community"
+            )
+            assert {r["community"]: r["n"] for r in rows} == {
+                "幸福里社区": len(PROBLEMS),
+                "和谐家园社区": len(PROBLEMS),
+            }
+            for chat, ids in asked.items():
+                replies = [m for m in emu.sent(chat) if m.reply_to_message_id in ids]
+                assert len(replies) == len(ids), chat  # each answered once
+                # Each community counts from #1, in its group's order.
+                assert numbers_in_order(replies, ids) == list(range(1, len(PROBLEMS) + 1))
