@@ -151,11 +151,11 @@ async def _post_init(app: GridApp) -> None:
     state.street = street
     services = street.any()
 
-    async def refused(key: str, purpose: str, reason: str) -> None:
+    async def refused(key: str, purpose: str, reason: str, community: str | None) -> None:
         label = texts.DELIVERY_PURPOSES.get(purpose, texts.DELIVERY_PURPOSES[""])
         text = texts.DELIVERY_FAILED_ADMIN.format(purpose=label, reason=reason[:200])
         # The admins of the community that sent the message (every community's when unknown).
-        owner = await street.community_of_notice(key)
+        owner = street.get(community)
         for each in [owner] if owner is not None else street.all():
             await tell_admins(app.bot, each, text, key=key)
 

@@ -127,12 +127,6 @@ async def community_of_triage_item(db: Store, item_id: int) -> str | None:
     return None if value is None else str(value)
 
 
-async def community_of_outbox_row(db: Store, outbox_id: int) -> str | None:
-    """Return the community that queued an outbox row, or None."""
-    value = await db.fetchval("SELECT community FROM outbox WHERE id = ?", (outbox_id,))
-    return None if value is None else str(value)
-
-
 async def community_of_dialogue(
     db: Store, user_id: int, chat_id: int, now: datetime
 ) -> str | None:

@@ -234,3 +234,18 @@ async def test_a_community_added_or_changed_without_a_restart_of_the_others(
             result = await street.reload()
             assert result.failed and "hexie.toml" in result.failed[0]
             assert street.get(B) is b
+
+
+async def test_a_refused_message_is_told_to_the_admins_of_the_community_that_sent_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate_street(emu)
+        async with offline_bot(emu, tmp_path, clock=clock, config=street_folder(tmp_path)) as bot:
+            await open_privates(emu, WORKER_LI, B_LI, SECRETARY, B_SECRETARY)
+            emu.fail_next("sendMessage", 400, "Bad Request: can't parse entities", chat_id=B_LI)
+            await emu.send_text(GROUP_B, RESIDENT, LIFT)
+            told = await emu.wait_for(B_SECRETARY, lambda m: "未能送达" in m.text)
+            assert "工单卡片" in told.text
+            await bot.idle()
+            assert not [m for m in emu.sent(SECRETARY) if "未能送达" in m.text]  # not A's

@@ -162,6 +162,14 @@ async def start_privately(emu: Emulator, telegram: Telegram, url: str, *people: 
         await emu.wait_for(person, after=before, timeout=30)
 
 
+def all_answered(emu: Emulator, asked: dict[int, list[int]]) -> bool:
+    """Whether the bot has replied to every message asked in each chat."""
+    return all(
+        len([m for m in emu.sent(chat) if m.reply_to_message_id in ids]) >= len(ids)
+        for chat, ids in asked.items()
+    )
+
+
 def numbers_in_order(replies: list[BotMessage], asked: list[int]) -> list[int]:
     """The ticket numbers the bot told, in the order the complaints were sent."""
     by_question = {m.reply_to_message_id: m for m in replies if "#" in m.text}
@@ -202,13 +210,7 @@ async def test_two_instances_process_every_update_once_in_each_chats_order(
                     await telegram.post(urls[posted % 2], message)
                     asked[chat].append(int(message["message_id"]))
                     posted += 1
-            await until(
-                lambda: all(
-                    len([m for m in emu.sent(c) if m.reply_to_message_id in ids]) >= len(ids)
-                    for c, ids in asked.items()
-                ),
-                timeout=90,
-            )
+            await until(lambda: all_answered(emu, asked), timeout=90)
             done = await sql(pg_url, "SELECT status, claimed_by FROM inbox")
             assert {r["status"] for r in done} == {"done"}
             # Both instances ran updates; the tickets are one per complaint, no more.
@@ -476,13 +478,7 @@ async def test_a_street_office_on_two_instances_keeps_each_communitys_order_and_
                     await telegram.post(urls[posted % 2], message)
                     asked[chat].append(int(message["message_id"]))
                     posted += 1
-            await until(
-                lambda: all(
-                    len([m for m in emu.sent(c) if m.reply_to_message_id in ids]) >= len(ids)
-                    for c, ids in asked.items()
-                ),
-                timeout=90,
-            )
+            await until(lambda: all_answered(emu, asked), timeout=90)
             done = await sql(pg_url, "SELECT status FROM inbox")
             assert {r["status"] for r in done} == {"done"}
             rows = await sql(

@@ -325,7 +325,8 @@ async def drain_outbox(bot: ExtBot[None], services: Services, limit: int = 200) 
 # ── delivery ────────────────────────────────────────────────────────────────────────────────
 
 UnreachableHook = Callable[[ExtBot[None], "Services", OutboxItem], Awaitable[None]]
-AdminNotice = Callable[[str, str, str], Awaitable[None]]  # (effect key, purpose, reason)
+# (effect key, purpose, reason, the community that queued the message or None)
+AdminNotice = Callable[[str, str, str, str | None], Awaitable[None]]
 
 # What to do when Telegram says 403 to a message of a given purpose (e.g. a worker's card: the
 # fallback worker takes the ticket). Registered by the feature that sends such messages.
@@ -668,7 +669,9 @@ class OutboxSender:
         self.failed += 1
         log.warning("outbox %s refused by Telegram: %s", item.id, reason[:200])
         if self.tell_admins is not None and item.message.purpose != "delivery_failed":
-            await self.tell_admins(f"refused:{item.id}", item.message.purpose, reason)
+            await self.tell_admins(
+                f"refused:{item.id}", item.message.purpose, reason, item.community
+            )
             self.wake()
 
 

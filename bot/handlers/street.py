@@ -92,16 +92,11 @@ async def person_community(street: Street, user_id: int) -> Services | None:
 
 def _addressed(update: Update, bot_username: str, bot_id: int) -> bool:
     """Tell whether someone in a group spoke to the bot (a command, a mention, a reply)."""
-    message = update.effective_message
-    if message is None:
+    msg = incoming(update, bot_id)
+    if msg is None:
         return update.callback_query is not None
-    text = message.text or message.caption or ""
-    if text.startswith("/"):
-        return True
-    if bot_username and f"@{bot_username}".lower() in text.lower():
-        return True
-    reply = message.reply_to_message
-    return bool(reply and reply.from_user and reply.from_user.id == bot_id)
+    mentioned = bool(bot_username) and f"@{bot_username}".lower() in msg.text.lower()
+    return msg.text.startswith("/") or mentioned or msg.reply_to_bot
 
 
 async def resolve(update: Update, context: GridContext) -> None:

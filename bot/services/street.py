@@ -136,6 +136,7 @@ class FolderScan:
     files: tuple[CommunityFile, ...]
     problems: tuple[str, ...] = ()
     broken: frozenset[Path] = frozenset()  # files that could not be read: left as they were
+    clashing: frozenset[Path] = frozenset()  # files that claim another file's group or name
 
 
 def scan_folder(path: Path) -> FolderScan:
@@ -160,8 +161,9 @@ def scan_folder(path: Path) -> FolderScan:
             broken.add(found)
     if not files and not problems:
         problems.append(f"{path}: 文件夹里没有社区配置文件 (no community *.toml in the folder)")
-    problems.extend(_clashes(files))
-    return FolderScan(street, tuple(files), tuple(problems), frozenset(broken))
+    clashes = _clashes(files)
+    problems.extend(line for lines in clashes.values() for line in lines)
+    return FolderScan(street, tuple(files), tuple(problems), frozenset(broken), frozenset(clashes))
 
 
 def read_folder(path: Path) -> tuple[StreetConfig, list[CommunityFile]]:
@@ -187,20 +189,25 @@ def check_folder(
     return problems, checked
 
 
-def _clashes(files: Sequence[CommunityFile]) -> list[str]:
-    """Two files naming the same community or the same group: both would own its data."""
-    problems: list[str] = []
+def _clashes(files: Sequence[CommunityFile]) -> dict[Path, list[str]]:
+    """Two files naming the same community or the same group: both would own its data.
+
+    Returns the problems by the file that clashes with one read before it.
+    """
+    problems: dict[Path, list[str]] = {}
     names: dict[str, Path] = {}
     groups: dict[int, Path] = {}
     for f in files:
         if f.name and f.name in names:
-            problems.append(f"{f.path}: 社区名称“{f.name}”与 {names[f.name]} 重复")
+            problems.setdefault(f.path, []).append(
+                f"{f.path}: 社区名称“{f.name}”与 {names[f.name]} 重复"
+            )
         names.setdefault(f.name, f.path)
         for group in f.config.get("groups", []) or []:
             chat = group.get("chat_id") if isinstance(group, Mapping) else None
             if isinstance(chat, int) and not isinstance(chat, bool):
                 if chat in groups and groups[chat] != f.path:
-                    problems.append(
+                    problems.setdefault(f.path, []).append(
                         f"{f.path}: 群 {chat} 已属于 {groups[chat]}（一个群只能属于一个社区）"
                     )
                 groups.setdefault(chat, f.path)
@@ -278,12 +285,11 @@ class Street:
         changed: list[str] = []
         removed: list[str] = []
         failed: list[str] = list(scan.problems)
-        clashing = {p.split(":", 1)[0] for p in _clashes(scan.files)}
         for file in scan.files:
             old = self._files.get(file.path)
             if old is not None and old.digest == file.digest:
                 continue
-            if str(file.path) in clashing:
+            if file.path in scan.clashing:
                 continue
             if file.name in self._by_name and (old is None or old.name != file.name):
                 failed.append(f"{file.path}: 社区“{file.name}”已由另一个文件配置")
@@ -411,14 +417,6 @@ class Street:
         return self.get(
             await street_store.community_of_dialogue(self.db, user_id, chat_id, self.clock.now())
         )
-
-    async def community_of_notice(self, key: str) -> Services | None:
-        """Return the community of the message a delivery notice is about ('refused:<id>')."""
-        _, _, tail = key.partition(":")
-        number = tail.split(":", 1)[0]
-        if not number.isdigit():
-            return None
-        return self.get(await street_store.community_of_outbox_row(self.db, int(number)))
 
     async def community_of_button(self, data: str) -> Services | None:
         """Return the community of what a button acts on (`verb:number…`), if it names one."""
