@@ -7,7 +7,8 @@ is installed — it is started for the run like scripts/test.sh does, and remove
   `gridbot stats --by community` run) over the last 30 days of a year of tickets, every
   community of the street office at once (about 82,000 tickets in the month).
 - sweep_1m_<store>_ms: one deadline sweep with 1 % of the tickets (10,000) due, as the sweep
-  job runs it: which communities have work (one read), then each one's `EscalationSweep.run`.
+  job runs it: which communities have work (one read), then each one's `EscalationSweep.run`,
+  all in one transaction (`sweep_communities`).
 - sweep_1m_1k_due_<store>_ms: the same with 1,000 due (the due count of sweep_100k_ms), which
   tells the table's size from the work: a sweep's cost is its due steps, not the table.
 
@@ -39,7 +40,7 @@ import asyncpg
 from bench._common import figure, note
 from bench._pgserver import pg_server
 from bot.services.clock import FakeClock
-from bot.services.escalation import EscalationPolicy, EscalationSweep
+from bot.services.escalation import EscalationPolicy, EscalationSweep, sweep_communities
 from bot.services.rates import compute_rates
 from bot.services.sla import SlaPolicy
 from storage.db import Database
@@ -349,11 +350,9 @@ async def time_sweeps(db: Store, chosen: list[Cohort]) -> float:
             for name, _ in _numbers()
         ]
         start = time.perf_counter()
-        steps = 0
         busy = await sweeps[0].communities_with_work()  # as the job asks first
-        for sweep in sweeps:
-            if sweep.policy.community in busy:
-                steps += (await sweep.run()).steps
+        results = await sweep_communities([s for s in sweeps if s.policy.community in busy])
+        steps = sum(r.steps for r in results.values())
         elapsed = (time.perf_counter() - start) * 1000
         expected = cohort.last - cohort.first + 1
         if steps != expected:

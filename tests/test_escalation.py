@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import tomllib
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 
 from bot.services.clock import FakeClock
-from bot.services.errors import DomainError
+from bot.services.errors import DatabaseUnwritableError, DomainError
 from bot.services.escalation import (
     Department,
     EscalationConfigError,
     EscalationPolicy,
     EscalationSweep,
+    sweep_communities,
 )
 from bot.services.sla import SlaPolicy
 from bot.services.tickets import Actor, NewTicket, TicketService
@@ -428,3 +430,59 @@ async def test_a_flood_of_overdue_tickets_reaches_each_chat_as_one_message(
     office_notes = [i.message.text for i in await queued(db, clock) if i.chat_id == OFFICE]
     assert len(office_notes) == 4 and "共 8 件" in office_notes[0]
     assert all("共" not in text for text in office_notes[1:])
+
+
+async def test_a_street_sweep_takes_every_community_in_one_commit_and_survives_one_failing(
+    db: Database, clock: FakeClock, sla: SlaPolicy
+) -> None:
+    """The job sweeps a street office's communities together: each takes its own steps, and a
+    community whose sweep breaks is rolled back alone while the others' steps are kept."""
+    names = ("幸福里", "和平里", "光明里")
+    services = {n: TicketService(db, clock, sla, n, office_ids=(OFFICE,)) for n in names}
+    opened = {
+        n: (await s.open_ticket(urgent(f"{n}:1", community=n)))[0] for n, s in services.items()
+    }
+    clock.advance(timedelta(minutes=31))
+    sweeps = [EscalationSweep(db, clock, sla, replace(POLICY, community=n)) for n in names]
+
+    def broken(*_: object) -> str:
+        raise RuntimeError("a bug in one community's rung")
+
+    sweeps[1]._handlers["office"] = broken
+    results = await sweep_communities(sweeps)
+    assert sorted(results) == ["光明里", "幸福里"]
+    assert all(r.escalated == 1 for r in results.values())
+    for n in ("幸福里", "光明里"):
+        assert "escalated" in await kinds(services[n], opened[n].id)
+    # The broken community wrote nothing: its step is still due and its ticket unchanged.
+    assert "escalated" not in await kinds(services["和平里"], opened["和平里"].id)
+    assert (await services["和平里"].get(opened["和平里"].id)).escalation_level == 0
+    retry = await sweep_communities(
+        [EscalationSweep(db, clock, sla, replace(POLICY, community="和平里"))]
+    )
+    assert retry["和平里"].escalated == 1
+    assert await sweep_communities([]) == {}
+
+
+async def test_a_street_sweep_undone_whole_when_the_database_fails(
+    db: Database, clock: FakeClock, sla: SlaPolicy
+) -> None:
+    """A locked or full database is not one community's problem: nothing of the sweep stays,
+    and the next turn takes every step."""
+    names = ("幸福里", "和平里")
+    services = {n: TicketService(db, clock, sla, n, office_ids=(OFFICE,)) for n in names}
+    for n, s in services.items():
+        await s.open_ticket(urgent(f"{n}:1", community=n))
+    clock.advance(timedelta(minutes=31))
+    sweeps = [EscalationSweep(db, clock, sla, replace(POLICY, community=n)) for n in names]
+
+    def full(*_: object) -> str:
+        raise DatabaseUnwritableError("disk full")
+
+    sweeps[1]._handlers["office"] = full
+    with pytest.raises(DatabaseUnwritableError):
+        await sweep_communities(sweeps)
+    assert await queued(db, clock) == []
+    again = [EscalationSweep(db, clock, sla, replace(POLICY, community=n)) for n in names]
+    results = await sweep_communities(again)
+    assert [r.escalated for r in results.values()] == [1, 1]

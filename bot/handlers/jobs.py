@@ -11,6 +11,7 @@ from bot.handlers.sending import crash_point, drain_outbox
 from bot.handlers.tickets_out import refresh_card
 from bot.services.bootstrap import Services
 from bot.services.errors import DatabaseError
+from bot.services.escalation import sweep_communities
 
 log = logging.getLogger(__name__)
 
@@ -52,22 +53,22 @@ async def sweep_job(context: GridContext) -> None:
     """Run the deadline and escalation sweep of each community with work, then send."""
     street = context.bot_data.require_street()
     # One read says which communities have steps due: a street office's idle minute costs no
-    # transaction per community.
+    # transaction at all; a busy one costs one for all its communities.
     busy = await street.any().escalation.communities_with_work()
+    results = await sweep_communities(
+        [s.escalation for s in street.all() if s.community.name in busy]
+    )
+    if any(result.steps for result in results.values()):
+        crash_point("job")  # the steps committed, their messages not sent yet
 
-    async def sweep(services: Services) -> None:
-        if services.community.name in busy:
-            await sweep_one(services)
+    async def after(services: Services) -> None:
+        result = results.get(services.community.name)
+        for ticket_id in result.closed_ids if result else ():
+            # Closed unrated: the worker's card says so.
+            await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
         await services.triage.digest_overdue()  # possible problems nobody handled: staff only
 
-    async def sweep_one(services: Services) -> None:
-        result = await services.escalation.run()
-        if result.steps:
-            crash_point("job")  # the steps committed, their messages not sent yet
-        for ticket_id in result.closed_ids:  # closed unrated: the worker's card says so
-            await refresh_card(context.bot, services, await services.tickets.get(ticket_id))
-
-    await _each_community(context, sweep)
+    await _each_community(context, after)
     await drain(context)
 
 

@@ -13,7 +13,7 @@ from bot import texts
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.community import ConfigError
-from bot.services.errors import DomainError
+from bot.services.errors import DatabaseError, DomainError
 from bot.services.schedule import quiet_until
 from bot.services.sla import SlaPolicy
 from storage.outbox import Button, OutgoingMessage
@@ -781,6 +781,34 @@ class EscalationSweep:
                     )
             await self.repo.queue_messages(messages, now)
         return len(messages)
+
+
+async def sweep_communities(sweeps: Sequence[EscalationSweep]) -> dict[str, SweepResult]:
+    """Run several communities' sweeps (over one database) as one transaction; by community.
+
+    One commit for the street office instead of one per community: after an outage thousands
+    of steps fall due in every community at once, and tickets of different communities share
+    pages, so a commit per community wrote the same pages to the log again and again (a
+    10,000-step sweep over 20 communities spent about half its time committing). Each batch of
+    a community is a savepoint: a community whose sweep fails is rolled back and logged, and the
+    others go on. The database itself failing (locked, full) undoes the whole sweep, which runs
+    again at the job's next turn.
+    """
+    results: dict[str, SweepResult] = {}
+    if not sweeps:
+        return results
+    db = sweeps[0].db
+    async with db.transaction():
+        for sweep in sweeps:
+            if sweep.db is not db:
+                raise ValueError("the sweeps of one street share its database")
+            try:
+                results[sweep.policy.community] = await sweep.run()
+            except DatabaseError:
+                raise
+            except Exception:
+                log.exception("deadline sweep failed for one community")
+    return results
 
 
 def refused_key(outbox_id: int, office_id: int, office_ids: Sequence[int]) -> str:
