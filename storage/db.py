@@ -40,6 +40,9 @@ _MIGRATION_MARKER = re.compile(r"^--\s*gridbot:(.*)$")
 Params = Sequence[Any] | dict[str, Any]
 
 
+PAGE_CACHE_KIB = 64 * 1024
+
+
 class DatabaseError(Exception):
     """A storage problem that start-up or a service reports in plain words."""
 
@@ -193,6 +196,11 @@ class Database:
             # process again until COMMIT (rollback-journal mode may, when it spills its cache).
             self._inline_ok = str(next(iter(mode))[0]).lower() in ("wal", "memory")
             await conn.execute("PRAGMA synchronous = NORMAL")
+            # SQLite's default page cache is 2 MiB: a street office's database of a million
+            # tickets is hundreds, and one sweep of thousands of due steps touches more pages
+            # than that, reading them back from the file while it writes (a 10,000-step sweep
+            # took a third longer). The cache grows only as pages are used.
+            await conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
             if migrate:
                 await self.migrate()
         except BaseException:

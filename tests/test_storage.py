@@ -30,6 +30,8 @@ async def test_migrations_from_empty_to_head(tmp_path: Path) -> None:
         assert await database.migrate() == []  # idempotent
         assert await database.fetchval("PRAGMA foreign_keys") == 1
         assert await database.fetchval("PRAGMA journal_mode") == "wal"
+        # A page cache a street office's sweep fits in, not SQLite's 2 MiB default.
+        assert await database.fetchval("PRAGMA cache_size") == -64 * 1024
     finally:
         await database.close()
 
