@@ -37,9 +37,10 @@ NEWCOMER = 3009  # belongs to no community yet
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 
 
-def community_b() -> str:
+def community_b(example: str | None = None) -> str:
     """The example community renamed, its own groups and people; 赵强 (duty) works in both."""
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(A, B).replace("李娜", "钱芳")
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8") if example is None else example
+    text = example.replace(A, B).replace("李娜", "钱芳")
     text = text.replace("-10010000000", "-10020000000")
     return re.sub(
         r"telegram_id = 20(\d\d)",
