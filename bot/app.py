@@ -21,7 +21,7 @@ from bot.context import AppState, GridApp, GridContext
 from bot.fleet import LEASE_S, Fleet, Leadership, is_fleet
 from bot.handlers import on_startup, register_handlers
 from bot.handlers.ratelimit import PacedRateLimiter
-from bot.handlers.sending import OutboxSender, SenderSettings
+from bot.handlers.sending import OutboxSender, SenderSettings, crash_point
 from bot.handlers.tickets_out import tell_admins
 from bot.poller import DurablePoller
 from bot.services.bootstrap import StartupConfigError
@@ -136,9 +136,12 @@ async def _post_init(app: GridApp) -> None:
             "commands, mentions and replies. Turn it off with @BotFather: /setprivacy -> Disable, "
             "then remove and re-add the bot to each group."
         )
-    street = Street(db, state.clock, settings.timezone, path=settings.config_path)
+    street = Street(
+        db, state.clock, settings.timezone, path=settings.config_path, checkpoint=crash_point
+    )
     try:
-        street_config, files = read_folder(settings.config_path)
+        # A single community file was read with the settings: not read again here.
+        street_config, files = read_folder(settings.config_path, known=settings.community_file)
         await street.load(street_config, files)
     except (StreetConfigError, StartupConfigError) as exc:
         await db.close()

@@ -9,8 +9,11 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+if TYPE_CHECKING:
+    from bot.services.street import CommunityFile
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 DEFAULT_FILE_BASE_URL = "https://api.telegram.org/file/bot"
@@ -87,6 +90,8 @@ class Settings:
     log_level: str
     config_path: Path
     config: Mapping[str, Any] = field(repr=False)
+    # The one community file as read (None for a folder): its config and its digest.
+    community_file: CommunityFile | None = field(default=None, repr=False)
     webhook: WebhookSettings | None = None
     send_retry_s: float = 6 * 3600.0  # how long a transient delivery failure is retried
     send_backoff_s: float = 0.5  # the first wait before a retry (doubling, with jitter)
@@ -123,14 +128,23 @@ def check_token(value: str) -> Secret:
 
 def read_config_file(path: Path) -> dict[str, Any]:
     """Read the community TOML file, naming the file on any problem."""
+    return dict(read_community(path).config)
+
+
+def read_community(path: Path) -> CommunityFile:
+    """Read the community TOML file once (its settings and its community), naming the file."""
+    from bot.services.street import CommunityFile
+
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SettingsError(f"GRIDBOT_CONFIG: 找不到社区配置文件 {path}") from None
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise SettingsError(f"GRIDBOT_CONFIG: 无法读取社区配置文件 {path}: {exc}") from None
     try:
-        return tomllib.loads(text)
+        return CommunityFile.parse(path, raw)
+    except UnicodeDecodeError as exc:
+        raise SettingsError(f"GRIDBOT_CONFIG: 无法读取社区配置文件 {path}: {exc}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"GRIDBOT_CONFIG: {path} 不是合法的 TOML: {exc}") from None
 
@@ -233,8 +247,10 @@ def load_settings(
 
     config_path = Path(env.get("GRIDBOT_CONFIG", str(DEFAULT_CONFIG_PATH))).expanduser()
     # A folder holds a street office's communities, one file each (bot/services/street.py
-    # reads them when the bot starts); a file is one community, read here.
-    config = {} if config_path.is_dir() else read_config_file(config_path)
+    # reads them when the bot starts); a file is one community, read here, once: the checks
+    # and the bot's start use this reading (a reload reads it again to see it change).
+    community_file = None if config_path.is_dir() else read_community(config_path)
+    config = {} if community_file is None else community_file.config
     webhook_settings = load_webhook_settings(env) if webhook else None
     send_retry_s = _positive(env, "GRIDBOT_SEND_RETRY_HOURS", 6.0) * 3600.0
     send_backoff_s = _positive(env, "GRIDBOT_SEND_BACKOFF_S", 0.5)
@@ -253,6 +269,7 @@ def load_settings(
         log_level=level,
         config_path=config_path,
         config=config,
+        community_file=community_file,
         webhook=webhook_settings,
         send_retry_s=send_retry_s,
         send_backoff_s=send_backoff_s,

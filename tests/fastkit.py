@@ -30,6 +30,7 @@ from bot.handlers.sending import drain_outbox
 from bot.poller import InboxWorker
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
+from bot.settings import Settings
 from tests.botkit import observe_errors, settings_for
 from tgsandbox import Emulator
 from tgsandbox.offline import OfflineRequest, take_updates
@@ -86,12 +87,13 @@ async def offline_bot(
     *,
     clock: Clock | None = None,
     config: Path | None = None,
+    settings: Settings | None = None,
     expect_errors: bool = False,
 ) -> AsyncIterator[OfflineBot]:
     """Run the real bot over the offline request until the block ends; fail on handler errors."""
     request = OfflineRequest(emu)
     app = build_application(
-        settings_for(emu, tmp_path, config),
+        settings or settings_for(emu, tmp_path, config),
         clock=clock,
         request=request,
         get_updates_request=request,

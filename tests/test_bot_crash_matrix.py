@@ -50,6 +50,7 @@ NOTE = "电梯已修好，维保公司到场处理"
 REASON = "请张伟先去看一下"
 CARD = "👤 反映人"  # a line of the ticket's card, on every redraw
 CRASHES = ["commit", "taken", "during", "send"]
+SENDS = ("taken", "during", "send")  # the points that interrupt a send
 CHATS = (GROUP, GROUP_G1, WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY, RESIDENT)
 # What the bot sends or changes with: held by the emulator to die during a send.
 SENDING = (
@@ -87,9 +88,18 @@ def data_of(message: BotMessage) -> list[str]:
 class BotProcess:
     """`gridbot run` in a subprocess that a test kills at one crash point, step after step."""
 
-    def __init__(self, emu: Emulator, tmp_path: Path, crash: str, config: Path) -> None:
+    def __init__(
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        crash: str,
+        config: Path,
+        *,
+        chats: tuple[int, ...] = CHATS,
+    ) -> None:
         self.emu = emu
         self.crash = crash
+        self.chats = chats  # where no_live_duplicates looks
         self.db = tmp_path / "gridbot.sqlite3"
         self.arm = tmp_path / "crash.arm"
         self.env = subprocess_env(bot_env(emu, tmp_path, config))
@@ -100,8 +110,9 @@ class BotProcess:
         self.kills = 0
         self._held = 0
 
-    async def start(self) -> None:
-        ready = self.emu.stats.by_method.get("setMyCommands", 0)
+    async def start(self, *, ready: bool = True) -> None:
+        """Start the process; with `ready`, wait until it serves (it set its commands)."""
+        before = self.emu.stats.by_method.get("setMyCommands", 0)
         self.proc = await asyncio.create_subprocess_exec(
             *gridbot_command(),
             "run",
@@ -109,9 +120,10 @@ class BotProcess:
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
-        await self.emu.wait_until(
-            lambda: self.emu.stats.by_method.get("setMyCommands", 0) > ready, 60
-        )
+        if ready:
+            await self.emu.wait_until(
+                lambda: self.emu.stats.by_method.get("setMyCommands", 0) > before, 60
+            )
 
     async def stop(self) -> None:
         if self.proc is not None and self.proc.returncode is None:
@@ -129,24 +141,59 @@ class BotProcess:
         finally:
             self._disarm()
         await self.start()
-        await self._recovered(resends)
+        await self._recovered(resends, self.crash)
 
-    async def dies_at_start(self) -> None:
-        """Restart armed: the process dies in what its jobs do at start (a deadline, a post)."""
+    async def dies_at_start(self, point: str | None = None) -> None:
+        """Restart armed: the process dies in what its jobs do at start (a deadline, a post),
+        or at the given point of its start (the street's adoption of old rows)."""
         await self.settled()
         await self.stop()
         resends = self.resends()
-        point = "job" if self.crash == "commit" else self.crash
+        point = point or ("job" if self.crash == "commit" else self.crash)
+        await self.dies_starting(point)
+        await self.start()
+        await self._recovered(resends, point)
+
+    async def dies_starting(self, point: str) -> None:
+        """Start the stopped process armed at a point; wait until it dies there."""
         self.env["GRIDBOT_CRASH_AT"] = f"{point}:1"
         self._arm()
         try:
-            await self.start()
+            await self.start(ready=False)  # it may die before it serves
             await self._death()
         finally:
             self._disarm()
             self.env["GRIDBOT_CRASH_AT"] = f"{self.crash}:1"
+
+    async def dies_after(self, action: Callable[[], object], done: Callable[[], bool]) -> None:
+        """Act on the running process (a community file added or changed) and kill it right
+        after what it did committed: at its commit point, or, for a crash point of a send,
+        with SIGKILL once the database shows it. Restart and settle."""
+        if self.crash not in SENDS:
+            await self.dies_during(self._async(action))
+            return
+        await self.settled()
+        resends = self.resends()
+        action()
+        for _ in range(1200):
+            if done():
+                break
+            await asyncio.sleep(0.05)
+        else:
+            raise AssertionError("the running process never did it")
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(self.proc.wait(), timeout=60)
+        self.kills += 1
         await self.start()
-        await self._recovered(resends)
+        await self._recovered(resends, "commit")
+
+    @staticmethod
+    def _async(action: Callable[[], object]) -> Callable[[], Awaitable[object]]:
+        async def run() -> object:
+            return action()
+
+        return run
 
     def _arm(self) -> None:
         if self.crash == "during":
@@ -170,9 +217,9 @@ class BotProcess:
         assert self.proc.returncode == -signal.SIGKILL
         self.kills += 1
 
-    async def _recovered(self, resends: int) -> None:
+    async def _recovered(self, resends: int, point: str) -> None:
         await self.settled()
-        if self.crash != "commit":  # the interrupted message was taken again and so marked
+        if point in SENDS:  # the interrupted message was taken again and so marked
             assert self.resends() > resends, "the kill did not interrupt a send"
         await self.no_live_duplicates()
 
@@ -188,10 +235,10 @@ class BotProcess:
             await asyncio.sleep(0.05)
         raise AssertionError("the bot did not settle within 60 s")
 
-    async def until(self, sql: str, expected: int) -> None:
+    async def until(self, sql: str, expected: int, params: tuple[object, ...] = ()) -> None:
         """Wait until a count in the database reaches a value (a job runs on its own time)."""
         for _ in range(1200):
-            if self.count(sql) == expected:
+            if self.count(sql, params) == expected:
                 return
             await asyncio.sleep(0.05)
         raise AssertionError(f"{sql} never reached {expected}")
@@ -239,7 +286,7 @@ class BotProcess:
 
     async def no_live_duplicates(self) -> None:
         """Every message with buttons is one the bot recorded; an older copy, pressed, says so."""
-        for chat_id in CHATS:
+        for chat_id in self.chats:
             recorded = self.recorded(chat_id)
             for sent in self.emu.sent(chat_id):
                 message = self.emu.message(chat_id, sent.message_id)

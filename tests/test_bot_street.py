@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot import texts
+from bot.cli.run import config_problems, example_problem
 from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
@@ -19,6 +20,7 @@ from tests.botkit import (
     WORKER_LI,
     open_privates,
     populate,
+    settings_for,
 )
 from tests.fastkit import offline_bot, offline_emulator
 from tgsandbox import Emulator
@@ -35,9 +37,10 @@ NEWCOMER = 3009  # belongs to no community yet
 LIFT = "4号楼电梯又坏了，关人了！快来人"
 
 
-def community_b() -> str:
+def community_b(example: str | None = None) -> str:
     """The example community renamed, its own groups and people; 赵强 (duty) works in both."""
-    text = EXAMPLE_CONFIG.read_text(encoding="utf-8").replace(A, B).replace("李娜", "钱芳")
+    example = EXAMPLE_CONFIG.read_text(encoding="utf-8") if example is None else example
+    text = example.replace(A, B).replace("李娜", "钱芳")
     text = text.replace("-10010000000", "-10020000000")
     return re.sub(
         r"telegram_id = 20(\d\d)",
@@ -249,3 +252,24 @@ async def test_a_refused_message_is_told_to_the_admins_of_the_community_that_sen
             assert "工单卡片" in told.text
             await bot.idle()
             assert not [m for m in emu.sent(SECRETARY) if "未能送达" in m.text]  # not A's
+
+
+async def test_a_single_community_file_is_read_once_at_start_up(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """The settings read the file; the checks of `gridbot run` and the bot's start use that
+    reading. Read again, the file (gone bad right after) would stop the start."""
+    config = tmp_path / "community.toml"
+    config.write_text(EXAMPLE_CONFIG.read_text(encoding="utf-8"), encoding="utf-8")
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        settings = settings_for(emu, tmp_path, config)
+        config.write_text("[community\nname =", encoding="utf-8")
+        assert config_problems(settings) == []
+        assert example_problem(settings, {}) is not None  # it still sees the example it read
+        async with offline_bot(emu, tmp_path, clock=clock, settings=settings) as bot:
+            assert bot.state.require_street().names() == [A]
+            await open_privates(emu, WORKER_LI)
+            await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI)
+            assert "工单 #1" in card.text

@@ -174,6 +174,34 @@ async def test_a_street_office_cannot_start_on_rows_of_one_community_unclaimed(
 
 
 @pytest.mark.both_stores
+async def test_a_catalogue_item_of_the_file_goes_on_from_its_old_stock_when_adopted(
+    db: Store, tmp_path: Path, clock: FakeClock
+) -> None:
+    """The one-community deployment's catalogue holds the file's items: building the services
+    writes them under the community's name, so the old rows are adopted first (once: they had
+    collided with the new ones and stopped every start), and the stock redeemed stays spent."""
+    async with db.transaction():
+        await _legacy_rows(db)
+        await db.execute(
+            "INSERT INTO catalogue_stock (code, name, points, stock, config_stock, updated_at)"
+            " VALUES ('rice', '大米 5kg', 100, 12, 30, ?)",
+            (AT,),
+        )
+    folder = write_folder(tmp_path / "street")
+    street = Street(db, clock, TZ, path=folder / "a.toml")
+    await street.load(*read_folder(folder / "a.toml"))
+    assert await street_store.legacy_rows(db) == 0
+    items = {i.code: i.stock for i in await PointsRepository(db, A).items()}
+    assert items["rice"] == 12  # 18 of 30 redeemed before the upgrade: not restocked
+    assert await db.fetchval("SELECT COUNT(*) FROM catalogue_stock WHERE code = 'rice'") == 1
+    # Started again, nothing is adopted twice and the stock is what it was.
+    again = Street(db, clock, TZ, path=folder / "a.toml")
+    await again.load(*read_folder(folder / "a.toml"))
+    assert {i.code: i.stock for i in await PointsRepository(db, A).items()}["rice"] == 12
+    assert [e.delta for e in await PointsRepository(db, A).entries()] == [20]
+
+
+@pytest.mark.both_stores
 async def test_a_community_reads_only_its_own_audit_entries(db: Store) -> None:
     at = datetime(2026, 11, 30, tzinfo=UTC)
     async with db.transaction():

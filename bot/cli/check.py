@@ -50,7 +50,9 @@ def run(args: argparse.Namespace) -> int:
         return 1
     from bot.services.street import check_folder
 
-    _, checked_files = check_folder(settings.config_path, settings.timezone)
+    _, checked_files = check_folder(
+        settings.config_path, settings.timezone, known=settings.community_file
+    )
     for file, checked in checked_files:
         community = checked.community
         buildings = sum(len(g.buildings) for g in community.grids)

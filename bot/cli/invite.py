@@ -49,7 +49,7 @@ def main(args: argparse.Namespace) -> int:
     """Create the invitation and print the link."""
     try:
         settings = load_settings(require_token=False)
-        _, files = read_folder(settings.config_path)
+        _, files = read_folder(settings.config_path, known=settings.community_file)
         chosen = [f for f in files if args.community in (None, f.name)]
         if len(chosen) != 1:
             names = "、".join(f.name for f in files)

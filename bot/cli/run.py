@@ -64,7 +64,7 @@ def example_problem(settings: Settings, env: Mapping[str, str]) -> str | None:
     from bot.services.street import StreetConfigError, read_folder
 
     try:
-        _, files = read_folder(settings.config_path)
+        _, files = read_folder(settings.config_path, known=settings.community_file)
     except StreetConfigError:
         return None  # config_problems names what is wrong with the files
     example = next((f.path for f in files if is_example(f.config)), None)
@@ -81,7 +81,9 @@ def config_problems(settings: Settings) -> list[str]:
     """Validate every community file offline (one, or a folder's); one line per problem."""
     from bot.services.street import check_folder
 
-    problems, _ = check_folder(settings.config_path, settings.timezone)
+    problems, _ = check_folder(
+        settings.config_path, settings.timezone, known=settings.community_file
+    )
     return [f"配置错误 (configuration error): {line}" for line in problems]
 
 

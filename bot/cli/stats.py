@@ -112,7 +112,7 @@ def display_names() -> dict[str, str]:
     """
     try:
         settings = load_settings(require_token=False)
-        street, files = read_folder(settings.config_path)
+        street, files = read_folder(settings.config_path, known=settings.community_file)
     except (SettingsError, StreetConfigError):
         return {}
     names: dict[str, str] = {"street": street.name} if street.name else {}

@@ -25,6 +25,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot import texts
+from bot.nlp import Classifier
 from bot.services.bootstrap import (
     CheckedConfig,
     Services,
@@ -53,6 +54,11 @@ class CommunityFile:
     path: Path
     config: Mapping[str, Any]
     digest: str
+
+    @classmethod
+    def parse(cls, path: Path, raw: bytes) -> CommunityFile:
+        """Parse a file's bytes (UnicodeDecodeError, tomllib.TOMLDecodeError on a bad file)."""
+        return cls(path, tomllib.loads(raw.decode("utf-8")), hashlib.sha256(raw).hexdigest())
 
     @property
     def name(self) -> str:
@@ -85,10 +91,9 @@ def read_community_file(path: Path) -> CommunityFile:
     except OSError as exc:
         raise StreetConfigError(f"{path}: 无法读取 (cannot read): {exc.strerror}") from None
     try:
-        config = tomllib.loads(raw.decode("utf-8"))
+        return CommunityFile.parse(path, raw)
     except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise StreetConfigError(f"{path}: 不是合法的 TOML: {exc}") from None
-    return CommunityFile(path, config, hashlib.sha256(raw).hexdigest())
 
 
 def parse_street(config: Mapping[str, Any], source: str) -> StreetConfig:
@@ -139,9 +144,15 @@ class FolderScan:
     clashing: frozenset[Path] = frozenset()  # files that claim another file's group or name
 
 
-def scan_folder(path: Path) -> FolderScan:
-    """Read a folder of community files (and street.toml), or one community file."""
+def scan_folder(path: Path, *, known: CommunityFile | None = None) -> FolderScan:
+    """Read a folder of community files (and street.toml), or one community file.
+
+    `known` is the one community file as the settings already read it at start-up: it is
+    not read again.
+    """
     if not path.is_dir():
+        if known is not None and known.path == path:
+            return FolderScan(StreetConfig(), (known,))
         try:
             return FolderScan(StreetConfig(), (read_community_file(path),))
         except StreetConfigError as exc:
@@ -166,19 +177,21 @@ def scan_folder(path: Path) -> FolderScan:
     return FolderScan(street, tuple(files), tuple(problems), frozenset(broken), frozenset(clashes))
 
 
-def read_folder(path: Path) -> tuple[StreetConfig, list[CommunityFile]]:
+def read_folder(
+    path: Path, *, known: CommunityFile | None = None
+) -> tuple[StreetConfig, list[CommunityFile]]:
     """Read the folder at start-up; raise StreetConfigError listing every problem."""
-    scan = scan_folder(path)
+    scan = scan_folder(path, known=known)
     if scan.problems:
         raise StreetConfigError("\n".join(scan.problems))
     return scan.street, list(scan.files)
 
 
 def check_folder(
-    path: Path, tz: ZoneInfo
+    path: Path, tz: ZoneInfo, *, known: CommunityFile | None = None
 ) -> tuple[list[str], list[tuple[CommunityFile, CheckedConfig]]]:
     """Validate every community file offline: (problems, each file with its checked config)."""
-    scan = scan_folder(path)
+    scan = scan_folder(path, known=known)
     problems = list(scan.problems)
     checked: list[tuple[CommunityFile, CheckedConfig]] = []
     for file in scan.files:
@@ -232,11 +245,23 @@ Builder = Callable[[Mapping[str, Any], str], Awaitable[Services]]
 class Street:
     """Every community of the deployment, by name, and the street office's staff."""
 
-    def __init__(self, db: Store, clock: Clock, tz: ZoneInfo, *, path: Path) -> None:
+    def __init__(
+        self,
+        db: Store,
+        clock: Clock,
+        tz: ZoneInfo,
+        *,
+        path: Path,
+        checkpoint: Callable[[str], None] = lambda point: None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.tz = tz
         self.path = path
+        # Called at the points where a test kills the real process (bot/handlers/sending.py
+        # crash_point): "adopt" inside the adoption's transaction, "commit" right after the
+        # adoption or a reload committed.
+        self.checkpoint = checkpoint
         self.config = StreetConfig()
         self._by_name: dict[str, Services] = {}
         self._files: dict[Path, CommunityFile] = {}
@@ -247,8 +272,10 @@ class Street:
         self._chat_owner: dict[int, str | None] = {}
 
     # ── loading ──────────────────────────────────────────────────────────────────────────
-    async def _build(self, file: CommunityFile) -> Services:
-        services = await build_services(file.config, str(file.path), self.db, self.clock, self.tz)
+    async def _build(self, file: CommunityFile, classifier: Classifier | None = None) -> Services:
+        services = await build_services(
+            file.config, str(file.path), self.db, self.clock, self.tz, classifier=classifier
+        )
         services.state.on_bindings_changed = self._chat_owner.clear
         self._chat_owner.clear()  # the community's file may bind groups
         for hook in self._hooks:
@@ -257,11 +284,12 @@ class Street:
 
     async def load(self, street: StreetConfig, files: Sequence[CommunityFile]) -> None:
         """Build every community (start-up); raise StartupConfigError listing every problem."""
+        adopting = await self.adopt_legacy_rows(files)
         problems: list[str] = []
         built: dict[str, Services] = {}
         for file in files:
             try:
-                services = await self._build(file)
+                services = await self._build(file, adopting)
             except StartupConfigError as exc:
                 problems.extend(str(exc).splitlines())
                 continue
@@ -271,7 +299,6 @@ class Street:
             raise StartupConfigError("\n".join(problems))
         self.config = street
         self._by_name = built
-        await self.adopt_legacy_rows()
 
     async def reload(self) -> ReloadResult:
         """Read the folder again; add, rebuild or stop only the communities whose file changed.
@@ -321,6 +348,8 @@ class Street:
             for line in failed:
                 log.warning("community file not applied: %s", line)
         self._last_failed = failed
+        if added or changed or removed:
+            self.checkpoint("commit")
         return result
 
     def on_build(self, hook: Callable[[Services], None]) -> None:
@@ -329,25 +358,32 @@ class Street:
         for services in self._by_name.values():
             hook(services)
 
-    async def adopt_legacy_rows(self) -> None:
+    async def adopt_legacy_rows(self, files: Sequence[CommunityFile]) -> Classifier | None:
         """Give rows written before communities were kept apart to their community.
 
         Only a deployment of one community can have written them, so they are adopted when the
-        process runs exactly one community; with several, start once with that community's
-        file alone (StartupConfigError says so).
+        process starts with exactly one community's file; with several, start once with that
+        community's file alone (StartupConfigError says so). They are adopted before the
+        community's services are built: building writes its catalogue and groups under its
+        name, and its catalogue must go on from the stock the old rows hold. Return the
+        classifier read to check the file (the build reuses it), or None when nothing waited.
         """
         count = await street_store.legacy_rows(self.db)
         if not count:
-            return
-        only = self.only()
-        if only is None:
+            return None
+        if len(files) != 1:
             raise StartupConfigError(
                 f"{self.path}: 数据库里有 {count} 行升级前的单社区数据；请先只用该社区的配置文件"
                 "启动一次（GRIDBOT_CONFIG=那个文件），让它认领这些数据，再改用文件夹"
             )
+        [file] = files
+        checked = check_config(file.config, str(file.path), self.tz)  # the name is valid
         async with self.db.transaction():
-            await street_store.adopt_legacy_rows(self.db, only.community.name, self.clock.now())
+            await street_store.adopt_legacy_rows(self.db, checked.community.name, self.clock.now())
+            self.checkpoint("adopt")
+        self.checkpoint("commit")
         log.info("adopted %d rows written before communities were kept apart", count)
+        return checked.classifier
 
     # ── lookup ───────────────────────────────────────────────────────────────────────────
     def all(self) -> list[Services]:
