@@ -108,6 +108,10 @@ ESCALATE_TO_OFFICE = (
     "【超时提醒】工单 #{number}（{category}，{place}）超过{phase}时限 {late}，"
     "负责人：{worker}。请督办。"
 )
+ESCALATE_REJECT_PENDING = (
+    "【待审批】工单 #{number}（{category}，{place}）超过{phase}时限 {late}："
+    "{worker}申请不予受理，正等待社区审批。请尽快同意或退回。"
+)
 ESCALATE_TO_STREET = (
     "【街道督办】{community} 工单 #{number}（{category}，{place}）超过{phase}时限 {late}，"
     "社区已督办仍未完成，负责人：{worker}。"

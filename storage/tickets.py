@@ -406,6 +406,8 @@ class DueStep(NamedTuple):
     chat_id: int | None
     message_id: int | None
     resolved_at: datetime | None
+    # A worker's 不予受理 waits for the admins: the worker has answered, the admins have not.
+    reject_pending: bool = False
 
 
 # (ticket_id, kind, from_status, to_status, detail) of a history row the system writes.
@@ -843,9 +845,11 @@ class TicketRepository:
             " ORDER BY next_check_at LIMIT ?)"
             " SELECT s.id, s.phase, s.step, s.started_at, s.deadline_at, t.id, t.number,"
             " t.status, t.category, t.urgency, t.building, t.location, t.text, t.assignee_key,"
-            " t.assignee_id, t.is_private, t.chat_id, t.message_id, t.resolved_at"
+            " t.assignee_id, t.is_private, t.chat_id, t.message_id, t.resolved_at,"
+            " r.id IS NOT NULL"
             " FROM due JOIN tickets t ON t.id = due.id"
             " JOIN ticket_steps s ON s.ticket_id = t.id AND s.done_at IS NULL AND s.due_at <= ?"
+            " LEFT JOIN reject_requests r ON r.ticket_id = t.id AND r.decided_at IS NULL"
             " ORDER BY t.id, s.due_at, s.id",
             (community, iso(now), limit, iso(now)),
         )
@@ -871,6 +875,7 @@ class TicketRepository:
                 r[16],
                 r[17],
                 None if r[18] is None else parse(r[18]),
+                bool(r[19]),
             )
             for r in map(tuple, rows)
         ]

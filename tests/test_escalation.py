@@ -486,3 +486,45 @@ async def test_a_street_sweep_undone_whole_when_the_database_fails(
     again = [EscalationSweep(db, clock, sla, replace(POLICY, community=n)) for n in names]
     results = await sweep_communities(again)
     assert [r.escalated for r in results.values()] == [1, 1]
+
+
+async def test_a_refusal_waiting_for_the_admins_spares_the_worker_and_asks_the_office(
+    db: Database, clock: FakeClock, sla: SlaPolicy, service: TicketService
+) -> None:
+    """The worker asked for 不予受理: they are not reminded or told they are late while the
+    admins decide; the office's escalation says the next move is theirs; the resident's
+    deadline still climbs the ladder, and goes on climbing once the admins refuse."""
+    ticket, _ = await service.open_ticket(urgent())
+    await service.request_reject(ticket.id, WANG, reason="属于邻里私事", chat_id=WORKER)
+    sweep = sweep_of(db, clock, sla)
+    before = {i.id for i in await queued(db, clock)}  # the admins' approval question
+
+    def new() -> list[tuple[int, str, str]]:
+        return [
+            (i.chat_id, i.message.purpose, i.message.text) for i in items if i.id not in before
+        ]
+
+    clock.advance(timedelta(minutes=25))  # past the reminder: none
+    assert (await sweep.run()).reminded == 0
+    clock.advance(timedelta(minutes=10))  # past the accept deadline
+    assert (await sweep.run()).escalated == 1
+    items = await queued(db, clock)
+    sent = new()
+    assert [(chat, purpose) for chat, purpose, _ in sent] == [
+        (OFFICE, "escalate"),
+        (GROUP, "status"),
+    ]
+    assert "申请不予受理" in sent[0][2] and "#1" in sent[0][2]
+    assert "reminded" not in await kinds(service, ticket.id)
+    assert (await service.get(ticket.id)).escalation_level == 1
+    # The admins refuse: the next rung's notice reaches the worker as usual.
+    request = await service.open_reject_request(ticket.id)
+    assert request is not None
+    admin = Actor(user_id=OFFICE, name="书记", is_admin=True)
+    await service.decide_reject(request.id, admin, approve=False)
+    before |= {i.id for i in await queued(db, clock)}
+    clock.advance(timedelta(hours=2))
+    result = await sweep.run()
+    assert result.escalated >= 1
+    items = await queued(db, clock)
+    assert any(chat == STREET for chat, _, _ in new())

@@ -493,8 +493,9 @@ class EscalationSweep:
         return when.astimezone(self.sla.timezone).strftime("%m-%d %H:%M")
 
     def _remind(self, due: DueStep, batch: _Batch) -> str:
-        if batch.now >= due.deadline_at:
-            # The deadline passed while the bot was down: the office step speaks for it.
+        if batch.now >= due.deadline_at or due.reject_pending:
+            # The deadline passed while the bot was down: the office step speaks for it. Or
+            # the worker asked for 不予受理 and waits for the admins: nothing to remind them of.
             batch.counts["skipped"] += 1
             return "skipped"
         template = texts.REMINDER_ACCEPT if due.phase == "accept" else texts.REMINDER_RESOLVE
@@ -577,7 +578,12 @@ class EscalationSweep:
         facts = self._facts(due, batch)
         hold = self._escalation_hold(due, batch)
         extra = {"ticket_id": due.ticket_id, "level": LEVEL_OFFICE}
-        text = texts.ESCALATE_TO_OFFICE.format(**facts)
+        # A 不予受理 waiting for approval: the deadline still runs for the resident, but the
+        # next move is the admins' (approve or refuse), not the worker's.
+        template = (
+            texts.ESCALATE_REJECT_PENDING if due.reject_pending else texts.ESCALATE_TO_OFFICE
+        )
+        text = template.format(**facts)
         for office_id in self.policy.office_ids:
             self._send(
                 batch,
@@ -590,7 +596,7 @@ class EscalationSweep:
                     not_before=hold,
                 ),
             )
-        if due.assignee_id is not None:
+        if due.assignee_id is not None and not due.reject_pending:
             self._send(
                 batch,
                 QueuedText(
