@@ -89,6 +89,10 @@ ESCALATION_LEVEL_LABELS: dict[int, str] = {
 DEADLINE_PHASE_LABELS: dict[str, str] = {"accept": "接单", "resolve": "办结"}
 
 RATING_REQUEST = "{reporter}，您反映的问题 #{number} 已办结{note}。请评价一下处理结果："
+RATING_USE_BUTTONS = (
+    "谢谢您的回复。#{number} 的处理结果请点上面消息里的按钮评价（满意、基本满意或不满意）；"
+    "如果问题还没解决，直接回复“没修好”和原因也可以。"
+)
 RATING_REQUEST_NOTE = "：{note}"
 RATING_BUTTON_SATISFIED = "满意"
 RATING_BUTTON_BASIC = "基本满意"

@@ -291,6 +291,16 @@ class OutboxRepository:
         )
         return [(int(r[0]), OutgoingMessage.from_json(r[1])) for r in rows]
 
+    async def delivered_message(self, chat_id: int, message_id: int) -> OutgoingMessage | None:
+        """Return what this community sent as a chat's message (not a later edit of it)."""
+        sql = "SELECT payload FROM outbox WHERE chat_id = ? AND message_id = ?"
+        params: list[Any] = [chat_id, message_id]
+        if self.community is not None:
+            sql += " AND community = ?"
+            params.append(self.community)
+        raw = await self.db.fetchval(sql + " ORDER BY id LIMIT 1", params)
+        return None if raw is None else OutgoingMessage.from_json(str(raw))
+
     async def knows_message(self, chat_id: int, message_id: int) -> bool:
         """Tell whether a message of a chat is one the outbox recorded sending (or changing)."""
         found = await self.db.fetchval(

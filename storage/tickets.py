@@ -502,8 +502,11 @@ _REFUSED_FROM = (
 class TicketRepository:
     """Statements over the ticket tables; the service owns the transactions."""
 
-    def __init__(self, db: Store) -> None:
+    def __init__(self, db: Store, *, community: str | None = None) -> None:
         self.db = db
+        # The community whose messages queue_messages and queue_texts record on their outbox
+        # rows (as OutboxRepository does): a reply to one of them leads back to it.
+        self.community = community
 
     # ── tickets ──
     async def next_number(self, community: str) -> int:
@@ -1148,12 +1151,12 @@ class TicketRepository:
 
     async def _queue(self, rows: Sequence[tuple[str, int, str, str, str]]) -> None:
         # The first row of a key wins, as when each was inserted on its own.
-        unique: dict[str, tuple[str, int, str, str, str]] = {}
+        unique: dict[str, tuple[str, int, str, str, str, str | None]] = {}
         for row in rows:
-            unique.setdefault(row[0], row)
+            unique.setdefault(row[0], (*row, self.community))
         await _insert_rows(
             self.db,
-            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before)",
+            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before, community)",
             list(unique.values()),
             " ON CONFLICT (dedup_key) DO NOTHING",
         )

@@ -222,6 +222,54 @@ async def test_unsatisfied_asks_why_and_tells_the_worker_and_the_secretary(
             await emu.wait_for(WORKER_ZHANG, lambda m: "工单 #2" in m.text)
 
 
+async def test_a_typed_answer_to_the_rating_question_is_taken_as_it_is_meant(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Residents answer "请评价" by replying in words as often as with a button: "修好了，谢谢"
+    is shown the buttons; "根本没修好" is 不满意 with its reason (reopened, the worker and the
+    secretary told), never a new complaint asked "哪栋楼"; a neighbour's reply is their own."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with offline_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            _, card, rating = await resolved_lift(emu)
+            thanks = await emu.send_text(
+                GROUP, RESIDENT, "好了好了，谢谢", reply_to=rating.message_id
+            )
+            buttons = await emu.wait_for(GROUP, lambda m: "按钮评价" in m.text)
+            assert buttons.reply_to_message_id == thanks["message_id"] and "#1" in buttons.text
+            assert (await services.tickets.get(1)).status == "resolved"
+
+            clock.advance(timedelta(minutes=3))
+            await emu.send_text(GROUP, NEIGHBOUR, "我家这边也没修好", reply_to=rating.message_id)
+            clock.advance(timedelta(minutes=3))
+            words = "根本没修好，电梯还是一顿一顿的"
+            await emu.send_text(GROUP, RESIDENT, words, reply_to=rating.message_id)
+            passed = await emu.wait_for(GROUP, lambda m: "已转告" in m.text)
+            assert words in passed.text
+            assert texts.RATED_REOPENED_MESSAGE.format(number=1, worker="李娜") == (
+                emu.message(GROUP, rating.message_id).text
+            )
+            told = await emu.wait_for(WORKER_LI, lambda m: "不满意的原因" in m.text)
+            assert words in told.text and told.reply_to_message_id == card.message_id
+            office = await emu.wait_for(SECRETARY, lambda m: "不满意的原因" in m.text)
+            assert "#1" in office.text and words in office.text
+            await bot.idle()
+            ticket = await services.tickets.get(1)
+            assert (ticket.status, ticket.rating) == ("reopened", "unsatisfied")
+            kinds = [e.kind for e in await services.tickets.history(1)]
+            assert kinds.count("reopened") == 1 and kinds.count("unsatisfied_reason") == 1
+            assert not [m for m in emu.sent(GROUP) if "哪栋楼" in m.text]
+            # The neighbour's words were not the reporter's rating.
+            reasons = [
+                e for e in await services.tickets.history(1) if e.kind == "unsatisfied_reason"
+            ]
+            assert reasons[0].actor_id == RESIDENT
+
+
 async def test_text_while_a_proof_photo_is_awaited_is_answered_not_filed(tmp_path: Path) -> None:
     clock = FakeClock(MONDAY_8AM)
     async with offline_emulator() as emu:

@@ -14,9 +14,11 @@ from bot.services.clock import FakeClock
 from bot.services.rates import compute_rates
 from bot.services.street import Street, StreetConfigError, read_folder
 from storage import street as street_store
+from storage.outbox import OutboxRepository, OutgoingMessage
 from storage.points import PointsRepository
 from storage.privacy import AuditRepository
 from storage.store import INTEGRITY_ERRORS, Store
+from storage.tickets import QueuedText, TicketRepository
 from tests.botkit import EXAMPLE_CONFIG
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -276,3 +278,23 @@ async def test_a_button_leads_to_the_community_of_what_it_acts_on(
         assert found is not None and found.community.name == expected, data
     for data in ("acc:999999", "nonsense", "redeem:soap", "tri:open:x"):
         assert await street.community_of_button(data) is None, data
+
+
+@pytest.mark.both_stores
+async def test_what_a_ticket_or_a_sweep_queues_records_its_community(db: Store) -> None:
+    """A reply to the bot's message (a typed answer to "请评价") leads back to the community that
+    sent it, whoever queued it: the ticket service's and the sweep's rows name it too."""
+    now = datetime(2026, 11, 30, tzinfo=UTC)
+    ask = OutgoingMessage("请评价", purpose="rate", extra={"ticket_id": 7})
+    await TicketRepository(db, community=A).queue_messages([("k:a", -100, ask)], now)
+    await TicketRepository(db, community=B).queue_texts(
+        [QueuedText("k:b", -100, "超时", "escalate", {"ticket_id": 8})], now
+    )
+    rows = await db.fetchall("SELECT dedup_key, community FROM outbox ORDER BY dedup_key", ())
+    assert [(r["dedup_key"], r["community"]) for r in rows] == [("k:a", A), ("k:b", B)]
+    for item in await OutboxRepository(db).due(now):
+        await OutboxRepository(db).mark_sent(item.id, now, 40 + item.id)
+    first = (await db.fetchval("SELECT id FROM outbox WHERE dedup_key = 'k:a'", ())) + 40
+    found = await OutboxRepository(db, community=A).delivered_message(-100, first)
+    assert found is not None and found.purpose == "rate" and found.extra == {"ticket_id": 7}
+    assert await OutboxRepository(db, community=B).delivered_message(-100, first) is None

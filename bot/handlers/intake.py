@@ -101,7 +101,44 @@ async def _answered_dialogue(context: GridContext, msg: Incoming) -> bool:
     """A message that answers the bot's open question to this person, not a new complaint."""
     if await _unsatisfied_reason(context, msg):
         return True
+    if await _typed_rating(context, msg):
+        return True
     return await _typed_location(context, msg)
+
+
+async def _typed_rating(context: GridContext, msg: Incoming) -> bool:
+    """The reporter answered "请评价" in words, replying to it: 没修好 is 不满意, and why."""
+    if not msg.reply_to_bot or msg.reply_to_message_id is None or not msg.text.strip():
+        return False
+    services = _services(context)
+    user_id = msg.sender.user_id
+    ticket = await services.tickets.rating_asked(msg.chat_id, msg.reply_to_message_id, user_id)
+    if ticket is None:
+        return False
+    if not services.intake.says_unsolved(msg.text):  # 修好了，谢谢: the buttons say how much
+        await send(
+            context.bot,
+            services,
+            msg.chat_id,
+            texts.RATING_USE_BUTTONS.format(number=ticket.number),
+            reply_to=msg.message_id,
+        )
+        return True
+    text = msg.text.strip()
+    async with services.db.transaction():
+        ticket = await services.tickets.rate(ticket.id, user_id, "unsatisfied")
+        await services.intake.record_unsatisfied_reason(ticket.id, user_id, text)
+    await edit(
+        context.bot,
+        msg.chat_id,
+        msg.reply_to_message_id,
+        texts.RATED_REOPENED_MESSAGE.format(
+            number=ticket.number, worker=services.worker_name(ticket.assignee_key)
+        ),
+    )
+    await _pass_on_reason(context, msg, ticket, text)
+    await refresh_card(context.bot, services, ticket)  # reopened: the worker's buttons are back
+    return True
 
 
 async def _typed_location(context: GridContext, msg: Incoming) -> bool:
@@ -617,6 +654,13 @@ async def _unsatisfied_reason(context: GridContext, msg: Incoming) -> bool:
             question.ticket_id, msg.sender.user_id, text
         )
         await store.close(UNSATISFIED.name, user_id, msg.chat_id, msg.message_id)
+    await _pass_on_reason(context, msg, ticket, text)
+    return True
+
+
+async def _pass_on_reason(context: GridContext, msg: Incoming, ticket: Ticket, text: str) -> None:
+    """Thank the rater for their reason for 不满意 and pass it to the worker and the office."""
+    services = _services(context)
     reason = quote(text, limit=NOTICE_LIMIT)
     await send(
         context.bot,
@@ -640,7 +684,6 @@ async def _unsatisfied_reason(context: GridContext, msg: Incoming) -> bool:
             worker=services.worker_name(ticket.assignee_key) or texts.NOBODY_YET,
         ),
     )
-    return True
 
 
 # ── /mygrid: who is my grid worker ────────────────────────────────────────────────────────────

@@ -308,7 +308,7 @@ class EscalationSweep:
         self.clock = clock
         self.sla = sla
         self.policy = policy
-        self.repo = TicketRepository(db)
+        self.repo = TicketRepository(db, community=policy.community)
         self.quiet_hours = quiet_hours
         self._quiet_by_chat = quiet_by_chat
         self._contacts = contacts

@@ -56,6 +56,11 @@ _PROGRESS = re.compile(
     r"什么时候|啥时候|几时|多久|何时|怎么样了|进度|到底|还没[修处弄好]|有人管[吗没]"
     r"|(?:修|弄|处理)?好了[吗没嘛]"
 )
+# A reporter's words about a resolved problem that say it is not solved (not a thank-you).
+_UNSOLVED = re.compile(
+    r"没(?:有)?(?:修好|解决|处理好|弄好|搞好|好|人来)|还是[不没坏老一]|又(?:坏|不|停|漏|堵)"
+    r"|不满意|不行|根本|一点(?:都|也)?没|白修|糊弄|敷衍"
+)
 # Words about getting a complaint dealt with; a progress question without a topic needs one.
 _REPAIR = re.compile(r"修|处理|解决|弄好|搞好|进度|来人|有人来|结果|回复")
 # A typed answer to "哪栋楼？" is the place alone, perhaps with a particle (7号楼吧, 东门那边).
@@ -510,6 +515,13 @@ class IntakeService:
             if wanted == place:
                 return None, place, False
         return None
+
+    def says_unsolved(self, text: str) -> bool:
+        """Tell whether a reporter's words about their resolved problem say it is not solved."""
+        if _UNSOLVED.search(text):
+            return True
+        reading = self.classifier.classify(text.strip()[:MAX_TEXT])
+        return reading.decision == "ticket" and reading.category != NONE
 
     async def record_unsatisfied_reason(self, ticket_id: int, user_id: int, reason: str) -> Ticket:
         """Put a rater's reason for 不满意 into the ticket's timeline."""

@@ -15,7 +15,7 @@ from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
 from bot.services.sla import SlaPolicy
-from storage.outbox import Button, OutgoingMessage
+from storage.outbox import Button, OutboxRepository, OutgoingMessage
 from storage.privacy import FollowerRatings
 from storage.store import Store
 from storage.tickets import (
@@ -162,7 +162,7 @@ class TicketService:
         self.sla = sla
         self.community = community_name
         self.office_ids = tuple(office_ids)
-        self.repo = TicketRepository(db)
+        self.repo = TicketRepository(db, community=community_name)
         self.points = points  # applies the ticket_confirmed rule when a ticket is resolved
         # When a post to a group may go out (the end of its quiet hours); set by bootstrap.
         self.group_release: Callable[[int, datetime], Awaitable[datetime]] | None = None
@@ -773,6 +773,20 @@ class TicketService:
         """Return the ticket whose acknowledgement is this bot message."""
         ticket_id = await self.repo.id_by_reply(chat_id, reply_message_id)
         return None if ticket_id is None else await self.get(ticket_id)
+
+    async def rating_asked(self, chat_id: int, message_id: int, user_id: int) -> Ticket | None:
+        """Return the ticket this bot message asks `user_id` to rate, while it waits for it."""
+        asked = await OutboxRepository(self.db, community=self.community).delivered_message(
+            chat_id, message_id
+        )
+        if asked is None or asked.purpose != "rate" or "ticket_id" not in asked.extra:
+            return None
+        ticket = await self.repo.get(int(asked.extra["ticket_id"]))
+        if ticket is None or ticket.community != self.community:
+            return None
+        if ticket.status != lc.RESOLVED or ticket.reporter_id != user_id:
+            return None
+        return ticket
 
     async def is_follower(self, ticket_id: int, user_id: int) -> bool:
         """Tell whether a resident follows a ticket (我也遇到)."""
