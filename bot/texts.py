@@ -751,6 +751,7 @@ OWN_TICKET_STATUS = (
 )
 OWN_TICKET_ACCEPT_DUE = "应在 {due} 前接单。"
 OWN_TICKET_RESOLVE_DUE = "应在 {due} 前办结。"
+OWN_TICKET_ESCALATED = "已经超时，社区居委会正在督办。"
 OWN_TICKET_MORE = "有新情况可以直接补充，或回复照片。"
 PROOF_WAITING = "还在等任务 #{task_id} 的完成照片或视频。请直接发送照片或视频；回复“取消”可退出，之后再反映其他问题。"
 UNSATISFIED_ASK_REASON = "{name}，很抱歉没让您满意。请说说哪里不满意（直接回复一句话），我会转告负责人和社区书记。回复“取消”可不填。"

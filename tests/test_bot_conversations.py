@@ -270,6 +270,33 @@ async def test_a_typed_answer_to_the_rating_question_is_taken_as_it_is_meant(
             assert reasons[0].actor_id == RESIDENT
 
 
+async def test_nobody_has_come_is_a_question_about_the_complaint_not_a_new_one(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "还没人来啊" in the group, and "#1 怎么样了" in private, are answered with how the
+    reporter's complaint stands (late and escalated: the office is on it); no ticket is
+    opened about nobody coming, and the group hears nothing else."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "3号楼电梯坏了，一直停在2楼")
+            await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            clock.advance(timedelta(hours=5))  # past the accept deadline: the office is told
+            await services.escalation.run()
+            await bot.idle()
+            nudge = await emu.send_text(GROUP, RESIDENT, "还没人来啊")
+            status = await emu.wait_for(GROUP, lambda m: "现在待接单" in m.text)
+            assert status.reply_to_message_id == nudge["message_id"]
+            assert "#1" in status.text and texts.OWN_TICKET_ESCALATED in status.text
+            await emu.send_text(RESIDENT, RESIDENT, "#1 怎么样了")
+            private = await emu.wait_for(RESIDENT, lambda m: "现在待接单" in m.text)
+            assert "#1" in private.text
+            await bot.idle()
+            assert await services.tickets.by_number(COMMUNITY, 2) is None
+
+
 async def test_text_while_a_proof_photo_is_awaited_is_answered_not_filed(tmp_path: Path) -> None:
     clock = FakeClock(MONDAY_8AM)
     async with offline_emulator() as emu:

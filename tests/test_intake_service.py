@@ -118,6 +118,51 @@ async def test_a_progress_question_is_answered_only_about_ones_own_open_ticket(
     assert neighbour.kind != flow.STATUS
 
 
+async def test_nobody_has_come_and_a_ticket_number_ask_about_ones_own_complaint(
+    services: Services, clock: FakeClock
+) -> None:
+    """ "还没人来啊" from a reporter with an open complaint asks after it (the newest, when
+    several) instead of opening a ticket about nobody coming; "#N 怎么样了" names one of their
+    own, but never a neighbour's, nor in the group one they reported privately."""
+    intake = services.intake
+    first = await intake.receive(report(1, "2号楼电梯坏了"))
+    clock.advance(timedelta(hours=1))
+    newest = await intake.receive(report(2, "5号楼楼道灯不亮了"))
+    clock.advance(timedelta(hours=1))
+    for n, words in enumerate(("还没人来啊", "怎么一直没人管", "报了这么久了还没人来"), 3):
+        asked = await intake.receive(report(n, words))
+        assert asked.kind == flow.STATUS and asked.ticket == newest.ticket, words
+    assert (await intake.receive(report(6, "还没人来啊", user=3999))).kind != flow.STATUS
+    assert first.ticket is not None
+    named = await intake.receive(report(7, f"#{first.ticket.number} 怎么样了"))
+    assert named.kind == flow.STATUS and named.ticket == first.ticket
+    by_words = await intake.receive(report(8, f"{first.ticket.number}号工单有进度吗"))
+    assert by_words.kind == flow.STATUS and by_words.ticket == first.ticket
+    neighbour = await intake.receive(report(9, f"#{first.ticket.number} 怎么样了", user=3999))
+    assert neighbour.kind != flow.STATUS
+    private = await intake.receive(replace(report(10, "3号楼门口垃圾没人清"), is_private=True))
+    assert private.ticket is not None
+    in_group = await intake.receive(report(11, f"#{private.ticket.number} 什么时候处理"))
+    assert in_group.kind != flow.STATUS  # not that one, and not another one instead
+    in_private = await intake.receive(
+        replace(report(12, f"#{private.ticket.number} 什么时候处理"), is_private=True)
+    )
+    assert in_private.kind == flow.STATUS and in_private.ticket == private.ticket
+
+
+async def test_a_privately_reported_complaint_is_never_asked_after_in_the_group(
+    services: Services, clock: FakeClock
+) -> None:
+    """Its words and place stay out of every group, even for its own reporter's question."""
+    intake = services.intake
+    private = await intake.receive(replace(report(1, "2号楼电梯坏了"), is_private=True))
+    clock.advance(timedelta(hours=1))
+    for n, words in enumerate(("什么时候能修好啊？", "还没人来啊", "2号楼电梯什么时候修好"), 2):
+        assert (await intake.receive(report(n, words))).kind != flow.STATUS, words
+    asked = await intake.receive(replace(report(9, "什么时候能修好啊？"), is_private=True))
+    assert asked.kind == flow.STATUS and asked.ticket == private.ticket
+
+
 async def test_reason_questions_survive_a_restart_and_expire(
     db: Database, clock: FakeClock
 ) -> None:

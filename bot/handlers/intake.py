@@ -397,6 +397,8 @@ def own_ticket_status(services: Services, ticket: Ticket, name: str) -> str:
         )
     else:
         due = ""
+    if due and ticket.escalation_level > 0 and ticket.status in lc.OPEN_STATES:
+        due += texts.OWN_TICKET_ESCALATED  # late, and the office knows
     return (
         texts.OWN_TICKET_STATUS.format(
             name=name,

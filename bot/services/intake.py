@@ -9,7 +9,7 @@ open a ticket routed to its worker. Every decision is stored, so a replay decide
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
@@ -55,6 +55,8 @@ _NEW_EVENT = re.compile(r"另外|另一|还有一|又一[个处部台辆]|别的
 _PROGRESS = re.compile(
     r"什么时候|啥时候|几时|多久|何时|怎么样了|进度|到底|还没[修处弄好]|有人管[吗没]"
     r"|(?:修|弄|处理)?好了[吗没嘛]"
+    # ... or saying nobody has come (还没人来啊, 怎么没人管, 一直没动静).
+    r"|没(?:有)?人(?:来|管|理|处理|回复|联系|答复)|没动静|没回音|没下文|没(?:有)?(?:回复|答复|反馈)"
 )
 # A reporter's words about a resolved problem that say it is not solved (not a thank-you).
 _UNSOLVED = re.compile(
@@ -62,11 +64,24 @@ _UNSOLVED = re.compile(
     r"|不满意|不行|根本|一点(?:都|也)?没|白修|糊弄|敷衍"
 )
 # Words about getting a complaint dealt with; a progress question without a topic needs one.
-_REPAIR = re.compile(r"修|处理|解决|弄好|搞好|进度|来人|有人来|结果|回复")
+_REPAIR = re.compile(
+    r"修|处理|解决|弄好|搞好|进度|来人|人来|人管|人理|动静|回音|下文|结果|回复|答复|反馈"
+)
+# Words that only say how long or how often (一直, 这么久): no topic of their own.
+_PERSISTENCE = re.compile(r"^(?:一直|总是|老是|这么久|好久|很久|好几天|几天了|[还又都再])$")
+# A ticket named by its number (#12, 12号工单, 工单12).
+_TICKET_NUMBER = re.compile(r"#\s*(\d{1,7})|(\d{1,7})\s*号?工单|工单\s*#?\s*(\d{1,7})")
 # A typed answer to "哪栋楼？" is the place alone, perhaps with a particle (7号楼吧, 东门那边).
 _ANSWER_TAIL = re.compile(r"(?:那边|这边|那里|这里|附近|的|吧|啊|呀|呢|哈|嗯|[。.!！,，~\s])+$")
 _UNKNOWN_ANSWERS = frozenset({"不清楚", "不知道", "不确定", "说不清", "不晓得"})
 TRIAGE = "triage"  # might be a complaint: filed on the grid worker's triage list, group silent
+
+
+def _only_follow_up(keywords: Sequence[str]) -> bool:
+    """Tell whether a message's words say only that nothing has happened yet (no topic)."""
+    return any(_PROGRESS.search(k) for k in keywords) and all(
+        _PROGRESS.search(k) or _PERSISTENCE.match(k) for k in keywords
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +206,12 @@ class IntakeService:
         if reading.location == Location():
             reading = replace(reading, location=self._locate(text))
         if _PROGRESS.search(text):
-            own = await self._own_open_ticket(report.reporter_id, reading, text)
+            named = _TICKET_NUMBER.search(text)
+            own = await (
+                self._own_ticket_named(report, named)
+                if named
+                else self._own_open_ticket(report, reading, text)
+            )
             if own is not None:
                 return Outcome(STATUS, reading=reading, ticket=own)
         if reading.decision == "ignore" or reading.category == NONE:
@@ -233,14 +253,31 @@ class IntakeService:
         """Read the location of a message the classifier found no complaint in."""
         return find_location(self.classifier.normalise(text), self._places)
 
-    async def _own_open_ticket(
-        self, reporter_id: int, reading: Reading, text: str
-    ) -> Ticket | None:
-        """Return the reporter's open ticket a progress question is about, if one fits."""
+    async def _own_ticket_named(self, report: Report, found: re.Match[str]) -> Ticket | None:
+        """Return the reporter's own ticket a progress question names by number (#3 怎么样了)."""
+        number = int(next(g for g in found.groups() if g))
+        ticket = await self.tickets.by_number(self.tickets.community, number)
+        if ticket is None or ticket.reporter_id != report.reporter_id:
+            return None
+        if ticket.is_private and not report.is_private:
+            return None  # reported privately: its words and place stay out of the group
+        return ticket
+
+    async def _own_open_ticket(self, report: Report, reading: Reading, text: str) -> Ticket | None:
+        """Return the reporter's open ticket a progress question is about, if one fits.
+
+        Asked in a group, only a complaint made in a group: one reported privately keeps its
+        words and place out of every group.
+        """
         ids = await self.tickets.repo.open_ids_by_reporter(
-            self.tickets.community, reporter_id, sorted(lc.OPEN_STATES), limit=20
+            self.tickets.community, report.reporter_id, sorted(lc.OPEN_STATES), limit=20
         )
         tickets = [await self.tickets.get(ticket_id) for ticket_id in ids]
+        if not report.is_private:
+            tickets = [t for t in tickets if not t.is_private]
+        if tickets and _only_follow_up(reading.keywords):
+            # Nothing but "nobody has come" (还没人来啊): about their newest open complaint.
+            return tickets[0]
         categories = {reading.category} | {c for c, _ in reading.candidates[:2]}
         categories -= {NONE}
         if categories:
