@@ -1016,3 +1016,15 @@ STREET_CHOSEN = "好的，接下来私聊里办理的是：{name}。"
 STREET_PRIVATE_ONLY = "请在私聊里发送 /community 选择社区。"
 INVITE_WHICH_COMMUNITY = "请用 --community 写明是哪个社区的邀请：{names}"
 STREET_BUTTON_UNKNOWN = "这个按钮找不到所属社区了，请重新打开最新的消息。"
+
+# ── a worker's progress notes (a reply to their card) ─────────────────────────────────────────
+NOTE_SAVED = (
+    "已记入 #{number} 的处理记录（只有工作人员看得到）：{note}\n要把这条进展告诉反映人吗？"
+)
+BTN_NOTE_SHARE = "告诉反映人"
+NOTE_SHARED_DONE = "已把 #{number} 的进展告诉反映人。"
+NOTE_TO_GROUP = "#{number} 进展（{worker}）：{note}"
+NOTE_TO_REPORTER = "您反映的 #{number} 有新进展（{worker}）：{note}"
+NOTE_EMPTY = "请直接回复文字说明 #{number} 的进展。"
+TIMELINE_KINDS.update({"noted": "进展记录", "note_shared": "进展已告诉反映人"})
+ERRORS["note_shared"] = "#{number} 的这条进展已经告诉过反映人了。"

@@ -95,7 +95,7 @@ async def community_of_message(db: Store, chat_id: int, message_id: int) -> str 
 _TICKET = "SELECT community FROM tickets WHERE id = ?"
 BUTTON_OWNERS: dict[str, str] = {
     **dict.fromkeys(("acc", "card", "xfer", "xc", "xw", "xk", "ret", "rt", "res", "rs"), _TICKET),
-    **dict.fromkeys(("rej", "dup", "rj", "ack", "rate", "follow", "undo", "pub"), _TICKET),
+    **dict.fromkeys(("rej", "dup", "rj", "ack", "rate", "follow", "undo", "pub", "nts"), _TICKET),
     **dict.fromkeys(
         ("rja", "rjn"),
         "SELECT t.community FROM reject_requests r JOIN tickets t ON t.id = r.ticket_id"

@@ -187,6 +187,59 @@ async def test_unsatisfied_reopens_to_the_same_worker_and_tells_the_office(
             assert kinds == ["opened", "accepted", "resolved", "reopened", "resolved", "rated"]
 
 
+async def test_a_worker_replying_to_their_card_keeps_a_note_and_may_tell_the_reporter(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "明天上午去修" typed as a reply to one's card is a progress note in the ticket's record
+    (not a complaint of the worker's own); 告诉反映人 replies to the resident's message in the
+    group with it, once, masked; nobody else may press it."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with offline_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            complaint = await emu.send_text(GROUP, RESIDENT, LIFT)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            words = "明天上午去修，已联系维保，电话13812345678"
+            note = await emu.send_text(WORKER_LI, WORKER_LI, words, reply_to=card.message_id)
+            saved = await emu.wait_for(WORKER_LI, lambda m: "已记入 #1" in m.text)
+            assert saved.reply_to_message_id == note["message_id"]
+            [[share]] = saved.buttons
+            assert share.text == texts.BTN_NOTE_SHARE
+            await bot.idle()
+            assert not [m for m in emu.sent(WORKER_LI) if "类别" in m.text]
+            assert await services.tickets.by_number(COMMUNITY, 2) is None
+            before = len(emu.sent(GROUP))
+            data = share.callback_data or ""
+            # A forged press by another worker, on a message of their own chat: not theirs.
+            own = await emu.send_text(WORKER_ZHANG, WORKER_ZHANG, "/mytickets")
+            qid = await emu.press_button(
+                WORKER_ZHANG, WORKER_ZHANG, own["message_id"], data, check=False
+            )
+            assert (await emu.wait_for_answer(qid)).show_alert
+            qid = await emu.press_button(WORKER_LI, WORKER_LI, saved.message_id, data)
+            await emu.wait_for_answer(qid)
+            told = await emu.wait_for(GROUP, lambda m: "#1 进展" in m.text)
+            assert told.reply_to_message_id == complaint["message_id"]
+            assert "明天上午去修" in told.text and "13812345678" not in told.text
+            # A second tap that raced the edit taking the button away: told once only.
+            qid = await emu.press_button(WORKER_LI, WORKER_LI, saved.message_id, data, check=False)
+            again = await emu.wait_for_answer(qid)
+            assert again.text == texts.ERRORS["note_shared"].format(number=1)
+            await bot.idle()
+            assert len([m for m in emu.sent(GROUP)[before:] if "进展" in m.text]) == 1
+            kinds = [e.kind for e in await services.tickets.history(1)]
+            assert kinds.count("noted") == 1 and kinds.count("note_shared") == 1
+            notes = [e for e in await services.tickets.history(1) if e.kind == "noted"]
+            assert notes[0].detail["note"] == words  # the record keeps the words as written
+            # A photo in reply to the card is the ticket's evidence, not a complaint either.
+            await emu.send_photo(WORKER_LI, WORKER_LI, reply_to=card.message_id)
+            await emu.wait_for(WORKER_LI, lambda m: m.text == texts.PHOTO_ADDED.format(number=1))
+            assert [p.role for p in await services.tickets.photos(1)] == ["worker"]
+
+
 async def test_returned_then_transferred_ticket_is_resolved_by_its_new_worker(
     tmp_path: Path, clock: FakeClock
 ) -> None:

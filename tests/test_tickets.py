@@ -444,3 +444,30 @@ async def test_a_workers_reject_waits_for_an_admin_and_the_worker_hears_the_outc
     to_worker = [i.message.text for i in sent if i.chat_id == 501]
     assert len(to_admin) == 2 and "rja:" in to_admin[0].message.buttons[0][0].data
     assert any("没有同意" in t for t in to_worker) and any("批准" in t for t in to_worker)
+
+
+async def test_a_note_on_a_private_complaint_is_told_privately_and_only_while_open(
+    db: Database, clock: FakeClock, service: TicketService
+) -> None:
+    """A progress note of a complaint made privately reaches its reporter in private, never a
+    group; only its holder (or an admin) notes or tells; a finished ticket takes no notes."""
+    ticket, _ = await service.open_ticket(new_ticket(is_private=True, chat_id=None))
+    with pytest.raises(DomainError) as refused:
+        await service.add_note(ticket.id, LI, "我来看看")
+    assert refused.value.code == "not_assignee"
+    note_id = await service.add_note(ticket.id, WANG, "下午维修工上门，电话 13912345678")
+    with pytest.raises(DomainError):
+        await service.share_note(ticket.id, note_id, LI)
+    await service.share_note(ticket.id, note_id, WANG)
+    told = [(chat, text) for chat, text in await outbox_texts(db, clock) if "进展" in text]
+    assert len(told) == 1 and told[0][0] == 1001
+    assert "下午维修工上门" in told[0][1] and "13912345678" not in told[0][1]
+    with pytest.raises(DomainError) as twice:
+        await service.share_note(ticket.id, note_id, SECRETARY)
+    assert twice.value.code == "note_shared"
+    await service.accept(ticket.id, WANG)
+    await service.resolve(ticket.id, WANG, note="修好了", photo=None)
+    with pytest.raises(DomainError) as finished:
+        await service.add_note(ticket.id, WANG, "再补一句")
+    assert finished.value.code == "ticket_finished"
+    assert message_for(finished.value)  # said in words

@@ -22,16 +22,23 @@ from bot.context import GridContext
 from bot.handlers import access as gate_access
 from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
-from bot.handlers.mapper import incoming
+from bot.handlers.mapper import Incoming, incoming
 from bot.handlers.sending import edit, send
 from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
 from bot.services import access
 from bot.services.bootstrap import Services
-from bot.services.cards import closing_buttons, local_time, place_of, public_status, timeline
+from bot.services.cards import (
+    closing_buttons,
+    local_time,
+    place_of,
+    public_status,
+    quote,
+    timeline,
+)
 from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
-from bot.services.tickets import Actor, Ticket, acts_for_holder
+from bot.services.tickets import MAX_NOTE, Actor, Ticket, acts_for_holder
 from bot.services.values import Button, TicketEvent
 
 # Callback data: verb:ticket[:arg], one pattern and one handler per verb (callback_handlers).
@@ -317,6 +324,8 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
     desk = Desk(services)
     prompt = await desk.open_prompt(msg.sender.user_id, msg.chat_id)
     if prompt is None:
+        if await _card_note(context, msg):
+            raise ApplicationHandlerStop
         return  # not an answer: intake reads it as a report
     actor = await desk.require_staff(msg.sender.user_id, msg.sender.name)
     text = msg.text.strip()[:500]
@@ -374,6 +383,50 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
     elif prompt.action in lifecycle.PROMPT_ACTIONS:
         await lifecycle.answer_prompt(context, prompt, actor, msg.chat_id, text)
     raise ApplicationHandlerStop
+
+
+async def _card_note(context: GridContext, msg: Incoming) -> bool:
+    """The holder's words or photo in reply to their card: a progress note (进展) on it, which
+    they may then tell the reporter with one press."""
+    if msg.reply_to_message_id is None:
+        return False
+    services = _services(context)
+    user_id = msg.sender.user_id
+    ticket = await services.tickets.card_held(msg.chat_id, msg.reply_to_message_id, user_id)
+    if ticket is None:
+        return False  # not a reply to one's own card: intake reads it
+    actor = await Desk(services).require_staff(user_id, msg.sender.name)
+    text = msg.text.strip()
+    if msg.photo is not None:
+        await services.tickets.add_photo(ticket.id, user_id, msg.photo[0], msg.photo[1], "worker")
+    buttons: list[list[Button]] = []
+    if text:
+        note_id = await services.tickets.add_note(ticket.id, actor, text)
+        said = texts.NOTE_SAVED.format(number=ticket.number, note=quote(text, limit=MAX_NOTE))
+        buttons = [[Button(texts.BTN_NOTE_SHARE, f"nts:{ticket.id}:{note_id}")]]
+    else:
+        said = (texts.PHOTO_ADDED if msg.photo else texts.NOTE_EMPTY).format(number=ticket.number)
+    await send(context.bot, services, msg.chat_id, said, buttons=buttons, reply_to=msg.message_id)
+    await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
+    return True
+
+
+async def on_share_note(update: Update, context: GridContext) -> None:
+    """告诉反映人 (nts): the progress note goes to the reporter, once."""
+    press = await _press(update, context)
+    if press is None:
+        return
+    ticket = await press.services.tickets.share_note(press.ticket.id, int(press.arg), press.actor)
+    await press.query.answer(texts.NOTE_SHARED_DONE.format(number=ticket.number))
+    message = press.query.message
+    if message is not None:
+        original = getattr(message, "text", None) or ""
+        await edit(
+            context.bot,
+            message.chat.id,
+            message.message_id,
+            original + "\n" + texts.NOTE_SHARED_DONE.format(number=ticket.number),
+        )
 
 
 async def on_mytickets(update: Update, context: GridContext) -> None:
@@ -511,6 +564,7 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CallbackQueryHandler(on_return_reason, pattern=rf"^rt:{_ID}:{_ARG}$"),
         CallbackQueryHandler(on_resolve, pattern=rf"^res:{_ID}$"),
         CallbackQueryHandler(on_resolve_now, pattern=rf"^rs:{_ID}$"),
+        CallbackQueryHandler(on_share_note, pattern=rf"^nts:{_ID}:{_ID}$"),
     ]
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from bot import texts
 from bot.services import access, audit
 from bot.services import lifecycle as lc
+from bot.services.cards import quote
 from bot.services.clock import Clock
 from bot.services.errors import DomainError
 from bot.services.points import PointsService
@@ -35,6 +36,10 @@ log = logging.getLogger(__name__)
 RATINGS = ("satisfied", "basic", "unsatisfied")
 AUDITED = {"transferred": "transfer", "rejected": "reject"}
 PHOTO_ROLES = ("reporter", "worker", "follower")
+# A holder's progress note (进展) on a ticket, and its telling to the reporter.
+NOTED = "noted"
+NOTE_SHARED = "note_shared"
+MAX_NOTE = 500
 
 __all__ = ["Actor", "NewTicket", "Ticket", "TicketEvent", "TicketPhoto", "TicketService"]
 
@@ -87,6 +92,15 @@ def deadline_steps(
         PlannedStep(ticket_id, phase, "remind", start, deadline, remind_at),
         PlannedStep(ticket_id, phase, "office", start, deadline, deadline),
     ]
+
+
+def _require_open(ticket: Ticket) -> None:
+    if ticket.status not in lc.OPEN_STATES:
+        raise DomainError(
+            "ticket_finished",
+            number=ticket.number,
+            state_label=texts.TICKET_STATE_LABELS[ticket.status],
+        )
 
 
 def rating_request(ticket: Ticket, note: str) -> tuple[int, OutgoingMessage] | None:
@@ -774,19 +788,76 @@ class TicketService:
         ticket_id = await self.repo.id_by_reply(chat_id, reply_message_id)
         return None if ticket_id is None else await self.get(ticket_id)
 
-    async def rating_asked(self, chat_id: int, message_id: int, user_id: int) -> Ticket | None:
-        """Return the ticket this bot message asks `user_id` to rate, while it waits for it."""
-        asked = await OutboxRepository(self.db, community=self.community).delivered_message(
+    async def _sent_as(self, chat_id: int, message_id: int, purpose: str) -> Ticket | None:
+        """Return the ticket of this community a delivered bot message of a kind is about."""
+        sent = await OutboxRepository(self.db, community=self.community).delivered_message(
             chat_id, message_id
         )
-        if asked is None or asked.purpose != "rate" or "ticket_id" not in asked.extra:
+        if sent is None or sent.purpose != purpose or "ticket_id" not in sent.extra:
             return None
-        ticket = await self.repo.get(int(asked.extra["ticket_id"]))
-        if ticket is None or ticket.community != self.community:
-            return None
-        if ticket.status != lc.RESOLVED or ticket.reporter_id != user_id:
+        ticket = await self.repo.get(int(sent.extra["ticket_id"]))
+        return ticket if ticket is not None and ticket.community == self.community else None
+
+    async def rating_asked(self, chat_id: int, message_id: int, user_id: int) -> Ticket | None:
+        """Return the ticket this bot message asks `user_id` to rate, while it waits for it."""
+        ticket = await self._sent_as(chat_id, message_id, "rate")
+        if ticket is None or ticket.status != lc.RESOLVED or ticket.reporter_id != user_id:
             return None
         return ticket
+
+    async def card_held(self, chat_id: int, message_id: int, user_id: int) -> Ticket | None:
+        """Return the open ticket whose card this message is, when `user_id` holds it."""
+        ticket = await self._sent_as(chat_id, message_id, "card")
+        return ticket if ticket is not None and ticket.assignee_id == user_id else None
+
+    async def add_note(self, ticket_id: int, actor: Actor, note: str) -> int:
+        """Put the holder's progress note (进展) into the ticket's timeline; return its id."""
+        async with self.db.transaction():
+            ticket = await self.get(ticket_id)
+            self._require_assignee(ticket, actor)
+            _require_open(ticket)
+            return await self._event(
+                ticket, actor, NOTED, ticket.status, {"note": note.strip()[:MAX_NOTE]}
+            )
+
+    async def share_note(self, ticket_id: int, note_id: int, actor: Actor) -> Ticket:
+        """Tell the reporter a progress note: a reply to their complaint in its group, or
+        privately for a private one. Each note is told once."""
+        now = self.clock.now()
+        async with self.db.transaction():
+            ticket = await self.get(ticket_id)
+            self._require_assignee(ticket, actor)
+            history = await self.repo.events(ticket_id)
+            note = next((e for e in history if e.id == note_id and e.kind == NOTED), None)
+            if note is None:
+                raise DomainError("stale_button")
+            if any(e.kind == NOTE_SHARED and e.detail.get("note_id") == note_id for e in history):
+                raise DomainError("note_shared", number=ticket.number)
+            _require_open(ticket)
+            await self._event(ticket, actor, NOTE_SHARED, ticket.status, {"note_id": note_id})
+            worker = self.worker_names.get(ticket.assignee_key or "", "") or actor.name
+            words = quote(str(note.detail.get("note", "")), limit=MAX_NOTE)
+            if ticket.is_private or ticket.chat_id is None:
+                chat, reply_to = ticket.reporter_id, None
+                text = texts.NOTE_TO_REPORTER.format(
+                    number=ticket.number, worker=worker, note=words
+                )
+            else:
+                chat, reply_to = ticket.chat_id, ticket.message_id
+                text = texts.NOTE_TO_GROUP.format(number=ticket.number, worker=worker, note=words)
+            key = f"note:{note_id}"
+            held: dict[str, datetime] = {}
+            if chat < 0 and ticket.urgency != "urgent" and self.group_release is not None:
+                held[key] = await self.group_release(chat, now)  # no reason to wake a group
+            message = OutgoingMessage(
+                text,
+                reply_to_message_id=reply_to,
+                private=chat > 0,
+                purpose="note",
+                extra={"ticket_id": ticket.id},
+            )
+            await self.repo.queue_messages([(key, chat, message)], now, not_before=held)
+            return ticket
 
     async def is_follower(self, ticket_id: int, user_id: int) -> bool:
         """Tell whether a resident follows a ticket (我也遇到)."""
@@ -1004,8 +1075,8 @@ class TicketService:
 
     async def _event(
         self, ticket: Ticket, actor: Actor, kind: str, to: str, detail: dict[str, Any]
-    ) -> None:
-        await self.repo.add_event(
+    ) -> int:
+        event_id = await self.repo.add_event(
             NewEvent(
                 ticket.id,
                 self.clock.now(),
@@ -1027,6 +1098,7 @@ class TicketService:
                 target=f"#{ticket.number}",
                 community=self.community,
             )
+        return event_id
 
     async def _restart_clock(
         self, ticket_id: int, phase: str, now: datetime, deadline: datetime, urgency: str
