@@ -342,6 +342,11 @@ async def test_a_greeting_in_private_gets_an_invitation_not_a_question(tmp_path:
                 assert reply.text == texts.PRIVATE_NOT_UNDERSTOOD
                 assert reply.buttons == []
             assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+            # Staff who write what is no complaint are pointed to their own tools instead.
+            await open_privates(emu, SECRETARY)
+            await emu.send_text(SECRETARY, SECRETARY, "帮我看看今天有哪些超时的")
+            staff = await emu.wait_for(SECRETARY)
+            assert staff.text == texts.STAFF_NOT_UNDERSTOOD and "/mytickets" in staff.text
 
 
 async def test_with_privacy_on_a_mention_reports_and_a_typed_reply_names_the_building(

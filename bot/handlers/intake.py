@@ -316,7 +316,14 @@ async def respond(
     elif outcome.kind == flow.TRIAGE:
         pass  # the group hears nothing; the worker's list grows (its note is queued)
     elif outcome.kind == flow.IGNORED and chat_id > 0:
-        await send(bot, services, chat_id, texts.PRIVATE_NOT_UNDERSTOOD, reply_to=message_id)
+        # A private chat's id is its person's: staff are pointed to their own tools.
+        staff = await Desk(services).actor(chat_id, name)
+        said = (
+            texts.STAFF_NOT_UNDERSTOOD
+            if staff.worker_key or staff.is_admin
+            else texts.PRIVATE_NOT_UNDERSTOOD
+        )
+        await send(bot, services, chat_id, said, reply_to=message_id)
 
 
 async def _ask_category(
