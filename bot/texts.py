@@ -741,6 +741,7 @@ TIMELINE_KINDS.update(
     }
 )
 ADDED_WORDS_TO_WORKER = "#{number} 反映人补充：{text}"
+ADDED_TO_TICKET = "已补充到 #{number}，负责人会看到。"
 ASK_BUILDING_WITH_PLACES = (
     "{name}，请问是哪栋楼或哪个地方的问题？点下面的按钮，或直接回复如“5号楼”“东门”："
 )

@@ -297,6 +297,45 @@ async def test_nobody_has_come_is_a_question_about_the_complaint_not_a_new_one(
             assert await services.tickets.by_number(COMMUNITY, 2) is None
 
 
+async def test_replies_to_an_acknowledgement_add_to_it_or_offer_me_too(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Under "登记为 #1": the reporter's "是2单元3楼那里" reaches the worker as theirs (before,
+    it was dropped without a word); a neighbour's "我们单元也是" is offered 我也遇到; the
+    reporter's "另外…" is a complaint of its own, and "还没人来啊" a question about #1."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "5号楼楼道灯坏了好几天了")
+            ack = await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            detail = await emu.send_text(
+                GROUP, RESIDENT, "是2单元3楼那里", reply_to=ack.message_id
+            )
+            added = await emu.wait_for(GROUP, lambda m: "已补充到 #1" in m.text)
+            assert added.reply_to_message_id == detail["message_id"]
+            told = await emu.wait_for(WORKER_LI, lambda m: "反映人补充" in m.text)
+            assert "2单元3楼" in told.text and told.reply_to_message_id == card.message_id
+            clock.advance(timedelta(minutes=2))
+            await emu.send_text(GROUP, NEIGHBOUR, "我们单元也是", reply_to=ack.message_id)
+            offer = await emu.wait_for(GROUP, lambda m: "我也遇到" in m.text)
+            assert labels(offer) == [texts.FOLLOW_BUTTON] and "#1" in offer.text
+            clock.advance(timedelta(minutes=2))
+            await emu.send_text(GROUP, RESIDENT, "还没人来啊", reply_to=ack.message_id)
+            await emu.wait_for(GROUP, lambda m: "现在待接单" in m.text)
+            clock.advance(timedelta(minutes=2))
+            other = "另外6号楼门口的垃圾也没人清"
+            await emu.send_text(GROUP, RESIDENT, other, reply_to=ack.message_id)
+            await emu.wait_for(GROUP, lambda m: "登记为 #2" in m.text)
+            await bot.idle()
+            history = await services.tickets.history(1)
+            assert [e.detail["note"] for e in history if e.kind == "added_words"] == [
+                "是2单元3楼那里"
+            ]
+
+
 async def test_text_while_a_proof_photo_is_awaited_is_answered_not_filed(tmp_path: Path) -> None:
     clock = FakeClock(MONDAY_8AM)
     async with offline_emulator() as emu:

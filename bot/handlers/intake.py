@@ -58,7 +58,14 @@ def _dialogues(context: GridContext) -> DialogueService:
     return _services(context).dialogues
 
 
-def _report(msg: Incoming, text: str, *, explicit: bool, grids: tuple[str, ...] | None) -> Report:
+def _report(
+    msg: Incoming,
+    text: str,
+    *,
+    explicit: bool,
+    grids: tuple[str, ...] | None,
+    about: int | None = None,
+) -> Report:
     return Report(
         chat_id=msg.chat_id,
         message_id=msg.message_id,
@@ -69,7 +76,16 @@ def _report(msg: Incoming, text: str, *, explicit: bool, grids: tuple[str, ...] 
         photo=msg.photo,
         explicit=explicit,
         group_grids=grids,
+        about=about,
     )
+
+
+async def _acknowledged(context: GridContext, msg: Incoming) -> int | None:
+    """The ticket whose acknowledgement (登记为 #N) this message replies to, if any."""
+    if not msg.reply_to_bot or msg.reply_to_message_id is None:
+        return None
+    ticket = await _services(context).tickets.by_reply(msg.chat_id, msg.reply_to_message_id)
+    return None if ticket is None else ticket.id
 
 
 async def on_group_message(update: Update, context: GridContext) -> None:
@@ -93,7 +109,10 @@ async def on_group_message(update: Update, context: GridContext) -> None:
         text = (text[:start] + text[start + len(mention) :]).strip()
     if not text.strip():
         return
-    outcome = await services.intake.receive(_report(msg, text, explicit=addressed, grids=grids))
+    about = await _acknowledged(context, msg)
+    outcome = await services.intake.receive(
+        _report(msg, text, explicit=addressed, grids=grids, about=about)
+    )
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
 
 
@@ -223,7 +242,10 @@ async def on_private_message(update: Update, context: GridContext) -> None:
     if not msg.text.strip():
         await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)
         return
-    outcome = await services.intake.receive(_report(msg, msg.text, explicit=True, grids=None))
+    about = await _acknowledged(context, msg)
+    outcome = await services.intake.receive(
+        _report(msg, msg.text, explicit=True, grids=None, about=about)
+    )
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
 
 
@@ -305,6 +327,11 @@ async def respond(
             )
         elif call:  # the group heard about the ticket already; the danger needs saying now
             await send(bot, services, chat_id, texts.CALL_FIRST[call], reply_to=message_id)
+    elif outcome.kind == flow.ADDED and outcome.ticket is not None:
+        if outcome.created:
+            await _tell_card(context, outcome.ticket, _added_words(outcome))
+        said = texts.ADDED_TO_TICKET.format(number=outcome.ticket.number)
+        await send(bot, services, chat_id, said, reply_to=message_id)
     elif outcome.kind == flow.STATUS and outcome.ticket is not None:
         await send(
             bot,

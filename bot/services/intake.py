@@ -43,6 +43,7 @@ CONFIRM = "confirm"
 ASK_BUILDING = "ask_building"
 NOT_COMPLAINT = "not_complaint"
 STATUS = "status"  # the reporter asked how their own open ticket stands
+ADDED = "added"  # the reporter's words in reply to their ticket's acknowledgement, passed on
 
 # The timeline kind of a message folded into the reporter's ticket of a moment ago.
 ADDED_WORDS = "added_words"
@@ -69,6 +70,8 @@ _REPAIR = re.compile(
 )
 # Words that only say how long or how often (一直, 这么久): no topic of their own.
 _PERSISTENCE = re.compile(r"^(?:一直|总是|老是|这么久|好久|很久|好几天|几天了|[还又都再])$")
+# A neighbour saying the problem is theirs too (我家也是, 我们单元也一样, +1).
+_ME_TOO = re.compile(r"也是|也一样|我也|我家也|我们.{0,3}也|同样|\+1|也遇到|也有这")
 # A ticket named by its number (#12, 12号工单, 工单12).
 _TICKET_NUMBER = re.compile(r"#\s*(\d{1,7})|(\d{1,7})\s*号?工单|工单\s*#?\s*(\d{1,7})")
 # A typed answer to "哪栋楼？" is the place alone, perhaps with a particle (7号楼吧, 东门那边).
@@ -97,6 +100,7 @@ class Report:
     photo: tuple[str, str] | None = None  # (file_id, file_unique_id)
     explicit: bool = False  # /report or a private message: the person means to report
     group_grids: tuple[str, ...] | None = None  # grids of the bound group; None when private
+    about: int | None = None  # the ticket whose acknowledgement this message replies to
 
     @property
     def source_key(self) -> str:
@@ -205,6 +209,10 @@ class IntakeService:
         reading = self.classifier.classify(text[:MAX_TEXT])
         if reading.location == Location():
             reading = replace(reading, location=self._locate(text))
+        if report.about is not None:
+            answered = await self._about_ticket(report, text)
+            if answered is not None:
+                return answered
         if _PROGRESS.search(text):
             named = _TICKET_NUMBER.search(text)
             own = await (
@@ -252,6 +260,26 @@ class IntakeService:
     def _locate(self, text: str) -> Location:
         """Read the location of a message the classifier found no complaint in."""
         return find_location(self.classifier.normalise(text), self._places)
+
+    async def _about_ticket(self, report: Report, text: str) -> Outcome | None:
+        """A reply to a ticket's acknowledgement: its reporter adding to it (是2单元的), or a
+        neighbour saying it is theirs too; None for anything else (a question, a new matter)."""
+        assert report.about is not None
+        ticket = await self.tickets.get(report.about)
+        if ticket.status not in lc.OPEN_STATES:
+            return None
+        if ticket.reporter_id == report.reporter_id:
+            if _PROGRESS.search(text) or _NEW_EVENT.search(text):
+                return None  # how it stands, or another matter: read as such below
+            if report.photo is not None:
+                await self.tickets.add_photo(
+                    ticket.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
+                )
+            recorded = await self._record_added_words(ticket, report)
+            return Outcome(ADDED, ticket=ticket, created=recorded, note=text)
+        if not ticket.is_private and _ME_TOO.search(text):
+            return Outcome(SIMILAR, similar=ticket)  # offered 我也遇到, checked when pressed
+        return None
 
     async def _own_ticket_named(self, report: Report, found: re.Match[str]) -> Ticket | None:
         """Return the reporter's own ticket a progress question names by number (#3 怎么样了)."""
