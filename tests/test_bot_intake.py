@@ -349,6 +349,25 @@ async def test_a_greeting_in_private_gets_an_invitation_not_a_question(tmp_path:
             assert staff.text == texts.STAFF_NOT_UNDERSTOOD and "/mytickets" in staff.text
 
 
+async def test_a_voice_note_in_private_is_answered_and_in_the_group_left_alone(
+    tmp_path: Path,
+) -> None:
+    """Many older residents speak instead of typing: privately they hear that the bot reads
+    words and photos (before, silence); in the group a voice note is a neighbour's business."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, RESIDENT)
+            voice = await emu.send_voice(RESIDENT, RESIDENT)
+            reply = await emu.wait_for(RESIDENT, lambda m: m.text == texts.PRIVATE_UNREADABLE)
+            assert reply.reply_to_message_id == voice["message_id"]
+            before = len(emu.sent(GROUP))
+            await emu.send_voice(GROUP, RESIDENT)
+            await bot.idle()
+            assert len(emu.sent(GROUP)) == before
+            assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+
+
 async def test_with_privacy_on_a_mention_reports_and_a_typed_reply_names_the_building(
     tmp_path: Path,
 ) -> None:

@@ -223,6 +223,19 @@ class People:
         media = self.world.store_video(data, width, height, duration)
         return self._person_media(chat_id, user_id, "video", media, caption, reply_to)
 
+    async def send_voice(
+        self,
+        chat_id: int,
+        user_id: int,
+        data: bytes = b"OggS\x00\x02",
+        reply_to: int | None = None,
+        *,
+        duration: int = 7,
+    ) -> JSON:
+        """Post a voice note (what many residents send instead of typing); no caption."""
+        media = self.world.store_voice(data, duration)
+        return self._person_media(chat_id, user_id, "voice", media, None, reply_to)
+
     def _person_media(
         self,
         chat_id: int,

@@ -410,6 +410,17 @@ class World:
         self.videos[stored.file_id] = video
         return copy.deepcopy(video)
 
+    def store_voice(self, data: bytes, duration: int) -> JSON:
+        """Keep a voice note and describe it as Telegram does (one Voice object)."""
+        stored = self.store_file(data, "voice", "voice.ogg", "AwACAgIAAxkBAAI")
+        return {
+            "file_id": stored.file_id,
+            "file_unique_id": stored.file_unique_id,
+            "duration": duration,
+            "mime_type": "audio/ogg",
+            "file_size": len(data),
+        }
+
     def store_photo(self, data: bytes) -> list[JSON]:
         """Keep a photo and describe it as Telegram does: a list of sizes, largest last."""
         width, height = image_size(data)

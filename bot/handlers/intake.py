@@ -819,4 +819,32 @@ def message_handlers() -> list[BaseHandler[Any, Any, Any]]:
         MessageHandler(
             filters.ChatType.PRIVATE & text_or_caption & ~filters.COMMAND, on_private_message
         ),
+        MessageHandler(filters.ChatType.PRIVATE & _UNREADABLE, on_private_unreadable),
     ]
+
+
+# What a person may send privately that the bot cannot read: a voice note (many older
+# residents speak rather than type), a sticker, a file, a place pin, a contact card.
+_UNREADABLE = (
+    filters.VOICE
+    | filters.AUDIO
+    | filters.VIDEO_NOTE
+    | filters.Sticker.ALL
+    | filters.Document.ALL
+    | filters.LOCATION
+    | filters.CONTACT
+) & ~filters.CAPTION
+
+
+async def on_private_unreadable(update: Update, context: GridContext) -> None:
+    """Say that the bot reads words and photos, instead of leaving a voice note unanswered."""
+    msg = incoming(update, context.bot.id)
+    if msg is None or not msg.is_private:
+        return
+    await send(
+        context.bot,
+        _services(context),
+        msg.chat_id,
+        texts.PRIVATE_UNREADABLE,
+        reply_to=msg.message_id,
+    )
