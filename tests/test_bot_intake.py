@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -366,6 +367,30 @@ async def test_a_voice_note_in_private_is_answered_and_in_the_group_left_alone(
             await bot.idle()
             assert len(emu.sent(GROUP)) == before
             assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+
+
+async def test_at_night_only_an_urgent_complaint_rings(tmp_path: Path) -> None:
+    """At 02:00 (inside the community's quiet hours, 22:00-07:00) a broken light's card and
+    the group's acknowledgement arrive without a sound; someone trapped in a lift rings the
+    worker and the group as it should. By day everything rings."""
+    night = FakeClock(datetime(2026, 11, 24, 18, 0, tzinfo=UTC))  # 02:00 in Shanghai
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=night):
+            await open_privates(emu, WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
+            await emu.send_text(GROUP, RESIDENT, "5号楼楼道灯坏了好几天了")
+            quiet_card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            quiet_ack = await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            assert not emu.rang(WORKER_LI, quiet_card.message_id)
+            assert not emu.rang(GROUP, quiet_ack.message_id)
+            await emu.send_text(GROUP, NEIGHBOUR, "2号楼电梯关人了！快来人")
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #2" in m.text)
+            ack = await emu.wait_for(GROUP, lambda m: "登记为 #2" in m.text)
+            assert emu.rang(WORKER_LI, card.message_id) and emu.rang(GROUP, ack.message_id)
+            night.advance(timedelta(hours=8))  # 10:00
+            await emu.send_text(GROUP, RESIDENT, "6号楼门口垃圾堆了三天没人清")
+            day = await emu.wait_for(GROUP, lambda m: "登记为 #3" in m.text)
+            assert emu.rang(GROUP, day.message_id)
 
 
 async def test_with_privacy_on_a_mention_reports_and_a_typed_reply_names_the_building(

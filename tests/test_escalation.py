@@ -15,12 +15,15 @@ from bot.services.escalation import (
     EscalationConfigError,
     EscalationPolicy,
     EscalationSweep,
+    consolidate,
+    mark_urgent,
     sweep_communities,
 )
 from bot.services.sla import SlaPolicy
 from bot.services.tickets import Actor, NewTicket, TicketService
 from storage.db import Database
 from storage.outbox import OutboxItem, OutboxRepository
+from storage.tickets import QueuedText
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.both_stores
@@ -528,3 +531,28 @@ async def test_a_refusal_waiting_for_the_admins_spares_the_worker_and_asks_the_o
     assert result.escalated >= 1
     items = await queued(db, clock)
     assert any(chat == STREET for chat, _, _ in new())
+
+
+async def test_messages_about_an_urgent_ticket_are_marked_to_ring_in_quiet_hours(
+    db: Database, clock: FakeClock, sla: SlaPolicy, service: TicketService
+) -> None:
+    """The sender sends quietly at night unless a message is about an urgent ticket: the
+    sweep marks those, one by one and in a flood's summary."""
+    urgent_one, _ = await service.open_ticket(urgent())
+    calm, _ = await service.open_ticket(urgent("msg:2", urgency="normal", message_id=78))
+    clock.advance(timedelta(hours=30))
+    await sweep_of(db, clock, sla).run()
+    items = await queued(db, clock)
+    about = {i.message.extra.get("ticket_id"): i.message.extra for i in items}
+    assert about[urgent_one.id].get("urgent") is True
+    assert "urgent" not in about.get(calm.id, {})
+    summary = consolidate(
+        mark_urgent(
+            [
+                QueuedText(f"k{n}", OFFICE, f"#{n}", "overdue", {"ticket_id": n})
+                for n in range(1, 8)
+            ],
+            {3},
+        )
+    )
+    assert len(summary) == 1 and summary[0].extra.get("urgent") is True

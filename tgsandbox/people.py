@@ -401,6 +401,10 @@ class People:
             BotMessage.from_raw(m) for m in chat.messages.values() if self.world.is_bot_message(m)
         ]
 
+    def rang(self, chat_id: int, message_id: int) -> bool:
+        """Tell whether a bot message made a sound (it was not sent with disable_notification)."""
+        return (chat_id, message_id) not in self.world.silenced
+
     def message(self, chat_id: int, message_id: int) -> BotMessage:
         """Return one message of a chat as it looks now (KeyError once deleted)."""
         return BotMessage.from_raw(self.world.chat(chat_id).messages[message_id])

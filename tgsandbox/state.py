@@ -150,6 +150,8 @@ class World:
         self.files: dict[str, StoredFile] = {}
         self.photo_sets: dict[str, list[JSON]] = {}
         self.videos: dict[str, JSON] = {}
+        # (chat, message) the bot sent with disable_notification: no sound on the phone.
+        self.silenced: set[tuple[int, int]] = set()
         self.next_file = 1
         # The updates queue (getUpdates) and the webhook that would replace it.
         self.updates: list[QueuedUpdate] = []

@@ -44,6 +44,7 @@ from telegram.ext import ExtBot
 
 from bot.services.errors import DatabaseError
 from bot.services.posts import split_text
+from bot.services.schedule import quiet_until
 from bot.services.values import Button, OutboxItem, OutgoingMessage
 
 if TYPE_CHECKING:
@@ -601,10 +602,15 @@ class OutboxSender:
                 )
             return target
         reply = _reply(await self._resolve(m.reply_to_message_id))
+        silent = self._silent(item)
         video = m.extra.get("video_id")
         if video:
             await self.bot.send_video(
-                chat_id, str(video), read_timeout=SEND_TIMEOUT_S, write_timeout=SEND_TIMEOUT_S
+                chat_id,
+                str(video),
+                disable_notification=silent,
+                read_timeout=SEND_TIMEOUT_S,
+                write_timeout=SEND_TIMEOUT_S,
             )
         photo = m.photo_id or m.photo_png
         if photo is not None:
@@ -614,6 +620,7 @@ class OutboxSender:
                 caption=m.text or None,
                 parse_mode=parse_mode,
                 reply_parameters=reply,
+                disable_notification=silent,
                 read_timeout=SEND_TIMEOUT_S,
                 write_timeout=SEND_TIMEOUT_S,
                 api_kwargs=keyboard,
@@ -626,6 +633,7 @@ class OutboxSender:
                 caption=m.text or None,
                 parse_mode=parse_mode,
                 reply_parameters=reply,
+                disable_notification=silent,
                 read_timeout=SEND_TIMEOUT_S,
                 write_timeout=SEND_TIMEOUT_S,
                 api_kwargs=keyboard,
@@ -644,12 +652,24 @@ class OutboxSender:
                 parse_mode=parse_mode,
                 reply_markup=force_reply if last else None,
                 reply_parameters=reply if index == 0 else None,
+                disable_notification=silent,
                 read_timeout=SEND_TIMEOUT_S,
                 write_timeout=SEND_TIMEOUT_S,
                 api_kwargs=keyboard if last else None,
             )
             message_id = int(sent.message_id)
         return message_id
+
+    def _silent(self, item: OutboxItem) -> bool:
+        """Deliver without a sound during the community's quiet hours (夜间免打扰), unless it
+        is about an urgent matter: a broken light's card waits silently for the morning, a
+        fire's rings."""
+        if item.message.extra.get("urgent"):
+            return False
+        services = self.owner(item)
+        now = services.clock.now()
+        quiet = services.schedule.config.defaults.quiet_hours
+        return quiet_until(now, quiet, services.tz) > now
 
     async def _unreachable(self, chat_id: int, item: OutboxItem, reason: str) -> None:
         log.warning(

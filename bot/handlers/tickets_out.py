@@ -173,7 +173,7 @@ async def ensure_card(
                 buttons=buttons,
                 html=True,
                 purpose="card",
-                extra={"ticket_id": ticket.id},
+                extra={"ticket_id": ticket.id, **urgent_mark(ticket)},
             )
         except Unreachable:
             moved = await _move_on(bot, services, ticket)
@@ -192,6 +192,11 @@ async def ensure_card(
                 break
         return ticket
     return ticket
+
+
+def urgent_mark(ticket: Ticket) -> dict[str, bool]:
+    """What makes a message about an urgent ticket ring even in quiet hours (see sending)."""
+    return {"urgent": True} if ticket.urgency == "urgent" else {}
 
 
 async def acknowledge(
@@ -236,6 +241,7 @@ async def _queue_ack(
             buttons=undo,
             reply_to=ticket.message_id,
             after=card if card is not None and card < 0 else None,
+            extra=urgent_mark(ticket),
         )
     except Unreachable:
         return ticket

@@ -232,6 +232,16 @@ def consolidate(messages: list[QueuedText]) -> list[QueuedText]:
     return out
 
 
+def mark_urgent(messages: list[QueuedText], urgent: set[int]) -> list[QueuedText]:
+    """Mark the messages about urgent tickets: they ring even in quiet hours (the sender)."""
+    if not urgent:
+        return messages
+    return [
+        m._replace(extra={**m.extra, "urgent": True}) if m.extra.get("ticket_id") in urgent else m
+        for m in messages
+    ]
+
+
 def _may_summarise(m: QueuedText) -> bool:
     if m.purpose not in _FLOOD_PURPOSES or m.buttons:
         return False
@@ -253,6 +263,8 @@ def _summary(same: list[QueuedText]) -> QueuedText:
     extra: dict[str, Any] = {"ticket_ids": ids, "summary": len(same)}
     if "level" in first.extra:
         extra["level"] = first.extra["level"]
+    if any(x.extra.get("urgent") for x in same):
+        extra["urgent"] = True
     return first._replace(
         dedup_key=f"{first.dedup_key}:flood",
         text=text,
@@ -276,6 +288,7 @@ class _Batch:
     finished: list[tuple[int, str]] = field(default_factory=list)
     planned: list[tuple[int, str, str, datetime, datetime, datetime]] = field(default_factory=list)
     levels: dict[int, int] = field(default_factory=dict)  # every ticket touched: its new level
+    urgent: set[int] = field(default_factory=set)  # their messages ring even in quiet hours
     whistles: list[tuple[int, str, int, datetime, datetime]] = field(default_factory=list)
     lapsed: list[int] = field(default_factory=list)
     closed: list[tuple[int, datetime]] = field(default_factory=list)  # and when resolved
@@ -396,6 +409,8 @@ class EscalationSweep:
     # ── deciding ──
     def _take(self, due: DueStep, batch: _Batch) -> None:
         batch.levels.setdefault(due.ticket_id, 0)
+        if due.urgency == "urgent":
+            batch.urgent.add(due.ticket_id)
         if not self._still_relevant(due):
             # The ticket moved on without cancelling this step (should not happen): drop it.
             batch.finished.append((due.step_id, "skipped"))
@@ -740,8 +755,8 @@ class EscalationSweep:
         repo, now = self.repo, batch.now
         await repo.finish_steps(batch.finished, now)
         await repo.add_system_events(batch.events, now)
-        batch.messages = consolidate(batch.messages)
-        batch.held = consolidate(batch.held)
+        batch.messages = consolidate(mark_urgent(batch.messages, batch.urgent))
+        batch.held = consolidate(mark_urgent(batch.held, batch.urgent))
         await repo.queue_texts(batch.messages + batch.held, now)
         if batch.planned:
             await repo.plan_step_rows(batch.planned)

@@ -55,7 +55,15 @@ async def send_message(world: World, params: Params) -> JSON:
         message["entities"] = entities
     if markup is not None:
         message["reply_markup"] = markup
+    _note_sound(world, chat, params, message)
     return world.bot_posted(chat, message)
+
+
+def _note_sound(world: World, chat: ChatState, params: Params, message: JSON) -> None:
+    """Remember a message sent without a sound (disable_notification): the Message object
+    does not say so, but the people on the other end notice (World.silenced)."""
+    if params.flag("disable_notification"):
+        world.silenced.add((chat.id, int(message["message_id"])))
 
 
 async def send_photo(world: World, params: Params) -> JSON:
@@ -137,6 +145,7 @@ def _post_media(world: World, chat: ChatState, params: Params, field: str, media
         message["caption_entities"] = entities
     if markup is not None:
         message["reply_markup"] = markup
+    _note_sound(world, chat, params, message)
     return world.bot_posted(chat, message)
 
 
