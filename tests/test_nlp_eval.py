@@ -35,7 +35,7 @@ BARS = {
     # every bar it could and loosened one: heldout2's false alarms rose from 5 to 6 messages of
     # 139 (4.0 % -> 4.5 %). heldout8 was written by that pass and read once at its end.
     "dev.tsv": (420, 0.94, 0.01, 0.02, 0.975, 0.90),  # tuned on
-    "train.tsv": (1600, 0.93, 0.01, 0.065, 0.97, 0.88),  # tuned on
+    "train.tsv": (1957, 0.93, 0.01, 0.065, 0.97, 0.87),  # tuned on
     # Never tuned on. The fourth pass lowered the ticket threshold (auto-tickets up ten points)
     # and its false alarms rose on heldout and heldout2: those two bars were loosened to 3 % and
     # 4 % to match. The fifth pass kept them and tightened heldout3 (5 -> 4 %) and heldout4

@@ -21,6 +21,7 @@ from typing import Any
 from bot.nlp import tokens as tok
 from bot.nlp.gate import (
     PROBLEM_GROUPS,
+    STATED_GROUPS,
     Gate,
     GateLexicon,
     GateReading,
@@ -748,8 +749,18 @@ class Classifier:
             category, winner = OTHER, self._other
         else:
             category, winner = self._slot_codes[best] if order else self._codes[0], best
+        # The group hears only of a problem said: in a problem word, persistence, distress or
+        # irony, a thing with its problem (combo) or a term that is a problem by itself, or a
+        # question asking for a service (低保怎么办). A request or a heavy topic without one
+        # (麻烦问下灭火器在哪买) goes to the worker's list however high it scores.
+        stated = (
+            not gate.kinds.isdisjoint(STATED_GROUPS)
+            or best in combined
+            or best in terms
+            or best in self._asked_for
+        )
         # Danger (fire, gas, someone trapped or hurt) never waits on a worker's list.
-        sure = gate.score >= lex.ticket or gate.danger
+        sure = (gate.score >= lex.ticket and stated) or gate.danger
         decision = TICKET if sure and clear else TRIAGE
         location = find_location(text, self._places)
         if gate.not_live and "request" not in gate.kinds and location == NOWHERE:

@@ -20,6 +20,9 @@ CALL_NUMBERS = ("119", "110", "120")
 URGENT_ONLY = "urgent"
 # Groups of evidence that say a problem, not only a mood: with one, a topic word names the thing.
 PROBLEM_GROUPS = frozenset({"problem", "request", "persistence", "distress", "irony", "danger"})
+# Groups that say a problem in words of their own. A request about a topic (麻烦问下灭火器哪里买)
+# or a heavy topic alone says none: such a message is at most worth the worker's look.
+STATED_GROUPS = frozenset({"problem", "persistence", "distress", "irony"})
 _NEGATION = frozenset("没不未冇唔别")
 # Words that hold a negation character and deny nothing.
 _NOT_NEGATING = frozenset(
