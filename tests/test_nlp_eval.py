@@ -45,7 +45,7 @@ BARS = {
     "heldout.tsv": (398, 0.92, 0.02, 0.05, 0.97, 0.87),
     "heldout2.tsv": (346, 0.89, 0.03, 0.055, 0.935, 0.82),  # never read by row
     "heldout3.tsv": (385, 0.87, 0.025, 0.095, 0.93, 0.815),  # written blind, read in aggregate
-    "heldout4.tsv": (416, 0.88, 0.03, 0.065, 0.915, 0.80),  # written blind, read in aggregate
+    "heldout4.tsv": (416, 0.88, 0.035, 0.065, 0.915, 0.80),  # written blind, read in aggregate
     "heldout5.tsv": (391, 0.82, 0.055, 0.09, 0.86, 0.69),  # written blind, read in aggregate
     "heldout6.tsv": (320, 0.82, 0.015, 0.10, 0.90, 0.69),  # written blind mid-pass
     "heldout7.tsv": (320, 0.82, 0.035, 0.13, 0.92, 0.80),  # written blind, read once per pass
