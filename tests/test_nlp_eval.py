@@ -34,6 +34,11 @@ BARS = {
     # The seventh pass (vocabulary, 660 training messages, the fit put ticket at 1.31) tightened
     # every bar it could and loosened one: heldout2's false alarms rose from 5 to 6 messages of
     # 139 (4.0 % -> 4.5 %). heldout8 was written by that pass and read once at its end.
+    # The eighth pass (a ticket needs a problem said; general service questions and requests to
+    # triage; English and Cantonese words; 614 training messages) tightened every false-alarm bar
+    # it could (heldout, heldout2, heldout6, heldout7) and lowered auto-ticket bars of dev, train,
+    # heldout2 and heldout3 by 0.5-2 points (service questions moved to triage); heldout9 was
+    # written blind by that pass and read once before and once after it.
     "dev.tsv": (420, 0.94, 0.01, 0.02, 0.975, 0.88),  # tuned on
     "train.tsv": (2214, 0.92, 0.01, 0.065, 0.97, 0.855),  # tuned on
     # Never tuned on. The fourth pass lowered the ticket threshold (auto-tickets up ten points)
@@ -50,6 +55,7 @@ BARS = {
     "heldout6.tsv": (320, 0.82, 0.015, 0.10, 0.90, 0.69),  # written blind mid-pass
     "heldout7.tsv": (320, 0.82, 0.035, 0.13, 0.92, 0.80),  # written blind, read once per pass
     "heldout8.tsv": (348, 0.83, 0.045, 0.075, 0.895, 0.72),  # written blind, read once at the end
+    "heldout9.tsv": (360, 0.85, 0.05, 0.07, 0.93, 0.76),  # written blind by the eighth pass
 }
 
 
