@@ -34,6 +34,10 @@ NOT_COMPLAINTS = {
     "a repair done by the workers": "门口那棵歪脖子树的断枝绿化队下午锯掉了",
     "a new facility praised": "东门新增了两个快递柜，取件近多了",
     "buying broken things": "高价回收旧冰箱旧空调，坏的也收，上门拿",
+    "advice for when it happens": "车位被占的话可以拨车上的挪车电话",
+    "a thing one broke oneself": "电动车电池被我充坏了 有没有回收的",
+    "a relayed outage in Cantonese": "管理處話聽朝停水 大家儲定啲水",
+    "a rule on throwing from height": "高空抛物是犯罪 大家管好自家孩子",
 }
 
 # Danger words that are not a danger here and now: news from elsewhere, a film, a game, a drill,
@@ -93,6 +97,28 @@ def test_a_call_for_help_keeps_danger_live_beside_evidence_against(clf: Classifi
     # 快来人 asks for help: the notice-like 请勿 does not make a fire a drill.
     reading = clf.classify("3号楼楼道着火了，请勿乘电梯，快来人")
     assert (reading.decision, reading.call_first) == ("ticket", "119")
+
+
+@pytest.mark.parametrize(
+    "text", ["麻烦问一下灭火器哪里能买到", "能不能管管灭火器", "请物业安排一下灭火器"]
+)
+def test_a_request_about_a_heavy_topic_with_no_problem_said_reaches_only_the_worker(
+    clf: Classifier, text: str
+) -> None:
+    # It scores above `ticket` (a heavy topic and a request), but says no problem: the group
+    # hears nothing, the worker's triage list decides.
+    reading = clf.classify(text)
+    assert reading.gate >= clf._gate_lexicon.ticket
+    assert reading.decision == "triage", reading.evidence
+
+
+def test_a_question_about_a_service_is_ticketed_only_for_ones_own_case(clf: Classifier) -> None:
+    # 我妈的 … 怎么申请: someone's own case, the question is the request itself. A general
+    # how-to question reaches the staff's private list, where 立案 opens it in one press.
+    own = clf.classify("我妈的高龄补贴怎么申请？")
+    assert (own.decision, own.category) == ("ticket", "services")
+    general = clf.classify("低保怎么申请？")
+    assert (general.decision, general.category) == ("triage", "services")
 
 
 def test_evidence_against_before_a_contrast_is_conceded(clf: Classifier) -> None:

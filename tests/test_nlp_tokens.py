@@ -41,6 +41,16 @@ def test_the_trie_scan_finds_the_longest_word_at_each_place() -> None:
     assert found == ["电梯", "吵死了", "吵"]
 
 
+def test_a_latin_word_is_found_whole_or_inflected_never_inside_another() -> None:
+    gate = Gate(load_gate())
+    assert "jam" in gate.read("stuck in a jam again").against_words
+    assert "jam" not in gate.read("the chute hopper jammed").against_words
+    assert "leak" in gate.read("the pipe leaks").for_words  # an inflection is the word
+    matcher = tok.Matcher(["led", "电梯"])
+    assert matcher.find(["piled"], "piled") == set()  # no "led" inside "piled"
+    assert matcher.find(["电梯间"], "电梯间") == {"电梯"}  # a Chinese token still holds words
+
+
 def _gate_data() -> dict[str, object]:
     raw = (REPO / "bot" / "nlp" / "data" / "gate.toml").read_text(encoding="utf-8")
     data = tomllib.loads(raw)

@@ -21,6 +21,7 @@ from typing import Any
 from bot.nlp import tokens as tok
 from bot.nlp.gate import (
     PROBLEM_GROUPS,
+    STATED_GROUPS,
     Gate,
     GateLexicon,
     GateReading,
@@ -51,6 +52,9 @@ _QUESTION = re.compile(r"[?？吗]|怎么|如何|哪里|在哪|去哪|能不能|
 # WeChat-style codes ([捂脸], [强]): the words inside are no keywords ([裂开] is no crack).
 _WECHAT_CODE = re.compile(r"\[[\u4e00-\u9fff]{1,4}\]")
 _LATIN = re.compile(r"[a-z]")
+# Someone's own case (我妈的养老金, my father's claim): a question about a service is then the
+# request itself; a general how-to question (低保怎么申请) waits on the staff's private list.
+_OWN_CASE = re.compile(r"我|俺|咱|家里|家老人|\bmy\b|\bour\b|\bi\b")
 _SERVICE_QUESTION = frozenset({"schedule", "event"})
 _CONTENT = re.compile(r"^[\u4e00-\u9fffa-z][\u4e00-\u9fffa-z0-9]*$")
 _ASCII_WORD = re.compile(r"^[a-z0-9 .+#&_%-]+$")
@@ -748,8 +752,19 @@ class Classifier:
             category, winner = OTHER, self._other
         else:
             category, winner = self._slot_codes[best] if order else self._codes[0], best
+        # The group hears only of a problem said: in a problem word, persistence, distress or
+        # irony, a thing with its problem (combo) or a term that is a problem by itself, or a
+        # question asking for a service in one's own case (我妈的高龄补贴怎么申请). A request or
+        # a heavy topic without one (麻烦问下灭火器在哪买, 低保怎么申请) goes to the worker's
+        # list however high it scores.
+        stated = (
+            not gate.kinds.isdisjoint(STATED_GROUPS)
+            or best in combined
+            or best in terms
+            or (best in self._asked_for and _OWN_CASE.search(text) is not None)
+        )
         # Danger (fire, gas, someone trapped or hurt) never waits on a worker's list.
-        sure = gate.score >= lex.ticket or gate.danger
+        sure = (gate.score >= lex.ticket and stated) or gate.danger
         decision = TICKET if sure and clear else TRIAGE
         location = find_location(text, self._places)
         if gate.not_live and "request" not in gate.kinds and location == NOWHERE:

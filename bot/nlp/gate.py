@@ -20,6 +20,9 @@ CALL_NUMBERS = ("119", "110", "120")
 URGENT_ONLY = "urgent"
 # Groups of evidence that say a problem, not only a mood: with one, a topic word names the thing.
 PROBLEM_GROUPS = frozenset({"problem", "request", "persistence", "distress", "irony", "danger"})
+# Groups that say a problem in words of their own. A request about a topic (麻烦问下灭火器哪里买)
+# or a heavy topic alone says none: such a message is at most worth the worker's look.
+STATED_GROUPS = frozenset({"problem", "persistence", "distress", "irony"})
 _NEGATION = frozenset("没不未冇唔别")
 # Words that hold a negation character and deny nothing.
 _NOT_NEGATING = frozenset(
@@ -387,6 +390,8 @@ class Gate:
             start = match.start()
             if start and text[start - 1] in _NEGATION and not _asks(text, start - 1):
                 continue
+            if word[0] in _LATIN_LETTERS and _inside_latin_word(text, start, start + len(word)):
+                continue  # "jam" in "jammed", "pm" in "7pm": no word of ours
             against_negated = word in against_words and self._negated_clause(text, start)
             if word in fights and self._played(text, start):
                 continue  # 两只猫打架, 俩娃打起来: neither a crime nor a problem
@@ -489,6 +494,22 @@ class Gate:
                 continue
             kept[kind] = (weight, word)
         return kept
+
+
+_LATIN_LETTERS = frozenset("abcdefghijklmnopqrstuvwxyz")
+_LATIN_OR_DIGIT = frozenset("abcdefghijklmnopqrstuvwxyz0123456789")
+# What may follow a Latin word and still be it: "leaks", "blocked", "barking", "noisy".
+_INFLECTIONS = frozenset({"s", "es", "ed", "d", "ing", "y"})
+
+
+def _inside_latin_word(text: str, start: int, end: int) -> bool:
+    """Say whether a Latin word found at text[start:end] is only part of a longer word."""
+    if start and text[start - 1] in _LATIN_OR_DIGIT:
+        return True
+    rest = end
+    while rest < len(text) and text[rest] in _LATIN_LETTERS:
+        rest += 1
+    return rest > end and text[end:rest] not in _INFLECTIONS
 
 
 def _asks(text: str, at: int) -> bool:

@@ -197,7 +197,8 @@ class Matcher:
         words = self._words
         own = [token] if token in words else []
         size = len(token)
-        if size > 2:
+        # A Latin token is one word: "piled" holds no "led", "7pm" no "pm".
+        if size > 2 and not token.isascii():
             for k in (2, 3):
                 for j in range(size - k + 1):
                     part = token[j : j + k]
