@@ -10,16 +10,19 @@ After each restart we count what every person saw: every message at least once, 
 only where the outbox marks a resend, never a live duplicate card (an older copy, pressed, says
 so and loses its buttons), the ledger and the stock exact, history rows not doubled, and every
 update done.
+
+The harness reads the process's database through one seam (tests/botkit.py's StoreReader, the
+project's own store), so its scenes run unchanged on PostgreSQL too (tests/test_bot_crash_pg.py).
 """
 
 from __future__ import annotations
 
 import asyncio
 import signal
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -34,6 +37,7 @@ from tests.botkit import (
     SECRETARY,
     WORKER_LI,
     WORKER_ZHANG,
+    StoreReader,
     bot_env,
     gridbot_command,
     open_privates,
@@ -100,9 +104,11 @@ class BotProcess:
         self.emu = emu
         self.crash = crash
         self.chats = chats  # where no_live_duplicates looks
-        self.db = tmp_path / "gridbot.sqlite3"
         self.arm = tmp_path / "crash.arm"
         self.env = subprocess_env(bot_env(emu, tmp_path, config))
+        # The process's database: a SQLite file, or a fresh PostgreSQL schema (conftest.py).
+        self.target = self.env["GRIDBOT_DB"]
+        self.store = StoreReader(self.target)
         self.env["GRIDBOT_CRASH_AT"] = f"{crash}:1"
         self.env["GRIDBOT_CRASH_ARM"] = str(self.arm)
         self.env["GRIDBOT_SEND_BACKOFF_S"] = "0.1"
@@ -126,6 +132,8 @@ class BotProcess:
             )
 
     async def stop(self) -> None:
+        """Stop the process (if running) and close the test's own reading of its database."""
+        self.store.close()
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(self.proc.wait(), timeout=60)
@@ -243,20 +251,23 @@ class BotProcess:
             await asyncio.sleep(0.05)
         raise AssertionError(f"{sql} never reached {expected}")
 
+    def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of the process's database, on either store (SQLite's dialect, ? parameters)."""
+        return self.store.rows(sql, params)
+
     def count(self, sql: str, params: tuple[object, ...] = ()) -> int:
-        with sqlite3.connect(self.db) as conn:
-            return int(conn.execute(sql, params).fetchone()[0] or 0)
+        found = self.rows(sql, params)
+        return int(found[0][0] or 0) if found else 0
 
     def resends(self) -> int:
         return self.count("SELECT COUNT(*) FROM outbox WHERE resent = 1")
 
     def recorded(self, chat_id: int) -> set[int]:
         """The ids of the messages the outbox knows it sent (or changed) in a chat."""
-        with sqlite3.connect(self.db) as conn:
-            rows = conn.execute(
-                "SELECT message_id FROM outbox WHERE chat_id = ? AND message_id IS NOT NULL",
-                (chat_id,),
-            ).fetchall()
+        rows = self.rows(
+            "SELECT message_id FROM outbox WHERE chat_id = ? AND message_id IS NOT NULL",
+            (chat_id,),
+        )
         return {int(r[0]) for r in rows}
 
     def seen(self, chat_id: int, needle: str) -> BotMessage:
@@ -315,6 +326,72 @@ async def offered(emu: Emulator, chat_id: int, message_id: int, data: str) -> No
     await emu.wait_until(lambda: data in data_of(emu.message(chat_id, message_id)))
 
 
+def digest_time(bot: BotProcess) -> str:
+    """A digest time 5 minutes before the bot's now (its clock shifted past midnight if near)."""
+    shift = 0
+    while True:
+        local = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(minutes=shift - 5)
+        if (local.hour, local.minute) >= (0, 5) and (local.hour, local.minute) < (23, 50):
+            break
+        shift += 20
+    if shift:
+        bot.env[SHIFT] = str(shift)
+    return f"{local:%H:%M}"
+
+
+# ── scenes: steps the matrix kills, shared with its PostgreSQL subset (test_bot_crash_pg) ──
+
+
+async def intake(
+    bot: BotProcess, emu: Emulator, group: int = GROUP, worker: int = WORKER_LI
+) -> BotMessage:
+    """A complaint in a group, killed: the worker's card, the reporter's reply; the card."""
+    await bot.dies_during(lambda: emu.send_text(group, RESIDENT, LIFT))
+    card = bot.seen(worker, CARD)
+    bot.seen(group, "已收到，登记为 #1")
+    return card
+
+
+async def points_ready(bot: BotProcess, emu: Emulator) -> None:
+    """The resident registered, and an open ticket for a digest to list (neither killed)."""
+    await emu.send_text(RESIDENT, RESIDENT, "/register 3 2 301")
+    await emu.wait_for(RESIDENT, lambda m: "3号楼2单元301" in m.text)
+    if not bot.count("SELECT COUNT(*) FROM tickets"):
+        await emu.send_text(GROUP, RESIDENT, LIFT)
+        await emu.wait_for(GROUP, lambda m: "#1" in m.text, timeout=30)
+
+
+LEDGER = "SELECT COUNT(*) FROM points_ledger WHERE user_id = ? AND kind = ?"
+BALANCE = "SELECT balance FROM point_balances WHERE user_id = ?"
+
+
+async def award(bot: BotProcess, emu: Emulator) -> None:
+    """An award, killed: the ledger counts it once, both people told."""
+    await bot.dies_during(
+        lambda: emu.send_text(
+            SECRETARY, SECRETARY, f"/award {RESIDENT} help_elderly 陪独居老人看病"
+        )
+    )
+    assert bot.count(LEDGER, (RESIDENT, "behaviour")) == 1
+    assert bot.count(BALANCE, (RESIDENT,)) == 10
+    bot.seen(SECRETARY, "当前余额 10 分")
+    bot.seen(RESIDENT, "积分变动")
+
+
+async def digest(bot: BotProcess, config: Path) -> None:
+    """A scheduled digest, due while the bot was down, killed: decided once (its run is
+    recorded), in each group once, or twice where the outbox marks a resend."""
+    write_config(config.parent, digest=digest_time(bot))
+    await bot.dies_at_start()
+    # Each group's digest is decided in its own transaction: killed between the two (its
+    # sender already at work on the first), the second is decided by the next run of the
+    # schedule job, a few seconds after the restart.
+    await bot.until("SELECT COUNT(*) FROM schedule_runs WHERE kind = 'digest'", 2)
+    await bot.settled()
+    for group in (GROUP, GROUP_G1):
+        bot.seen(group, DIGEST)
+
+
 @pytest.mark.parametrize("crash", CRASHES)
 async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, crash: str) -> None:
     """Intake, an escalation, return, transfer, accept, the resolve note, reopen, the rating."""
@@ -327,10 +404,8 @@ async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, cras
             ticket = "SELECT COUNT(*) FROM tickets WHERE status = ?"
 
             # 1. intake: the complaint, the worker's card, the reporter's reply.
-            await bot.dies_during(lambda: emu.send_text(GROUP, RESIDENT, LIFT))
+            await intake(bot, emu)
             assert bot.count("SELECT COUNT(*) FROM tickets") == 1
-            bot.seen(WORKER_LI, CARD)
-            bot.seen(GROUP, "已收到，登记为 #1")
 
             # 2. an escalation: the 30-minute accept deadline passes while the bot is down.
             bot.env[SHIFT] = "40"
@@ -401,11 +476,7 @@ async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, cras
             assert bot.count(ticket, ("closed",)) == 1
             assert emu.message(GROUP, again.message_id).text.startswith("#1 已评价")
 
-            with sqlite3.connect(bot.db) as conn:
-                kinds = [
-                    r[0]
-                    for r in conn.execute("SELECT kind FROM ticket_events ORDER BY id").fetchall()
-                ]
+            kinds = [r[0] for r in bot.rows("SELECT kind FROM ticket_events ORDER BY id")]
             assert kinds == [
                 "opened",
                 "escalated",
@@ -423,19 +494,6 @@ async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, cras
             await bot.stop()
 
 
-def digest_time(bot: BotProcess) -> str:
-    """A digest time 5 minutes before the bot's now (its clock shifted past midnight if near)."""
-    shift = 0
-    while True:
-        local = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(minutes=shift - 5)
-        if (local.hour, local.minute) >= (0, 5) and (local.hour, local.minute) < (23, 50):
-            break
-        shift += 20
-    if shift:
-        bot.env[SHIFT] = str(shift)
-    return f"{local:%H:%M}"
-
-
 @pytest.mark.parametrize("crash", CRASHES)
 async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
     tmp_path: Path, crash: str
@@ -449,23 +507,10 @@ async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
         await bot.start()
         try:
             await open_privates(emu, WORKER_LI, DUTY, SECRETARY, RESIDENT)
-            await emu.send_text(RESIDENT, RESIDENT, "/register 3 2 301")
-            await emu.wait_for(RESIDENT, lambda m: "3号楼2单元301" in m.text)
-            await emu.send_text(GROUP, RESIDENT, LIFT)  # an open ticket for the digest to list
-            await emu.wait_for(GROUP, lambda m: "#1" in m.text, timeout=30)
-            ledger = "SELECT COUNT(*) FROM points_ledger WHERE user_id = ? AND kind = ?"
-            balance = "SELECT balance FROM point_balances WHERE user_id = ?"
+            await points_ready(bot, emu)
 
             # 1. an award: the ledger counts it once.
-            await bot.dies_during(
-                lambda: emu.send_text(
-                    SECRETARY, SECRETARY, f"/award {RESIDENT} help_elderly 陪独居老人看病"
-                )
-            )
-            assert bot.count(ledger, (RESIDENT, "behaviour")) == 1
-            assert bot.count(balance, (RESIDENT,)) == 10
-            bot.seen(SECRETARY, "当前余额 10 分")
-            bot.seen(RESIDENT, "积分变动")
+            await award(bot, emu)
 
             # 2. a redemption: one request, stock down by one.
             await emu.send_text(RESIDENT, RESIDENT, "/redeem")
@@ -475,7 +520,7 @@ async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
             )
             assert bot.count("SELECT COUNT(*) FROM redemptions") == 1
             assert bot.count("SELECT stock FROM catalogue_stock WHERE code = 'soap'") == 0
-            assert bot.count(balance, (RESIDENT,)) == 0
+            assert bot.count(BALANCE, (RESIDENT,)) == 0
             request = bot.seen(SECRETARY, "兑换申请 #1")
 
             # 3. its approval.
@@ -515,21 +560,12 @@ async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
                 )
             )
             bot.seen(RESIDENT, "验收通过")
-            assert bot.count(ledger, (RESIDENT, "task")) == 1
-            assert bot.count(balance, (RESIDENT,)) == 10
+            assert bot.count(LEDGER, (RESIDENT, "task")) == 1
+            assert bot.count(BALANCE, (RESIDENT,)) == 10
             assert bot.count("SELECT COUNT(*) FROM tasks WHERE status = 'done'") == 1
 
-            # 7. a scheduled digest, due while the bot was down: decided once (its run is
-            # recorded), in each group once, or twice where the outbox marks a resend.
-            write_config(tmp_path, digest=digest_time(bot))
-            await bot.dies_at_start()
-            # Each group's digest is decided in its own transaction: killed between the two
-            # (its sender already at work on the first), the second is decided by the next
-            # run of the schedule job, a few seconds after the restart.
-            await bot.until("SELECT COUNT(*) FROM schedule_runs WHERE kind = 'digest'", 2)
-            await bot.settled()
-            for group in (GROUP, GROUP_G1):
-                bot.seen(group, DIGEST)
+            # 7. a scheduled digest, due while the bot was down.
+            await digest(bot, config)
 
             assert bot.count("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
             assert bot.kills == 7
