@@ -18,16 +18,21 @@ project's own store), so its scenes run unchanged on PostgreSQL too (tests/test_
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import signal
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 
 from bot import texts
+from bot.webhook import SECRET_HEADER
 from tests.botkit import (
     DUTY,
     EXAMPLE_CONFIG,
@@ -89,8 +94,71 @@ def data_of(message: BotMessage) -> list[str]:
     return [b.callback_data or "" for row in message.buttons for b in row]
 
 
+class WebhookRelay:
+    """Telegram's side of a webhook: each waiting update posted, in order, until answered 200.
+
+    Telegram keeps an update and posts it again until the bot's webhook answers 200, so one a
+    killed process took but never answered comes again to the restarted one.
+    """
+
+    SECRET = "crash-matrix-secret_0123456789"
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/telegram/hook"
+        self._task: asyncio.Task[None] | None = None
+
+    def env(self) -> dict[str, str]:
+        """The process's webhook settings: the public URL's path served on this port."""
+        return {
+            "GRIDBOT_WEBHOOK_URL": "https://bot.example.org/telegram/hook",
+            "GRIDBOT_WEBHOOK_PORT": str(self.port),
+            "GRIDBOT_WEBHOOK_SECRET": self.SECRET,
+        }
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._relay())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _relay(self) -> None:
+        world = self.emu.world
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if not world.updates:
+                    await asyncio.sleep(0.02)
+                    continue
+                [update] = world.batch(1)
+                await self._deliver(session, update)
+                world.confirm(int(update["update_id"]) + 1)
+
+    async def _deliver(self, session: aiohttp.ClientSession, update: dict[str, Any]) -> None:
+        for _ in itertools.count():
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.post(
+                    self.url, json=update, headers={SECRET_HEADER: self.SECRET}
+                ) as answer:
+                    if answer.status == 200:
+                        return
+            await asyncio.sleep(0.05)  # the process is down or starting: again
+
+
 class BotProcess:
-    """`gridbot run` in a subprocess that a test kills at one crash point, step after step."""
+    """`gridbot run` in a subprocess that a test kills at one crash point, step after step.
+
+    `webhook`: the process serves a webhook (on PostgreSQL: a fleet of one, whose updates are
+    claimed from the inbox and whose sender and jobs run while it leads) that a WebhookRelay
+    posts the emulator's updates to, as Telegram does.
+    """
 
     def __init__(
         self,
@@ -100,6 +168,7 @@ class BotProcess:
         config: Path,
         *,
         chats: tuple[int, ...] = CHATS,
+        webhook: bool = False,
     ) -> None:
         self.emu = emu
         self.crash = crash
@@ -112,6 +181,9 @@ class BotProcess:
         self.env["GRIDBOT_CRASH_AT"] = f"{crash}:1"
         self.env["GRIDBOT_CRASH_ARM"] = str(self.arm)
         self.env["GRIDBOT_SEND_BACKOFF_S"] = "0.1"
+        self.relay = WebhookRelay(emu) if webhook else None
+        if self.relay is not None:
+            self.env.update(self.relay.env())
         self.proc: asyncio.subprocess.Process | None = None
         self.kills = 0
         self._held = 0
@@ -119,9 +191,12 @@ class BotProcess:
     async def start(self, *, ready: bool = True) -> None:
         """Start the process; with `ready`, wait until it serves (it set its commands)."""
         before = self.emu.stats.by_method.get("setMyCommands", 0)
+        if self.relay is not None:
+            self.relay.start()
         self.proc = await asyncio.create_subprocess_exec(
             *gridbot_command(),
             "run",
+            *(["--webhook"] if self.relay is not None else []),
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -137,6 +212,8 @@ class BotProcess:
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(self.proc.wait(), timeout=60)
+        if self.relay is not None:
+            await self.relay.stop()
 
     async def dies_during(self, action: Callable[[], Awaitable[object]]) -> None:
         """Arm the crash point, act, wait for the process to die there; restart and settle."""
