@@ -10,7 +10,8 @@ path sends: intake, /community and the private report are killed at every point 
 (`commit`, `taken`, `during`, `send`); a reload sends nothing, so it is killed right after it
 committed (at its `commit` point, and with a SIGKILL once the database shows the reload for the
 send points: the process dies anywhere in the rebuild); the adoption is killed inside its
-transaction (`adopt`) and right after it committed (`commit`).
+transaction (`adopt`) and right after it committed (`commit`). The first three steps (intake in
+each community around a reload) are a scene the PostgreSQL subset runs too (test_bot_crash_pg).
 """
 
 from __future__ import annotations
