@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import sys
+import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,8 @@ from bot.context import GridApp, GridContext
 from bot.services.clock import Clock, ShiftedClock
 from bot.services.errors import DomainError
 from bot.settings import Settings, load_settings
+from storage import open_database
+from storage.store import Params, Store
 from tgsandbox import Emulator
 
 REPO = Path(__file__).resolve().parent.parent
@@ -47,6 +50,67 @@ def bot_db_target(tmp_path: Path) -> str:
     """GRIDBOT_DB of a bot under test: a SQLite file under tmp_path, or PostgreSQL."""
     # conftest.py sets GRIDBOT_TEST_DB in the PostgreSQL case of a both_stores test.
     return os.environ.get("GRIDBOT_TEST_DB") or str(tmp_path / "gridbot.sqlite3")
+
+
+class StoreReader:
+    """Read (and, for a test's refusals, write) a database another process serves, from sync code.
+
+    One seam for both stores: the project's own store (SQLite file or PostgreSQL URL, never
+    migrated here) on an event loop of its own in its own thread, so statements in SQLite's
+    dialect run unchanged on either and the test's own loop is never blocked by a second one.
+    Opened at the first statement (the process made the database by then), closed by close()
+    and opened again by the next statement.
+    """
+
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._db: Store | None = None
+
+    def rows(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        """Every row of a query, as tuples."""
+
+        async def fetch() -> list[tuple[Any, ...]]:
+            return [tuple(row) for row in await (await self._store()).fetchall(sql, params)]
+
+        return self._run(fetch)
+
+    def execute(self, sql: str, params: Params = ()) -> None:
+        """Run one statement outside any transaction (the store's errors pass through)."""
+
+        async def run() -> None:
+            await (await self._store()).execute(sql, params)
+
+        self._run(run)
+
+    def close(self) -> None:
+        """Close the store and stop its thread; safe to call twice."""
+        if self._loop is None or self._thread is None:
+            return
+        loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if self._db is not None:
+            db, self._db = self._db, None
+            asyncio.run_coroutine_threadsafe(db.close(), loop).result(timeout=60)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=60)
+        loop.close()
+
+    async def _store(self) -> Store:
+        if self._db is None:
+            db = open_database(self.target)
+            await db.open(migrate=False)
+            self._db = db
+        return self._db
+
+    def _run(self, work: Callable[[], Any]) -> Any:
+        if self._loop is None:
+            self._loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(
+                target=self._loop.run_forever, name="gridbot-test-store-reader", daemon=True
+            )
+            self._thread.start()
+        return asyncio.run_coroutine_threadsafe(work(), self._loop).result(timeout=60)
 
 
 def bot_env(emu: Emulator, tmp_path: Path, config: Path | None = None) -> dict[str, str]:

@@ -10,21 +10,29 @@ After each restart we count what every person saw: every message at least once, 
 only where the outbox marks a resend, never a live duplicate card (an older copy, pressed, says
 so and loses its buttons), the ledger and the stock exact, history rows not doubled, and every
 update done.
+
+The harness reads the process's database through one seam (tests/botkit.py's StoreReader, the
+project's own store), so its scenes run unchanged on PostgreSQL too (tests/test_bot_crash_pg.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import signal
-import sqlite3
+import socket
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
 import pytest
 
 from bot import texts
+from bot.webhook import SECRET_HEADER
 from tests.botkit import (
     DUTY,
     EXAMPLE_CONFIG,
@@ -34,6 +42,7 @@ from tests.botkit import (
     SECRETARY,
     WORKER_LI,
     WORKER_ZHANG,
+    StoreReader,
     bot_env,
     gridbot_command,
     open_privates,
@@ -85,8 +94,71 @@ def data_of(message: BotMessage) -> list[str]:
     return [b.callback_data or "" for row in message.buttons for b in row]
 
 
+class WebhookRelay:
+    """Telegram's side of a webhook: each waiting update posted, in order, until answered 200.
+
+    Telegram keeps an update and posts it again until the bot's webhook answers 200, so one a
+    killed process took but never answered comes again to the restarted one.
+    """
+
+    SECRET = "crash-matrix-secret_0123456789"
+
+    def __init__(self, emu: Emulator) -> None:
+        self.emu = emu
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = int(s.getsockname()[1])
+        self.url = f"http://127.0.0.1:{self.port}/telegram/hook"
+        self._task: asyncio.Task[None] | None = None
+
+    def env(self) -> dict[str, str]:
+        """The process's webhook settings: the public URL's path served on this port."""
+        return {
+            "GRIDBOT_WEBHOOK_URL": "https://bot.example.org/telegram/hook",
+            "GRIDBOT_WEBHOOK_PORT": str(self.port),
+            "GRIDBOT_WEBHOOK_SECRET": self.SECRET,
+        }
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._relay())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _relay(self) -> None:
+        world = self.emu.world
+        async with aiohttp.ClientSession() as session:
+            while True:
+                if not world.updates:
+                    await asyncio.sleep(0.02)
+                    continue
+                [update] = world.batch(1)
+                await self._deliver(session, update)
+                world.confirm(int(update["update_id"]) + 1)
+
+    async def _deliver(self, session: aiohttp.ClientSession, update: dict[str, Any]) -> None:
+        for _ in itertools.count():
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.post(
+                    self.url, json=update, headers={SECRET_HEADER: self.SECRET}
+                ) as answer:
+                    if answer.status == 200:
+                        return
+            await asyncio.sleep(0.05)  # the process is down or starting: again
+
+
 class BotProcess:
-    """`gridbot run` in a subprocess that a test kills at one crash point, step after step."""
+    """`gridbot run` in a subprocess that a test kills at one crash point, step after step.
+
+    `webhook`: the process serves a webhook (on PostgreSQL: a fleet of one, whose updates are
+    claimed from the inbox and whose sender and jobs run while it leads) that a WebhookRelay
+    posts the emulator's updates to, as Telegram does.
+    """
 
     def __init__(
         self,
@@ -96,16 +168,22 @@ class BotProcess:
         config: Path,
         *,
         chats: tuple[int, ...] = CHATS,
+        webhook: bool = False,
     ) -> None:
         self.emu = emu
         self.crash = crash
         self.chats = chats  # where no_live_duplicates looks
-        self.db = tmp_path / "gridbot.sqlite3"
         self.arm = tmp_path / "crash.arm"
         self.env = subprocess_env(bot_env(emu, tmp_path, config))
+        # The process's database: a SQLite file, or a fresh PostgreSQL schema (conftest.py).
+        self.target = self.env["GRIDBOT_DB"]
+        self.store = StoreReader(self.target)
         self.env["GRIDBOT_CRASH_AT"] = f"{crash}:1"
         self.env["GRIDBOT_CRASH_ARM"] = str(self.arm)
         self.env["GRIDBOT_SEND_BACKOFF_S"] = "0.1"
+        self.relay = WebhookRelay(emu) if webhook else None
+        if self.relay is not None:
+            self.env.update(self.relay.env())
         self.proc: asyncio.subprocess.Process | None = None
         self.kills = 0
         self._held = 0
@@ -113,9 +191,12 @@ class BotProcess:
     async def start(self, *, ready: bool = True) -> None:
         """Start the process; with `ready`, wait until it serves (it set its commands)."""
         before = self.emu.stats.by_method.get("setMyCommands", 0)
+        if self.relay is not None:
+            self.relay.start()
         self.proc = await asyncio.create_subprocess_exec(
             *gridbot_command(),
             "run",
+            *(["--webhook"] if self.relay is not None else []),
             env=self.env,
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
@@ -126,9 +207,13 @@ class BotProcess:
             )
 
     async def stop(self) -> None:
+        """Stop the process (if running) and close the test's own reading of its database."""
+        self.store.close()
         if self.proc is not None and self.proc.returncode is None:
             self.proc.send_signal(signal.SIGTERM)
             await asyncio.wait_for(self.proc.wait(), timeout=60)
+        if self.relay is not None:
+            await self.relay.stop()
 
     async def dies_during(self, action: Callable[[], Awaitable[object]]) -> None:
         """Arm the crash point, act, wait for the process to die there; restart and settle."""
@@ -243,20 +328,23 @@ class BotProcess:
             await asyncio.sleep(0.05)
         raise AssertionError(f"{sql} never reached {expected}")
 
+    def rows(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of the process's database, on either store (SQLite's dialect, ? parameters)."""
+        return self.store.rows(sql, params)
+
     def count(self, sql: str, params: tuple[object, ...] = ()) -> int:
-        with sqlite3.connect(self.db) as conn:
-            return int(conn.execute(sql, params).fetchone()[0] or 0)
+        found = self.rows(sql, params)
+        return int(found[0][0] or 0) if found else 0
 
     def resends(self) -> int:
         return self.count("SELECT COUNT(*) FROM outbox WHERE resent = 1")
 
     def recorded(self, chat_id: int) -> set[int]:
         """The ids of the messages the outbox knows it sent (or changed) in a chat."""
-        with sqlite3.connect(self.db) as conn:
-            rows = conn.execute(
-                "SELECT message_id FROM outbox WHERE chat_id = ? AND message_id IS NOT NULL",
-                (chat_id,),
-            ).fetchall()
+        rows = self.rows(
+            "SELECT message_id FROM outbox WHERE chat_id = ? AND message_id IS NOT NULL",
+            (chat_id,),
+        )
         return {int(r[0]) for r in rows}
 
     def seen(self, chat_id: int, needle: str) -> BotMessage:
@@ -315,6 +403,72 @@ async def offered(emu: Emulator, chat_id: int, message_id: int, data: str) -> No
     await emu.wait_until(lambda: data in data_of(emu.message(chat_id, message_id)))
 
 
+def digest_time(bot: BotProcess) -> str:
+    """A digest time 5 minutes before the bot's now (its clock shifted past midnight if near)."""
+    shift = 0
+    while True:
+        local = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(minutes=shift - 5)
+        if (local.hour, local.minute) >= (0, 5) and (local.hour, local.minute) < (23, 50):
+            break
+        shift += 20
+    if shift:
+        bot.env[SHIFT] = str(shift)
+    return f"{local:%H:%M}"
+
+
+# ── scenes: steps the matrix kills, shared with its PostgreSQL subset (test_bot_crash_pg) ──
+
+
+async def intake(
+    bot: BotProcess, emu: Emulator, group: int = GROUP, worker: int = WORKER_LI
+) -> BotMessage:
+    """A complaint in a group, killed: the worker's card, the reporter's reply; the card."""
+    await bot.dies_during(lambda: emu.send_text(group, RESIDENT, LIFT))
+    card = bot.seen(worker, CARD)
+    bot.seen(group, "已收到，登记为 #1")
+    return card
+
+
+async def points_ready(bot: BotProcess, emu: Emulator) -> None:
+    """The resident registered, and an open ticket for a digest to list (neither killed)."""
+    await emu.send_text(RESIDENT, RESIDENT, "/register 3 2 301")
+    await emu.wait_for(RESIDENT, lambda m: "3号楼2单元301" in m.text)
+    if not bot.count("SELECT COUNT(*) FROM tickets"):
+        await emu.send_text(GROUP, RESIDENT, LIFT)
+        await emu.wait_for(GROUP, lambda m: "#1" in m.text, timeout=30)
+
+
+LEDGER = "SELECT COUNT(*) FROM points_ledger WHERE user_id = ? AND kind = ?"
+BALANCE = "SELECT balance FROM point_balances WHERE user_id = ?"
+
+
+async def award(bot: BotProcess, emu: Emulator) -> None:
+    """An award, killed: the ledger counts it once, both people told."""
+    await bot.dies_during(
+        lambda: emu.send_text(
+            SECRETARY, SECRETARY, f"/award {RESIDENT} help_elderly 陪独居老人看病"
+        )
+    )
+    assert bot.count(LEDGER, (RESIDENT, "behaviour")) == 1
+    assert bot.count(BALANCE, (RESIDENT,)) == 10
+    bot.seen(SECRETARY, "当前余额 10 分")
+    bot.seen(RESIDENT, "积分变动")
+
+
+async def digest(bot: BotProcess, config: Path) -> None:
+    """A scheduled digest, due while the bot was down, killed: decided once (its run is
+    recorded), in each group once, or twice where the outbox marks a resend."""
+    write_config(config.parent, digest=digest_time(bot))
+    await bot.dies_at_start()
+    # Each group's digest is decided in its own transaction: killed between the two (its
+    # sender already at work on the first), the second is decided by the next run of the
+    # schedule job, a few seconds after the restart.
+    await bot.until("SELECT COUNT(*) FROM schedule_runs WHERE kind = 'digest'", 2)
+    await bot.settled()
+    for group in (GROUP, GROUP_G1):
+        bot.seen(group, DIGEST)
+
+
 @pytest.mark.parametrize("crash", CRASHES)
 async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, crash: str) -> None:
     """Intake, an escalation, return, transfer, accept, the resolve note, reopen, the rating."""
@@ -327,10 +481,8 @@ async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, cras
             ticket = "SELECT COUNT(*) FROM tickets WHERE status = ?"
 
             # 1. intake: the complaint, the worker's card, the reporter's reply.
-            await bot.dies_during(lambda: emu.send_text(GROUP, RESIDENT, LIFT))
+            await intake(bot, emu)
             assert bot.count("SELECT COUNT(*) FROM tickets") == 1
-            bot.seen(WORKER_LI, CARD)
-            bot.seen(GROUP, "已收到，登记为 #1")
 
             # 2. an escalation: the 30-minute accept deadline passes while the bot is down.
             bot.env[SHIFT] = "40"
@@ -401,11 +553,7 @@ async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, cras
             assert bot.count(ticket, ("closed",)) == 1
             assert emu.message(GROUP, again.message_id).text.startswith("#1 已评价")
 
-            with sqlite3.connect(bot.db) as conn:
-                kinds = [
-                    r[0]
-                    for r in conn.execute("SELECT kind FROM ticket_events ORDER BY id").fetchall()
-                ]
+            kinds = [r[0] for r in bot.rows("SELECT kind FROM ticket_events ORDER BY id")]
             assert kinds == [
                 "opened",
                 "escalated",
@@ -423,19 +571,6 @@ async def test_a_tickets_life_survives_a_kill_at_every_step(tmp_path: Path, cras
             await bot.stop()
 
 
-def digest_time(bot: BotProcess) -> str:
-    """A digest time 5 minutes before the bot's now (its clock shifted past midnight if near)."""
-    shift = 0
-    while True:
-        local = datetime.now(ZoneInfo("Asia/Shanghai")) + timedelta(minutes=shift - 5)
-        if (local.hour, local.minute) >= (0, 5) and (local.hour, local.minute) < (23, 50):
-            break
-        shift += 20
-    if shift:
-        bot.env[SHIFT] = str(shift)
-    return f"{local:%H:%M}"
-
-
 @pytest.mark.parametrize("crash", CRASHES)
 async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
     tmp_path: Path, crash: str
@@ -449,23 +584,10 @@ async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
         await bot.start()
         try:
             await open_privates(emu, WORKER_LI, DUTY, SECRETARY, RESIDENT)
-            await emu.send_text(RESIDENT, RESIDENT, "/register 3 2 301")
-            await emu.wait_for(RESIDENT, lambda m: "3号楼2单元301" in m.text)
-            await emu.send_text(GROUP, RESIDENT, LIFT)  # an open ticket for the digest to list
-            await emu.wait_for(GROUP, lambda m: "#1" in m.text, timeout=30)
-            ledger = "SELECT COUNT(*) FROM points_ledger WHERE user_id = ? AND kind = ?"
-            balance = "SELECT balance FROM point_balances WHERE user_id = ?"
+            await points_ready(bot, emu)
 
             # 1. an award: the ledger counts it once.
-            await bot.dies_during(
-                lambda: emu.send_text(
-                    SECRETARY, SECRETARY, f"/award {RESIDENT} help_elderly 陪独居老人看病"
-                )
-            )
-            assert bot.count(ledger, (RESIDENT, "behaviour")) == 1
-            assert bot.count(balance, (RESIDENT,)) == 10
-            bot.seen(SECRETARY, "当前余额 10 分")
-            bot.seen(RESIDENT, "积分变动")
+            await award(bot, emu)
 
             # 2. a redemption: one request, stock down by one.
             await emu.send_text(RESIDENT, RESIDENT, "/redeem")
@@ -475,7 +597,7 @@ async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
             )
             assert bot.count("SELECT COUNT(*) FROM redemptions") == 1
             assert bot.count("SELECT stock FROM catalogue_stock WHERE code = 'soap'") == 0
-            assert bot.count(balance, (RESIDENT,)) == 0
+            assert bot.count(BALANCE, (RESIDENT,)) == 0
             request = bot.seen(SECRETARY, "兑换申请 #1")
 
             # 3. its approval.
@@ -515,21 +637,12 @@ async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
                 )
             )
             bot.seen(RESIDENT, "验收通过")
-            assert bot.count(ledger, (RESIDENT, "task")) == 1
-            assert bot.count(balance, (RESIDENT,)) == 10
+            assert bot.count(LEDGER, (RESIDENT, "task")) == 1
+            assert bot.count(BALANCE, (RESIDENT,)) == 10
             assert bot.count("SELECT COUNT(*) FROM tasks WHERE status = 'done'") == 1
 
-            # 7. a scheduled digest, due while the bot was down: decided once (its run is
-            # recorded), in each group once, or twice where the outbox marks a resend.
-            write_config(tmp_path, digest=digest_time(bot))
-            await bot.dies_at_start()
-            # Each group's digest is decided in its own transaction: killed between the two
-            # (its sender already at work on the first), the second is decided by the next
-            # run of the schedule job, a few seconds after the restart.
-            await bot.until("SELECT COUNT(*) FROM schedule_runs WHERE kind = 'digest'", 2)
-            await bot.settled()
-            for group in (GROUP, GROUP_G1):
-                bot.seen(group, DIGEST)
+            # 7. a scheduled digest, due while the bot was down.
+            await digest(bot, config)
 
             assert bot.count("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
             assert bot.kills == 7

@@ -10,18 +10,19 @@ path sends: intake, /community and the private report are killed at every point 
 (`commit`, `taken`, `during`, `send`); a reload sends nothing, so it is killed right after it
 committed (at its `commit` point, and with a SIGKILL once the database shows the reload for the
 send points: the process dies anywhere in the rebuild); the adoption is killed inside its
-transaction (`adopt`) and right after it committed (`commit`).
+transaction (`adopt`) and right after it committed (`commit`). The first three steps (intake in
+each community around a reload) are a scene the PostgreSQL subset runs too (test_bot_crash_pg).
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from bot import texts
 from storage import open_database
+from storage.store import INTEGRITY_ERRORS
 from storage.street import LEGACY_TABLES
 from tests.botkit import (
     DUTY,
@@ -39,6 +40,7 @@ from tests.test_bot_crash_matrix import (
     LIFT,
     BotProcess,
     data_of,
+    intake,
     write_config,
 )
 from tests.test_bot_street import (
@@ -60,52 +62,65 @@ STOCK = "SELECT stock FROM catalogue_stock WHERE community = ? AND code = 'soap'
 
 def tickets(bot: BotProcess) -> list[tuple[str, int, list[str]]]:
     """Every ticket: its community, its number, and its history rows in order."""
-    with sqlite3.connect(bot.db) as conn:
-        rows = conn.execute(
-            "SELECT t.community, t.number, e.kind FROM tickets t"
-            " LEFT JOIN ticket_events e ON e.ticket_id = t.id ORDER BY t.community, t.number, e.id"
-        ).fetchall()
+    rows = bot.rows(
+        "SELECT t.community, t.number, e.kind FROM tickets t"
+        " LEFT JOIN ticket_events e ON e.ticket_id = t.id ORDER BY t.community, t.number, e.id"
+    )
     found: dict[tuple[str, int], list[str]] = {}
     for community, number, kind in rows:
         found.setdefault((str(community), int(number)), []).extend([kind] if kind else [])
     return [(community, number, kinds) for (community, number), kinds in found.items()]
 
 
+def street_office(tmp_path: Path) -> tuple[Path, Path, str]:
+    """A folder holding A's file (the matrix's community); its A file, and B's text to add."""
+    folder = tmp_path / "communities"
+    folder.mkdir()
+    a_file = write_config(folder)  # no schedules, no quiet hours
+    return folder, a_file, community_b(a_file.read_text(encoding="utf-8"))
+
+
+def street_process(emu: Emulator, tmp_path: Path, crash: str, folder: Path) -> BotProcess:
+    bot = BotProcess(emu, tmp_path, crash, folder, chats=STREET_CHATS)
+    bot.env["GRIDBOT_RELOAD_S"] = "0.2"
+    return bot
+
+
+async def intake_in_two_communities(
+    bot: BotProcess, emu: Emulator, folder: Path, b_text: str
+) -> None:
+    """Intake in A's group, B's file added while running, intake in B's group: each killed."""
+    # 1. intake in A's group: #1 of A, the card to A's 李娜.
+    await intake(bot, emu)
+
+    # 2. B's file added while the process runs; killed right after the reload.
+    await bot.dies_after(
+        lambda: (folder / "hexie.toml").write_text(b_text, encoding="utf-8"),
+        lambda: bot.count(BOUND, (GROUP_B, B)) == 1,
+    )
+    assert bot.count(BOUND, (GROUP_B, B)) == 1
+    assert bot.count(STOCK, (B,)) == 1
+
+    # 3. intake in B's group: B numbers from #1, the card to B's 钱芳, not to 李娜.
+    assert "工单 #1" in (await intake(bot, emu, GROUP_B, B_LI)).text
+    b1 = bot.count("SELECT id FROM tickets WHERE community = ? AND number = 1", (B,))
+    assert not [m for m in emu.sent(WORKER_LI) if f"acc:{b1}" in data_of(m)]
+
+
 @pytest.mark.parametrize("crash", CRASHES)
 async def test_a_street_office_survives_a_kill_at_every_step(tmp_path: Path, crash: str) -> None:
     """Intake in two communities' groups, a community added and one changed while running, a
     person of both choosing with /community and reporting privately."""
-    folder = tmp_path / "communities"
-    folder.mkdir()
-    a_file = write_config(folder)  # the matrix's community: no schedules, no quiet hours
-    b_text = community_b(a_file.read_text(encoding="utf-8"))
+    folder, a_file, b_text = street_office(tmp_path)
     async with Emulator(privacy_mode=False) as emu:
         populate_street(emu)
-        bot = BotProcess(emu, tmp_path, crash, folder, chats=STREET_CHATS)
-        bot.env["GRIDBOT_RELOAD_S"] = "0.2"
+        bot = street_process(emu, tmp_path, crash, folder)
         await bot.start()
         try:
             await open_privates(emu, WORKER_LI, B_LI, DUTY, SECRETARY, B_SECRETARY, RESIDENT)
 
-            # 1. intake in A's group: #1 of A, the card to A's 李娜.
-            await bot.dies_during(lambda: emu.send_text(GROUP, RESIDENT, LIFT))
-            bot.seen(WORKER_LI, CARD)
-            bot.seen(GROUP, "已收到，登记为 #1")
-
-            # 2. B's file added while the process runs; killed right after the reload.
-            await bot.dies_after(
-                lambda: (folder / "hexie.toml").write_text(b_text, encoding="utf-8"),
-                lambda: bot.count(BOUND, (GROUP_B, B)) == 1,
-            )
-            assert bot.count(BOUND, (GROUP_B, B)) == 1
-            assert bot.count(STOCK, (B,)) == 1
-
-            # 3. intake in B's group: B numbers from #1, the card to B's 钱芳, not to 李娜.
-            await bot.dies_during(lambda: emu.send_text(GROUP_B, RESIDENT, LIFT))
-            assert "工单 #1" in bot.seen(B_LI, CARD).text
-            bot.seen(GROUP_B, "已收到，登记为 #1")
-            b1 = bot.count("SELECT id FROM tickets WHERE community = ? AND number = 1", (B,))
-            assert not [m for m in emu.sent(WORKER_LI) if f"acc:{b1}" in data_of(m)]
+            # 1-3. intake in A, B's file added (killed after the reload), intake in B.
+            await intake_in_two_communities(bot, emu, folder, b_text)
 
             # 4. A's file changed while running (its soap restocked from 1 to 3): the restock
             # is applied once, whether the reload or the start after the kill applies it.
@@ -140,11 +155,11 @@ LEGACY = "SELECT COUNT(*) FROM {table} WHERE community = ''"
 AT = "2026-11-01T00:00:00+00:00"
 
 
-async def legacy_database(path: Path) -> None:
+async def legacy_database(target: str) -> None:
     """A database as a one-community deployment left it before communities were kept apart
     (migration 0019 gives its rows community ''): a config group, a linked worker, a
     registered resident with an award and a redemption that took the one soap in stock."""
-    db = open_database(str(path))
+    db = open_database(target)
     await db.open()
     try:
         async with db.transaction():
@@ -212,7 +227,7 @@ async def test_old_rows_are_adopted_once_when_the_first_start_is_killed(
     async with Emulator(privacy_mode=False) as emu:
         populate(emu)
         bot = BotProcess(emu, tmp_path, "commit", write_config(tmp_path))
-        await legacy_database(bot.db)
+        await legacy_database(bot.target)
         assert legacy_rows(bot) == 8
         try:
             await bot.dies_starting(point)
@@ -221,14 +236,13 @@ async def test_old_rows_are_adopted_once_when_the_first_start_is_killed(
             await bot.start()
             await bot.settled()
             assert legacy_rows(bot) == 0
-            with sqlite3.connect(bot.db) as conn:
-                ledger = conn.execute(
-                    "SELECT community, user_id, delta, kind FROM points_ledger ORDER BY id"
-                ).fetchall()
-                assert ledger == [(A, RESIDENT, 20, "behaviour"), (A, RESIDENT, -10, "redemption")]
-                for change in ("community = 'x'", "delta = 99", "community = ''"):
-                    with pytest.raises(sqlite3.IntegrityError):
-                        conn.execute(f"UPDATE points_ledger SET {change}")
+            ledger = bot.rows(
+                "SELECT community, user_id, delta, kind FROM points_ledger ORDER BY id"
+            )
+            assert ledger == [(A, RESIDENT, 20, "behaviour"), (A, RESIDENT, -10, "redemption")]
+            for change in ("community = 'x'", "delta = 99", "community = ''"):
+                with pytest.raises(INTEGRITY_ERRORS):
+                    bot.store.execute(f"UPDATE points_ledger SET {change}")
             assert bot.count("SELECT balance FROM point_balances WHERE community = ?", (A,)) == 10
             assert bot.count(STOCK, (A,)) == 0  # redeemed before the upgrade: not restocked
             assert bot.count("SELECT COUNT(*) FROM catalogue_stock WHERE code = 'soap'") == 1
