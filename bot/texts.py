@@ -1034,3 +1034,4 @@ NOTE_TO_REPORTER = "您反映的 #{number} 有新进展（{worker}）：{note}"
 NOTE_EMPTY = "请直接回复文字说明 #{number} 的进展。"
 TIMELINE_KINDS.update({"noted": "进展记录", "note_shared": "进展已告诉反映人"})
 ERRORS["note_shared"] = "#{number} 的这条进展已经告诉过反映人了。"
+ERRORS["reporter_forgotten"] = "#{number} 的反映人已删除个人数据，无法私下转告。"

@@ -465,6 +465,12 @@ async def test_a_note_on_a_private_complaint_is_told_privately_and_only_while_op
     with pytest.raises(DomainError) as twice:
         await service.share_note(ticket.id, note_id, SECRETARY)
     assert twice.value.code == "note_shared"
+    # Once the reporter has erased their data, nobody is left to tell privately.
+    await db.execute("UPDATE tickets SET reporter_id = -7 WHERE id = ?", (ticket.id,))
+    later = await service.add_note(ticket.id, WANG, "明天再来")
+    with pytest.raises(DomainError) as gone:
+        await service.share_note(ticket.id, later, WANG)
+    assert gone.value.code == "reporter_forgotten" and message_for(gone.value)
     await service.accept(ticket.id, WANG)
     await service.resolve(ticket.id, WANG, note="修好了", photo=None)
     with pytest.raises(DomainError) as finished:

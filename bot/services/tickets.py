@@ -806,7 +806,7 @@ class TicketService:
         return ticket
 
     async def card_held(self, chat_id: int, message_id: int, user_id: int) -> Ticket | None:
-        """Return the open ticket whose card this message is, when `user_id` holds it."""
+        """Return the ticket whose card this message is, when `user_id` holds it."""
         ticket = await self._sent_as(chat_id, message_id, "card")
         return ticket if ticket is not None and ticket.assignee_id == user_id else None
 
@@ -838,6 +838,8 @@ class TicketService:
             worker = self.worker_names.get(ticket.assignee_key or "", "") or actor.name
             words = quote(str(note.detail.get("note", "")), limit=MAX_NOTE)
             if ticket.is_private or ticket.chat_id is None:
+                if ticket.reporter_id <= 0:  # /forget: nobody left to tell privately
+                    raise DomainError("reporter_forgotten", number=ticket.number)
                 chat, reply_to = ticket.reporter_id, None
                 text = texts.NOTE_TO_REPORTER.format(
                     number=ticket.number, worker=worker, note=words
