@@ -342,3 +342,34 @@ async def test_a_resolved_ticket_becomes_a_task(tmp_path: Path) -> None:
             twice = await say(emu, GROUP, WORKER_LI, f"/task from {number}")
             assert "已经转成任务" in twice.text
         assert set(only_domain_errors(bot)) == {"task_ticket_not_resolved", "task_ticket_has_task"}
+
+
+async def test_a_proof_photo_sent_without_done_is_taken_for_the_one_task_waiting(
+    tmp_path: Path,
+) -> None:
+    """Residents send the photo straight away: with one task waiting for its proof, a bare
+    photo or one captioned "换好了" is that proof; a photo of a problem is still a report;
+    "任务做完了" in words is told how to hand the proof in."""
+    async with offline_emulator() as emu:
+        populate(emu)
+        clock = FakeClock(MONDAY_8AM)
+        async with offline_bot(
+            emu, tmp_path, clock=clock, config=community_config(tmp_path)
+        ) as bot:
+            await open_privates(emu, WORKER_LI, RESIDENT)
+            await _register(emu, RESIDENT, "3 2 301")
+            card = await say(emu, GROUP, WORKER_LI, "/task new 更换楼道灯泡 | 10 | 名额 1")
+            await press(emu, GROUP, RESIDENT, card, "claim:1")
+            told = await say(emu, RESIDENT, RESIDENT, "任务做完了")
+            assert "/done" in told.text and "#1「更换楼道灯泡」" in told.text
+            await emu.send_photo(RESIDENT, RESIDENT, caption="楼道灯坏了")
+            asked = await emu.wait_for(RESIDENT, lambda m: "哪栋楼" in m.text)
+            assert asked.buttons  # a report, asked where
+            await emu.send_photo(RESIDENT, RESIDENT, caption="灯泡换好了")
+            done = await emu.wait_for(RESIDENT, lambda m: "已提交任务 #1" in m.text)
+            assert done.text == texts.DONE_SUBMITTED.format(task_id=1)
+            verify = await emu.wait_for(WORKER_LI, lambda m: "任务验收 #1" in m.text)
+            assert "灯泡换好了" in verify.text and verify.photo
+            await bot.idle()
+            claims = await bot.state.require_services().tasks.claims(1)
+            assert [c.status for c in claims] == ["submitted"]

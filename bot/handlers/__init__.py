@@ -31,7 +31,8 @@ GROUP_GATE = -10
 GROUP_COMMANDS = 0
 GROUP_CALLBACKS = 1
 GROUP_PROMPTS = 2  # a worker's answer to the bot's question; stops the update when it is one
-GROUP_MESSAGES = 3  # free text: complaints
+GROUP_PROOFS = 3  # a task's proof sent without /done; stops the update when it is one
+GROUP_MESSAGES = 4  # free text: complaints
 GROUP_FALLBACK = 9
 
 
@@ -50,6 +51,7 @@ def register_handlers(app: GridApp) -> None:
     app.add_handlers(worker.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(triage.callback_handlers(), group=GROUP_CALLBACKS)
     app.add_handlers(worker.prompt_handlers(), group=GROUP_PROMPTS)
+    app.add_handlers(community_tasks.proof_handlers(), group=GROUP_PROOFS)
     app.add_handlers(intake.message_handlers(), group=GROUP_MESSAGES)
     # The task list, points, redemption and /schedule.
     app.add_handlers(community_tasks.command_handlers(), group=GROUP_COMMANDS)

@@ -387,6 +387,41 @@ async def done_caption(update: Update, context: GridContext) -> None:
     raise ApplicationHandlerStop
 
 
+# A resident's words saying a task is done (换好了, 打扫干净了, 搞定, done).
+_DONE_WORDS = re.compile(
+    r"做完|完成|好了|弄好|换好|修好|干净|搞定|清理完|清走|done|finished", re.I
+)
+
+
+async def proof_without_done(update: Update, context: GridContext) -> None:
+    """A photo or video sent privately by someone with one task waiting for its proof, bare
+    or captioned "换好了": that task's proof, as if captioned '/done N'. "任务做完了" in words:
+    how to hand the proof in. Anything else goes on to the intake (a photo of a problem)."""
+    user, message = update.effective_user, update.effective_message
+    if user is None or message is None or message.reply_to_message is not None:
+        return  # a reply belongs to what it answers (a ticket's photo, a question)
+    services = services_of(context)
+    words = (message.caption or message.text or "").strip()
+    media = media_of(message)
+    if media is None and not ("任务" in words and _DONE_WORDS.search(words)):
+        return
+    if media is not None and words and not _DONE_WORDS.search(words):
+        return  # "楼道灯坏了" with a photo: a report, not a proof
+    waiting = [
+        c for c in await services.tasks.claims_of(user.id) if c.status in ("claimed", "returned")
+    ]
+    if not waiting:
+        return
+    if media is None or len(waiting) > 1:
+        await done_command(update, context)  # lists their tasks and how to hand proof in
+        raise ApplicationHandlerStop
+    try:
+        await submit_proof(update, context, waiting[0].task_id, media, words, in_dialogue=False)
+    except DomainError as exc:
+        await reply(update, context, domain_text(exc))
+    raise ApplicationHandlerStop
+
+
 async def submit_proof(
     update: Update,
     context: GridContext,
@@ -559,6 +594,19 @@ def command_handlers() -> list[BaseHandler[Any, Any, Any]]:
         CommandHandler("tasks", tasks_command),
         CommandHandler("done", done_command),
         MessageHandler(caption_done, done_caption),
+    ]
+
+
+def proof_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """A task's proof sent without /done (after every dialogue and question, before intake)."""
+    return [
+        MessageHandler(
+            filters.ChatType.PRIVATE
+            & (filters.PHOTO | filters.VIDEO | filters.TEXT)
+            & ~filters.COMMAND
+            & ~filters.CaptionRegex(r"^/"),
+            proof_without_done,
+        )
     ]
 
 
