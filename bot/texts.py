@@ -587,7 +587,7 @@ POINTS_SENT_PRIVATELY = "已把积分明细私聊发给您。"
 POINTS_OPEN_BOT = "请先私聊我并点“开始”，再发送 /points 查看积分：{link}"
 POINTS_LOOKUP_USAGE = "管理员查看他人积分：/points 姓名 或 /points 用户ID"
 AWARD_USAGE = (
-    "{command} 姓名 清单代码 原因（或回复居民的消息：{command} 清单代码 原因；"
+    "{command} 姓名 清单项目 原因（或回复居民的消息：{command} 清单项目 原因；"
     "重名时用用户ID）\n可用：{known}"
 )
 AWARD_WRONG_SIGN_AWARD = "“{name}”是扣分项，请用 /deduct。"

@@ -67,7 +67,9 @@ async def test_admin_awards_and_deducts_against_the_behaviour_list(tmp_path: Pat
             await open_privates(emu, RESIDENT, SECRETARY)
             await say(emu, RESIDENT, RESIDENT, "/register 5 1 101")
             usage = await say(emu, SECRETARY, SECRETARY, "/award")
-            assert "help_elderly" in usage.text and "throw_from_height" not in usage.text
+            # Listed by the names the secretary reads, never by the file's codes.
+            assert "帮扶独居老人" in usage.text and "高空抛物" not in usage.text
+            assert "help_elderly" not in usage.text
 
             done = await say(
                 emu, SECRETARY, SECRETARY, f"/award {RESIDENT} help_elderly 陪独居老人看病"
@@ -93,8 +95,16 @@ async def test_admin_awards_and_deducts_against_the_behaviour_list(tmp_path: Pat
             assert nosy.text == texts.ERRORS["not_allowed"]
             lookup = await say(emu, SECRETARY, SECRETARY, f"/points {RESIDENT}")
             assert "当前余额：0 分" in lookup.text and "阳台扔烟头" in lookup.text
+            by_name = await say(emu, SECRETARY, SECRETARY, f"/award {RESIDENT} 帮扶独居老人 买菜")
+            assert "+10 分" in by_name.text  # the name the secretary reads works as the code
+            unknown = await say(emu, SECRETARY, SECRETARY, f"/award {RESIDENT} 20 帮忙")
+            assert "帮扶独居老人" in unknown.text and "help_elderly" not in unknown.text
             assert await bot.state.require_services().points.check_balances() == []
-        assert only_domain_errors(bot) == ["not_allowed", "not_allowed"]
+        assert only_domain_errors(bot) == [
+            "not_allowed",
+            "not_allowed",
+            "points_unknown_behaviour",
+        ]
 
 
 async def test_redeem_request_approve_hand_over_and_reject_with_refund(tmp_path: Path) -> None:

@@ -158,7 +158,7 @@ async def _behaviour(update: Update, context: GridContext, *, positive: bool) ->
         raise DomainError("not_allowed")
     command = "/award" if positive else "/deduct"
     listed = [b for b in services.points.config.behaviours if (b.points > 0) == positive]
-    known = "、".join(f"{b.code}（{b.name} {b.points:+d}）" for b in listed) or "—"
+    known = "、".join(f"{b.name}（{b.points:+d}）" for b in listed) or "—"
     usage = texts.AWARD_USAGE.format(command=command, known=known)
     args = list(context.args or [])
     target_name: str | None = None

@@ -55,7 +55,8 @@ class PointsConfig:
     catalogue: tuple[CatalogueItem, ...]
 
     def behaviour(self, code: str) -> Behaviour | None:
-        return next((b for b in self.behaviours if b.code == code), None)
+        """A listed behaviour by its code or by its name as the secretary reads it."""
+        return next((b for b in self.behaviours if code in (b.code, b.name)), None)
 
     def item(self, code: str) -> CatalogueItem | None:
         return next((i for i in self.catalogue if i.code == code), None)
@@ -292,7 +293,7 @@ class PointsService:
             raise DomainError(
                 "points_unknown_behaviour",
                 behaviour=code,
-                known="、".join(f"{b.code}({b.name})" for b in self.config.behaviours) or "—",
+                known="、".join(b.name for b in self.config.behaviours) or "—",
             )
         why = reason.strip()
         if not why:
