@@ -388,6 +388,11 @@ FOLLOW_ALREADY = "您已经关注了 #{number}。"
 PHOTO_ADDED = "照片已加到 #{number}。"
 REPORT_USAGE = "用法：/report 问题描述，例如：/report 5号楼楼道灯不亮了"
 PRIVATE_NOT_UNDERSTOOD = "没太看明白要反映什么问题，能再具体说说吗？比如“3号楼电梯坏了”。"
+HINT_POINTS = (
+    "查积分请发 /points，积分兑换请发 /redeem。要反映问题，直接描述即可，比如“3号楼电梯坏了”。"
+)
+HINT_TASKS = "社区的任务和志愿活动请发 /tasks 查看，点按钮就能报名接单。"
+HINT_GRID = "发 /mygrid 可以看到您的网格员是谁；有问题直接告诉我，我会转给负责的网格员。"
 PRIVATE_UNREADABLE = "抱歉，我暂时听不了语音、也看不了这类文件。请用文字说一下问题（可以附照片），比如“3号楼电梯坏了”。"
 STAFF_NOT_UNDERSTOOD = (
     "没太看明白。工作人员常用：/mytickets 我的待办 · /stats 三率统计 · 回复工单卡片写进展 · "

@@ -343,6 +343,14 @@ async def test_a_greeting_in_private_gets_an_invitation_not_a_question(tmp_path:
                 assert reply.text == texts.PRIVATE_NOT_UNDERSTOOD
                 assert reply.buttons == []
             assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+            # What residents ask besides problems is answered with the command for it.
+            for words, hint in (
+                ("我有多少积分", texts.HINT_POINTS),
+                ("我想报名参加志愿活动", texts.HINT_TASKS),
+                ("我们楼网格员是谁", texts.HINT_GRID),
+            ):
+                await emu.send_text(RESIDENT, RESIDENT, words)
+                assert (await emu.wait_for(RESIDENT, lambda m, h=hint: m.text == h)).text == hint
             # Staff who write what is no complaint are pointed to their own tools instead.
             await open_privates(emu, SECRETARY)
             await emu.send_text(SECRETARY, SECRETARY, "帮我看看今天有哪些超时的")

@@ -246,7 +246,7 @@ async def on_private_message(update: Update, context: GridContext) -> None:
     outcome = await services.intake.receive(
         _report(msg, msg.text, explicit=True, grids=None, about=about)
     )
-    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome, text=msg.text)
 
 
 async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
@@ -285,9 +285,18 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
 
 
 async def respond(
-    context: GridContext, chat_id: int, message_id: int, name: str, outcome: Outcome
+    context: GridContext,
+    chat_id: int,
+    message_id: int,
+    name: str,
+    outcome: Outcome,
+    *,
+    text: str = "",
 ) -> None:
-    """Turn intake's decision into replies; a danger's reply starts with whom to call first."""
+    """Turn intake's decision into replies; a danger's reply starts with whom to call first.
+
+    `text`: the message's words, for what a private message that reports nothing asked.
+    """
     services = _services(context)
     bot = context.bot
     call = outcome.call_first
@@ -343,14 +352,28 @@ async def respond(
     elif outcome.kind == flow.TRIAGE:
         pass  # the group hears nothing; the worker's list grows (its note is queued)
     elif outcome.kind == flow.IGNORED and chat_id > 0:
-        # A private chat's id is its person's: staff are pointed to their own tools.
-        staff = await Desk(services).actor(chat_id, name)
-        said = (
-            texts.STAFF_NOT_UNDERSTOOD
-            if staff.worker_key or staff.is_admin
-            else texts.PRIVATE_NOT_UNDERSTOOD
-        )
+        said = await _not_a_report(services, chat_id, name, text)
         await send(bot, services, chat_id, said, reply_to=message_id)
+
+
+# What residents ask the bot privately besides problems, and the command that answers it.
+_PRIVATE_TOPICS = (
+    (re.compile(r"积分|兑换|换什么|分数"), texts.HINT_POINTS),
+    (re.compile(r"任务|志愿|报名|活动|接单"), texts.HINT_TASKS),
+    (re.compile(r"网格员|找谁|联系谁|谁负责|负责人"), texts.HINT_GRID),
+)
+
+
+async def _not_a_report(services: Services, chat_id: int, name: str, text: str) -> str:
+    """What to say privately to words that report nothing: the command for what they asked
+    about (积分, 任务, 网格员), staff their own tools, everyone else how to report."""
+    staff = await Desk(services).actor(chat_id, name)  # a private chat's id is its person's
+    if staff.worker_key or staff.is_admin:
+        return texts.STAFF_NOT_UNDERSTOOD
+    for topic, hint in _PRIVATE_TOPICS:
+        if topic.search(text):
+            return hint
+    return texts.PRIVATE_NOT_UNDERSTOOD
 
 
 async def _ask_category(
