@@ -1072,7 +1072,7 @@ class TicketRepository:
         """Return the communities a sweep has work in: steps due, or refusals to report.
 
         Two reads over partial indexes (tickets_next_check, outbox_failed): a street office's
-        sweep job runs only those communities' sweeps, each its own transaction.
+        sweep job runs only those communities' sweeps (together, in one transaction).
         """
         due = await self.db.fetchall(
             "SELECT DISTINCT community FROM tickets INDEXED BY tickets_next_check"
