@@ -401,6 +401,30 @@ async def test_at_night_only_an_urgent_complaint_rings(tmp_path: Path) -> None:
             assert emu.rang(GROUP, day.message_id)
 
 
+async def test_a_greeting_or_question_addressed_to_the_bot_in_a_group_gets_a_pointer(
+    tmp_path: Path,
+) -> None:
+    """ "@bot 你好" or "@bot 我的积分多少" in the group is answered with one short pointer, not
+    a public keyboard of every kind of problem; "@bot 楼里有点情况" is still asked which kind."""
+    async with offline_emulator() as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            at = "@" + emu.bot_user["username"]
+            for words, said in (
+                ("你好", texts.GROUP_ASIDE),
+                ("帮我查一下我的工单", texts.GROUP_ASIDE),
+                ("我的积分多少", texts.HINT_POINTS),
+            ):
+                asked = await emu.send_text(GROUP, RESIDENT, f"{at} {words}")
+                reply = await emu.wait_for(GROUP, lambda m, s=said: m.text == s)
+                assert reply.reply_to_message_id == asked["message_id"] and reply.buttons == []
+            await emu.send_text(GROUP, RESIDENT, f"{at} 楼里有点情况")
+            kinds = await emu.wait_for(GROUP, lambda m: "类别" in m.text)
+            assert kinds.buttons
+            assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+
+
 async def test_with_privacy_on_a_mention_reports_and_a_typed_reply_names_the_building(
     tmp_path: Path,
 ) -> None:

@@ -113,7 +113,7 @@ async def on_group_message(update: Update, context: GridContext) -> None:
     outcome = await services.intake.receive(
         _report(msg, text, explicit=addressed, grids=grids, about=about)
     )
-    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome, text=text)
 
 
 async def _answered_dialogue(context: GridContext, msg: Incoming) -> bool:
@@ -354,6 +354,9 @@ async def respond(
     elif outcome.kind == flow.IGNORED and chat_id > 0:
         said = await _not_a_report(services, chat_id, name, text)
         await send(bot, services, chat_id, said, reply_to=message_id)
+    elif outcome.kind == flow.ASIDE:  # said to the bot in a group: one short pointer
+        said = next((hint for topic, hint in _PRIVATE_TOPICS if topic.search(text)), "")
+        await send(bot, services, chat_id, said or texts.GROUP_ASIDE, reply_to=message_id)
 
 
 # What residents ask the bot privately besides problems, and the command that answers it.

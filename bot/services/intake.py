@@ -44,6 +44,7 @@ ASK_BUILDING = "ask_building"
 NOT_COMPLAINT = "not_complaint"
 STATUS = "status"  # the reporter asked how their own open ticket stands
 ADDED = "added"  # the reporter's words in reply to their ticket's acknowledgement, passed on
+ASIDE = "aside"  # addressed to the bot in a group, but a greeting or a question, not a report
 
 # The timeline kind of a message folded into the reporter's ticket of a moment ago.
 ADDED_WORDS = "added_words"
@@ -72,6 +73,10 @@ _REPAIR = re.compile(
 _PERSISTENCE = re.compile(r"^(?:一直|总是|老是|这么久|好久|很久|好几天|几天了|[还又都再])$")
 # A neighbour saying the problem is theirs too (我家也是, 我们单元也一样, +1).
 _ME_TOO = re.compile(r"也是|也一样|我也|我家也|我们.{0,3}也|同样|\+1|也遇到|也有这")
+# Words addressed to the bot that are no report: greetings, thanks, points, tasks, tickets.
+_ASIDE = re.compile(
+    r"你好|您好|在吗|在不在|谢谢|多谢|辛苦|积分|兑换|任务|志愿|报名|网格员|工单|进度|查一下|怎么用"
+)
 # A ticket named by its number (#12, 12号工单, 工单12).
 _TICKET_NUMBER = re.compile(r"#\s*(\d{1,7})|(\d{1,7})\s*号?工单|工单\s*#?\s*(\d{1,7})")
 # A typed answer to "哪栋楼？" is the place alone, perhaps with a particle (7号楼吧, 东门那边).
@@ -228,6 +233,9 @@ class IntakeService:
             if report.is_private and not reading.candidates:
                 # "你好", "谢谢" in a private chat: invite them to describe a problem instead.
                 return Outcome(IGNORED, reading=reading)
+            if not reading.candidates and _ASIDE.search(text):
+                # "@bot 你好", "@bot 我的积分多少" in a group: no report; answered, not asked.
+                return Outcome(ASIDE, reading=reading)
             # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
         if reading.decision == "triage":
