@@ -394,6 +394,8 @@ HINT_POINTS = (
 HINT_TASKS = "社区的任务和志愿活动请发 /tasks 查看，点按钮就能报名接单。"
 HINT_GRID = "发 /mygrid 可以看到您的网格员是谁；有问题直接告诉我，我会转给负责的网格员。"
 GROUP_ASIDE = "您好！要反映问题，直接在群里说或 @我 描述即可，比如“3号楼电梯坏了”；查自己工单的进度请发 /ticket 编号。"
+# What a pointer answers, by the topic intake read (bot/services/intake.py _topic).
+ASIDE_HINTS = {"points": HINT_POINTS, "tasks": HINT_TASKS, "grid": HINT_GRID}
 PRIVATE_UNREADABLE = "抱歉，我暂时听不了语音、也看不了这类文件。请用文字说一下问题（可以附照片），比如“3号楼电梯坏了”。"
 STAFF_NOT_UNDERSTOOD = (
     "没太看明白。工作人员常用：/mytickets 我的待办 · /stats 三率统计 · 回复工单卡片写进展 · "

@@ -113,7 +113,7 @@ async def on_group_message(update: Update, context: GridContext) -> None:
     outcome = await services.intake.receive(
         _report(msg, text, explicit=addressed, grids=grids, about=about)
     )
-    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome, text=text)
+    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
 
 
 async def _answered_dialogue(context: GridContext, msg: Incoming) -> bool:
@@ -246,7 +246,7 @@ async def on_private_message(update: Update, context: GridContext) -> None:
     outcome = await services.intake.receive(
         _report(msg, msg.text, explicit=True, grids=None, about=about)
     )
-    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome, text=msg.text)
+    await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
 
 
 async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
@@ -290,13 +290,8 @@ async def respond(
     message_id: int,
     name: str,
     outcome: Outcome,
-    *,
-    text: str = "",
 ) -> None:
-    """Turn intake's decision into replies; a danger's reply starts with whom to call first.
-
-    `text`: the message's words, for what a private message that reports nothing asked.
-    """
+    """Turn intake's decision into replies; a danger's reply starts with whom to call first."""
     services = _services(context)
     bot = context.bot
     call = outcome.call_first
@@ -352,31 +347,20 @@ async def respond(
     elif outcome.kind == flow.TRIAGE:
         pass  # the group hears nothing; the worker's list grows (its note is queued)
     elif outcome.kind == flow.IGNORED and chat_id > 0:
-        said = await _not_a_report(services, chat_id, name, text)
+        said = await _not_a_report(services, chat_id, name, outcome.topic)
         await send(bot, services, chat_id, said, reply_to=message_id)
     elif outcome.kind == flow.ASIDE:  # said to the bot in a group: one short pointer
-        said = next((hint for topic, hint in _PRIVATE_TOPICS if topic.search(text)), "")
-        await send(bot, services, chat_id, said or texts.GROUP_ASIDE, reply_to=message_id)
+        said = texts.ASIDE_HINTS.get(outcome.topic, texts.GROUP_ASIDE)
+        await send(bot, services, chat_id, said, reply_to=message_id)
 
 
-# What residents ask the bot privately besides problems, and the command that answers it.
-_PRIVATE_TOPICS = (
-    (re.compile(r"积分|兑换|换什么|分数"), texts.HINT_POINTS),
-    (re.compile(r"任务|志愿|报名|活动|接单"), texts.HINT_TASKS),
-    (re.compile(r"网格员|找谁|联系谁|谁负责|负责人"), texts.HINT_GRID),
-)
-
-
-async def _not_a_report(services: Services, chat_id: int, name: str, text: str) -> str:
+async def _not_a_report(services: Services, chat_id: int, name: str, topic: str) -> str:
     """What to say privately to words that report nothing: the command for what they asked
     about (积分, 任务, 网格员), staff their own tools, everyone else how to report."""
     staff = await Desk(services).actor(chat_id, name)  # a private chat's id is its person's
     if staff.worker_key or staff.is_admin:
         return texts.STAFF_NOT_UNDERSTOOD
-    for topic, hint in _PRIVATE_TOPICS:
-        if topic.search(text):
-            return hint
-    return texts.PRIVATE_NOT_UNDERSTOOD
+    return texts.ASIDE_HINTS.get(topic, texts.PRIVATE_NOT_UNDERSTOOD)
 
 
 async def _ask_category(

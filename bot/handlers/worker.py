@@ -23,6 +23,7 @@ from bot.handlers import access as gate_access
 from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
 from bot.handlers.mapper import Incoming, incoming
+from bot.handlers.replies import finish_card
 from bot.handlers.sending import edit, send
 from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
 from bot.services import access
@@ -420,12 +421,13 @@ async def on_share_note(update: Update, context: GridContext) -> None:
     await press.query.answer(texts.NOTE_SHARED_DONE.format(number=ticket.number))
     message = press.query.message
     if message is not None:
-        original = getattr(message, "text", None) or ""
-        await edit(
-            context.bot,
+        await finish_card(
+            context,
             message.chat.id,
             message.message_id,
-            original + "\n" + texts.NOTE_SHARED_DONE.format(number=ticket.number),
+            getattr(message, "text", None) or "",
+            False,
+            texts.NOTE_SHARED_DONE.format(number=ticket.number),
         )
 
 

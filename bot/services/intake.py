@@ -16,6 +16,7 @@ from typing import Any
 
 from bot.nlp import NONE, OTHER, Classifier, Location, Reading
 from bot.nlp.location import PlaceFinder, find_location
+from bot.services import access
 from bot.services import lifecycle as lc
 from bot.services.clock import Clock
 from bot.services.community import Community, normalise_building, normalise_place
@@ -73,6 +74,13 @@ _REPAIR = re.compile(
 _PERSISTENCE = re.compile(r"^(?:一直|总是|老是|这么久|好久|很久|好几天|几天了|[还又都再])$")
 # A neighbour saying the problem is theirs too (我家也是, 我们单元也一样, +1).
 _ME_TOO = re.compile(r"也是|也一样|我也|我家也|我们.{0,3}也|同样|\+1|也遇到|也有这")
+# What residents ask the bot besides problems, by the topic a pointer answers
+# (texts.ASIDE_HINTS: /points, /tasks, /mygrid).
+_TOPICS = (
+    ("points", re.compile(r"积分|兑换|换什么|分数")),
+    ("tasks", re.compile(r"任务|志愿|报名|活动|接单")),
+    ("grid", re.compile(r"网格员|找谁|联系谁|谁负责|负责人")),
+)
 # Words addressed to the bot that are no report: greetings, thanks, points, tasks, tickets.
 _ASIDE = re.compile(
     r"你好|您好|在吗|在不在|谢谢|多谢|辛苦|积分|兑换|任务|志愿|报名|网格员|工单|进度|查一下|怎么用"
@@ -83,6 +91,11 @@ _TICKET_NUMBER = re.compile(r"#\s*(\d{1,7})|(\d{1,7})\s*号?工单|工单\s*#?\s
 _ANSWER_TAIL = re.compile(r"(?:那边|这边|那里|这里|附近|的|吧|啊|呀|呢|哈|嗯|[。.!！,，~\s])+$")
 _UNKNOWN_ANSWERS = frozenset({"不清楚", "不知道", "不确定", "说不清", "不晓得"})
 TRIAGE = "triage"  # might be a complaint: filed on the grid worker's triage list, group silent
+
+
+def _topic(text: str) -> str:
+    """What words that report nothing ask about ('points', 'tasks', 'grid'), or ''."""
+    return next((name for name, words in _TOPICS if words.search(text)), "")
 
 
 def _only_follow_up(keywords: Sequence[str]) -> bool:
@@ -128,6 +141,7 @@ class Outcome:
     created: bool = False
     with_photo: bool = False  # the message that opened the ticket carried a photo
     note: str = ""  # the words folded into a ticket (MERGED)
+    topic: str = ""  # what an IGNORED or ASIDE message asked about instead (_topic)
 
     @property
     def call_first(self) -> str:
@@ -232,10 +246,10 @@ class IntakeService:
                 return Outcome(IGNORED, reading=reading)
             if report.is_private and not reading.candidates:
                 # "你好", "谢谢" in a private chat: invite them to describe a problem instead.
-                return Outcome(IGNORED, reading=reading)
+                return Outcome(IGNORED, reading=reading, topic=_topic(text))
             if not reading.candidates and _ASIDE.search(text):
                 # "@bot 你好", "@bot 我的积分多少" in a group: no report; answered, not asked.
-                return Outcome(ASIDE, reading=reading)
+                return Outcome(ASIDE, reading=reading, topic=_topic(text))
             # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
         if reading.decision == "triage":
@@ -293,24 +307,28 @@ class IntakeService:
         """Return the reporter's own ticket a progress question names by number (#3 怎么样了)."""
         number = int(next(g for g in found.groups() if g))
         ticket = await self.tickets.by_number(self.tickets.community, number)
-        if ticket is None or ticket.reporter_id != report.reporter_id:
-            return None
-        if ticket.is_private and not report.is_private:
-            return None  # reported privately: its words and place stay out of the group
-        return ticket
+        return ticket if ticket is not None and self._own_here(ticket, report) else None
+
+    def _own_here(self, ticket: Ticket, report: Report) -> bool:
+        """The reporter's own ticket, whose status the access policy lets be told where they
+        ask (a privately reported one: never in a group)."""
+        facts = access.facts(ticket, events=(), follower_ids=())
+        who = access.viewer(report.reporter_id)
+        place = access.Place(
+            is_private=report.is_private,
+            community=None if report.is_private else self.tickets.community,
+        )
+        seen = access.view(who, facts, place) is not access.View.NOTHING
+        return seen and access.is_reporter(who, facts)
 
     async def _own_open_ticket(self, report: Report, reading: Reading, text: str) -> Ticket | None:
-        """Return the reporter's open ticket a progress question is about, if one fits.
-
-        Asked in a group, only a complaint made in a group: one reported privately keeps its
-        words and place out of every group.
-        """
+        """Return the reporter's open ticket a progress question is about, if one fits (and
+        may be told of where they ask: see _own_here)."""
         ids = await self.tickets.repo.open_ids_by_reporter(
             self.tickets.community, report.reporter_id, sorted(lc.OPEN_STATES), limit=20
         )
         tickets = [await self.tickets.get(ticket_id) for ticket_id in ids]
-        if not report.is_private:
-            tickets = [t for t in tickets if not t.is_private]
+        tickets = [t for t in tickets if self._own_here(t, report)]
         if tickets and _only_follow_up(reading.keywords):
             # Nothing but "nobody has come" (还没人来啊): about their newest open complaint.
             return tickets[0]
