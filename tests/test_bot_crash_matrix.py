@@ -648,3 +648,69 @@ async def test_points_tasks_and_a_digest_survive_a_kill_at_every_step(
             assert bot.kills == 7
         finally:
             await bot.stop()
+
+
+@pytest.mark.parametrize("crash", CRASHES)
+async def test_replies_in_words_survive_a_kill_at_every_step(tmp_path: Path, crash: str) -> None:
+    """The conversations people have with the bot in their own words, each killed: a detail
+    typed under "登记为 #1", the worker's note under the card and 告诉反映人, and "根本没修好"
+    typed under the rating request."""
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        bot = BotProcess(emu, tmp_path, crash, write_config(tmp_path))
+        await bot.start()
+        try:
+            await open_privates(emu, WORKER_LI, DUTY, SECRETARY, RESIDENT)
+            await intake(bot, emu)
+
+            # 1. the reporter's detail under the acknowledgement reaches the worker.
+            ack = bot.live(GROUP, "已收到，登记为 #1")
+            await bot.dies_during(
+                lambda: emu.send_text(GROUP, RESIDENT, "是2单元那部", reply_to=ack.message_id)
+            )
+            bot.seen(GROUP, "已补充到 #1")
+            bot.seen(WORKER_LI, "反映人补充：是2单元那部")
+
+            # 2. the worker's words under the card: a note, then told to the reporter.
+            card = bot.card(WORKER_LI)
+            await bot.dies_during(
+                lambda: emu.send_text(WORKER_LI, WORKER_LI, "维保下午到", reply_to=card.message_id)
+            )
+            saved = bot.live(WORKER_LI, "已记入 #1")
+            [share] = data_of(saved)
+            await bot.dies_during(
+                lambda: emu.press_button(WORKER_LI, WORKER_LI, saved.message_id, share)
+            )
+            bot.seen(GROUP, "#1 进展")
+
+            # Accepted and resolved (not killed); 3. "根本没修好" typed under the rating request.
+            card = bot.card(WORKER_LI)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await offered(emu, WORKER_LI, card.message_id, "res:1")
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "res:1")
+            ask = await emu.wait_for(WORKER_LI, lambda m: m.text == texts.RESOLVE_NOTE)
+            await emu.press_button(WORKER_LI, WORKER_LI, ask.message_id, "rs:1")
+            await bot.settled()
+            rating = bot.newest(GROUP, "请评价")
+            await bot.dies_during(
+                lambda: emu.send_text(GROUP, RESIDENT, "根本没修好", reply_to=rating.message_id)
+            )
+            bot.seen(GROUP, "已转告")
+            bot.seen(WORKER_LI, "不满意的原因")
+
+            kinds = [r[0] for r in bot.rows("SELECT kind FROM ticket_events ORDER BY id")]
+            assert kinds == [
+                "opened",
+                "added_words",
+                "noted",
+                "note_shared",
+                "accepted",
+                "resolved",
+                "reopened",
+                "unsatisfied_reason",
+            ]
+            assert bot.count("SELECT COUNT(*) FROM tickets") == 1
+            assert bot.count("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
+            assert bot.kills == 5
+        finally:
+            await bot.stop()
