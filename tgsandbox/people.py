@@ -236,6 +236,25 @@ class People:
         media = self.world.store_voice(data, duration)
         return self._person_media(chat_id, user_id, "voice", media, None, reply_to)
 
+    async def send_album(
+        self, chat_id: int, user_id: int, count: int, caption: str | None = None
+    ) -> list[JSON]:
+        """Post several photos at once as Telegram does an album: one message each, sharing a
+        media_group_id, the caption on the first only."""
+        group = f"album{self.world.seq}"
+        return [
+            self._person_media(
+                chat_id,
+                user_id,
+                "photo",
+                self.world.store_photo(make_png()),
+                caption if i == 0 else None,
+                None,
+                media_group_id=group,
+            )
+            for i in range(count)
+        ]
+
     def _person_media(
         self,
         chat_id: int,
@@ -244,12 +263,16 @@ class People:
         media: Any,
         caption: str | None,
         reply_to: int | None,
+        *,
+        media_group_id: str | None = None,
     ) -> JSON:
         """Post a person's photo or video with an optional caption."""
         world = self.world
         chat, person = world.acting(chat_id, user_id)
         message = world.new_message(chat, person.as_user(), reply_to)
         message[field] = media
+        if media_group_id is not None:
+            message["media_group_id"] = media_group_id
         if caption:
             message["caption"] = caption
             entities = auto_entities(caption)

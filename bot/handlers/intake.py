@@ -77,6 +77,7 @@ def _report(
         explicit=explicit,
         group_grids=grids,
         about=about,
+        album=msg.album,
     )
 
 
@@ -107,7 +108,7 @@ async def on_group_message(update: Update, context: GridContext) -> None:
     if addressed:  # "@bot 4号楼电梯坏了": meant for the bot, even with group privacy on
         start = text.lower().index(mention)
         text = (text[:start] + text[start + len(mention) :]).strip()
-    if not text.strip():
+    if not text.strip() and msg.album is None:
         return
     about = await _acknowledged(context, msg)
     outcome = await services.intake.receive(
@@ -239,13 +240,14 @@ async def on_private_message(update: Update, context: GridContext) -> None:
         return
     if await _answered_dialogue(context, msg):
         return
-    if not msg.text.strip():
-        await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)
-        return
     about = await _acknowledged(context, msg)
     outcome = await services.intake.receive(
         _report(msg, msg.text, explicit=True, grids=None, about=about)
     )
+    if outcome.kind == flow.IGNORED and not msg.text.strip():
+        # A photo without words (an album's first, too: its other photos then say nothing).
+        await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)
+        return
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
 
 
@@ -270,18 +272,25 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
         texts.PHOTO_ADDED.format(number=ticket.number),
         reply_to=msg.message_id,
     )
-    if ticket.card_chat_id is not None and ticket.card_chat_id == ticket.assignee_id:
-        with contextlib.suppress(Unreachable):
-            await send(
-                context.bot,
-                services,
-                ticket.card_chat_id,
-                texts.PHOTO_ADDED.format(number=ticket.number),
-                photo=msg.photo[0],
-                reply_to=ticket.card_message_id,
-            )
-        await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
+    await _show_worker_photo(context, ticket, msg.photo[0])
     return True
+
+
+async def _show_worker_photo(context: GridContext, ticket: Ticket, file_id: str) -> None:
+    """A photo added to a ticket goes to its worker under the card, and the card counts it."""
+    if ticket.card_chat_id is None or ticket.card_chat_id != ticket.assignee_id:
+        return
+    services = _services(context)
+    with contextlib.suppress(Unreachable):
+        await send(
+            context.bot,
+            services,
+            ticket.card_chat_id,
+            texts.PHOTO_ADDED.format(number=ticket.number),
+            photo=file_id,
+            reply_to=ticket.card_message_id,
+        )
+    await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
 
 
 async def respond(
@@ -296,7 +305,11 @@ async def respond(
     bot = context.bot
     call = outcome.call_first
     first = texts.CALL_FIRST[call] + "\n" if call else ""
-    if outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
+    if outcome.kind == flow.ALBUM_PHOTO:
+        # A photo of an album whose first message was answered already: no second answer.
+        if outcome.ticket is not None and outcome.photo is not None:
+            await _show_worker_photo(context, outcome.ticket, outcome.photo[0])
+    elif outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
         fresh = outcome.kind == flow.OPENED and not outcome.with_photo
         await deliver(bot, services, outcome.ticket, new_without_photos=fresh, call_first=call)
     elif outcome.kind == flow.SIMILAR and outcome.similar is not None:

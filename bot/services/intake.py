@@ -22,7 +22,7 @@ from bot.services.clock import Clock
 from bot.services.community import Community, normalise_building, normalise_place
 from bot.services.dialogues import DONE, Answer, Conversation, DialogueService
 from bot.services.errors import DomainError
-from bot.services.flows import INTAKE, HeldReport, IntakeRules
+from bot.services.flows import ALBUM, INTAKE, AlbumStart, HeldReport, IntakeRules
 from bot.services.people import CommunityState
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import NewTicket, Ticket, TicketService
@@ -46,6 +46,11 @@ NOT_COMPLAINT = "not_complaint"
 STATUS = "status"  # the reporter asked how their own open ticket stands
 ADDED = "added"  # the reporter's words in reply to their ticket's acknowledgement, passed on
 ASIDE = "aside"  # addressed to the bot in a group, but a greeting or a question, not a report
+ALBUM_PHOTO = (
+    "album_photo"  # a photo sent with an earlier message of its album: gone where that one went
+)
+# What an album's first message became, that the photos after it join (the ticket).
+_ALBUM_TICKET_KINDS = frozenset({"opened", "replayed", "merged", "added"})
 
 # The timeline kind of a message folded into the reporter's ticket of a moment ago.
 ADDED_WORDS = "added_words"
@@ -119,6 +124,7 @@ class Report:
     explicit: bool = False  # /report or a private message: the person means to report
     group_grids: tuple[str, ...] | None = None  # grids of the bound group; None when private
     about: int | None = None  # the ticket whose acknowledgement this message replies to
+    album: str | None = None  # the album (photos sent together) the message belongs to
 
     @property
     def source_key(self) -> str:
@@ -142,6 +148,7 @@ class Outcome:
     with_photo: bool = False  # the message that opened the ticket carried a photo
     note: str = ""  # the words folded into a ticket (MERGED)
     topic: str = ""  # what an IGNORED or ASIDE message asked about instead (_topic)
+    photo: tuple[str, str] | None = None  # the photo an ALBUM_PHOTO added to its ticket
 
     @property
     def call_first(self) -> str:
@@ -219,7 +226,51 @@ class IntakeService:
         return await self._place(report, reading, reading.category)
 
     async def receive(self, report: Report) -> Outcome:
-        """Classify a message and act on it."""
+        """Classify a message and act on it; a photo of an album goes where its first went."""
+        if report.album is None:
+            return await self._receive(report)
+        joined = await self._album_photo(report, report.album)
+        if joined is not None:
+            return joined
+        outcome = await self._receive(report)
+        ticket = outcome.ticket if outcome.kind in _ALBUM_TICKET_KINDS else None
+        start = AlbumStart(report.album, ticket.id if ticket else None, outcome.pending_id)
+        # Kept beside a question about the same message (which kind): under its negative id.
+        await self.questions.hold(
+            ALBUM, report.reporter_id, report.chat_id, -report.message_id, "sent", start
+        )
+        return outcome
+
+    async def _album_photo(self, report: Report, album: str) -> Outcome | None:
+        """A photo sent after the first message of its album (Telegram sends an album as a
+        message each, the words on the first): added to the ticket that message opened or went
+        to, or kept with the question it waits on; else nothing. None: the album's first."""
+        found = await self.questions.newest_held(ALBUM, "sent", report.reporter_id, report.chat_id)
+        if found is None or report.photo is None:
+            return None
+        start = ALBUM.data_of(found)
+        if start.album != album:
+            return None
+        ticket = None
+        if start.ticket_id is not None:
+            ticket = await self.tickets.get(start.ticket_id)
+            if ticket.status in lc.TERMINAL:
+                ticket = None
+            else:
+                await self.tickets.add_photo(
+                    ticket.id, report.reporter_id, *report.photo, "reporter"
+                )
+        elif start.question_id is not None:
+            waiting = await self.questions.held(start.question_id)
+            if waiting is not None and waiting.is_open:
+                held = INTAKE.data_of(waiting)
+                more = replace(held, photos=(*held.photos, report.photo))
+                await self.questions.hold(
+                    INTAKE, waiting.user_id, waiting.chat_id, held.message_id, waiting.step, more
+                )
+        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=report.photo if ticket else None)
+
+    async def _receive(self, report: Report) -> Outcome:
         # A replayed update needs no look-up here: open_ticket is idempotent on source_key and
         # delivery sends only what was not sent yet.
         text = report.text.strip()
@@ -244,8 +295,9 @@ class IntakeService:
         if reading.decision == "ignore" or reading.category == NONE:
             if not report.explicit:
                 return Outcome(IGNORED, reading=reading)
-            if report.is_private and not reading.candidates:
+            if report.is_private and not reading.candidates and report.photo is None:
                 # "你好", "谢谢" in a private chat: invite them to describe a problem instead.
+                # With a photo ("你们看看这个"), the photo is the report: which kind is asked.
                 return Outcome(IGNORED, reading=reading, topic=_topic(text))
             if not reading.candidates and _ASIDE.search(text):
                 # "@bot 你好", "@bot 我的积分多少" in a group: no report; answered, not asked.
@@ -518,6 +570,7 @@ class IntakeService:
         reading = reading_from_json(moved.data.reading)
         # The building is asked (the question moves on) only when routing needs it.
         outcome = await self._place(report, reading, choice)
+        await self._add_held_photos(outcome, held)
         if outcome.kind != ASK_BUILDING:
             await self._settle(pending_id)
         return outcome
@@ -567,8 +620,18 @@ class IntakeService:
         outcome = await self._open(
             report, reading, reading.category, route, building=held.building
         )
+        await self._add_held_photos(outcome, held)
         await self._settle(pending_id)
         return outcome
+
+    async def _add_held_photos(self, outcome: Outcome, held: HeldReport) -> None:
+        """The photos sent with the held message after its first (an album) join its ticket,
+        before its card shows them to the worker."""
+        if outcome.kind == OPENED and outcome.ticket is not None:
+            for photo in held.photos[1:]:
+                await self.tickets.add_photo(
+                    outcome.ticket.id, outcome.ticket.reporter_id, *photo, "reporter"
+                )
 
     async def question(self, question_id: int) -> Question | None:
         """Return a question put to a reporter, by the id its buttons carry."""
