@@ -746,10 +746,12 @@ CALL_FIRST: dict[str, str] = {
 TIMELINE_KINDS.update(
     {
         "added_words": "补充反映",
+        "source_edited": "修改了原话",
         "unsatisfied_reason": "说明不满意原因",
     }
 )
 ADDED_WORDS_TO_WORKER = "#{number} 反映人补充：{text}"
+SOURCE_EDITED_TO_WORKER = "#{number} 反映人修改了原话，现在是：{text}"
 ADDED_TO_TICKET = "已补充到 #{number}，负责人会看到。"
 ASK_BUILDING_WITH_PLACES = (
     "{name}，请问是哪栋楼或哪个地方的问题？点下面的按钮，或直接回复如“5号楼”“东门”："

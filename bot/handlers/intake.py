@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
+    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -115,6 +116,23 @@ async def on_group_message(update: Update, context: GridContext) -> None:
         _report(msg, text, explicit=addressed, grids=grids, about=about)
     )
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+
+
+async def on_edited(update: Update, context: GridContext) -> None:
+    """An edit is never read as a new message (the first version was read). The reporter's
+    edit of the message that opened their open ticket goes into its timeline and to its
+    worker, who may have been sent to the wrong building by the first version."""
+    msg = incoming(update, context.bot.id)
+    if msg is not None and context.has_community and msg.text.strip():
+        services = _services(context)
+        report = _report(msg, msg.text, explicit=False, grids=None)
+        ticket = await services.intake.edited(report)
+        if ticket is not None:
+            said = texts.SOURCE_EDITED_TO_WORKER.format(
+                number=ticket.number, text=quote(msg.text.strip(), limit=NOTICE_LIMIT)
+            )
+            await _tell_card(context, ticket, said)
+    raise ApplicationHandlerStop
 
 
 async def _answered_dialogue(context: GridContext, msg: Incoming) -> bool:
@@ -818,6 +836,11 @@ async def on_migrate(update: Update, context: GridContext) -> None:
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Commands of intake."""
     return [CommandHandler("report", on_report), CommandHandler("mygrid", on_mygrid)]
+
+
+def edit_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Every edit of a person's message, which no other handler sees."""
+    return [MessageHandler(filters.UpdateType.EDITED_MESSAGE, on_edited)]
 
 
 def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:

@@ -54,6 +54,7 @@ _ALBUM_TICKET_KINDS = frozenset({"opened", "replayed", "merged", "added"})
 
 # The timeline kind of a message folded into the reporter's ticket of a moment ago.
 ADDED_WORDS = "added_words"
+SOURCE_EDITED = "source_edited"  # the timeline kind of the reporter's edit of their message
 UNSATISFIED_REASON = "unsatisfied_reason"  # the timeline kind of a 不满意 rater's reason
 # Emergency numbers a resident in danger should call before anything else.
 EMERGENCY_NUMBERS = ("119", "110", "120")
@@ -240,6 +241,38 @@ class IntakeService:
             ALBUM, report.reporter_id, report.chat_id, -report.message_id, "sent", start
         )
         return outcome
+
+    async def edited(self, report: Report) -> Ticket | None:
+        """The reporter edited the message that opened their open ticket: the words as they now
+        stand go into its timeline once (the ticket keeps what was first said); the ticket, for
+        its worker to hear of it. None for the edit of any other message, or no new words."""
+        ticket = await self.tickets.repo.by_source(report.source_key)
+        if (
+            ticket is None
+            or ticket.reporter_id != report.reporter_id
+            or ticket.status not in lc.OPEN_STATES
+        ):
+            return None
+        text = report.text.strip()[:MAX_TEXT]
+        said = ticket.text
+        for event in await self.tickets.history(ticket.id):
+            if event.kind == SOURCE_EDITED:
+                said = str((event.detail or {}).get("note", said))
+        if not text or text == said:
+            return None  # the same words (an edit of the photo alone, or a repeated update)
+        await self.tickets.repo.add_event(
+            NewEvent(
+                ticket.id,
+                self.clock.now(),
+                report.reporter_id,
+                "reporter",
+                SOURCE_EDITED,
+                None,
+                None,
+                {"note": text},
+            )
+        )
+        return ticket
 
     async def _album_photo(self, report: Report, album: str) -> Outcome | None:
         """A photo sent after the first message of its album (Telegram sends an album as a
