@@ -395,7 +395,34 @@ HINT_TASKS = "社区的任务和志愿活动请发 /tasks 查看，点按钮就�
 HINT_GRID = "发 /mygrid 可以看到您的网格员是谁；有问题直接告诉我，我会转给负责的网格员。"
 GROUP_ASIDE = "您好！要反映问题，直接在群里说或 @我 描述即可，比如“3号楼电梯坏了”；查自己工单的进度请发 /ticket 编号。"
 # What a pointer answers, by the topic intake read (bot/services/intake.py _topic).
-ASIDE_HINTS = {"points": HINT_POINTS, "tasks": HINT_TASKS, "grid": HINT_GRID}
+HINT_ADDRESS = (
+    "登记住址请发 /register 楼栋 单元 房号，例如 /register 3 2 301，登记后可以参加积分。"
+)
+HINT_CONTACT = (
+    "我这里查不到各单位的电话。可以发 /mygrid 看您的网格员是谁，直接问他们；"
+    "有问题也可以直接告诉我，我会转给负责的网格员。"
+)
+HINT_PROGRESS = "查进度请发 /ticket 编号（登记时回复过您编号，例如 /ticket 12）。"
+HINT_REPORT = "好的，请直接说说遇到了什么问题、在哪栋楼，比如“3号楼电梯坏了”，可以附照片。"
+HINT_THANKS = "不客气！以后有问题随时告诉我。"
+HINT_GREETING = (
+    "您好！我是社区网格助手。有问题直接告诉我，比如“3号楼电梯坏了”，我会转给负责的网格员。"
+)
+ASIDE_HINTS = {
+    "points": HINT_POINTS,
+    "tasks": HINT_TASKS,
+    "grid": HINT_GRID,
+    "address": HINT_ADDRESS,
+    "contact": HINT_CONTACT,
+    "progress": HINT_PROGRESS,
+}
+# In a private chat also: a greeting, thanks, and "我要投诉" before saying what.
+PRIVATE_HINTS = {
+    **ASIDE_HINTS,
+    "report": HINT_REPORT,
+    "thanks": HINT_THANKS,
+    "greeting": HINT_GREETING,
+}
 PRIVATE_UNREADABLE = "抱歉，我暂时听不了语音、也看不了这类文件。请用文字说一下问题（可以附照片），比如“3号楼电梯坏了”。"
 STAFF_NOT_UNDERSTOOD = (
     "没太看明白。工作人员常用：/mytickets 我的待办 · /stats 三率统计 · 回复工单卡片写进展 · "

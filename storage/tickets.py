@@ -584,15 +584,15 @@ class TicketRepository:
         return None if row is None else Ticket._from_row(row)
 
     async def recent_by_reporter(
-        self, community: str, reporter_id: int, category: str, since: datetime
-    ) -> Ticket | None:
-        """Return the reporter's newest ticket of a category opened since a moment."""
-        row = await self.db.fetchone(
+        self, community: str, reporter_id: int, category: str, since: datetime, limit: int
+    ) -> list[Ticket]:
+        """Return the reporter's tickets of a category opened since a moment, newest first."""
+        rows = await self.db.fetchall(
             _SELECT_TICKET + " WHERE t.reporter_id = ? AND t.created_at >= ? AND t.category = ?"
-            " AND t.community = ? ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
-            (reporter_id, iso(since), category, community),
+            " AND t.community = ? ORDER BY t.created_at DESC, t.id DESC LIMIT ?",
+            (reporter_id, iso(since), category, community, limit),
         )
-        return None if row is None else Ticket._from_row(row)
+        return [Ticket._from_row(row) for row in rows]
 
     async def id_by_reply(self, chat_id: int, reply_message_id: int) -> int | None:
         """Return the id of the ticket whose acknowledgement is this bot message."""

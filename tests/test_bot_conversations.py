@@ -389,3 +389,71 @@ async def test_a_private_danger_is_told_to_call_119_first(tmp_path: Path) -> Non
             await emu.send_text(RESIDENT, RESIDENT, "6号楼楼下每天晚上广场舞太吵了，能不能管管")
             calm = await emu.wait_for(RESIDENT, lambda m: "#2" in m.text)
             assert "119" not in calm.text
+
+
+async def test_another_thing_a_moment_later_is_its_own_ticket_and_a_repeat_is_not(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "楼道灯坏了" a few seconds after "4号楼电梯坏了" is a second problem, not a repeat of the
+    first folded into it and lost; "电梯还是不动" is the same one said again."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(RESIDENT, RESIDENT, "4号楼电梯坏了")
+            await emu.wait_for(RESIDENT, lambda m: "#1" in m.text)
+            clock.advance(timedelta(seconds=10))
+            await emu.send_text(RESIDENT, RESIDENT, "4号楼楼道灯也坏了")
+            await emu.wait_for(RESIDENT, lambda m: "登记为 #2" in m.text)
+            clock.advance(timedelta(seconds=10))
+            await emu.send_text(RESIDENT, RESIDENT, "电梯还是不动")
+            merged = await emu.wait_for(RESIDENT, lambda m: "已并入" in m.text)
+            assert merged.text == texts.MERGED_PRIVATE.format(number=1)
+            await bot.idle()
+            tickets = bot.state.require_services().tickets
+            second = await tickets.by_number(COMMUNITY, 2)
+            assert second is not None and "楼道灯" in second.text
+            assert await tickets.by_number(COMMUNITY, 3) is None
+
+
+async def test_a_registered_residents_report_about_home_is_at_their_building(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "楼上天天半夜拖椅子" names no building but the reporter's home: the one they registered,
+    without a question; someone who never registered is asked which building."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT, NEIGHBOUR)
+            await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
+            told = await say(emu, RESIDENT, RESIDENT, "楼上天天半夜拖椅子，吵得睡不着")
+            assert "登记为 #1" in told.text
+            ticket = await bot.state.require_services().tickets.by_number(COMMUNITY, 1)
+            assert ticket is not None and ticket.building == "3"
+            asked = await say(emu, NEIGHBOUR, NEIGHBOUR, "楼上天天半夜拖椅子，吵得睡不着")
+            assert "哪栋楼" in asked.text and asked.buttons
+
+
+async def test_what_a_resident_says_privately_besides_problems_gets_a_fitting_answer(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock):
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            for words, answer in (
+                ("你好", texts.HINT_GREETING),
+                ("谢谢你们", texts.HINT_THANKS),
+                ("我要投诉", texts.HINT_REPORT),
+                ("物业电话是多少", texts.HINT_CONTACT),
+                ("怎么登记住址", texts.HINT_ADDRESS),
+            ):
+                assert (await say(emu, RESIDENT, RESIDENT, words)).text == answer, words
+            # Their complaint made in the group, asked after privately: how it stands.
+            status = await say(emu, RESIDENT, RESIDENT, "我上次反映的问题怎么样了")
+            assert "#1" in status.text and "待接单" in status.text
+            # Staff asking the bot a question get their own tools, not a kind of problem.
+            staff = await say(emu, WORKER_LI, WORKER_LI, "电梯维保公司电话多少")
+            assert staff.text == texts.STAFF_NOT_UNDERSTOOD and not staff.buttons

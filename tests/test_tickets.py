@@ -349,9 +349,9 @@ async def test_find_similar_open_and_recent_by_reporter(
         is None
     )
     burst = await service.recent_by_reporter(1001, "elevator", timedelta(minutes=1))
-    assert burst is not None and burst.id == ticket.id
+    assert [t.id for t in burst] == [ticket.id]
     clock.advance(timedelta(minutes=1))
-    assert await service.recent_by_reporter(1001, "elevator", timedelta(minutes=1)) is None
+    assert await service.recent_by_reporter(1001, "elevator", timedelta(minutes=1)) == []
     clock.advance(timedelta(days=4))
     assert (
         await service.find_similar_open("幸福里", "elevator", "3", None, timedelta(days=3)) is None

@@ -391,7 +391,7 @@ async def _not_a_report(services: Services, chat_id: int, name: str, topic: str)
     staff = await Desk(services).actor(chat_id, name)  # a private chat's id is its person's
     if staff.worker_key or staff.is_admin:
         return texts.STAFF_NOT_UNDERSTOOD
-    return texts.ASIDE_HINTS.get(topic, texts.PRIVATE_NOT_UNDERSTOOD)
+    return texts.PRIVATE_HINTS.get(topic, texts.PRIVATE_NOT_UNDERSTOOD)
 
 
 async def _ask_category(

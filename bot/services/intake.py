@@ -75,18 +75,31 @@ _UNSOLVED = re.compile(
 # Words about getting a complaint dealt with; a progress question without a topic needs one.
 _REPAIR = re.compile(
     r"修|处理|解决|弄好|搞好|进度|来人|人来|人管|人理|动静|回音|下文|结果|回复|答复|反馈"
+    r"|反映|投诉|报的|报上去"  # 我上次反映的问题怎么样了: their own complaint
 )
 # Words that only say how long or how often (一直, 这么久): no topic of their own.
 _PERSISTENCE = re.compile(r"^(?:一直|总是|老是|这么久|好久|很久|好几天|几天了|[还又都再])$")
 # A neighbour saying the problem is theirs too (我家也是, 我们单元也一样, +1).
 _ME_TOO = re.compile(r"也是|也一样|我也|我家也|我们.{0,3}也|同样|\+1|也遇到|也有这")
 # What residents ask the bot besides problems, by the topic a pointer answers
-# (texts.ASIDE_HINTS: /points, /tasks, /mygrid).
+# (texts.ASIDE_HINTS: /points, /tasks, /mygrid, /register, /ticket; texts.PRIVATE_HINTS adds
+# the answers to a greeting, thanks, and "我要投诉" said before the problem). The first wins.
 _TOPICS = (
     ("points", re.compile(r"积分|兑换|换什么|分数")),
     ("tasks", re.compile(r"任务|志愿|报名|活动|接单")),
     ("grid", re.compile(r"网格员|找谁|联系谁|谁负责|负责人")),
+    ("address", re.compile(r"住址|门牌|登记.{0,2}(?:地址|房号|楼号)|怎么登记")),
+    ("contact", re.compile(r"电话|联系方式|手机号|怎么联系")),
+    ("progress", re.compile(r"怎么样了|进度|处理了[吗没]|有结果了?[吗没]|有回音")),
+    ("report", re.compile(r"我要(?:投诉|反映|举报|报修)|想(?:投诉|反映|举报|报修)")),
+    ("thanks", re.compile(r"谢谢|多谢|感谢|辛苦")),
+    ("greeting", re.compile(r"你好|您好|在吗|在不在|有人吗|早上好|晚上好")),
 )
+# Words that place a problem at the reporter's own home (their registered building).
+_AT_HOME = re.compile(r"我家|我们家|家门口|家里|屋里|我们楼|我们这栋|我们单元|本楼|楼上|楼下|对门")
+# Topics that are questions for a pointer even when a thing is named (物业电话是多少,
+# 电梯维保的电话): no problem is said, so no kind of problem is asked.
+_QUESTION_TOPICS = frozenset({"address", "contact"})
 # Words addressed to the bot that are no report: greetings, thanks, points, tasks, tickets.
 _ASIDE = re.compile(
     r"你好|您好|在吗|在不在|谢谢|多谢|辛苦|积分|兑换|任务|志愿|报名|网格员|工单|进度|查一下|怎么用"
@@ -102,6 +115,11 @@ TRIAGE = "triage"  # might be a complaint: filed on the grid worker's triage lis
 def _topic(text: str) -> str:
     """What words that report nothing ask about ('points', 'tasks', 'grid'), or ''."""
     return next((name for name, words in _TOPICS if words.search(text)), "")
+
+
+def _things(keywords: Sequence[str]) -> set[str]:
+    """What a reading says has the problem: the thing of each combo (电梯 of 电梯+坏)."""
+    return {k.split("+", 1)[0] for k in keywords if "+" in k}
 
 
 def _only_follow_up(keywords: Sequence[str]) -> bool:
@@ -209,6 +227,8 @@ class IntakeService:
     triage: Callable[[Report, Reading], Awaitable[Any]] | None = None
     # Where the questions to reporters are kept (the app's one dialogue service).
     dialogues: DialogueService | None = None
+    # The building a person registered as their home (/register), if any.
+    home_of: Callable[[int], Awaitable[str | None]] | None = None
     questions: DialogueService = field(init=False)
     _places: PlaceFinder = field(init=False)
 
@@ -328,13 +348,19 @@ class IntakeService:
         if reading.decision == "ignore" or reading.category == NONE:
             if not report.explicit:
                 return Outcome(IGNORED, reading=reading)
-            if report.is_private and not reading.candidates and report.photo is None:
-                # "你好", "谢谢" in a private chat: invite them to describe a problem instead.
-                # With a photo ("你们看看这个"), the photo is the report: which kind is asked.
-                return Outcome(IGNORED, reading=reading, topic=_topic(text))
+            topic = _topic(text)
+            if (
+                report.is_private
+                and (not reading.candidates or topic in _QUESTION_TOPICS)
+                and report.photo is None
+            ):
+                # "你好", "谢谢", "物业电话是多少" in a private chat: a pointer, or an invitation
+                # to describe a problem. With a photo ("你们看看这个"), the photo is the
+                # report: which kind is asked.
+                return Outcome(IGNORED, reading=reading, topic=topic)
             if not reading.candidates and _ASIDE.search(text):
                 # "@bot 你好", "@bot 我的积分多少" in a group: no report; answered, not asked.
-                return Outcome(ASIDE, reading=reading, topic=_topic(text))
+                return Outcome(ASIDE, reading=reading, topic=topic)
             # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
         if reading.decision == "triage":
@@ -454,10 +480,19 @@ class IntakeService:
         """Fold a repeat of the reporter's last minute's complaint (same place and event) in."""
         if category in (NONE, OTHER):
             return None
-        burst = await self.tickets.recent_by_reporter(report.reporter_id, category, BURST_WINDOW)
-        if burst is None or burst.source_key == report.source_key:
-            return None
-        if burst.status not in lc.OPEN_STATES or not self._same_event(burst, reading, report):
+        recent = await self.tickets.recent_by_reporter(report.reporter_id, category, BURST_WINDOW)
+        if any(t.source_key == report.source_key for t in recent):
+            return None  # this very message opened one of them (a replay)
+        # The newest of them this message repeats (电梯 again after 电梯 and then 楼道灯).
+        burst = next(
+            (
+                t
+                for t in recent
+                if t.status in lc.OPEN_STATES and self._same_event(t, reading, report)
+            ),
+            None,
+        )
+        if burst is None:
             return None
         if report.photo is not None:
             await self.tickets.add_photo(
@@ -474,6 +509,9 @@ class IntakeService:
             return False
         if reading.urgency == "urgent" and ticket.urgency != "urgent":
             return False  # "着火了！" after a rant: the danger is news, not a repeat
+        said, before = _things(reading.keywords), _things(ticket.keywords)
+        if said and before and not said & before:
+            return False  # "楼道灯坏了" a minute after "电梯坏了": another thing, another ticket
         return _NEW_EVENT.search(report.text) is None
 
     async def _record_added_words(self, ticket: Ticket, report: Report) -> bool:
@@ -504,6 +542,7 @@ class IntakeService:
         merged = await self._merge_burst(report, reading, category)
         if merged is not None:
             return merged
+        reading = await self._at_home(report, reading)
         location = reading.location
         similar = await self.tickets.find_similar_open(
             self.tickets.community, category, location.building, location.place, SIMILAR_WINDOW
@@ -533,6 +572,19 @@ class IntakeService:
                 places=self.places,
             )
         return await self._open(report, reading, category, route)
+
+    async def _at_home(self, report: Report, reading: Reading) -> Reading:
+        """A report that names no place but the reporter's home (楼上, 我家门口, 对门) is at the
+        building they registered, instead of asking them which one."""
+        location = reading.location
+        if location.building or location.place or self.home_of is None:
+            return reading
+        if not _AT_HOME.search(report.text):
+            return reading
+        home = await self.home_of(report.reporter_id)
+        if home is None or self.community.grid_for_building(home) is None:
+            return reading
+        return replace(reading, location=replace(location, building=home))
 
     async def _open(
         self,

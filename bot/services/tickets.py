@@ -238,11 +238,12 @@ class TicketService:
         )
 
     async def recent_by_reporter(
-        self, reporter_id: int, category: str, within: timedelta
-    ) -> Ticket | None:
-        """Return the reporter's ticket of a category opened within `within` (a burst)."""
+        self, reporter_id: int, category: str, within: timedelta, limit: int = 5
+    ) -> list[Ticket]:
+        """Return the reporter's tickets of a category opened within `within` (a burst),
+        newest first."""
         return await self.repo.recent_by_reporter(
-            self.community, reporter_id, category, self.clock.now() - within
+            self.community, reporter_id, category, self.clock.now() - within, limit
         )
 
     # ── opening ──
