@@ -16,6 +16,7 @@ from tests.botkit import (
     open_privates,
     populate,
 )
+from tests.community_kit import MONDAY_8AM, community_config, press, say
 from tests.fastkit import offline_bot, offline_emulator
 
 STAFF = (WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY)
@@ -113,3 +114,60 @@ async def test_an_albums_photos_wait_with_its_question_and_join_the_ticket(
             assert photo_count(emu.message(WORKER_ZHANG, card.message_id).text) == "📷 照片 3 张"
             assert len([m for m in emu.sent(WORKER_ZHANG) if m.photo]) == 3
             assert len(await services.tickets.photos(1)) == 3
+
+
+async def test_a_workers_before_and_after_photos_at_once_all_join_the_resolved_ticket(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "4号楼楼道灯坏了")
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "res:1")
+            await emu.wait_for(WORKER_LI, lambda m: m.text == texts.RESOLVE_NOTE)
+            before = len(emu.sent(WORKER_LI))
+            await emu.send_album(WORKER_LI, WORKER_LI, 3, "灯泡换好了，前后对比")
+            await emu.wait_for(GROUP, lambda m: "请评价" in m.text)
+            await bot.idle()
+            said = [m.text for m in emu.sent(WORKER_LI)[before:] if m.text]
+            assert texts.PRIVATE_NOT_UNDERSTOOD not in said
+            assert texts.STAFF_NOT_UNDERSTOOD not in said
+            services = bot.state.require_services()
+            photos = await services.tickets.photos(1)
+            assert [p.role for p in photos] == ["worker"] * 3
+            live = emu.message(WORKER_LI, card.message_id)
+            assert photo_count(live.text) == "📷 照片 3 张"
+
+
+async def test_a_task_proof_sent_as_an_album_is_one_proof_and_no_stray_answer(
+    tmp_path: Path,
+) -> None:
+    async with offline_emulator() as emu:
+        populate(emu)
+        clock = FakeClock(MONDAY_8AM)
+        async with offline_bot(
+            emu, tmp_path, clock=clock, config=community_config(tmp_path)
+        ) as bot:
+            await open_privates(emu, WORKER_LI, RESIDENT)
+            await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
+            card = await say(emu, GROUP, WORKER_LI, "/task new 更换楼道灯泡 | 10 | 名额 1")
+            await press(emu, GROUP, RESIDENT, card, "claim:1")
+            card2 = await say(emu, GROUP, WORKER_LI, "/task new 清理小广告 | 10 | 名额 1")
+            await press(emu, GROUP, RESIDENT, card2, "claim:2")
+            await say(emu, RESIDENT, RESIDENT, "/done 1")
+            before = len(emu.sent(RESIDENT))
+            await emu.send_album(RESIDENT, RESIDENT, 3, "换好了")
+            await emu.wait_for(RESIDENT, lambda m: "已提交任务 #1" in m.text)
+            await bot.idle()
+            assert [m.text for m in emu.sent(RESIDENT)[before:]] == [
+                texts.DONE_SUBMITTED.format(task_id=1)
+            ]
+            claims = {
+                c.task_id: c.status
+                for c in await bot.state.require_services().tasks.claims_of(RESIDENT)
+            }
+            assert claims == {1: "submitted", 2: "claimed"}  # the album proved task 1 only

@@ -327,6 +327,8 @@ async def respond(
         # A photo of an album whose first message was answered already: no second answer.
         if outcome.ticket is not None and outcome.photo is not None:
             await _show_worker_photo(context, outcome.ticket, outcome.photo[0])
+        elif outcome.ticket is not None:  # the worker's own: the card counts it
+            await refresh_card(bot, services, await services.tickets.get(outcome.ticket.id))
     elif outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
         fresh = outcome.kind == flow.OPENED and not outcome.with_photo
         await deliver(bot, services, outcome.ticket, new_without_photos=fresh, call_first=call)

@@ -39,6 +39,7 @@ from bot.services.cards import (
 from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
+from bot.services.flows import AlbumStart
 from bot.services.tickets import MAX_NOTE, Actor, Ticket, acts_for_holder
 from bot.services.values import Button, TicketEvent
 
@@ -377,6 +378,7 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
         if not await desk.close_prompt(prompt):
             raise ApplicationHandlerStop
         await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
+        await _worker_album(services, msg, prompt.ticket_id)
         resolved = await services.tickets.get(prompt.ticket_id)
         await send(
             context.bot, services, msg.chat_id, texts.DONE_RESOLVED.format(number=resolved.number)
@@ -384,6 +386,15 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
     elif prompt.action in lifecycle.PROMPT_ACTIONS:
         await lifecycle.answer_prompt(context, prompt, actor, msg.chat_id, text)
     raise ApplicationHandlerStop
+
+
+async def _worker_album(services: Services, msg: Incoming, ticket_id: int) -> None:
+    """A worker's album (整改前/整改后 photos at once): its other photos join the same ticket."""
+    if msg.album is not None:
+        start = AlbumStart(msg.album, ticket_id, role="worker")
+        await services.intake.remember_album(
+            msg.sender.user_id, msg.chat_id, msg.message_id, start
+        )
 
 
 async def _card_note(context: GridContext, msg: Incoming) -> bool:
@@ -398,6 +409,14 @@ async def _card_note(context: GridContext, msg: Incoming) -> bool:
         return False  # not a reply to one's own card: intake reads it
     actor = await Desk(services).require_staff(user_id, msg.sender.name)
     text = msg.text.strip()
+    later = msg.album is not None and not text
+    if later and await services.intake.album_start(user_id, msg.chat_id, msg.album or ""):
+        # A later photo of an album sent under the card: added without a word each.
+        if msg.photo is not None:
+            await services.tickets.add_photo(ticket.id, user_id, *msg.photo, "worker")
+        await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
+        return True
+    await _worker_album(services, msg, ticket.id)
     if msg.photo is not None:
         await services.tickets.add_photo(ticket.id, user_id, msg.photo[0], msg.photo[1], "worker")
     buttons: list[list[Button]] = []

@@ -412,20 +412,35 @@ ALBUM_TTL = timedelta(minutes=10)
 
 @dataclass(frozen=True, slots=True)
 class AlbumStart:
-    """What an album's first message became: the ticket it opened or went to, or the question
-    it waits on (which kind, which building); neither when it reported nothing."""
+    """What an album's first message became: the ticket it opened, went to or resolved (by the
+    sender in that role), the question it waits on (which kind, which building), or a task's
+    proof; none of them when it was nothing the bot keeps."""
 
     album: str  # Telegram's media_group_id
     ticket_id: int | None = None
     question_id: int | None = None
+    role: str = "reporter"  # the sender's role on the ticket: 'reporter' or 'worker'
+    task_id: int | None = None  # the task whose proof it was
 
 
 def _album_json(start: AlbumStart) -> dict[str, Any]:
-    return {"album": start.album, "ticket": start.ticket_id, "question": start.question_id}
+    return {
+        "album": start.album,
+        "ticket": start.ticket_id,
+        "question": start.question_id,
+        "role": start.role,
+        "task": start.task_id,
+    }
 
 
 def _album_from(data: dict[str, Any]) -> AlbumStart:
-    return AlbumStart(str(data["album"]), data.get("ticket"), data.get("question"))
+    return AlbumStart(
+        str(data["album"]),
+        data.get("ticket"),
+        data.get("question"),
+        str(data.get("role", "reporter")),
+        data.get("task"),
+    )
 
 
 ALBUM: Flow[AlbumStart, None] = Flow(

@@ -256,11 +256,21 @@ class IntakeService:
         outcome = await self._receive(report)
         ticket = outcome.ticket if outcome.kind in _ALBUM_TICKET_KINDS else None
         start = AlbumStart(report.album, ticket.id if ticket else None, outcome.pending_id)
-        # Kept beside a question about the same message (which kind): under its negative id.
-        await self.questions.hold(
-            ALBUM, report.reporter_id, report.chat_id, -report.message_id, "sent", start
-        )
+        await self.remember_album(report.reporter_id, report.chat_id, report.message_id, start)
         return outcome
+
+    async def remember_album(
+        self, user_id: int, chat_id: int, message_id: int, start: AlbumStart
+    ) -> None:
+        """Keep what the first message of an album became, for the photos after it (10 min)."""
+        # Kept beside a question about the same message (which kind): under its negative id.
+        await self.questions.hold(ALBUM, user_id, chat_id, -message_id, "sent", start)
+
+    async def album_start(self, user_id: int, chat_id: int, album: str) -> AlbumStart | None:
+        """What the first message of this album became, if the bot kept it."""
+        found = await self.questions.newest_held(ALBUM, "sent", user_id, chat_id)
+        start = None if found is None else ALBUM.data_of(found)
+        return start if start is not None and start.album == album else None
 
     async def edited(self, report: Report) -> Ticket | None:
         """The reporter edited the message that opened their open ticket: the words as they now
@@ -296,13 +306,11 @@ class IntakeService:
 
     async def _album_photo(self, report: Report, album: str) -> Outcome | None:
         """A photo sent after the first message of its album (Telegram sends an album as a
-        message each, the words on the first): added to the ticket that message opened or went
-        to, or kept with the question it waits on; else nothing. None: the album's first."""
-        found = await self.questions.newest_held(ALBUM, "sent", report.reporter_id, report.chat_id)
-        if found is None or report.photo is None:
-            return None
-        start = ALBUM.data_of(found)
-        if start.album != album:
+        message each, the words on the first): added to the ticket that message opened, went
+        to or resolved (in the sender's role), or kept with the question it waits on; else
+        nothing (a task's proof keeps its first). None: the album's first."""
+        start = await self.album_start(report.reporter_id, report.chat_id, album)
+        if start is None or report.photo is None:
             return None
         ticket = None
         if start.ticket_id is not None:
@@ -311,7 +319,7 @@ class IntakeService:
                 ticket = None
             else:
                 await self.tickets.add_photo(
-                    ticket.id, report.reporter_id, *report.photo, "reporter"
+                    ticket.id, report.reporter_id, *report.photo, start.role
                 )
         elif start.question_id is not None:
             waiting = await self.questions.held(start.question_id)
@@ -321,7 +329,9 @@ class IntakeService:
                 await self.questions.hold(
                     INTAKE, waiting.user_id, waiting.chat_id, held.message_id, waiting.step, more
                 )
-        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=report.photo if ticket else None)
+        # A resident's photo is shown to the ticket's worker; a worker's own stays on the card.
+        shown = report.photo if ticket is not None and start.role == "reporter" else None
+        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=shown)
 
     async def _receive(self, report: Report) -> Outcome:
         # A replayed update needs no look-up here: open_ticket is idempotent on source_key and
