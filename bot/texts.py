@@ -211,6 +211,11 @@ WORKER_ROLE_NAMES = {
     "duty": "值班网格员",
 }
 GROUP_BOUND = "本群已绑定到：{grids}。群里反映的问题会派给对应的网格员。"
+GROUP_BOUND_UNSEEN = (
+    "\n⚠️ 不过我现在只能看到命令、@我 和回复我的消息，群里直接说的问题我看不到。"
+    "请把我设为本群管理员（不需要任何管理权限）；或者在 @BotFather 里用 /setprivacy 关闭隐私模式，"
+    "再把我移出并重新拉进本群。在这之前，居民可以用 /report 问题描述 或 @我 来反映。"
+)
 GROUP_UNBOUND = "本群已解除绑定，不再受理群内反映的问题。"
 ERRORS.update(
     {

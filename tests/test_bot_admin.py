@@ -47,10 +47,36 @@ async def test_admin_binds_a_new_group_and_residents_cannot(tmp_path: Path) -> N
             await emu.send_text(NEW_GROUP, SECRETARY, "/bind g2")
             bound = await emu.wait_for(NEW_GROUP)
             assert "第二网格" in bound.text
+            assert texts.GROUP_BOUND_UNSEEN not in bound.text  # privacy mode off: it reads all
 
             await emu.send_text(NEW_GROUP, RESIDENT, "电梯又坏了，有人被困")
             card = await emu.wait_for(WORKER_ZHANG)  # the group's one grid places it
             assert "工单 #1" in card.text
+
+
+async def test_binding_a_group_says_when_the_bot_cannot_read_plain_messages(
+    tmp_path: Path,
+) -> None:
+    """Privacy mode on (BotFather's default) and not an admin: the bot sees only commands,
+    mentions and replies, so the secretary is told at /bind how to fix it; as an admin it reads
+    every message and nothing is said."""
+    async with offline_emulator(privacy_mode=True) as emu:
+        populate(emu)
+        emu.add_group(NEW_GROUP, "二网格新群", members=(RESIDENT, SECRETARY, WORKER_ZHANG))
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(NEW_GROUP, SECRETARY, "/bind g2")
+            bound = await emu.wait_for(NEW_GROUP)
+            assert bound.text.endswith(texts.GROUP_BOUND_UNSEEN)
+            await emu.send_text(NEW_GROUP, RESIDENT, "7号楼电梯坏了")
+            await bot.idle()
+            assert emu.sent(NEW_GROUP) == [bound]  # indeed unseen
+            emu.set_bot_status(NEW_GROUP, "administrator")
+            await emu.send_text(NEW_GROUP, SECRETARY, "/bind g2")
+            again = await emu.wait_for(NEW_GROUP, lambda m: m.message_id != bound.message_id)
+            assert "第二网格" in again.text and texts.GROUP_BOUND_UNSEEN not in again.text
+            await emu.send_text(NEW_GROUP, RESIDENT, "7号楼电梯又坏了，有人被困")
+            assert "工单 #1" in (await emu.wait_for(WORKER_ZHANG)).text
 
 
 async def test_worker_links_a_new_account_with_an_invitation(tmp_path: Path) -> None:
