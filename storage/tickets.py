@@ -567,8 +567,10 @@ class TicketRepository:
         place: str | None,
         statuses: Sequence[str],
         since: datetime,
-    ) -> Ticket | None:
-        """Return the newest open ticket of a category at the same building (and place)."""
+        limit: int,
+    ) -> list[Ticket]:
+        """Return the open tickets of a category at the same building (and place), newest
+        first."""
         marks = ", ".join("?" for _ in statuses)
         sql = (
             _SELECT_TICKET + " WHERE t.community = ? AND t.category = ? AND t.building IS ?"
@@ -578,10 +580,10 @@ class TicketRepository:
         if place is not None:
             sql += " AND json_extract(t.location, '$.place') IS ?"
             params.append(place)
-        row = await self.db.fetchone(
-            sql + " ORDER BY t.created_at DESC, t.id DESC LIMIT 1", params
+        rows = await self.db.fetchall(
+            sql + " ORDER BY t.created_at DESC, t.id DESC LIMIT ?", [*params, limit]
         )
-        return None if row is None else Ticket._from_row(row)
+        return [Ticket._from_row(row) for row in rows]
 
     async def recent_by_reporter(
         self, community: str, reporter_id: int, category: str, since: datetime, limit: int

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot import texts
+from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
     GROUP,
@@ -178,3 +180,27 @@ async def test_mytickets_and_ticket_show_only_what_each_may_see(tmp_path: Path) 
                     texts.TICKET_USAGE,
                     texts.TICKET_NOT_FOUND.format(number=999),
                 )
+
+
+async def test_mytickets_puts_what_is_late_first_and_says_by_when(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "4号楼楼道灯坏了")
+            await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            clock.advance(timedelta(hours=6))  # #1's accept deadline passes
+            await emu.send_text(GROUP, NEIGHBOUR, "4号楼电梯坏了，关人了！")
+            await emu.wait_for(GROUP, lambda m: "#2" in m.text)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #2" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:2")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            await emu.send_text(WORKER_LI, WORKER_LI, "/mytickets")
+            mine = await emu.wait_for(WORKER_LI, lambda m: "待办工单" in m.text)
+            head, first, second = mine.text.splitlines()
+            assert head == texts.MYTICKETS_HEAD_LATE.format(count=2, late=1)
+            assert first.startswith("#1 ") and first.endswith("前接单" + texts.MYTICKETS_LATE)
+            assert second.startswith(texts.MYTICKETS_URGENT + "#2 ")
+            assert second.endswith("前办结")

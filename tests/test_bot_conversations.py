@@ -457,3 +457,27 @@ async def test_what_a_resident_says_privately_besides_problems_gets_a_fitting_an
             # Staff asking the bot a question get their own tools, not a kind of problem.
             staff = await say(emu, WORKER_LI, WORKER_LI, "电梯维保公司电话多少")
             assert staff.text == texts.STAFF_NOT_UNDERSTOOD and not staff.buttons
+
+
+async def test_a_neighbours_other_problem_in_the_same_building_is_not_offered_as_the_same(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Someone trapped in 4号楼's lift is not told that 4号楼's corridor light (one category,
+    one building) is being handled: their report opens its own ticket. The same lift reported
+    by a second neighbour is offered 我也遇到."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "4号楼楼道灯坏了")
+            await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            clock.advance(timedelta(minutes=5))
+            await emu.send_text(GROUP, NEIGHBOUR, "4号楼电梯坏了，关人了！")
+            ack = await emu.wait_for(GROUP, lambda m: "#2" in m.text)
+            assert "登记为 #2" in ack.text and "紧急" in ack.text
+            clock.advance(timedelta(minutes=5))
+            await emu.send_text(GROUP, SECRETARY, "4号楼电梯也不动了")
+            offer = await emu.wait_for(GROUP, lambda m: "我也遇到" in str(m.buttons))
+            assert "#2" in offer.text
+            await bot.idle()
+            assert await bot.state.require_services().tickets.by_number(COMMUNITY, 3) is None

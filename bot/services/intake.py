@@ -117,6 +117,15 @@ def _topic(text: str) -> str:
     return next((name for name, words in _TOPICS if words.search(text)), "")
 
 
+def _same_thing(ticket: Ticket, reading: Reading) -> bool:
+    """Whether a message may be about a ticket's problem: no other thing named, no new danger."""
+    if reading.urgency == "urgent" and ticket.urgency != "urgent":
+        return False  # "着火了！" after a rant: the danger is news, not a repeat
+    said, before = _things(reading.keywords), _things(ticket.keywords)
+    # "楼道灯坏了" after "电梯坏了" (one category, one building): another thing, another ticket.
+    return not (said and before and not said & before)
+
+
 def _things(keywords: Sequence[str]) -> set[str]:
     """What a reading says has the problem: the thing of each combo (电梯 of 电梯+坏)."""
     return {k.split("+", 1)[0] for k in keywords if "+" in k}
@@ -517,12 +526,7 @@ class IntakeService:
         """Tell whether a second message repeats the ticket's event rather than a new one."""
         if not _same_place(self.community, ticket, reading.location, strict=True):
             return False
-        if reading.urgency == "urgent" and ticket.urgency != "urgent":
-            return False  # "着火了！" after a rant: the danger is news, not a repeat
-        said, before = _things(reading.keywords), _things(ticket.keywords)
-        if said and before and not said & before:
-            return False  # "楼道灯坏了" a minute after "电梯坏了": another thing, another ticket
-        return _NEW_EVENT.search(report.text) is None
+        return _same_thing(ticket, reading) and _NEW_EVENT.search(report.text) is None
 
     async def _record_added_words(self, ticket: Ticket, report: Report) -> bool:
         """Put a folded message into the ticket's timeline once; False when it was there."""
@@ -554,11 +558,12 @@ class IntakeService:
             return merged
         reading = await self._at_home(report, reading)
         location = reading.location
-        similar = await self.tickets.find_similar_open(
+        alike = await self.tickets.find_similar_open(
             self.tickets.community, category, location.building, location.place, SIMILAR_WINDOW
         )
-        if similar is not None and similar.is_private:
-            similar = None  # a private complaint is never shown to anyone else, not even exists
+        # The newest open one about the same thing (电梯困人 is not the 楼道灯 of the same
+        # building); a private complaint is never shown to anyone else, not even that it exists.
+        similar = next((t for t in alike if not t.is_private and _same_thing(t, reading)), None)
         if similar is not None and similar.reporter_id != report.reporter_id:
             return Outcome(SIMILAR, reading=reading, similar=similar)
         unavailable = await self.state.unavailable_workers()
