@@ -481,3 +481,40 @@ async def test_a_neighbours_other_problem_in_the_same_building_is_not_offered_as
             assert "#2" in offer.text
             await bot.idle()
             assert await bot.state.require_services().tickets.by_number(COMMUNITY, 3) is None
+
+
+async def test_thanks_under_the_acknowledgement_is_not_passed_on_and_its_over_is(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Under their "登记为 #N": the reporter's 谢谢 reaches nobody; "不用了，已经好了" is offered
+    a withdrawal in one press while that is allowed, and later tells the worker to close it."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            ack = await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            await emu.send_text(GROUP, RESIDENT, "好的，谢谢，辛苦了！", reply_to=ack.message_id)
+            await bot.idle()
+            assert len(emu.sent(GROUP)) == 1
+            assert not [m for m in emu.sent(WORKER_LI) if "补充" in m.text]
+
+            await emu.send_text(GROUP, RESIDENT, "不用了，已经好了", reply_to=ack.message_id)
+            offer = await emu.wait_for(GROUP, lambda m: "撤回 #1" in m.text)
+            assert offer.text == texts.GONE_UNDO_OFFER.format(number=1)
+            await emu.press_button(GROUP, RESIDENT, offer.message_id, "undo:1")
+            await emu.wait_for(
+                WORKER_LI, lambda m: m.text == texts.UNDONE_TO_WORKER.format(number=1)
+            )
+            services = bot.state.require_services()
+            assert (await services.tickets.get(1)).status == "withdrawn"
+
+            await emu.send_text(GROUP, RESIDENT, "7号楼电梯坏了")
+            later = await emu.wait_for(GROUP, lambda m: "登记为 #2" in m.text)
+            clock.advance(timedelta(hours=1))  # past the time a withdrawal is one press
+            await emu.send_text(GROUP, RESIDENT, "没事了，刚才自己好了", reply_to=later.message_id)
+            told = await emu.wait_for(GROUP, lambda m: m.text == texts.GONE_TOLD.format(number=2))
+            assert told.buttons == []
+            note = await emu.wait_for(WORKER_ZHANG, lambda m: "已经没有了" in m.text)
+            assert "刚才自己好了" in note.text
+            assert (await services.tickets.get(2)).status == "new"  # the worker closes it

@@ -364,6 +364,22 @@ async def respond(
             )
         elif call:  # the group heard about the ticket already; the danger needs saying now
             await send(bot, services, chat_id, texts.CALL_FIRST[call], reply_to=message_id)
+    elif outcome.kind == flow.SAID_GONE and outcome.ticket is not None:
+        number = outcome.ticket.number
+        if outcome.undo:  # one press withdraws it; the press tells the worker
+            button = Button(
+                texts.GONE_UNDO_BUTTON.format(number=number), f"undo:{outcome.ticket.id}"
+            )
+            said = texts.GONE_UNDO_OFFER.format(number=number)
+            await send(bot, services, chat_id, said, buttons=[[button]], reply_to=message_id)
+        else:
+            if outcome.created:
+                told = texts.GONE_TO_WORKER.format(
+                    number=number, text=quote(outcome.note, limit=NOTICE_LIMIT)
+                )
+                await _tell_card(context, outcome.ticket, told)
+            said = texts.GONE_TOLD.format(number=number)
+            await send(bot, services, chat_id, said, reply_to=message_id)
     elif outcome.kind == flow.ADDED and outcome.ticket is not None:
         if outcome.created:
             await _tell_card(context, outcome.ticket, _added_words(outcome))

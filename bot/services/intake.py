@@ -46,6 +46,7 @@ NOT_COMPLAINT = "not_complaint"
 STATUS = "status"  # the reporter asked how their own open ticket stands
 ADDED = "added"  # the reporter's words in reply to their ticket's acknowledgement, passed on
 ASIDE = "aside"  # addressed to the bot in a group, but a greeting or a question, not a report
+SAID_GONE = "said_gone"  # the reporter says under their acknowledgement it is over (已经好了)
 ALBUM_PHOTO = (
     "album_photo"  # a photo sent with an earlier message of its album: gone where that one went
 )
@@ -94,6 +95,17 @@ _TOPICS = (
     ("report", re.compile(r"我要(?:投诉|反映|举报|报修)|想(?:投诉|反映|举报|报修)")),
     ("thanks", re.compile(r"谢谢|多谢|感谢|辛苦")),
     ("greeting", re.compile(r"你好|您好|在吗|在不在|有人吗|早上好|晚上好")),
+)
+# A reporter's reply under their acknowledgement that only thanks or agrees: nothing to add.
+_ONLY_THANKS = re.compile(
+    r"^(?:谢谢|多谢|感谢|辛苦|麻烦|好的|好滴|好嘞|收到|知道了|明白|嗯+|ok|👌|👍|🙏|🌹|💐"
+    r"|[你您]们?|大家|了|啦|呀|啊|哈|[!！。.,，~～\s])+$",
+    re.IGNORECASE,
+)
+# ... that says the problem went away, or was a mistake: withdrawn, or closed by its worker.
+_GONE = re.compile(
+    r"(?:已经|自己|又|已)(?:修)?好了|修好了|恢复了|能用了|没事了|不用(?:修|来|管|处理|麻烦)?了"
+    r"|不需要了|撤回|撤销|搞错|发错|弄错|误报"
 )
 # Words that place a problem at the reporter's own home (their registered building).
 _AT_HOME = re.compile(r"我家|我们家|家门口|家里|屋里|我们楼|我们这栋|我们单元|本楼|楼上|楼下|对门")
@@ -177,6 +189,7 @@ class Outcome:
     note: str = ""  # the words folded into a ticket (MERGED)
     topic: str = ""  # what an IGNORED or ASIDE message asked about instead (_topic)
     photo: tuple[str, str] | None = None  # the photo an ALBUM_PHOTO added to its ticket
+    undo: bool = False  # SAID_GONE: the reporter may still withdraw it in one press
 
     @property
     def call_first(self) -> str:
@@ -427,7 +440,17 @@ class IntakeService:
                 await self.tickets.add_photo(
                     ticket.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
                 )
+            elif _ONLY_THANKS.match(text):
+                # "谢谢，辛苦了": nothing for the worker (privately: 不客气).
+                return Outcome(IGNORED, topic=_topic(text))
             recorded = await self._record_added_words(ticket, report)
+            if _GONE.search(text):
+                # "不用了，已经好了": withdrawn in one press while that is still allowed, else
+                # its worker hears it, confirms and closes the ticket.
+                undo = self.clock.now() - ticket.created_at <= UNDO_WINDOW and (
+                    "withdraw" in lc.allowed_actions(ticket.status)
+                )
+                return Outcome(SAID_GONE, ticket=ticket, created=recorded, note=text, undo=undo)
             return Outcome(ADDED, ticket=ticket, created=recorded, note=text)
         if not ticket.is_private and _ME_TOO.search(text):
             return Outcome(SIMILAR, similar=ticket)  # offered 我也遇到, checked when pressed
