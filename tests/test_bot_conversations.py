@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot import texts
 from bot.services.clock import FakeClock
+from bot.services.intake import IntakeService
 from tests.botkit import (
     DUTY,
     GROUP,
@@ -518,3 +519,34 @@ async def test_thanks_under_the_acknowledgement_is_not_passed_on_and_its_over_is
             note = await emu.wait_for(WORKER_ZHANG, lambda m: "已经没有了" in m.text)
             assert "刚才自己好了" in note.text
             assert (await services.tickets.get(2)).status == "new"  # the worker closes it
+
+
+async def test_a_rating_typed_as_the_word_itself_is_taken_as_pressed(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "满意！" (or 很满意, 基本满意, 还行) replying to "请评价" is that rating; a longer answer
+    still gets the buttons."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with offline_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            _, _, rating = await resolved_lift(emu)
+            await emu.send_text(GROUP, RESIDENT, "满意，谢谢！", reply_to=rating.message_id)
+            thanks = await emu.wait_for(GROUP, lambda m: "谢谢您的评价" in m.text)
+            assert thanks.text == texts.RATING_THANKS.format(
+                rating=texts.RATING_LABELS["satisfied"]
+            )
+            assert emu.message(GROUP, rating.message_id).text.startswith("#1 已评价")
+            ticket = await services.tickets.get(1)
+            assert (ticket.status, ticket.rating) == ("closed", "satisfied")
+
+
+def test_only_the_rating_word_itself_is_a_typed_rating() -> None:
+    read = IntakeService.typed_rating
+    assert read("满意") == read("非常满意！") == read("很满意的，辛苦了") == "satisfied"
+    assert read("基本满意") == read("还行吧") == read("一般") == "basic"
+    for other in ("不满意", "满意是满意，就是还有点响", "修好了，谢谢", "还行，但是门还是关不严"):
+        assert read(other) is None, other

@@ -153,6 +153,16 @@ async def _typed_rating(context: GridContext, msg: Incoming) -> bool:
     ticket = await services.tickets.rating_asked(msg.chat_id, msg.reply_to_message_id, user_id)
     if ticket is None:
         return False
+    rating = services.intake.typed_rating(msg.text)
+    if rating is not None:  # "满意！" typed: as if pressed
+        ticket = await services.tickets.rate(ticket.id, user_id, rating)
+        label = texts.RATING_LABELS[rating]
+        rated = texts.RATED_MESSAGE.format(number=ticket.number, rating=label)
+        await edit(context.bot, msg.chat_id, msg.reply_to_message_id, rated)
+        said = texts.RATING_THANKS.format(rating=label)
+        await send(context.bot, services, msg.chat_id, said, reply_to=msg.message_id)
+        await refresh_card(context.bot, services, ticket)
+        return True
     if not services.intake.says_unsolved(msg.text):  # 修好了，谢谢: the buttons say how much
         await send(
             context.bot,

@@ -73,6 +73,10 @@ _UNSOLVED = re.compile(
     r"没(?:有)?(?:修好|解决|处理好|弄好|搞好|好|人来)|还是[不没坏老一]|又(?:坏|不|停|漏|堵)"
     r"|不满意|不行|根本|一点(?:都|也)?没|白修|糊弄|敷衍"
 )
+# A rating typed in words (满意, 非常满意, 基本满意, 还行), with its polite tail (谢谢, 的, ！).
+_SATISFIED = re.compile(r"(?:非常|很|挺|十分|特别|都)?满意|(?:很|挺|非常)好|点赞|👍+")
+_BASIC = re.compile(r"基本满意|还行|还可以|一般|凑合|马马虎虎")
+_RATING_TAIL = re.compile(r"(?:[的了啊呀吧哈嘛]|谢谢|辛苦了?|[!！。.,，~～\s])+$")
 # Words about getting a complaint dealt with; a progress question without a topic needs one.
 _REPAIR = re.compile(
     r"修|处理|解决|弄好|搞好|进度|来人|人来|人管|人理|动静|回音|下文|结果|回复|答复|反馈"
@@ -791,6 +795,17 @@ class IntakeService:
         for place in self.places:
             if wanted == place:
                 return None, place, False
+        return None
+
+    @staticmethod
+    def typed_rating(text: str) -> str | None:
+        """The rating a reporter typed instead of pressing (满意, 很满意！, 基本满意, 还行),
+        only when that is all they wrote; 不满意 and anything longer are read otherwise."""
+        core = _RATING_TAIL.sub("", text.strip())
+        if _SATISFIED.fullmatch(core):
+            return "satisfied"
+        if _BASIC.fullmatch(core):
+            return "basic"
         return None
 
     def says_unsolved(self, text: str) -> bool:
