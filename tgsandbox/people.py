@@ -93,6 +93,14 @@ class People:
         self.world.person(user_id)
         self.world.group(chat_id).members[user_id] = status
 
+    def clear_history(self, chat_id: int) -> None:
+        """A person clears their private chat with the bot: its messages are gone for good
+        (an edit of one is refused "message to edit not found"; no update tells the bot)."""
+        chat = self.world.known_chat(chat_id)
+        if chat.is_group:
+            raise ValueError("only a private chat's history is cleared by its person")
+        chat.messages.clear()
+
     def set_bot_status(self, chat_id: int, status: str) -> None:
         """Set the bot's own status in a group: member, administrator, left or kicked."""
         self.world.group(chat_id).bot_status = status
