@@ -750,3 +750,29 @@ async def test_a_kill_inside_an_updates_open_transaction_leaves_none_of_it(
             await open_transaction(bot, emu)
         finally:
             await bot.stop()
+
+
+@pytest.mark.parametrize("crash", SENDS)
+async def test_a_deleted_card_sent_afresh_survives_a_kill_in_its_send(
+    tmp_path: Path, crash: str
+) -> None:
+    """The worker cleared the chat; the card's next redraw goes out as a new message and is
+    killed around that send: after the restart one live card, the ticket's, with its buttons."""
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        bot = BotProcess(emu, tmp_path, crash, write_config(tmp_path))
+        await bot.start()
+        try:
+            await open_privates(emu, WORKER_LI, DUTY, SECRETARY, RESIDENT)
+            await intake(bot, emu)
+            ack = bot.seen(GROUP, "已收到，登记为 #1")
+            emu.clear_history(WORKER_LI)
+            await bot.dies_during(lambda: emu.send_photo(GROUP, RESIDENT, reply_to=ack.message_id))
+            card = bot.live(WORKER_LI, CARD)
+            assert "📷 照片 1 张" in card.text and "acc:1" in data_of(card)
+            assert bot.count("SELECT card_message_id FROM tickets WHERE id = 1") == card.message_id
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "李娜已接单" in m.text, timeout=30)
+            assert bot.kills == 2
+        finally:
+            await bot.stop()
