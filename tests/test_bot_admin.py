@@ -173,7 +173,7 @@ async def test_mytickets_and_ticket_show_only_what_each_may_see(tmp_path: Path) 
             public = await emu.wait_for(GROUP)
             assert "#1" in public.text and "处理中" in public.text
             assert "周大爷" not in public.text and "13912345678" not in public.text
-            for bad in ("/ticket", "/ticket abc", "/ticket 999"):
+            for bad in ("/ticket abc", "/ticket 999", "/ticket 1 2"):
                 await emu.send_text(RESIDENT, RESIDENT, bad)
                 answer = await emu.wait_for(RESIDENT)
                 assert answer.text in (
@@ -204,3 +204,34 @@ async def test_mytickets_puts_what_is_late_first_and_says_by_when(
             assert first.startswith("#1 ") and first.endswith("前接单" + texts.MYTICKETS_LATE)
             assert second.startswith(texts.MYTICKETS_URGENT + "#2 ")
             assert second.endswith("前办结")
+
+
+async def test_ticket_alone_lists_ones_own_complaints_privately_and_nobody_elses(
+    tmp_path: Path,
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path):
+            await open_privates(emu, *STAFF, RESIDENT, NEIGHBOUR)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            await emu.send_text(RESIDENT, RESIDENT, "8号楼楼道灯坏了")
+            await emu.wait_for(RESIDENT, lambda m: "登记为 #2" in m.text)
+            await emu.send_text(GROUP, NEIGHBOUR, "7号楼门口垃圾没人清")
+            await emu.wait_for(GROUP, lambda m: "登记为 #3" in m.text)
+            await emu.send_text(RESIDENT, RESIDENT, "/ticket")
+            mine = await emu.wait_for(
+                RESIDENT, lambda m: m.text.startswith(texts.OWN_TICKETS_HEAD)
+            )
+            lines = mine.text.splitlines()
+            assert lines[1].startswith("#2 ") and lines[2].startswith("#1 ")
+            assert "#3" not in mine.text and lines[-1] == texts.OWN_TICKETS_TAIL
+            await emu.send_text(NEIGHBOUR, NEIGHBOUR, "/ticket")
+            theirs = await emu.wait_for(NEIGHBOUR, lambda m: texts.OWN_TICKETS_HEAD in m.text)
+            assert "#3" in theirs.text and "#1" not in theirs.text and "#2" not in theirs.text
+            await emu.send_text(SECRETARY, SECRETARY, "/ticket")
+            assert (await emu.wait_for(SECRETARY)).text == texts.OWN_TICKETS_NONE
+            await emu.send_text(GROUP, RESIDENT, "/ticket")
+            assert (
+                await emu.wait_for(GROUP, lambda m: "用法" in m.text)
+            ).text == texts.TICKET_USAGE

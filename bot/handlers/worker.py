@@ -508,6 +508,17 @@ async def on_mytickets(update: Update, context: GridContext) -> None:
     await send(context.bot, services, msg.sender.user_id, "\n".join(lines))
 
 
+async def _own_tickets(services: Services, msg: Incoming) -> str:
+    """A resident's complaints, one status line each: the open ones, then the latest done."""
+    tickets = await services.tickets.of_reporter(msg.sender.user_id)
+    if not tickets:
+        return texts.OWN_TICKETS_NONE
+    lines = [texts.OWN_TICKETS_HEAD]
+    lines += [public_status(t, category=services.category_name(t.category)) for t in tickets]
+    lines.append(texts.OWN_TICKETS_TAIL)
+    return "\n".join(lines)
+
+
 async def on_ticket(update: Update, context: GridContext) -> None:
     """/ticket N: the card and timeline to those allowed; a calm status line in groups."""
     msg = incoming(update, context.bot.id)
@@ -515,6 +526,9 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         return
     services = _services(context)
     args = context.args or []
+    if not args and msg.is_private:  # "/ticket" alone, privately: one's own complaints
+        await send(context.bot, services, msg.chat_id, await _own_tickets(services, msg))
+        return
     match = TICKET_NUMBER.match(args[0]) if len(args) == 1 else None
     if match is None:
         await send(context.bot, services, msg.chat_id, texts.TICKET_USAGE, reply_to=msg.message_id)

@@ -213,6 +213,20 @@ class TicketService:
         """Gather the access policy's facts about a ticket from the database."""
         return await access.load_facts(self.repo, ticket)
 
+    async def of_reporter(self, reporter_id: int, *, recent: int = 5) -> list[Ticket]:
+        """Return a reporter's open tickets, newest first, and their latest finished ones up to
+        `recent` in all (so that what became of a complaint can be looked up too)."""
+        open_ids = await self.repo.open_ids_by_reporter(
+            self.community, reporter_id, sorted(lc.OPEN_STATES), limit=20
+        )
+        done_ids = await self.repo.open_ids_by_reporter(
+            self.community,
+            reporter_id,
+            sorted(lc.STATES - lc.OPEN_STATES),
+            limit=max(recent - len(open_ids), 0),
+        )
+        return [await self.get(ticket_id) for ticket_id in (*open_ids, *done_ids)]
+
     async def open_for_worker(self, worker_key: str) -> list[Ticket]:
         """Return a worker's open tickets, highest priority and oldest first."""
         return await self.repo.by_assignee(self.community, worker_key, sorted(lc.OPEN_STATES))
