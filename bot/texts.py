@@ -412,7 +412,7 @@ HINT_CONTACT = (
     "我这里查不到各单位的电话。可以发 /mygrid 看您的网格员是谁，直接问他们；"
     "有问题也可以直接告诉我，我会转给负责的网格员。"
 )
-HINT_PROGRESS = "查进度请发 /ticket 编号（登记时回复过您编号，例如 /ticket 12）。"
+HINT_PROGRESS = "发 /ticket 可以看到您反映过的问题和进度，/ticket 编号 看某一件的详情和处理记录。"
 HINT_REPORT = "好的，请直接说说遇到了什么问题、在哪栋楼，比如“3号楼电梯坏了”，可以附照片。"
 HINT_THANKS = "不客气！以后有问题随时告诉我。"
 HINT_GREETING = (
