@@ -51,7 +51,7 @@ ALBUM_PHOTO = (
     "album_photo"  # a photo sent with an earlier message of its album: gone where that one went
 )
 # What an album's first message became, that the photos after it join (the ticket).
-_ALBUM_TICKET_KINDS = frozenset({"opened", "replayed", "merged", "added"})
+_ALBUM_TICKET_KINDS = frozenset({OPENED, REPLAYED, MERGED, ADDED})
 
 # The timeline kind of a message folded into the reporter's ticket of a moment ago.
 ADDED_WORDS = "added_words"
