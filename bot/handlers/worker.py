@@ -5,7 +5,6 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, Update
@@ -31,11 +30,10 @@ from bot.services import access
 from bot.services.bootstrap import Services
 from bot.services.cards import (
     closing_buttons,
-    local_time,
-    place_of,
     public_status,
     quote,
     timeline,
+    worklist,
 )
 from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
@@ -465,47 +463,10 @@ async def on_mytickets(update: Update, context: GridContext) -> None:
     if not tickets:
         await send(context.bot, services, msg.sender.user_id, texts.MYTICKETS_NONE)
         return
-    now = services.clock.now()
-
-    def due_of(t: Ticket) -> datetime | None:  # None: resolved, the reporter's rating awaited
-        return t.accept_due_at if t.accepted_at is None else t.resolve_due_at
-
-    def is_late(t: Ticket) -> bool:
-        due = due_of(t)
-        return due is not None and due < now
-
-    # What is late first, then what is urgent, then by deadline (none last).
-    tickets.sort(
-        key=lambda t: (
-            not is_late(t),
-            t.urgency != "urgent",
-            due_of(t) or datetime.max.replace(tzinfo=now.tzinfo),
-        )
+    listed = worklist(
+        tickets, now=services.clock.now(), tz=services.tz, category_name=services.category_name
     )
-    late = sum(is_late(t) for t in tickets)
-    head = texts.MYTICKETS_HEAD_LATE if late else texts.MYTICKETS_HEAD
-    lines = [head.format(count=len(tickets), late=late)]
-    for t in tickets:
-        due = due_of(t)
-        line = texts.MYTICKETS_LINE.format(
-            mark=texts.MYTICKETS_URGENT if t.urgency == "urgent" else "",
-            number=t.number,
-            category=services.category_name(t.category),
-            place=place_of(t),
-            status=texts.TICKET_STATE_LABELS.get(t.status, t.status),
-        )
-        if due is not None:
-            action = (
-                texts.MYTICKETS_ACTION_ACCEPT
-                if t.accepted_at is None
-                else texts.MYTICKETS_ACTION_RESOLVE
-            )
-            late_mark = texts.MYTICKETS_LATE if is_late(t) else ""
-            line += texts.MYTICKETS_DUE.format(
-                due=local_time(due, services.tz), action=action, late=late_mark
-            )
-        lines.append(line)
-    await send(context.bot, services, msg.sender.user_id, "\n".join(lines))
+    await send(context.bot, services, msg.sender.user_id, listed)
 
 
 async def _own_tickets(services: Services, msg: Incoming) -> str:

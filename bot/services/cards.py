@@ -230,3 +230,47 @@ def timeline(
             )
         )
     return "\n".join(lines)
+
+
+def worklist(
+    tickets: Sequence[Ticket],
+    *,
+    now: datetime,
+    tz: ZoneInfo,
+    category_name: Callable[[str], str],
+) -> str:
+    """A worker's open tickets (/mytickets), the late first, then the urgent, then by deadline;
+    each with the time it must be taken (接单) or done (办结) by."""
+
+    def due_of(t: Ticket) -> datetime | None:  # None: resolved, the reporter's rating awaited
+        return t.accept_due_at if t.accepted_at is None else t.resolve_due_at
+
+    def is_late(t: Ticket) -> bool:
+        due = due_of(t)
+        return due is not None and due < now
+
+    never = datetime.max.replace(tzinfo=now.tzinfo)
+    ordered = sorted(
+        tickets, key=lambda t: (not is_late(t), t.urgency != "urgent", due_of(t) or never)
+    )
+    late = sum(is_late(t) for t in ordered)
+    head = texts.MYTICKETS_HEAD_LATE if late else texts.MYTICKETS_HEAD
+    lines = [head.format(count=len(ordered), late=late)]
+    for t in ordered:
+        line = texts.MYTICKETS_LINE.format(
+            mark=texts.MYTICKETS_URGENT if t.urgency == "urgent" else "",
+            number=t.number,
+            category=category_name(t.category),
+            place=place_of(t),
+            status=texts.TICKET_STATE_LABELS.get(t.status, t.status),
+        )
+        due = due_of(t)
+        if due is not None:
+            accept = t.accepted_at is None
+            line += texts.MYTICKETS_DUE.format(
+                due=local_time(due, tz),
+                action=texts.MYTICKETS_ACTION_ACCEPT if accept else texts.MYTICKETS_ACTION_RESOLVE,
+                late=texts.MYTICKETS_LATE if is_late(t) else "",
+            )
+        lines.append(line)
+    return "\n".join(lines)
