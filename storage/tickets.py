@@ -251,6 +251,7 @@ class TicketPhoto:
     added_by: int
     role: str
     at: datetime
+    kind: str = "photo"  # or 'video'
 
     @classmethod
     def _from_row(cls, row: Row) -> TicketPhoto:
@@ -262,6 +263,7 @@ class TicketPhoto:
             added_by=int(row["added_by"]),
             role=str(row["role"]),
             at=_req_dt(row["at"]),
+            kind=str(row["kind"]),
         )
 
 
@@ -717,19 +719,21 @@ class TicketRepository:
         added_by: int,
         role: str,
         at: datetime,
+        kind: str = "photo",
     ) -> bool:
-        """Attach a photo once; return False when it was attached before."""
+        """Attach a photo (or a video) once; return False when it was attached before."""
         count = await self.db.execute_rowcount(
-            "INSERT INTO ticket_photos (ticket_id, file_id, file_unique_id, added_by, role, at)"
-            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, file_unique_id) DO NOTHING",
-            (ticket_id, file_id, file_unique_id, added_by, role, iso(at)),
+            "INSERT INTO ticket_photos"
+            " (ticket_id, file_id, file_unique_id, added_by, role, at, kind)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (ticket_id, file_unique_id) DO NOTHING",
+            (ticket_id, file_id, file_unique_id, added_by, role, iso(at), kind),
         )
         return count > 0
 
     async def photos(self, ticket_id: int) -> list[TicketPhoto]:
-        """Return a ticket's photos in the order they came."""
+        """Return a ticket's photos and videos in the order they came."""
         rows = await self.db.fetchall(
-            "SELECT id, ticket_id, file_id, file_unique_id, added_by, role, at"
+            "SELECT id, ticket_id, file_id, file_unique_id, added_by, role, at, kind"
             " FROM ticket_photos WHERE ticket_id = ? ORDER BY id",
             (ticket_id,),
         )

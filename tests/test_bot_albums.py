@@ -24,7 +24,7 @@ CLUTTER = "3号楼楼道里堆满了杂物，过不去人"
 
 
 def photo_count(card_text: str) -> str:
-    return next(line for line in card_text.splitlines() if line.startswith("📷"))
+    return next(line for line in card_text.splitlines() if line.startswith(("📷", "🎬")))
 
 
 async def test_an_album_with_a_complaint_is_one_ticket_with_every_photo(
@@ -171,3 +171,26 @@ async def test_a_task_proof_sent_as_an_album_is_one_proof_and_no_stray_answer(
                 for c in await bot.state.require_services().tasks.claims_of(RESIDENT)
             }
             assert claims == {1: "submitted", 2: "claimed"}  # the album proved task 1 only
+
+
+async def test_a_video_is_evidence_kept_and_shown_again_as_a_video(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """A leak filmed and posted with its caption opens the ticket with the video; a video sent
+    in reply to the acknowledgement joins it; the worker sees both as videos under the card."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_video(GROUP, RESIDENT, caption="4号楼楼道天花板一直在漏水")
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            ack = await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            await emu.wait_for(WORKER_LI, lambda m: m.video is not None)
+            await emu.send_video(GROUP, RESIDENT, reply_to=ack.message_id)
+            await emu.wait_for(GROUP, lambda m: m.text == texts.PHOTO_ADDED.format(number=1))
+            await bot.idle()
+            videos = [m for m in emu.sent(WORKER_LI) if m.video is not None]
+            assert len(videos) == 2 and not [m for m in emu.sent(WORKER_LI) if m.photo]
+            assert photo_count(emu.message(WORKER_LI, card.message_id).text) == "🎬 视频 2 段"
+            media = await bot.state.require_services().tickets.photos(1)
+            assert [m.kind for m in media] == ["video", "video"]

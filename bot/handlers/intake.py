@@ -19,7 +19,7 @@ from telegram.ext import (
 from bot import texts
 from bot.context import GridContext
 from bot.handlers import access as gate_access
-from bot.handlers.mapper import Incoming, incoming
+from bot.handlers.mapper import Incoming, incoming, media_kind
 from bot.handlers.sending import Unreachable, edit, send
 from bot.handlers.tickets_out import deliver, refresh_card, tell_admins
 from bot.nlp import NONE, OTHER
@@ -79,6 +79,7 @@ def _report(
         group_grids=grids,
         about=about,
         album=msg.album,
+        video=msg.video,
     )
 
 
@@ -291,7 +292,7 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
     if role is None:
         return False
     await services.tickets.add_photo(
-        ticket.id, msg.sender.user_id, msg.photo[0], msg.photo[1], role
+        ticket.id, msg.sender.user_id, *msg.photo, role, media_kind(msg)
     )
     await send(
         context.bot,
@@ -300,12 +301,15 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
         texts.PHOTO_ADDED.format(number=ticket.number),
         reply_to=msg.message_id,
     )
-    await _show_worker_photo(context, ticket, msg.photo[0])
+    await _show_worker_photo(context, ticket, msg.photo[0], video=msg.video)
     return True
 
 
-async def _show_worker_photo(context: GridContext, ticket: Ticket, file_id: str) -> None:
-    """A photo added to a ticket goes to its worker under the card, and the card counts it."""
+async def _show_worker_photo(
+    context: GridContext, ticket: Ticket, file_id: str, *, video: bool
+) -> None:
+    """A photo (or video) added to a ticket goes to its worker under the card, and the card
+    counts it."""
     if ticket.card_chat_id is None or ticket.card_chat_id != ticket.assignee_id:
         return
     services = _services(context)
@@ -315,7 +319,8 @@ async def _show_worker_photo(context: GridContext, ticket: Ticket, file_id: str)
             services,
             ticket.card_chat_id,
             texts.PHOTO_ADDED.format(number=ticket.number),
-            photo=file_id,
+            photo=None if video else file_id,
+            video=file_id if video else None,
             reply_to=ticket.card_message_id,
         )
     await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
@@ -336,7 +341,9 @@ async def respond(
     if outcome.kind == flow.ALBUM_PHOTO:
         # A photo of an album whose first message was answered already: no second answer.
         if outcome.ticket is not None and outcome.photo is not None:
-            await _show_worker_photo(context, outcome.ticket, outcome.photo[0])
+            await _show_worker_photo(
+                context, outcome.ticket, outcome.photo[0], video=outcome.video
+            )
         elif outcome.ticket is not None:  # the worker's own: the card counts it
             await refresh_card(bot, services, await services.tickets.get(outcome.ticket.id))
     elif outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
@@ -884,7 +891,7 @@ def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:
 
 def message_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Free text in groups and private chats (after every command and dialogue)."""
-    text_or_caption = filters.TEXT | filters.CAPTION | filters.PHOTO
+    text_or_caption = filters.TEXT | filters.CAPTION | filters.PHOTO | filters.VIDEO
     return [
         MessageHandler(filters.StatusUpdate.MIGRATE, on_migrate),
         MessageHandler(

@@ -26,10 +26,11 @@ class Incoming:
     message_id: int
     sender: Person
     text: str  # text or caption, '' when none
-    photo: tuple[str, str] | None  # (file_id, file_unique_id) of the largest size
+    photo: tuple[str, str] | None  # (file_id, file_unique_id) of the largest size, or a video
     reply_to_message_id: int | None
     reply_to_bot: bool
     album: str | None = None  # Telegram's media_group_id: photos sent together, one message each
+    video: bool = False  # `photo` is a video (a leak, a noise at night: evidence all the same)
 
     @property
     def is_private(self) -> bool:
@@ -38,6 +39,11 @@ class Incoming:
     @property
     def is_group(self) -> bool:
         return self.chat_type in ("group", "supergroup")
+
+
+def media_kind(msg: Incoming) -> str:
+    """How a message's photo is kept and shown again: 'photo' or 'video'."""
+    return "video" if msg.video else "photo"
 
 
 def person(user: User) -> Person:
@@ -61,6 +67,8 @@ def incoming(update: Update, bot_id: int | None = None) -> Incoming | None:
     if message.photo:
         largest = message.photo[-1]
         photo = (largest.file_id, largest.file_unique_id)
+    elif message.video:
+        photo = (message.video.file_id, message.video.file_unique_id)
     reply = message.reply_to_message
     return Incoming(
         update_id=update.update_id,
@@ -74,4 +82,5 @@ def incoming(update: Update, bot_id: int | None = None) -> Incoming | None:
         reply_to_message_id=reply.message_id if reply else None,
         reply_to_bot=bool(reply and reply.from_user and bot_id and reply.from_user.id == bot_id),
         album=message.media_group_id,
+        video=photo is not None and not message.photo,
     )

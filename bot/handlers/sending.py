@@ -617,13 +617,20 @@ class OutboxSender:
         silent = self._silent(item)
         video = m.extra.get("video_id")
         if video:
-            await self.bot.send_video(
+            # Short plain words without buttons go as the video's caption; a card with buttons
+            # follows it as a message of its own (its text is edited later, never a caption).
+            own_caption = not m.buttons and not m.html and len(m.text) <= CAPTION_LIMIT
+            sent = await self.bot.send_video(
                 chat_id,
                 str(video),
+                caption=(m.text or None) if own_caption else None,
+                reply_parameters=reply,
                 disable_notification=silent,
                 read_timeout=SEND_TIMEOUT_S,
                 write_timeout=SEND_TIMEOUT_S,
             )
+            if own_caption:
+                return int(sent.message_id)
         photo = m.photo_id or m.photo_png
         if photo is not None:
             sent = await self.bot.send_photo(

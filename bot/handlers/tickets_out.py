@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import replace
 
 from telegram.ext import ExtBot
@@ -14,7 +15,7 @@ from bot.services.bootstrap import Services
 from bot.services.cards import group_ack, handover_line, private_ack, worker_card
 from bot.services.desk import Desk
 from bot.services.schedule import quiet_until
-from bot.services.values import Button, OutboxItem, OutgoingMessage, Ticket
+from bot.services.values import Button, OutboxItem, OutgoingMessage, Ticket, TicketPhoto
 
 log = logging.getLogger(__name__)
 
@@ -22,15 +23,20 @@ MAX_FALLBACKS = 4
 
 
 def render_card(
-    services: Services, ticket: Ticket, photos: int, handover: str | None = None
+    services: Services,
+    ticket: Ticket,
+    media: Sequence[TicketPhoto],
+    handover: str | None = None,
 ) -> tuple[str, list[list[Button]]]:
-    """Render a ticket's worker card."""
+    """Render a ticket's worker card (media: its photos and videos)."""
+    videos = sum(m.kind == "video" for m in media)
     return worker_card(
         ticket,
         category=services.category_name(ticket.category),
         worker=services.worker_name(ticket.assignee_key),
         tz=services.tz,
-        photos=photos,
+        photos=len(media) - videos,
+        videos=videos,
         handover=handover,
     )
 
@@ -48,7 +54,7 @@ async def handover_of(services: Services, ticket: Ticket) -> str | None:
 
 
 async def card_of(
-    services: Services, ticket: Ticket, photos: int
+    services: Services, ticket: Ticket, media: Sequence[TicketPhoto]
 ) -> tuple[str, list[list[Button]]]:
     """Render a ticket's worker card with why it was handed over and what waits on it."""
     notes = [await handover_of(services, ticket)]
@@ -56,15 +62,37 @@ async def card_of(
         pending = await services.tickets.open_reject_request(ticket.id)
         if pending is not None:
             notes.append(texts.CARD_REJECT_PENDING.format(reason=pending.reason))
-    return render_card(services, ticket, photos, "\n".join(n for n in notes if n) or None)
+    return render_card(services, ticket, media, "\n".join(n for n in notes if n) or None)
+
+
+async def send_evidence(
+    bot: ExtBot[None],
+    services: Services,
+    chat_id: int,
+    file_id: str,
+    kind: str,
+    *,
+    reply_to: int | None = None,
+) -> None:
+    """Show a ticket's photo or video again (a video goes as a video, never as a photo)."""
+    video = kind == "video"
+    await send(
+        bot,
+        services,
+        chat_id,
+        "",
+        photo=None if video else file_id,
+        video=file_id if video else None,
+        reply_to=reply_to,
+    )
 
 
 async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) -> None:
     """Redraw the worker's card in place after any change."""
     if ticket.card_chat_id is None or ticket.card_message_id is None:
         return
-    photos = len(await services.tickets.photos(ticket.id))
-    text, buttons = await card_of(services, ticket, photos)
+    media = await services.tickets.photos(ticket.id)
+    text, buttons = await card_of(services, ticket, media)
     if ticket.card_chat_id != ticket.assignee_id:
         buttons = []  # the card of someone who no longer has the ticket: read-only
     await edit(
@@ -171,7 +199,7 @@ async def ensure_card(
             ticket = reroute.ticket
             continue
         photos = await services.tickets.photos(ticket.id) if may_have_photos else []
-        text, buttons = await card_of(services, ticket, len(photos))
+        text, buttons = await card_of(services, ticket, photos)
         try:
             card = await send(
                 bot,
@@ -193,8 +221,13 @@ async def ensure_card(
         ticket = replace(ticket, card_chat_id=card.chat_id, card_message_id=card.message_id)
         for photo in photos:
             try:
-                await send(
-                    bot, services, card.chat_id, "", photo=photo.file_id, reply_to=card.message_id
+                await send_evidence(
+                    bot,
+                    services,
+                    card.chat_id,
+                    photo.file_id,
+                    photo.kind,
+                    reply_to=card.message_id,
                 )
             except Unreachable:
                 break

@@ -22,10 +22,10 @@ from bot.context import GridContext
 from bot.handlers import access as gate_access
 from bot.handlers import lifecycle
 from bot.handlers.jobs import drain
-from bot.handlers.mapper import Incoming, incoming
+from bot.handlers.mapper import Incoming, incoming, media_kind
 from bot.handlers.replies import finish_card
 from bot.handlers.sending import edit, send
-from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card
+from bot.handlers.tickets_out import announce, card_of, ensure_card, refresh_card, send_evidence
 from bot.services import access
 from bot.services.bootstrap import Services
 from bot.services.cards import (
@@ -255,7 +255,7 @@ async def on_resolve_now(update: Update, context: GridContext) -> None:
     prompt = await desk.open_prompt(query.from_user.id, press.chat_id)
     if prompt is not None and prompt.ticket_id == ticket.id:
         await desk.close_prompt(prompt)
-    await _resolve(context, press.services, ticket.id, press.actor, note="", photo=None)
+    await _resolve(context, press.services, ticket.id, press.actor, note="", msg=None)
     resolved = texts.DONE_RESOLVED.format(number=ticket.number)
     await query.answer(resolved)
     if query.message is not None:
@@ -273,8 +273,7 @@ async def _replace_card(
 async def _show_card(context: GridContext, services: Services, ticket: Ticket, query: Any) -> None:
     if query.message is None:
         return
-    photos = len(await services.tickets.photos(ticket.id))
-    text, buttons = await card_of(services, ticket, photos)
+    text, buttons = await card_of(services, ticket, await services.tickets.photos(ticket.id))
     actor = await Desk(services).actor(query.from_user.id, query.from_user.full_name)
     if not _may_act(ticket, actor):
         buttons = []
@@ -309,9 +308,14 @@ async def _resolve(
     actor: Actor,
     *,
     note: str,
-    photo: tuple[str, str] | None,
+    msg: Incoming | None,
 ) -> None:
-    ticket = await services.tickets.resolve(ticket_id, actor, note=note, photo=photo)
+    """办结 with the note, and the photo or video it came with (None: 直接办结)."""
+    photo = msg.photo if msg is not None else None
+    kind = "video" if msg is not None and msg.video else "photo"
+    ticket = await services.tickets.resolve(
+        ticket_id, actor, note=note, photo=photo, photo_kind=kind
+    )
     await refresh_card(context.bot, services, ticket)
     await drain(context)  # the rating request goes out now, not in 2 s (one drain at a time)
 
@@ -376,7 +380,7 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
     elif prompt.action == "resolve":
         if not await desk.close_prompt(prompt):
             raise ApplicationHandlerStop
-        await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
+        await _resolve(context, services, prompt.ticket_id, actor, note=text, msg=msg)
         await _worker_album(services, msg, prompt.ticket_id)
         resolved = await services.tickets.get(prompt.ticket_id)
         await send(
@@ -412,12 +416,14 @@ async def _card_note(context: GridContext, msg: Incoming) -> bool:
     if later and await services.intake.album_start(user_id, msg.chat_id, msg.album or ""):
         # A later photo of an album sent under the card: added without a word each.
         if msg.photo is not None:
-            await services.tickets.add_photo(ticket.id, user_id, *msg.photo, "worker")
+            await services.tickets.add_photo(
+                ticket.id, user_id, *msg.photo, "worker", media_kind(msg)
+            )
         await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
         return True
     await _worker_album(services, msg, ticket.id)
     if msg.photo is not None:
-        await services.tickets.add_photo(ticket.id, user_id, msg.photo[0], msg.photo[1], "worker")
+        await services.tickets.add_photo(ticket.id, user_id, *msg.photo, "worker", media_kind(msg))
     buttons: list[list[Button]] = []
     if text:
         note_id = await services.tickets.add_note(ticket.id, actor, text)
@@ -536,13 +542,13 @@ async def on_ticket(update: Update, context: GridContext) -> None:
         worker_name=services.worker_name,
         category_name=services.category_name,
     )
-    card, buttons = await card_of(services, ticket, len(photos))
+    card, buttons = await card_of(services, ticket, photos)
     if not _may_act(ticket, actor):
         buttons = []
     text = card + "\n\n" + html.escape(history)
     await send(context.bot, services, msg.chat_id, text, buttons=buttons, html=True)
     for photo in photos:
-        await send(context.bot, services, msg.chat_id, "", photo=photo.file_id)
+        await send_evidence(context.bot, services, msg.chat_id, photo.file_id, photo.kind)
 
 
 def _who(services: Services, ticket: Ticket) -> Any:
@@ -597,7 +603,9 @@ def prompt_handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Answers to the bot's questions, before intake reads private messages as reports."""
     return [
         MessageHandler(
-            filters.ChatType.PRIVATE & (filters.TEXT | filters.PHOTO) & ~filters.COMMAND,
+            filters.ChatType.PRIVATE
+            & (filters.TEXT | filters.PHOTO | filters.VIDEO)
+            & ~filters.COMMAND,
             on_prompt_answer,
         )
     ]

@@ -99,6 +99,7 @@ def worker_card(
     worker: str,
     tz: ZoneInfo,
     photos: int = 0,
+    videos: int = 0,
     handover: str | None = None,
 ) -> tuple[str, Buttons]:
     """Render the ticket card a worker acts on (HTML); handover: why it came to this worker."""
@@ -124,8 +125,8 @@ def worker_card(
         lines.append(texts.CARD_FOLLOWERS.format(count=ticket.follower_count + 1))
     if ticket.priority > 0 and ticket.status in lc.OPEN_STATES:
         lines.append(texts.CARD_PRIORITY)
-    if photos:
-        lines.append(texts.CARD_PHOTOS.format(count=photos))
+    if photos or videos:
+        lines.append(media_line(photos, videos))
     if handover and ticket.status in lc.OPEN_STATES:
         lines.append(e(handover))
     if ticket.status in lc.AWAITING_ACCEPT:
@@ -180,6 +181,14 @@ def private_ack(ticket: Ticket, *, category: str, worker: str, role: str, tz: Zo
         worker=worker or texts.NOBODY_YET,
         promise=texts.PROMISE_ACCEPT.format(due=local_time(ticket.accept_due_at, tz)),
     )
+
+
+def media_line(photos: int, videos: int) -> str:
+    """A card's line for its evidence: 📷 照片 3 张, or with videos 📷 照片 2 张 · 🎬 视频 1 段."""
+    shown = [texts.CARD_PHOTOS.format(count=photos)] if photos else []
+    if videos:
+        shown.append(texts.CARD_VIDEOS.format(count=videos))
+    return texts.CARD_MEDIA_JOIN.join(shown)
 
 
 def public_status(ticket: Ticket, *, category: str) -> str:

@@ -332,6 +332,7 @@ class HeldReport:
     text: str
     reading: dict[str, Any]  # the classifier's reading as JSON; its category, once chosen
     photos: tuple[tuple[str, str], ...] = ()  # (file_id, file_unique_id)
+    videos: tuple[str, ...] = ()  # the file_unique_id of those of them that are videos
     building: str | None = None  # where, once the reporter said (neither: 不清楚)
     place: str | None = None
 
@@ -374,6 +375,8 @@ def _held_json(held: HeldReport) -> dict[str, Any]:
         "reading": held.reading,
         "photos": [list(p) for p in held.photos],
     }
+    if held.videos:
+        data["videos"] = list(held.videos)
     if held.building is not None or held.place is not None:
         data["building"], data["place"] = held.building, held.place
     return data
@@ -387,6 +390,7 @@ def _held_from(data: dict[str, Any]) -> HeldReport:
         text=str(data["text"]),
         reading=dict(data["reading"]),
         photos=tuple((str(p[0]), str(p[1])) for p in data.get("photos", ())),
+        videos=tuple(str(v) for v in data.get("videos", ())),
         building=data.get("building"),
         place=data.get("place"),
     )

@@ -169,6 +169,12 @@ class Report:
     group_grids: tuple[str, ...] | None = None  # grids of the bound group; None when private
     about: int | None = None  # the ticket whose acknowledgement this message replies to
     album: str | None = None  # the album (photos sent together) the message belongs to
+    video: bool = False  # `photo` is a video
+
+    @property
+    def media_kind(self) -> str:
+        """How its photo is kept and shown again: 'photo' or 'video'."""
+        return "video" if self.video else "photo"
 
     @property
     def source_key(self) -> str:
@@ -193,6 +199,7 @@ class Outcome:
     note: str = ""  # the words folded into a ticket (MERGED)
     topic: str = ""  # what an IGNORED or ASIDE message asked about instead (_topic)
     photo: tuple[str, str] | None = None  # the photo an ALBUM_PHOTO added to its ticket
+    video: bool = False  # ... is a video
     undo: bool = False  # SAID_GONE: the reporter may still withdraw it in one press
 
     @property
@@ -345,19 +352,23 @@ class IntakeService:
                 ticket = None
             else:
                 await self.tickets.add_photo(
-                    ticket.id, report.reporter_id, *report.photo, start.role
+                    ticket.id, report.reporter_id, *report.photo, start.role, report.media_kind
                 )
         elif start.question_id is not None:
             waiting = await self.questions.held(start.question_id)
             if waiting is not None and waiting.is_open:
                 held = INTAKE.data_of(waiting)
-                more = replace(held, photos=(*held.photos, report.photo))
+                more = replace(
+                    held,
+                    photos=(*held.photos, report.photo),
+                    videos=(*held.videos, report.photo[1]) if report.video else held.videos,
+                )
                 await self.questions.hold(
                     INTAKE, waiting.user_id, waiting.chat_id, held.message_id, waiting.step, more
                 )
         # A resident's photo is shown to the ticket's worker; a worker's own stays on the card.
         shown = report.photo if ticket is not None and start.role == "reporter" else None
-        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=shown)
+        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=shown, video=report.video)
 
     async def _receive(self, report: Report) -> Outcome:
         # A replayed update needs no look-up here: open_ticket is idempotent on source_key and
@@ -421,6 +432,7 @@ class IntakeService:
             text=report.text,
             reading=reading_to_json(reading),
             photos=(report.photo,) if report.photo else (),
+            videos=(report.photo[1],) if report.photo and report.video else (),
         )
         return await self.questions.hold(
             INTAKE, report.reporter_id, report.chat_id, report.message_id, step, held
@@ -442,7 +454,7 @@ class IntakeService:
                 return None  # how it stands, or another matter: read as such below
             if report.photo is not None:
                 await self.tickets.add_photo(
-                    ticket.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
+                    ticket.id, report.reporter_id, *report.photo, "reporter", report.media_kind
                 )
             elif _ONLY_THANKS.match(text):
                 # "谢谢，辛苦了": nothing for the worker (privately: 不客气).
@@ -542,7 +554,7 @@ class IntakeService:
             return None
         if report.photo is not None:
             await self.tickets.add_photo(
-                burst.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
+                burst.id, report.reporter_id, *report.photo, "reporter", report.media_kind
             )
         recorded = await self._record_added_words(burst, report)
         return Outcome(
@@ -660,6 +672,7 @@ class IntakeService:
                 assignee_key=route.worker_key,
                 assignee_id=assignee_id,
                 photos=(report.photo,) if report.photo else (),
+                media_kind=report.media_kind,
             )
         )
         return Outcome(
@@ -756,8 +769,9 @@ class IntakeService:
         before its card shows them to the worker."""
         if outcome.kind == OPENED and outcome.ticket is not None:
             for photo in held.photos[1:]:
+                kind = "video" if photo[1] in held.videos else "photo"
                 await self.tickets.add_photo(
-                    outcome.ticket.id, outcome.ticket.reporter_id, *photo, "reporter"
+                    outcome.ticket.id, outcome.ticket.reporter_id, *photo, "reporter", kind
                 )
 
     async def question(self, question_id: int) -> Question | None:
@@ -865,6 +879,7 @@ class IntakeService:
             photo=held.photos[0] if held.photos else None,
             explicit=True,
             group_grids=None,
+            video=bool(held.photos) and held.photos[0][1] in held.videos,
         )
 
 

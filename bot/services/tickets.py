@@ -76,6 +76,7 @@ class NewTicket:
     assignee_key: str | None
     assignee_id: int | None
     photos: tuple[tuple[str, str], ...] = ()  # (file_id, file_unique_id)
+    media_kind: str = "photo"  # what `photos` are: 'photo' or 'video'
 
 
 def deadline_steps(
@@ -308,7 +309,7 @@ class TicketService:
             ticket_id = ticket.id
             for file_id, unique_id in new.photos:
                 await self.repo.add_photo(
-                    ticket_id, file_id, unique_id, new.reporter_id, "reporter", now
+                    ticket_id, file_id, unique_id, new.reporter_id, "reporter", now, new.media_kind
                 )
             await self.repo.add_event(
                 NewEvent(
@@ -500,7 +501,13 @@ class TicketService:
             return await self.get(ticket_id)
 
     async def resolve(
-        self, ticket_id: int, actor: Actor, *, note: str, photo: tuple[str, str] | None
+        self,
+        ticket_id: int,
+        actor: Actor,
+        *,
+        note: str,
+        photo: tuple[str, str] | None,
+        photo_kind: str = "photo",
     ) -> Ticket:
         """Resolve (办结): ask the reporter to rate and tell the followers."""
         note = note.strip()
@@ -511,7 +518,7 @@ class TicketService:
             to = self._check(ticket, "resolve")
             if photo is not None:
                 await self.repo.add_photo(
-                    ticket_id, photo[0], photo[1], actor.user_id, "worker", now
+                    ticket_id, photo[0], photo[1], actor.user_id, "worker", now, photo_kind
                 )
             await self.repo.update(ticket_id, status=to, resolved_at=now, rating=None)
             await self._event(
@@ -1024,9 +1031,15 @@ class TicketService:
         return out
 
     async def add_photo(
-        self, ticket_id: int, user_id: int, file_id: str, file_unique_id: str, role: str
+        self,
+        ticket_id: int,
+        user_id: int,
+        file_id: str,
+        file_unique_id: str,
+        role: str,
+        kind: str = "photo",
     ) -> None:
-        """Attach evidence to a ticket (the same photo twice is kept once)."""
+        """Attach evidence to a ticket, a photo or a video (the same one twice is kept once)."""
         if role not in PHOTO_ROLES:
             raise DomainError("bad_photo_role")
         now = self.clock.now()
@@ -1038,7 +1051,9 @@ class TicketService:
                     number=ticket.number,
                     state_label=texts.TICKET_STATE_LABELS[ticket.status],
                 )
-            if await self.repo.add_photo(ticket_id, file_id, file_unique_id, user_id, role, now):
+            if await self.repo.add_photo(
+                ticket_id, file_id, file_unique_id, user_id, role, now, kind
+            ):
                 await self.repo.add_event(
                     NewEvent(
                         ticket_id,

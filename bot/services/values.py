@@ -10,7 +10,7 @@ from __future__ import annotations
 from storage.outbox import Button, OutboxItem, OutgoingMessage
 from storage.points import LedgerEntry, Redemption
 from storage.tasks import Task, TaskClaim
-from storage.tickets import Ticket, TicketEvent
+from storage.tickets import Ticket, TicketEvent, TicketPhoto
 
 __all__ = [
     "Button",
@@ -22,4 +22,5 @@ __all__ = [
     "TaskClaim",
     "Ticket",
     "TicketEvent",
+    "TicketPhoto",
 ]
