@@ -123,7 +123,7 @@ async def test_a_person_of_two_communities_chooses_where_to_act_privately(
 ) -> None:
     async with offline_emulator(privacy_mode=False) as emu:
         populate_street(emu)
-        async with offline_bot(emu, tmp_path, clock=clock, config=street_folder(tmp_path)):
+        async with offline_bot(emu, tmp_path, clock=clock, config=street_folder(tmp_path)) as bot:
             await open_privates(emu, DUTY, NEWCOMER)
             before = len(emu.sent(DUTY))
             await emu.send_text(DUTY, DUTY, "/stats")
@@ -141,9 +141,13 @@ async def test_a_person_of_two_communities_chooses_where_to_act_privately(
 
             # Someone no community knows is told how to reach theirs, in no community's name.
             before = len(emu.sent(NEWCOMER))
-            await emu.send_text(NEWCOMER, NEWCOMER, "你好")
+            hello = await emu.send_text(NEWCOMER, NEWCOMER, "你好")
             told = await emu.wait_for(NEWCOMER, after=before)
             assert told.text == texts.STREET_WHO_ARE_YOU.format(street="和平街道办事处")
+            # Their edit of that message is not answered a second time.
+            await emu.edit_text(NEWCOMER, NEWCOMER, hello["message_id"], "你好啊")
+            await bot.idle()
+            assert len(emu.sent(NEWCOMER)) == before + 1
             # A resident says where they live; their private report is then that community's.
             before = len(emu.sent(NEWCOMER))
             await emu.send_text(NEWCOMER, NEWCOMER, f"/community {B}")

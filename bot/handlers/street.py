@@ -117,8 +117,8 @@ async def resolve(update: Update, context: GridContext) -> None:
     if query is not None:
         await query.answer(texts.STREET_BUTTON_UNKNOWN, show_alert=True)
         raise ApplicationHandlerStop
-    if chat is None or message is None or user is None:
-        raise ApplicationHandlerStop
+    if chat is None or message is None or user is None or update.edited_message is not None:
+        raise ApplicationHandlerStop  # an edit: its first version was answered already
     if chat.type != "private" and not _addressed(update, state.bot_username, context.bot.id):
         raise ApplicationHandlerStop  # free talk in a group no community owns: nothing to say
     any_services = street.any()
