@@ -40,7 +40,7 @@ BARS = {
     # heldout2 and heldout3 by 0.5-2 points (service questions moved to triage); heldout9 was
     # written blind by that pass and read once before and once after it.
     "dev.tsv": (420, 0.94, 0.01, 0.02, 0.975, 0.88),  # tuned on
-    "train.tsv": (2214, 0.92, 0.01, 0.065, 0.97, 0.855),  # tuned on
+    "train.tsv": (2442, 0.92, 0.01, 0.065, 0.97, 0.855),  # tuned on
     # Never tuned on. The fourth pass lowered the ticket threshold (auto-tickets up ten points)
     # and its false alarms rose on heldout and heldout2: those two bars were loosened to 3 % and
     # 4 % to match. The fifth pass kept them and tightened heldout3 (5 -> 4 %) and heldout4

@@ -448,8 +448,9 @@ class Gate:
         if long_text:
             features["long"] = 1.0
             score += self.lexicon.long_weight
-        if not _SAID.isdisjoint(best) and not _THING.isdisjoint(best):
-            features["said"] = 1.0  # a problem said of a thing: 电梯 + 坏了
+        if "combo" in best or (not _SAID.isdisjoint(best) and not _THING.isdisjoint(best)):
+            # a problem said of a thing: 电梯 + 坏了, or a thing with its problem (垃圾桶 + 满)
+            features["said"] = 1.0
             score += self.lexicon.said_weight
         # 电影里电梯困人: a problem, but not one here and now
         said_of_thing = not _THING.isdisjoint(best) and not PROBLEM_GROUPS.isdisjoint(best)

@@ -107,10 +107,13 @@ class _Cutter:
     def _cut_block(self, sentence: str, out: list[str]) -> None:
         logp, unknown = self._logp, self._unknown
         n = len(sentence)
-        # route[i]: the best (log-probability, end) of sentence[i:], as jieba's calc keeps it.
-        route: list[tuple[float, int]] = [(0.0, 0)] * (n + 1)
+        # route[i]: the best (log-probability, end) of sentence[i:], as jieba's calc keeps it (its
+        # max over (probability, end) pairs: a tie goes to the later end, so `>=` as ends grow).
+        probs = [0.0] * (n + 1)
+        ends = [0] * (n + 1)
         for k in range(n - 1, -1, -1):
-            best: tuple[float, int] | None = None
+            best = 0.0
+            end = -1
             i = k
             frag = sentence[k]
             while i < n:
@@ -118,18 +121,21 @@ class _Cutter:
                 if p is not None:
                     if p > 0.0:  # neither a word nor the start of one
                         break
-                    candidate = (p + route[i + 1][0], i)
-                    if best is None or candidate > best:
+                    candidate = p + probs[i + 1]
+                    if end < 0 or candidate >= best:
                         best = candidate
+                        end = i
                 i += 1
                 frag = sentence[k : i + 1]
-            if best is None:
-                best = (unknown + route[k + 1][0], k)
-            route[k] = best
+            if end < 0:
+                best = unknown + probs[k + 1]
+                end = k
+            probs[k] = best
+            ends[k] = end
         x = 0
         buf = ""
         while x < n:
-            y = route[x][1] + 1
+            y = ends[x] + 1
             word = sentence[x:y]
             if len(word) == 1 and _ENG.match(word):
                 buf += word
