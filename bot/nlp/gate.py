@@ -95,6 +95,8 @@ class GateLexicon:
     playful: tuple[str, ...] = ()
     danger_weight: float = 1.0  # a danger word (or 110/119/120) counts this much for a complaint
     long_weight: float = 0.0  # what a message longer than long_text adds on its own
+    short_text: float = 0.0  # a message this short or shorter is a short one (0: none is)
+    short_weight: float = 0.0  # what a short message adds on its own (电动车堵门, 狗屎遍地)
     said_weight: float = 0.0  # what a problem word adds beside a thing of some category
     # what a problem said of a thing adds when the message also says it is not here and now
     # (elsewhere, over, a game, a notice: the groups of [live] unless)
@@ -149,6 +151,8 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
     optional = (
         ("danger", "danger_weight"),
         ("long", "long_weight"),
+        ("short_text", "short_text"),
+        ("short", "short_weight"),
         ("said", "said_weight"),
         ("unlive", "unlive_weight"),
     )
@@ -448,6 +452,10 @@ class Gate:
         if long_text:
             features["long"] = 1.0
             score += self.lexicon.long_weight
+        if len(text) <= self.lexicon.short_text:
+            # 3-8 characters: a thing and its problem is all a resident types (狗屎遍地)
+            features["short"] = 1.0
+            score += self.lexicon.short_weight
         if "combo" in best or (not _SAID.isdisjoint(best) and not _THING.isdisjoint(best)):
             # a problem said of a thing: 电梯 + 坏了, or a thing with its problem (垃圾桶 + 满)
             features["said"] = 1.0

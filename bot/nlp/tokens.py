@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import string
 import threading
 from collections.abc import Iterable
 from importlib import resources
@@ -72,7 +73,7 @@ def cut(text: str) -> list[str]:
 _cutter: _Cutter | None = None
 _HAN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)")  # jieba's re_han_default
 _SKIP = re.compile("(\r\n|\\s)")  # jieba's re_skip_default
-_ENG = re.compile("[a-zA-Z0-9]")  # jieba's re_eng
+_ENG_CHARS = frozenset(string.ascii_letters + string.digits)  # what jieba's re_eng matches
 _ABSENT = 1.0  # no log-probability is positive: marks a fragment that starts no word
 
 
@@ -91,10 +92,11 @@ class _Cutter:
 
     def cut(self, text: str) -> list[str]:
         out: list[str] = []
-        for block in _HAN.split(text):
+        # split() on a pattern with one group alternates: text between matches, then a match
+        for at, block in enumerate(_HAN.split(text)):
             if not block:
                 continue
-            if _HAN.match(block):
+            if at % 2:
                 self._cut_block(block, out)
                 continue
             for part in _SKIP.split(block):
@@ -137,7 +139,7 @@ class _Cutter:
         while x < n:
             y = ends[x] + 1
             word = sentence[x:y]
-            if len(word) == 1 and _ENG.match(word):
+            if y - x == 1 and word in _ENG_CHARS:
                 buf += word
             else:
                 if buf:
