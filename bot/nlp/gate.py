@@ -465,18 +465,23 @@ class Gate:
         if has_against and said_of_thing and not self._live(best):
             features["unlive"] = 1.0
             score += self.lexicon.unlive_weight
-        for_words = tuple(sorted({w for v, w in best.values() if v > 0}))
-        against = tuple(sorted({w for v, w in best.values() if v < 0}))
+        words_for: set[str] = set()
+        words_against: set[str] = set()
+        for v, w in best.values():
+            if v > 0:
+                words_for.add(w)
+            elif v < 0:
+                words_against.add(w)
         return GateReading(
             score=round(score, 6),
             kinds=frozenset(best),
-            for_words=for_words,
-            against_words=against,
+            for_words=tuple(sorted(words_for)),
+            against_words=tuple(sorted(words_against)),
             danger=danger,
             call_first=_first_call(danger_numbers),
             not_live=not_live,
             features=features,
-            found={k: tuple(sorted(set(v))) for k, v in found.items()},
+            found={k: tuple(sorted(set(v))) for k, v in found.items()} if found else {},
         )
 
     def _live(self, best: Mapping[str, tuple[float, str]]) -> bool:

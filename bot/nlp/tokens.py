@@ -179,8 +179,7 @@ class Matcher:
         memo = self._memo
         found: set[str] = set()
         n = len(tokens)
-        for i in range(n):
-            span = tokens[i]
+        for i, span in enumerate(tokens):
             own = memo.get(span)
             if own is None:
                 own = self._own(span)
