@@ -74,7 +74,7 @@ _cutter: _Cutter | None = None
 _HAN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)")  # jieba's re_han_default
 _SKIP = re.compile("(\r\n|\\s)")  # jieba's re_skip_default
 _ENG_CHARS = frozenset(string.ascii_letters + string.digits)  # what jieba's re_eng matches
-_ABSENT = 1.0  # no log-probability is positive: marks a fragment that starts no word
+_PREFIX = 1.0  # no log-probability is positive: marks a fragment that only starts words
 
 
 class _Cutter:
@@ -83,10 +83,10 @@ class _Cutter:
     def __init__(self, tokenizer: Any) -> None:
         freq: dict[str, int] = tokenizer.FREQ
         logtotal = math.log(tokenizer.total)
-        # every word and every prefix of one -> its log-probability (None for a bare prefix, whose
-        # count is 0): one lookup per step of the scan instead of two
-        self._logp: dict[str, float | None] = {
-            w: math.log(f) - logtotal if f else None for w, f in freq.items()
+        # every word and every prefix of one -> its log-probability (_PREFIX for a bare prefix,
+        # whose count is 0): one lookup per step of the scan instead of two
+        self._logp: dict[str, float] = {
+            w: math.log(f) - logtotal if f else _PREFIX for w, f in freq.items()
         }
         self._unknown = math.log(1) - logtotal
 
@@ -119,10 +119,10 @@ class _Cutter:
             i = k
             frag = sentence[k]
             while i < n:
-                p = logp.get(frag, _ABSENT)
-                if p is not None:
-                    if p > 0.0:  # neither a word nor the start of one
-                        break
+                p = logp.get(frag)
+                if p is None:  # neither a word nor the start of one
+                    break
+                if p < 0.0:  # a word (a bare prefix is _PREFIX)
                     candidate = p + probs[i + 1]
                     if end < 0 or candidate >= best:
                         best = candidate
