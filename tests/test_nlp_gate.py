@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import jieba
 import pytest
 
 from bot.nlp import Classifier, LexiconError
+from bot.nlp.gate import Gate, load_gate
 
 NOT_COMPLAINTS = {
     "thanks": "多谢物业师傅，楼道灯换好了，晚上亮堂多了",
@@ -202,3 +205,34 @@ def test_a_community_adds_places_and_its_own_notice_phrases() -> None:
 def test_local_words_are_validated(overrides: dict[str, object]) -> None:
     with pytest.raises(LexiconError):
         Classifier.load(overrides)
+
+
+# ── the ninth pass: short messages, a thing with its problem, a negated fire ─────────────────────
+
+
+def test_a_short_message_counts_as_such_with_the_fitted_weight() -> None:
+    lexicon = replace(load_gate(), short_text=8, short_weight=0.75)
+    short = Gate(lexicon).read("狗屎遍地")
+    longer = Gate(lexicon).read("楼下草坪上狗屎遍地没人管")
+    assert short.features.get("short") == 1.0
+    assert "short" not in longer.features
+    off = Gate(replace(lexicon, short_text=0)).read("狗屎遍地")
+    assert "short" not in off.features
+    assert short.score == pytest.approx(off.score + 0.75)
+
+
+def test_a_thing_with_its_problem_is_a_problem_said_of_a_thing(clf: Classifier) -> None:
+    # 楼道 + 充电 (a combo) says the problem though no word of the gate's problem group does.
+    gate = clf.evidence("楼道在充电").gate
+    assert "combo" in gate.features and "problem" not in gate.features
+    assert gate.features.get("said") == 1.0
+    # A topic alone says nothing of a problem.
+    assert "said" not in clf.evidence("楼道的灯").gate.features
+
+
+def test_a_fire_word_after_a_negation_is_no_fire(clf: Classifier) -> None:
+    # 打唔着火 (the stove will not light): no fire, no 119, a gas problem.
+    reading = clf.classify("煤气炉打唔着火 成座都系咁")
+    assert reading.category != "fire_safety"
+    assert (reading.urgency, reading.call_first) == ("normal", "")
+    assert clf.classify("楼道着火了 快来人").call_first == "119"

@@ -163,7 +163,7 @@ class Reading:
 NOT_A_COMPLAINT = Reading(NONE, 1.0, (), "normal", NOWHERE, (), IGNORE)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class _Parts:
     """The evidence one reading rests on, before the decision."""
 
@@ -680,11 +680,18 @@ class Classifier:
             present -= negated
         combined: set[int] = set()
         first = self._combo_first
-        opened = sorted({k for w in present if w in first for k in first[w]})
+        opened = sorted({k for w in present & first.keys() for k in first[w]})
         for k in opened:
             i, combo = self._combos[k]
+            if i in combined:
+                continue
             sides = combo.sides
-            if i in combined or any(side.isdisjoint(present) for side in sides[1:]):
+            missing = False
+            for side in sides[1:]:
+                if side.isdisjoint(present):
+                    missing = True  # a side none of whose words is here
+                    break
+            if missing:
                 continue
             if _one_word_makes(sides, hits.get(i, ()), text):
                 continue

@@ -61,6 +61,7 @@ EXTRA_KINDS = {
     "topic": "topic",
     "danger": "danger",
     "long": "long",
+    "short": "short",
     "said": "said",
     "unlive": "unlive",
 }
@@ -69,7 +70,8 @@ L2 = 2.0  # on the squared distance from PRIOR; the log-loss is summed over mess
 # is pulled back towards them, so a kind the labelled sets say little about keeps a sane weight.
 PRIOR = {
     "bias": -0.5, "problem_term": 2.0, "combo": 1.5, "heavy_topic": 1.0, "topic": 0.5,
-    "danger": 1.0, "said": 0.0, "long": 0.0, "problem": 1.5, "request": 1.0, "persistence": 1.0,
+    "danger": 1.0, "said": 0.0, "long": 0.0, "short": 0.0, "problem": 1.5, "request": 1.0,
+    "persistence": 1.0,
     "distress": 1.0, "irony": 1.5, "thanks": -2.5, "trade": -3.0, "vote": -3.0, "notice": -2.5,
     "schedule": -2.0, "handled": -3.0, "over": -2.5, "past": -1.0, "advice": -3.0, "rules": -2.5,
     "forwarded": -3.0, "greeting": -3.0, "event": -2.5, "lost_found": -3.0, "chat": -2.0,
@@ -107,6 +109,7 @@ def _signs() -> dict[str, float]:
     signs = {g.name: (1.0 if g.weight > 0 else -1.0) for g in lexicon.groups}
     signs.update({k: 1.0 for k in EXTRA_KINDS})
     signs["long"] = 0.0
+    signs["short"] = 0.0
     signs["unlive"] = -1.0  # a problem in a message that says it is not here and now
     return signs
 

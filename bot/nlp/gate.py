@@ -95,6 +95,8 @@ class GateLexicon:
     playful: tuple[str, ...] = ()
     danger_weight: float = 1.0  # a danger word (or 110/119/120) counts this much for a complaint
     long_weight: float = 0.0  # what a message longer than long_text adds on its own
+    short_text: float = 0.0  # a message this short or shorter is a short one (0: none is)
+    short_weight: float = 0.0  # what a short message adds on its own (电动车堵门, 狗屎遍地)
     said_weight: float = 0.0  # what a problem word adds beside a thing of some category
     # what a problem said of a thing adds when the message also says it is not here and now
     # (elsewhere, over, a game, a notice: the groups of [live] unless)
@@ -149,6 +151,8 @@ def parse_gate(data: Mapping[str, Any], source: str = GATE_FILE) -> GateLexicon:
     optional = (
         ("danger", "danger_weight"),
         ("long", "long_weight"),
+        ("short_text", "short_text"),
+        ("short", "short_weight"),
         ("said", "said_weight"),
         ("unlive", "unlive_weight"),
     )
@@ -448,26 +452,36 @@ class Gate:
         if long_text:
             features["long"] = 1.0
             score += self.lexicon.long_weight
-        if not _SAID.isdisjoint(best) and not _THING.isdisjoint(best):
-            features["said"] = 1.0  # a problem said of a thing: 电梯 + 坏了
+        if len(text) <= self.lexicon.short_text:
+            # 3-8 characters: a thing and its problem is all a resident types (狗屎遍地)
+            features["short"] = 1.0
+            score += self.lexicon.short_weight
+        if "combo" in best or (not _SAID.isdisjoint(best) and not _THING.isdisjoint(best)):
+            # a problem said of a thing: 电梯 + 坏了, or a thing with its problem (垃圾桶 + 满)
+            features["said"] = 1.0
             score += self.lexicon.said_weight
         # 电影里电梯困人: a problem, but not one here and now
         said_of_thing = not _THING.isdisjoint(best) and not PROBLEM_GROUPS.isdisjoint(best)
         if has_against and said_of_thing and not self._live(best):
             features["unlive"] = 1.0
             score += self.lexicon.unlive_weight
-        for_words = tuple(sorted({w for v, w in best.values() if v > 0}))
-        against = tuple(sorted({w for v, w in best.values() if v < 0}))
+        words_for: set[str] = set()
+        words_against: set[str] = set()
+        for v, w in best.values():
+            if v > 0:
+                words_for.add(w)
+            elif v < 0:
+                words_against.add(w)
         return GateReading(
             score=round(score, 6),
             kinds=frozenset(best),
-            for_words=for_words,
-            against_words=against,
+            for_words=tuple(sorted(words_for)),
+            against_words=tuple(sorted(words_against)),
             danger=danger,
             call_first=_first_call(danger_numbers),
             not_live=not_live,
             features=features,
-            found={k: tuple(sorted(set(v))) for k, v in found.items()},
+            found={k: tuple(sorted(set(v))) for k, v in found.items()} if found else {},
         )
 
     def _live(self, best: Mapping[str, tuple[float, str]]) -> bool:

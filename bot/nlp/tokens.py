@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import string
 import threading
 from collections.abc import Iterable
 from importlib import resources
@@ -72,8 +73,8 @@ def cut(text: str) -> list[str]:
 _cutter: _Cutter | None = None
 _HAN = re.compile("([\u4e00-\u9fd5a-zA-Z0-9+#&\\._%\\-]+)")  # jieba's re_han_default
 _SKIP = re.compile("(\r\n|\\s)")  # jieba's re_skip_default
-_ENG = re.compile("[a-zA-Z0-9]")  # jieba's re_eng
-_ABSENT = 1.0  # no log-probability is positive: marks a fragment that starts no word
+_ENG_CHARS = frozenset(string.ascii_letters + string.digits)  # what jieba's re_eng matches
+_PREFIX = 1.0  # no log-probability is positive: marks a fragment that only starts words
 
 
 class _Cutter:
@@ -82,19 +83,20 @@ class _Cutter:
     def __init__(self, tokenizer: Any) -> None:
         freq: dict[str, int] = tokenizer.FREQ
         logtotal = math.log(tokenizer.total)
-        # every word and every prefix of one -> its log-probability (None for a bare prefix, whose
-        # count is 0): one lookup per step of the scan instead of two
-        self._logp: dict[str, float | None] = {
-            w: math.log(f) - logtotal if f else None for w, f in freq.items()
+        # every word and every prefix of one -> its log-probability (_PREFIX for a bare prefix,
+        # whose count is 0): one lookup per step of the scan instead of two
+        self._logp: dict[str, float] = {
+            w: math.log(f) - logtotal if f else _PREFIX for w, f in freq.items()
         }
         self._unknown = math.log(1) - logtotal
 
     def cut(self, text: str) -> list[str]:
         out: list[str] = []
-        for block in _HAN.split(text):
+        # split() on a pattern with one group alternates: text between matches, then a match
+        for at, block in enumerate(_HAN.split(text)):
             if not block:
                 continue
-            if _HAN.match(block):
+            if at % 2:
                 self._cut_block(block, out)
                 continue
             for part in _SKIP.split(block):
@@ -107,31 +109,37 @@ class _Cutter:
     def _cut_block(self, sentence: str, out: list[str]) -> None:
         logp, unknown = self._logp, self._unknown
         n = len(sentence)
-        # route[i]: the best (log-probability, end) of sentence[i:], as jieba's calc keeps it.
-        route: list[tuple[float, int]] = [(0.0, 0)] * (n + 1)
+        # route[i]: the best (log-probability, end) of sentence[i:], as jieba's calc keeps it (its
+        # max over (probability, end) pairs: a tie goes to the later end, so `>=` as ends grow).
+        probs = [0.0] * (n + 1)
+        ends = [0] * (n + 1)
         for k in range(n - 1, -1, -1):
-            best: tuple[float, int] | None = None
+            best = 0.0
+            end = -1
             i = k
             frag = sentence[k]
             while i < n:
-                p = logp.get(frag, _ABSENT)
-                if p is not None:
-                    if p > 0.0:  # neither a word nor the start of one
-                        break
-                    candidate = (p + route[i + 1][0], i)
-                    if best is None or candidate > best:
+                p = logp.get(frag)
+                if p is None:  # neither a word nor the start of one
+                    break
+                if p < 0.0:  # a word (a bare prefix is _PREFIX)
+                    candidate = p + probs[i + 1]
+                    if end < 0 or candidate >= best:
                         best = candidate
+                        end = i
                 i += 1
                 frag = sentence[k : i + 1]
-            if best is None:
-                best = (unknown + route[k + 1][0], k)
-            route[k] = best
+            if end < 0:
+                best = unknown + probs[k + 1]
+                end = k
+            probs[k] = best
+            ends[k] = end
         x = 0
         buf = ""
         while x < n:
-            y = route[x][1] + 1
+            y = ends[x] + 1
             word = sentence[x:y]
-            if len(word) == 1 and _ENG.match(word):
+            if y - x == 1 and word in _ENG_CHARS:
                 buf += word
             else:
                 if buf:
@@ -171,8 +179,7 @@ class Matcher:
         memo = self._memo
         found: set[str] = set()
         n = len(tokens)
-        for i in range(n):
-            span = tokens[i]
+        for i, span in enumerate(tokens):
             own = memo.get(span)
             if own is None:
                 own = self._own(span)
