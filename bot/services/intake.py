@@ -114,8 +114,8 @@ _GONE = re.compile(
 # Words that place a problem at the reporter's own home (their registered building).
 _AT_HOME = re.compile(r"我家|我们家|家门口|家里|屋里|我们楼|我们这栋|我们单元|本楼|楼上|楼下|对门")
 # Topics that are questions for a pointer even when a thing is named (物业电话是多少,
-# 电梯维保的电话): no problem is said, so no kind of problem is asked.
-_QUESTION_TOPICS = frozenset({"address", "contact"})
+# 电梯维保的电话, 我要投诉): no problem is said, so no kind of problem is asked.
+_QUESTION_TOPICS = frozenset({"address", "contact", "report"})
 # Words addressed to the bot that are no report: greetings, thanks, points, tasks, tickets.
 _ASIDE = re.compile(
     r"你好|您好|在吗|在不在|谢谢|多谢|辛苦|积分|兑换|任务|志愿|报名|网格员|工单|进度|查一下|怎么用"
@@ -412,6 +412,14 @@ class IntakeService:
             return await self._ask_category(report, reading)
         if reading.decision == "triage":
             if report.explicit:
+                topic = _topic(text)
+                if (
+                    report.is_private
+                    and topic in _QUESTION_TOPICS
+                    and not _things(reading.keywords)
+                ):
+                    # "我要投诉" alone, "物业的电话多少": nothing is said of a thing yet.
+                    return Outcome(IGNORED, reading=reading, topic=topic)
                 # Addressed to the bot: a ticket, once the reporter says which kind if unclear.
                 if reading.category_clear:
                     return await self._place(report, reading, reading.category)
