@@ -413,11 +413,8 @@ class IntakeService:
         if reading.decision == "triage":
             if report.explicit:
                 topic = _topic(text)
-                if (
-                    report.is_private
-                    and topic in _QUESTION_TOPICS
-                    and not _things(reading.keywords)
-                ):
+                said = bool(_things(reading.keywords)) or report.photo is not None
+                if report.is_private and topic in _QUESTION_TOPICS and not said:
                     # "我要投诉" alone, "物业的电话多少": nothing is said of a thing yet.
                     return Outcome(IGNORED, reading=reading, topic=topic)
                 # Addressed to the bot: a ticket, once the reporter says which kind if unclear.
