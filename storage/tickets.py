@@ -436,17 +436,19 @@ _TICKET_COLUMNS = (
     " escalation_level, duplicate_of, rating, created_at, accepted_at, resolved_at, closed_at,"
     " accept_due_at, resolve_due_at, next_check_at"
 )
+# The sweep's two columns live in ticket_clock (a narrow row of their own, 0021); every other
+# column is the tickets row's.
+_CLOCK_COLUMNS = {
+    "escalation_level": "COALESCE(k.escalation_level, 0)",
+    "next_check_at": "k.next_check_at",
+}
+_ALL_COLUMNS = [c.strip() for c in _TICKET_COLUMNS.split(",")]
+_ROW_COLUMNS = [c for c in _ALL_COLUMNS if c not in _CLOCK_COLUMNS]
 _SELECT_TICKET = (
     "SELECT "
-    + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
+    + ", ".join(_CLOCK_COLUMNS.get(c, f"t.{c}") for c in _ALL_COLUMNS)
     + ", (SELECT COUNT(*) FROM ticket_followers f WHERE f.ticket_id = t.id) AS follower_count"
-    " FROM tickets t"
-)
-# The sweep never needs the follower count: skip the per-row subquery.
-_SELECT_TICKET_NO_FOLLOWERS = (
-    "SELECT "
-    + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
-    + ", 0 AS follower_count FROM tickets t"
+    " FROM tickets t LEFT JOIN ticket_clock k ON k.ticket_id = t.id"
 )
 _EVENT_INSERT_HEAD = (
     "INSERT INTO ticket_events"
@@ -456,7 +458,7 @@ _EVENT_INSERT = _EVENT_INSERT_HEAD + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 # A ticket's next check: its earliest pending step (NULL when none).
 _NEXT_CHECK = (
     "(SELECT MIN(s.due_at) FROM ticket_steps s"
-    " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL)"
+    " WHERE s.ticket_id = ticket_clock.ticket_id AND s.done_at IS NULL)"
 )
 _STEP_COLUMNS = "id, ticket_id, phase, step, started_at, deadline_at, due_at, done_at, outcome"
 _WHISTLE_COLUMNS = (
@@ -521,26 +523,39 @@ class TicketRepository:
 
     async def insert(self, values: dict[str, Any]) -> Ticket:
         """Insert a ticket row from column values; return it as stored (no followers yet)."""
-        columns = list(values)
-        placeholders = ", ".join("?" for _ in columns)
+        own = {c: v for c, v in values.items() if c not in _CLOCK_COLUMNS}
+        level = int(values.get("escalation_level", 0))
+        next_check = _stored(values.get("next_check_at"))
+        placeholders = ", ".join("?" for _ in own)
         row = await self.db.fetchone(
-            f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({placeholders})"
-            f" RETURNING {_TICKET_COLUMNS}, 0 AS follower_count",
-            [_stored(v) for v in values.values()],
+            f"INSERT INTO tickets ({', '.join(own)}) VALUES ({placeholders})"
+            f" RETURNING {', '.join(_ROW_COLUMNS)}",
+            [_stored(v) for v in own.values()],
         )
         assert row is not None
-        return Ticket._from_row(row)
+        stored = dict(zip(_ROW_COLUMNS, tuple(row), strict=True))
+        await self.db.execute(
+            "INSERT INTO ticket_clock (ticket_id, community, escalation_level, next_check_at)"
+            " VALUES (?, ?, ?, ?)",
+            (stored["id"], stored["community"], level, next_check),
+        )
+        stored.update(escalation_level=level, next_check_at=next_check)
+        return Ticket._from_row((*(stored[c] for c in _ALL_COLUMNS), 0))
 
     async def update(self, ticket_id: int, **values: Any) -> None:
         """Set some columns of a ticket."""
         unknown = set(values) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
-        assignments = ", ".join(f"{c} = ?" for c in values)
-        await self.db.execute(
-            f"UPDATE tickets SET {assignments} WHERE id = ?",
-            [*(_stored(v) for v in values.values()), ticket_id],
-        )
+        clock = {c: v for c, v in values.items() if c in _CLOCK_COLUMNS}
+        own = {c: v for c, v in values.items() if c not in _CLOCK_COLUMNS}
+        for table, key, part in (("tickets", "id", own), ("ticket_clock", "ticket_id", clock)):
+            if part:
+                assignments = ", ".join(f"{c} = ?" for c in part)
+                await self.db.execute(
+                    f"UPDATE {table} SET {assignments} WHERE {key} = ?",
+                    [*(_stored(v) for v in part.values()), ticket_id],
+                )
 
     async def get(self, ticket_id: int) -> Ticket | None:
         """Return a ticket by id."""
@@ -823,8 +838,8 @@ class TicketRepository:
         for level, ids in sorted(by_level.items()):
             await _update_in(
                 self.db,
-                "UPDATE tickets SET escalation_level = MAX(escalation_level, ?),"
-                f" next_check_at = {_NEXT_CHECK} WHERE id",
+                "UPDATE ticket_clock SET escalation_level = MAX(escalation_level, ?),"
+                f" next_check_at = {_NEXT_CHECK} WHERE ticket_id",
                 ids,
                 (level,),
             )
@@ -832,7 +847,9 @@ class TicketRepository:
     async def refresh_next_check(self, ticket_ids: Iterable[int]) -> None:
         """Set next_check_at to each ticket's earliest pending step (NULL when none)."""
         await _update_in(
-            self.db, f"UPDATE tickets SET next_check_at = {_NEXT_CHECK} WHERE id", list(ticket_ids)
+            self.db,
+            f"UPDATE ticket_clock SET next_check_at = {_NEXT_CHECK} WHERE ticket_id",
+            list(ticket_ids),
         )
 
     async def due_steps(self, community: str, now: datetime, limit: int) -> list[DueStep]:
@@ -840,10 +857,10 @@ class TicketRepository:
 
         Up to `limit` tickets, each with all its due steps, in ticket order then due order.
         """
-        # The outer scan walks the partial index tickets_community_next_check (one community's
-        # range of it), never the whole table.
+        # The outer scan walks the partial index ticket_clock_due (one community's range of
+        # it), never the whole table.
         rows = await self.db.fetchall(
-            "WITH due AS (SELECT id FROM tickets INDEXED BY tickets_community_next_check"
+            "WITH due AS (SELECT ticket_id AS id FROM ticket_clock INDEXED BY ticket_clock_due"
             " WHERE community = ? AND next_check_at IS NOT NULL AND next_check_at <= ?"
             " ORDER BY next_check_at LIMIT ?)"
             " SELECT s.id, s.phase, s.step, s.started_at, s.deadline_at, t.id, t.number,"
@@ -1071,12 +1088,19 @@ class TicketRepository:
     async def communities_with_work(self, now: datetime) -> set[str]:
         """Return the communities a sweep has work in: steps due, or refusals to report.
 
-        Two reads over partial indexes (tickets_next_check, outbox_failed): a street office's
-        sweep job runs only those communities' sweeps (together, in one transaction).
+        Reads over partial indexes (ticket_clock_due, outbox_failed): a street office's sweep
+        job runs only those communities' sweeps (together, in one transaction). The due index
+        is walked community by community (each community's least next check: one probe each).
         """
         due = await self.db.fetchall(
-            "SELECT DISTINCT community FROM tickets INDEXED BY tickets_next_check"
-            " WHERE next_check_at IS NOT NULL AND next_check_at <= ?",
+            "WITH RECURSIVE c (community) AS ("
+            " SELECT MIN(community) FROM ticket_clock WHERE next_check_at IS NOT NULL"
+            " UNION ALL SELECT (SELECT MIN(community) FROM ticket_clock"
+            " WHERE next_check_at IS NOT NULL AND community > c.community)"
+            " FROM c WHERE c.community IS NOT NULL)"
+            " SELECT c.community FROM c WHERE c.community IS NOT NULL AND EXISTS ("
+            "SELECT 1 FROM ticket_clock k WHERE k.community = c.community"
+            " AND k.next_check_at IS NOT NULL AND k.next_check_at <= ?)",
             (iso(now),),
         )
         refused = await self.db.fetchall(f"SELECT DISTINCT t.community {_REFUSED_FROM}", ())
