@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
+from storage.db import BULK_ROWS
 from storage.outbox import Button, OutgoingMessage
 from storage.store import Row, Store
 
@@ -36,44 +37,12 @@ def _req_dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-# Bulk statements carry up to this many rows each (multi-row VALUES, IN lists): both stores
-# accept them as they are, and a batch of thousands is a handful of statements instead of a
-# statement per row. Sizes are powers of two, so there are few statement texts: each is
-# translated (PostgreSQL) and prepared once, not once per batch size.
-_BULK_ROWS = 512
-
-
-def _pieces(count: int) -> Iterator[tuple[int, int]]:
-    """Split `count` rows into (start, size) pieces whose sizes are powers of two."""
-    start, size = 0, _BULK_ROWS
-    while start < count:
-        while size > count - start:
-            size //= 2
-        yield start, size
-        start += size
-
-
-@functools.lru_cache(maxsize=256)
-def _values_sql(head: str, width: int, rows: int, tail: str) -> str:
-    group = "(" + ", ".join("?" * width) + ")"
-    return f"{head} VALUES {', '.join([group] * rows)}{tail}"
+_BULK_ROWS = BULK_ROWS
 
 
 @functools.lru_cache(maxsize=64)
 def _in_sql(head: str, count: int, tail: str) -> str:
     return f"{head} IN ({', '.join('?' * count)}){tail}"
-
-
-async def _insert_rows(
-    db: Store, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
-) -> None:
-    """Run `head VALUES (…), (…) … tail` over rows, a piece at a time, in their order."""
-    if not rows:
-        return
-    width = len(rows[0])
-    for start, size in _pieces(len(rows)):
-        params = [v for row in rows[start : start + size] for v in row]
-        await db.execute(_values_sql(head, width, size, tail), params)
 
 
 async def _update_in(
@@ -410,8 +379,14 @@ class DueStep(NamedTuple):
     reject_pending: bool = False
 
 
-# (ticket_id, kind, from_status, to_status, detail) of a history row the system writes.
-SystemEvent = tuple[int, str, str | None, str | None, dict[str, Any]]
+# (ticket_id, kind, from_status, to_status, detail) of a history row the system writes; the
+# detail as a dict, or already encoded by encode_detail (the sweep encodes a shared one once).
+SystemEvent = tuple[int, str, str | None, str | None, dict[str, Any] | str]
+
+
+def encode_detail(detail: dict[str, Any]) -> str:
+    """Return a history row's detail as stored (the JSON add_event writes)."""
+    return _JSON_SORTED.encode(detail)
 
 
 class QueuedText(NamedTuple):
@@ -450,11 +425,19 @@ _SELECT_TICKET = (
     + ", (SELECT COUNT(*) FROM ticket_followers f WHERE f.ticket_id = t.id) AS follower_count"
     " FROM tickets t LEFT JOIN ticket_clock k ON k.ticket_id = t.id"
 )
-_EVENT_INSERT_HEAD = (
-    "INSERT INTO ticket_events"
-    " (ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail)"
+_EVENT_COLUMNS = (
+    "ticket_id",
+    "at",
+    "actor_id",
+    "actor_role",
+    "kind",
+    "from_status",
+    "to_status",
+    "detail",
 )
-_EVENT_INSERT = _EVENT_INSERT_HEAD + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+_EVENT_INSERT = (
+    f"INSERT INTO ticket_events ({', '.join(_EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 # A ticket's next check: its earliest pending step (NULL when none).
 _NEXT_CHECK = (
     "(SELECT MIN(s.due_at) FROM ticket_steps s"
@@ -656,7 +639,7 @@ class TicketRepository:
 
     async def add_events(self, events: Iterable[NewEvent]) -> None:
         """Append many history rows, in their order."""
-        await _insert_rows(self.db, _EVENT_INSERT_HEAD, [e.params() for e in events])
+        await self.db.insert_rows("ticket_events", _EVENT_COLUMNS, [e.params() for e in events])
 
     async def add_system_events(self, events: Sequence[SystemEvent], at: datetime) -> None:
         """Append (ticket_id, kind, from_status, to_status, detail) rows the system made at `at`.
@@ -664,9 +647,9 @@ class TicketRepository:
         The same rows as add_events with actor_id None and actor_role 'system'.
         """
         stamp = iso(at)
-        await _insert_rows(
-            self.db,
-            _EVENT_INSERT_HEAD,
+        await self.db.insert_rows(
+            "ticket_events",
+            _EVENT_COLUMNS,
             [
                 (
                     ticket_id,
@@ -676,7 +659,7 @@ class TicketRepository:
                     kind,
                     before,
                     after,
-                    _JSON_SORTED.encode(detail),
+                    detail if isinstance(detail, str) else _JSON_SORTED.encode(detail),
                 )
                 for ticket_id, kind, before, after, detail in events
             ],
@@ -790,11 +773,11 @@ class TicketRepository:
             # The first of two alike wins, as when each was inserted on its own: the second
             # met the first and left it (PostgreSQL refuses one upsert touching a row twice).
             rows.setdefault((row[0], row[1], row[2], row[4]), row)
-        await _insert_rows(
-            self.db,
-            "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)",
+        await self.db.insert_rows(
+            "ticket_steps",
+            ("ticket_id", "phase", "step", "started_at", "deadline_at", "due_at"),
             list(rows.values()),
-            " ON CONFLICT (ticket_id, phase, step, deadline_at)"
+            "ON CONFLICT (ticket_id, phase, step, deadline_at)"
             # A step cancelled by a hand-over and planned again for the same deadline revives.
             " DO UPDATE SET started_at = excluded.started_at, due_at = excluded.due_at,"
             " done_at = NULL, outcome = NULL WHERE ticket_steps.outcome = 'cancelled'",
@@ -938,12 +921,11 @@ class TicketRepository:
         self, whistles: Iterable[tuple[int, str, int, datetime, datetime]]
     ) -> None:
         """Record (ticket_id, department, contact_id, at, ack_due) whistles, in their order."""
-        await _insert_rows(
-            self.db,
-            "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at,"
-            " ack_due_at)",
+        await self.db.insert_rows(
+            "ticket_whistles",
+            ("ticket_id", "department", "contact_id", "whistled_at", "ack_due_at"),
             [(t, d, c, iso(at), iso(due)) for t, d, c, at, due in whistles],
-            " ON CONFLICT DO NOTHING",
+            "ON CONFLICT DO NOTHING",
         )
 
     async def open_whistle(self, ticket_id: int) -> Whistle | None:
@@ -991,11 +973,11 @@ class TicketRepository:
             [ticket_id for ticket_id, _ in tickets],
             (status, iso(now)),
         )
-        await _insert_rows(
-            self.db,
-            "INSERT INTO ticket_ratings (ticket_id, resolved_at, user_id, role, rating, at)",
+        await self.db.insert_rows(
+            "ticket_ratings",
+            ("ticket_id", "resolved_at", "user_id", "role", "rating", "at"),
             [(t, iso(resolved), None, "system", "unrated", iso(now)) for t, resolved in tickets],
-            " ON CONFLICT DO NOTHING",
+            "ON CONFLICT DO NOTHING",
         )
 
     async def add_rating(
@@ -1178,11 +1160,11 @@ class TicketRepository:
         unique: dict[str, tuple[str, int, str, str, str, str | None]] = {}
         for row in rows:
             unique.setdefault(row[0], (*row, self.community))
-        await _insert_rows(
-            self.db,
-            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before, community)",
+        await self.db.insert_rows(
+            "outbox",
+            ("dedup_key", "chat_id", "payload", "created_at", "not_before", "community"),
             list(unique.values()),
-            " ON CONFLICT (dedup_key) DO NOTHING",
+            "ON CONFLICT (dedup_key) DO NOTHING",
         )
 
 
