@@ -24,6 +24,8 @@ _V = TypeVar("_V")
 
 def iso(dt: datetime) -> str:
     """Return the stored form of a time: UTC ISO-8601 text."""
+    if dt.tzinfo is UTC:  # what the database gives back: no conversion to make
+        return dt.isoformat()
     if dt.tzinfo is None:
         raise ValueError("naive datetime")
     return dt.astimezone(UTC).isoformat()
