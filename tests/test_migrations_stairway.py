@@ -438,8 +438,9 @@ def _snapshot(path: Path) -> dict[str, int]:
 
 
 def test_every_landed_version_has_a_filler() -> None:
-    # Every migration, landed or still on its branch (it is pinned in LANDED when it lands).
-    assert set(FILLERS) == {number for number, _, _ in load_migrations()}
+    # A migration still on its branch may bring its filler before it is pinned in LANDED.
+    assert set(range(1, len(LANDED) + 1)) <= set(FILLERS)
+    assert set(FILLERS) <= {number for number, _, _ in load_migrations()}
 
 
 @pytest.mark.parametrize("version", sorted(FILLERS))
