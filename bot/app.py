@@ -14,12 +14,13 @@ from telegram.ext import (
     ContextTypes,
     Defaults,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 
 from bot import texts
 from bot.context import AppState, GridApp, GridContext
 from bot.fleet import LEASE_S, Fleet, Leadership, is_fleet
 from bot.handlers import on_startup, register_handlers
+from bot.handlers.botapi import GridExtBot
 from bot.handlers.ratelimit import PacedRateLimiter
 from bot.handlers.sending import OutboxSender, SenderSettings, crash_point
 from bot.handlers.tickets_out import tell_admins
@@ -71,29 +72,27 @@ def build_application(
 ) -> GridApp:
     """Build the Application with its handlers; the database opens in post_init."""
     quiet_libraries()
+    proxy = settings.proxy.get() if settings.proxy is not None else None  # GRIDBOT_PROXY
+    bot = GridExtBot(
+        token=settings.token.get(),
+        base_url=settings.api_base_url,
+        base_file_url=settings.file_base_url,
+        defaults=Defaults(tzinfo=settings.timezone),
+        # python-telegram-bot's own defaults: a pool of 256 for calls, one for getUpdates.
+        request=request or HTTPXRequest(connection_pool_size=256, proxy=proxy),
+        get_updates_request=get_updates_request or HTTPXRequest(proxy=proxy),
+        # Evenly paced sends (30/s overall, 20/min per group): no burst, so no 429s.
+        # A 429 is not retried here: the outbox sender waits it out for that chat alone.
+        rate_limiter=PacedRateLimiter(max_retries=0) if rate_limiter else None,  # type: ignore[arg-type]
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.token.get())
-        .base_url(settings.api_base_url)
-        .base_file_url(settings.file_base_url)
-        .defaults(Defaults(tzinfo=settings.timezone))
+        .bot(bot)
         .context_types(ContextTypes(context=GridContext, bot_data=AppState))
         .updater(None)
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
     )
-    if rate_limiter:
-        # Evenly paced sends (30/s overall, 20/min per group): no burst, so no 429s.
-        # A 429 is not retried here: the outbox sender waits it out for that chat alone.
-        builder = builder.rate_limiter(PacedRateLimiter(max_retries=0))  # type: ignore[arg-type]
-    if request is not None:
-        builder = builder.request(request)
-    elif settings.proxy is not None:  # GRIDBOT_PROXY: every Bot API call goes through it
-        builder = builder.proxy(settings.proxy.get())
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
-    elif settings.proxy is not None:
-        builder = builder.get_updates_proxy(settings.proxy.get())
     app: GridApp = builder.build()  # type: ignore[assignment]
     app.bot_data.settings = settings
     if clock is None and settings.clock_shift_s:

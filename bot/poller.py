@@ -200,6 +200,7 @@ class InboxWorker:
                     if not await self.inbox.finish(update_id, "done", self.clock.now()):
                         settled_elsewhere = True
                         raise _Undo
+                    crash_point("open")  # every row of the update written, none committed
         except _Undo:
             if settled_elsewhere:
                 # Its lease ran out and another instance took it over: that one's run counts.

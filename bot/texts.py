@@ -211,6 +211,11 @@ WORKER_ROLE_NAMES = {
     "duty": "值班网格员",
 }
 GROUP_BOUND = "本群已绑定到：{grids}。群里反映的问题会派给对应的网格员。"
+GROUP_BOUND_UNSEEN = (
+    "\n⚠️ 不过我现在只能看到命令、@我 和回复我的消息，群里直接说的问题我看不到。"
+    "请把我设为本群管理员（不需要任何管理权限）；或者在 @BotFather 里用 /setprivacy 关闭隐私模式，"
+    "再把我移出并重新拉进本群。在这之前，居民可以用 /report 问题描述 或 @我 来反映。"
+)
 GROUP_UNBOUND = "本群已解除绑定，不再受理群内反映的问题。"
 ERRORS.update(
     {
@@ -372,6 +377,11 @@ ROLE_OFFICE = ""
 NOBODY_YET = "社区工作人员"
 UNDO_BUTTON = "撤回（不是投诉）"
 UNDONE = "已撤回 #{number}，不再处理。"
+# The reporter says under their acknowledgement that the problem is over (不用了，已经好了).
+GONE_UNDO_OFFER = "问题已经没有了的话，点下面的按钮撤回 #{number}，网格员就不用再跑一趟了。"
+GONE_UNDO_BUTTON = "撤回 #{number}"
+GONE_TOLD = "好的，已告诉负责的网格员，确认后会办结 #{number}。"
+GONE_TO_WORKER = "#{number} 反映人说问题已经没有了：{text}\n请确认后办结。"
 UNDONE_TO_WORKER = "工单 #{number} 已由反映人撤回，无需处理。"
 UNDO_TOO_LATE = "已超过撤回时间，工单 #{number} 已在处理中。如有疑问请联系网格员。"
 CONFIRM_QUESTION = "{name}，您是想反映问题吗？请选一个最接近的类别："
@@ -395,7 +405,34 @@ HINT_TASKS = "社区的任务和志愿活动请发 /tasks 查看，点按钮就�
 HINT_GRID = "发 /mygrid 可以看到您的网格员是谁；有问题直接告诉我，我会转给负责的网格员。"
 GROUP_ASIDE = "您好！要反映问题，直接在群里说或 @我 描述即可，比如“3号楼电梯坏了”；查自己工单的进度请发 /ticket 编号。"
 # What a pointer answers, by the topic intake read (bot/services/intake.py _topic).
-ASIDE_HINTS = {"points": HINT_POINTS, "tasks": HINT_TASKS, "grid": HINT_GRID}
+HINT_ADDRESS = (
+    "登记住址请发 /register 楼栋 单元 房号，例如 /register 3 2 301，登记后可以参加积分。"
+)
+HINT_CONTACT = (
+    "我这里查不到各单位的电话。可以发 /mygrid 看您的网格员是谁，直接问他们；"
+    "有问题也可以直接告诉我，我会转给负责的网格员。"
+)
+HINT_PROGRESS = "查进度请发 /ticket 编号（登记时回复过您编号，例如 /ticket 12）。"
+HINT_REPORT = "好的，请直接说说遇到了什么问题、在哪栋楼，比如“3号楼电梯坏了”，可以附照片。"
+HINT_THANKS = "不客气！以后有问题随时告诉我。"
+HINT_GREETING = (
+    "您好！我是社区网格助手。有问题直接告诉我，比如“3号楼电梯坏了”，我会转给负责的网格员。"
+)
+ASIDE_HINTS = {
+    "points": HINT_POINTS,
+    "tasks": HINT_TASKS,
+    "grid": HINT_GRID,
+    "address": HINT_ADDRESS,
+    "contact": HINT_CONTACT,
+    "progress": HINT_PROGRESS,
+}
+# In a private chat also: a greeting, thanks, and "我要投诉" before saying what.
+PRIVATE_HINTS = {
+    **ASIDE_HINTS,
+    "report": HINT_REPORT,
+    "thanks": HINT_THANKS,
+    "greeting": HINT_GREETING,
+}
 PRIVATE_UNREADABLE = "抱歉，我暂时听不了语音、也看不了这类文件。请用文字说一下问题（可以附照片），比如“3号楼电梯坏了”。"
 STAFF_NOT_UNDERSTOOD = (
     "没太看明白。工作人员常用：/mytickets 我的待办 · /stats 三率统计 · 回复工单卡片写进展 · "
@@ -441,7 +478,13 @@ ACTION_DONE = "已收到您的选择。"
 PROMPT_EXPIRED = "这个问题已过期，请在工单卡片上重新操作。"
 LEARNED_NOTE = "已把 #{number} 改为“{category}”，分类器{explanation}。"
 MYTICKETS_HEAD = "您有 {count} 件待办工单："
-MYTICKETS_LINE = "#{number} {category} {place} {status} {due}"
+MYTICKETS_HEAD_LATE = "您有 {count} 件待办工单，其中 {late} 件已超时："
+MYTICKETS_LINE = "{mark}#{number} {category} {place} {status}"
+MYTICKETS_DUE = "｜{due} 前{action}{late}"
+MYTICKETS_URGENT = "🔴"
+MYTICKETS_LATE = "（已超时）"
+MYTICKETS_ACTION_ACCEPT = "接单"
+MYTICKETS_ACTION_RESOLVE = "办结"
 MYTICKETS_NONE = "您没有待办工单 👍"
 MYTICKETS_NOT_WORKER = "/mytickets 只给网格员和社区工作人员用。"
 TICKET_USAGE = "用法：/ticket 编号，例如 /ticket 128"
@@ -746,10 +789,12 @@ CALL_FIRST: dict[str, str] = {
 TIMELINE_KINDS.update(
     {
         "added_words": "补充反映",
+        "source_edited": "修改了原话",
         "unsatisfied_reason": "说明不满意原因",
     }
 )
 ADDED_WORDS_TO_WORKER = "#{number} 反映人补充：{text}"
+SOURCE_EDITED_TO_WORKER = "#{number} 反映人修改了原话，现在是：{text}"
 ADDED_TO_TICKET = "已补充到 #{number}，负责人会看到。"
 ASK_BUILDING_WITH_PLACES = (
     "{name}，请问是哪栋楼或哪个地方的问题？点下面的按钮，或直接回复如“5号楼”“东门”："

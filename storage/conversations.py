@@ -26,6 +26,7 @@ class Conversation:
     expires_at: datetime
     id: int = 0  # what a question's buttons carry
     topic: int = 0  # 0: the person's one dialogue in the chat; else the message it is about
+    # (negative: the album that message began, bot/services/flows.py ALBUM)
     prompt_message_id: int | None = None  # the bot's question (a placeholder while unsent)
 
     @property

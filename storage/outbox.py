@@ -196,8 +196,19 @@ class OutboxRepository:
         )
         return [OutboxItem._from_row(r) for r in rows]
 
-    async def mark_sent(self, item_id: int, now: datetime, message_id: int | None) -> None:
-        """Record that Telegram accepted the message, and put its id where a placeholder is."""
+    async def mark_sent(
+        self,
+        item_id: int,
+        now: datetime,
+        message_id: int | None,
+        *,
+        card: tuple[int, int | None] = (0, None),
+    ) -> None:
+        """Record that Telegram accepted the message, and put its id where a placeholder is.
+
+        card: (chat, id) of a ticket card this message replaces (sent afresh because the card
+        was deleted): the ticket's card is this message from now on.
+        """
         stamp = now.astimezone(UTC).isoformat()
         item_id, real = int(item_id), None if message_id is None else int(message_id)
         # One hop: the ids are integers and the time is ISO text, so inlining them is safe.
@@ -213,6 +224,12 @@ class OutboxRepository:
                 f" WHERE {column} = {-item_id} AND {column} < 0"
                 for table, column in PLACEHOLDER_COLUMNS
             )
+            chat, replaced = int(card[0]), card[1]
+            if replaced is not None:
+                statements.append(
+                    f"UPDATE tickets SET card_message_id = {real}"
+                    f" WHERE card_chat_id = {chat} AND card_message_id = {int(replaced)}"
+                )
         await self.db.script(statements)
 
     async def id_of_key(self, dedup_key: str) -> int | None:

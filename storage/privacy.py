@@ -15,6 +15,12 @@ from storage.street import choice_key
 
 ANONYMOUS_NAME = "已注销居民"
 ERASED_TEXT = "（内容已按隐私规则删除）"
+# A resident's own words in a ticket's history (what they added, why not satisfied, their edit
+# of the message) go with them; the history's trigger allows exactly this rewrite (0022).
+_ERASE_WORDS = (
+    "detail = CASE WHEN kind IN ('added_words', 'unsatisfied_reason', 'source_edited')"
+    " THEN '{\"erased\": true}' ELSE detail END"
+)
 
 
 def _utc(moment: datetime) -> str:
@@ -214,8 +220,8 @@ class ErasureRepository:
             (ticket_id,),
         )
         await self.db.execute(
-            "UPDATE ticket_events SET actor_id = ? WHERE ticket_id = ? AND actor_id > 0"
-            " AND actor_role IN ('reporter', 'follower')",
+            f"UPDATE ticket_events SET actor_id = ?, {_ERASE_WORDS} WHERE ticket_id = ?"
+            " AND actor_id > 0 AND actor_role IN ('reporter', 'follower')",
             (anon, ticket_id),
         )
         for index, row in enumerate(people, start=1):
@@ -261,7 +267,7 @@ class ErasureRepository:
             (user_id,),
         )
         await self.db.execute(
-            "UPDATE ticket_events SET actor_id = ? WHERE actor_id = ?"
+            f"UPDATE ticket_events SET actor_id = ?, {_ERASE_WORDS} WHERE actor_id = ?"
             " AND actor_role IN ('reporter', 'follower')",
             (anon, user_id),
         )

@@ -567,8 +567,10 @@ class TicketRepository:
         place: str | None,
         statuses: Sequence[str],
         since: datetime,
-    ) -> Ticket | None:
-        """Return the newest open ticket of a category at the same building (and place)."""
+        limit: int,
+    ) -> list[Ticket]:
+        """Return the open tickets of a category at the same building (and place), newest
+        first."""
         marks = ", ".join("?" for _ in statuses)
         sql = (
             _SELECT_TICKET + " WHERE t.community = ? AND t.category = ? AND t.building IS ?"
@@ -578,21 +580,21 @@ class TicketRepository:
         if place is not None:
             sql += " AND json_extract(t.location, '$.place') IS ?"
             params.append(place)
-        row = await self.db.fetchone(
-            sql + " ORDER BY t.created_at DESC, t.id DESC LIMIT 1", params
+        rows = await self.db.fetchall(
+            sql + " ORDER BY t.created_at DESC, t.id DESC LIMIT ?", [*params, limit]
         )
-        return None if row is None else Ticket._from_row(row)
+        return [Ticket._from_row(row) for row in rows]
 
     async def recent_by_reporter(
-        self, community: str, reporter_id: int, category: str, since: datetime
-    ) -> Ticket | None:
-        """Return the reporter's newest ticket of a category opened since a moment."""
-        row = await self.db.fetchone(
+        self, community: str, reporter_id: int, category: str, since: datetime, limit: int
+    ) -> list[Ticket]:
+        """Return the reporter's tickets of a category opened since a moment, newest first."""
+        rows = await self.db.fetchall(
             _SELECT_TICKET + " WHERE t.reporter_id = ? AND t.created_at >= ? AND t.category = ?"
-            " AND t.community = ? ORDER BY t.created_at DESC, t.id DESC LIMIT 1",
-            (reporter_id, iso(since), category, community),
+            " AND t.community = ? ORDER BY t.created_at DESC, t.id DESC LIMIT ?",
+            (reporter_id, iso(since), category, community, limit),
         )
-        return None if row is None else Ticket._from_row(row)
+        return [Ticket._from_row(row) for row in rows]
 
     async def id_by_reply(self, chat_id: int, reply_message_id: int) -> int | None:
         """Return the id of the ticket whose acknowledgement is this bot message."""

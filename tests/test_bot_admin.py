@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot import texts
+from bot.services.clock import FakeClock
 from tests.botkit import (
     DUTY,
     GROUP,
@@ -47,10 +49,36 @@ async def test_admin_binds_a_new_group_and_residents_cannot(tmp_path: Path) -> N
             await emu.send_text(NEW_GROUP, SECRETARY, "/bind g2")
             bound = await emu.wait_for(NEW_GROUP)
             assert "第二网格" in bound.text
+            assert texts.GROUP_BOUND_UNSEEN not in bound.text  # privacy mode off: it reads all
 
             await emu.send_text(NEW_GROUP, RESIDENT, "电梯又坏了，有人被困")
             card = await emu.wait_for(WORKER_ZHANG)  # the group's one grid places it
             assert "工单 #1" in card.text
+
+
+async def test_binding_a_group_says_when_the_bot_cannot_read_plain_messages(
+    tmp_path: Path,
+) -> None:
+    """Privacy mode on (BotFather's default) and not an admin: the bot sees only commands,
+    mentions and replies, so the secretary is told at /bind how to fix it; as an admin it reads
+    every message and nothing is said."""
+    async with offline_emulator(privacy_mode=True) as emu:
+        populate(emu)
+        emu.add_group(NEW_GROUP, "二网格新群", members=(RESIDENT, SECRETARY, WORKER_ZHANG))
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(NEW_GROUP, SECRETARY, "/bind g2")
+            bound = await emu.wait_for(NEW_GROUP)
+            assert bound.text.endswith(texts.GROUP_BOUND_UNSEEN)
+            await emu.send_text(NEW_GROUP, RESIDENT, "7号楼电梯坏了")
+            await bot.idle()
+            assert emu.sent(NEW_GROUP) == [bound]  # indeed unseen
+            emu.set_bot_status(NEW_GROUP, "administrator")
+            await emu.send_text(NEW_GROUP, SECRETARY, "/bind g2")
+            again = await emu.wait_for(NEW_GROUP, lambda m: m.message_id != bound.message_id)
+            assert "第二网格" in again.text and texts.GROUP_BOUND_UNSEEN not in again.text
+            await emu.send_text(NEW_GROUP, RESIDENT, "7号楼电梯又坏了，有人被困")
+            assert "工单 #1" in (await emu.wait_for(WORKER_ZHANG)).text
 
 
 async def test_worker_links_a_new_account_with_an_invitation(tmp_path: Path) -> None:
@@ -152,3 +180,27 @@ async def test_mytickets_and_ticket_show_only_what_each_may_see(tmp_path: Path) 
                     texts.TICKET_USAGE,
                     texts.TICKET_NOT_FOUND.format(number=999),
                 )
+
+
+async def test_mytickets_puts_what_is_late_first_and_says_by_when(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock):
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "4号楼楼道灯坏了")
+            await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            clock.advance(timedelta(hours=6))  # #1's accept deadline passes
+            await emu.send_text(GROUP, NEIGHBOUR, "4号楼电梯坏了，关人了！")
+            await emu.wait_for(GROUP, lambda m: "#2" in m.text)
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #2" in m.text)
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:2")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            await emu.send_text(WORKER_LI, WORKER_LI, "/mytickets")
+            mine = await emu.wait_for(WORKER_LI, lambda m: "待办工单" in m.text)
+            head, first, second = mine.text.splitlines()
+            assert head == texts.MYTICKETS_HEAD_LATE.format(count=2, late=1)
+            assert first.startswith("#1 ") and first.endswith("前接单" + texts.MYTICKETS_LATE)
+            assert second.startswith(texts.MYTICKETS_URGENT + "#2 ")
+            assert second.endswith("前办结")

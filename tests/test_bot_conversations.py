@@ -7,6 +7,7 @@ from pathlib import Path
 
 from bot import texts
 from bot.services.clock import FakeClock
+from bot.services.intake import IntakeService
 from tests.botkit import (
     DUTY,
     GROUP,
@@ -389,3 +390,163 @@ async def test_a_private_danger_is_told_to_call_119_first(tmp_path: Path) -> Non
             await emu.send_text(RESIDENT, RESIDENT, "6号楼楼下每天晚上广场舞太吵了，能不能管管")
             calm = await emu.wait_for(RESIDENT, lambda m: "#2" in m.text)
             assert "119" not in calm.text
+
+
+async def test_another_thing_a_moment_later_is_its_own_ticket_and_a_repeat_is_not(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "楼道灯坏了" a few seconds after "4号楼电梯坏了" is a second problem, not a repeat of the
+    first folded into it and lost; "电梯还是不动" is the same one said again."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(RESIDENT, RESIDENT, "4号楼电梯坏了")
+            await emu.wait_for(RESIDENT, lambda m: "#1" in m.text)
+            clock.advance(timedelta(seconds=10))
+            await emu.send_text(RESIDENT, RESIDENT, "4号楼楼道灯也坏了")
+            await emu.wait_for(RESIDENT, lambda m: "登记为 #2" in m.text)
+            clock.advance(timedelta(seconds=10))
+            await emu.send_text(RESIDENT, RESIDENT, "电梯还是不动")
+            merged = await emu.wait_for(RESIDENT, lambda m: "已并入" in m.text)
+            assert merged.text == texts.MERGED_PRIVATE.format(number=1)
+            await bot.idle()
+            tickets = bot.state.require_services().tickets
+            second = await tickets.by_number(COMMUNITY, 2)
+            assert second is not None and "楼道灯" in second.text
+            assert await tickets.by_number(COMMUNITY, 3) is None
+
+
+async def test_a_registered_residents_report_about_home_is_at_their_building(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "楼上天天半夜拖椅子" names no building but the reporter's home: the one they registered,
+    without a question; someone who never registered is asked which building."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT, NEIGHBOUR)
+            await say(emu, RESIDENT, RESIDENT, "/register 3 2 301")
+            told = await say(emu, RESIDENT, RESIDENT, "楼上天天半夜拖椅子，吵得睡不着")
+            assert "登记为 #1" in told.text
+            ticket = await bot.state.require_services().tickets.by_number(COMMUNITY, 1)
+            assert ticket is not None and ticket.building == "3"
+            asked = await say(emu, NEIGHBOUR, NEIGHBOUR, "楼上天天半夜拖椅子，吵得睡不着")
+            assert "哪栋楼" in asked.text and asked.buttons
+
+
+async def test_what_a_resident_says_privately_besides_problems_gets_a_fitting_answer(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock):
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            for words, answer in (
+                ("你好", texts.HINT_GREETING),
+                ("谢谢你们", texts.HINT_THANKS),
+                ("我要投诉", texts.HINT_REPORT),
+                ("物业电话是多少", texts.HINT_CONTACT),
+                ("怎么登记住址", texts.HINT_ADDRESS),
+            ):
+                assert (await say(emu, RESIDENT, RESIDENT, words)).text == answer, words
+            # Their complaint made in the group, asked after privately: how it stands.
+            status = await say(emu, RESIDENT, RESIDENT, "我上次反映的问题怎么样了")
+            assert "#1" in status.text and "待接单" in status.text
+            # Staff asking the bot a question get their own tools, not a kind of problem.
+            staff = await say(emu, WORKER_LI, WORKER_LI, "电梯维保公司电话多少")
+            assert staff.text == texts.STAFF_NOT_UNDERSTOOD and not staff.buttons
+
+
+async def test_a_neighbours_other_problem_in_the_same_building_is_not_offered_as_the_same(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Someone trapped in 4号楼's lift is not told that 4号楼's corridor light (one category,
+    one building) is being handled: their report opens its own ticket. The same lift reported
+    by a second neighbour is offered 我也遇到."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF)
+            await emu.send_text(GROUP, RESIDENT, "4号楼楼道灯坏了")
+            await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            clock.advance(timedelta(minutes=5))
+            await emu.send_text(GROUP, NEIGHBOUR, "4号楼电梯坏了，关人了！")
+            ack = await emu.wait_for(GROUP, lambda m: "#2" in m.text)
+            assert "登记为 #2" in ack.text and "紧急" in ack.text
+            clock.advance(timedelta(minutes=5))
+            await emu.send_text(GROUP, SECRETARY, "4号楼电梯也不动了")
+            offer = await emu.wait_for(GROUP, lambda m: "我也遇到" in str(m.buttons))
+            assert "#2" in offer.text
+            await bot.idle()
+            assert await bot.state.require_services().tickets.by_number(COMMUNITY, 3) is None
+
+
+async def test_thanks_under_the_acknowledgement_is_not_passed_on_and_its_over_is(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """Under their "登记为 #N": the reporter's 谢谢 reaches nobody; "不用了，已经好了" is offered
+    a withdrawal in one press while that is allowed, and later tells the worker to close it."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path, clock=clock) as bot:
+            await open_privates(emu, *STAFF, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            ack = await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            await emu.send_text(GROUP, RESIDENT, "好的，谢谢，辛苦了！", reply_to=ack.message_id)
+            await bot.idle()
+            assert len(emu.sent(GROUP)) == 1
+            assert not [m for m in emu.sent(WORKER_LI) if "补充" in m.text]
+
+            await emu.send_text(GROUP, RESIDENT, "不用了，已经好了", reply_to=ack.message_id)
+            offer = await emu.wait_for(GROUP, lambda m: "撤回 #1" in m.text)
+            assert offer.text == texts.GONE_UNDO_OFFER.format(number=1)
+            await emu.press_button(GROUP, RESIDENT, offer.message_id, "undo:1")
+            await emu.wait_for(
+                WORKER_LI, lambda m: m.text == texts.UNDONE_TO_WORKER.format(number=1)
+            )
+            services = bot.state.require_services()
+            assert (await services.tickets.get(1)).status == "withdrawn"
+
+            await emu.send_text(GROUP, RESIDENT, "7号楼电梯坏了")
+            later = await emu.wait_for(GROUP, lambda m: "登记为 #2" in m.text)
+            clock.advance(timedelta(hours=1))  # past the time a withdrawal is one press
+            await emu.send_text(GROUP, RESIDENT, "没事了，刚才自己好了", reply_to=later.message_id)
+            told = await emu.wait_for(GROUP, lambda m: m.text == texts.GONE_TOLD.format(number=2))
+            assert told.buttons == []
+            note = await emu.wait_for(WORKER_ZHANG, lambda m: "已经没有了" in m.text)
+            assert "刚才自己好了" in note.text
+            assert (await services.tickets.get(2)).status == "new"  # the worker closes it
+
+
+async def test_a_rating_typed_as_the_word_itself_is_taken_as_pressed(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    """ "满意！" (or 很满意, 基本满意, 还行) replying to "请评价" is that rating; a longer answer
+    still gets the buttons."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        add_people(emu)
+        async with offline_bot(
+            emu, tmp_path, clock=clock, config=lifecycle_config(tmp_path)
+        ) as bot:
+            services = bot.state.require_services()
+            await open_privates(emu, *STAFF)
+            _, _, rating = await resolved_lift(emu)
+            await emu.send_text(GROUP, RESIDENT, "满意，谢谢！", reply_to=rating.message_id)
+            thanks = await emu.wait_for(GROUP, lambda m: "谢谢您的评价" in m.text)
+            assert thanks.text == texts.RATING_THANKS.format(
+                rating=texts.RATING_LABELS["satisfied"]
+            )
+            assert emu.message(GROUP, rating.message_id).text.startswith("#1 已评价")
+            ticket = await services.tickets.get(1)
+            assert (ticket.status, ticket.rating) == ("closed", "satisfied")
+
+
+def test_only_the_rating_word_itself_is_a_typed_rating() -> None:
+    read = IntakeService.typed_rating
+    assert read("满意") == read("非常满意！") == read("很满意的，辛苦了") == "satisfied"
+    assert read("基本满意") == read("还行吧") == read("一般") == "basic"
+    for other in ("不满意", "满意是满意，就是还有点响", "修好了，谢谢", "还行，但是门还是关不严"):
+        assert read(other) is None, other

@@ -6,6 +6,8 @@ Each life runs once per crash point, and every step of it is killed once there:
 - `taken`: before a send: the step's first message is marked in flight, Telegram not called;
 - `during`: during a send: the message reached Telegram (the emulator) and its answer is held;
 - `send`: after a send: Telegram answered and the bot had not recorded it yet.
+A kill inside an update's open transaction (`open`: every row written, none committed) is
+played once for a complaint, a button and an award: nothing of it may remain but the update.
 After each restart we count what every person saw: every message at least once, a second copy
 only where the outbox marks a resend, never a live duplicate card (an older copy, pressed, says
 so and loses its buttons), the ledger and the stock exact, history rows not doubled, and every
@@ -712,5 +714,65 @@ async def test_replies_in_words_survive_a_kill_at_every_step(tmp_path: Path, cra
             assert bot.count("SELECT COUNT(*) FROM tickets") == 1
             assert bot.count("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
             assert bot.kills == 5
+        finally:
+            await bot.stop()
+
+
+async def open_transaction(bot: BotProcess, emu: Emulator) -> None:
+    """A complaint, the worker's 接单 and an award, each killed with its update's rows written
+    and not committed: each runs again whole after the restart, and nothing was sent twice."""
+    await open_privates(emu, WORKER_LI, DUTY, SECRETARY, RESIDENT)
+    card = await intake(bot, emu)
+    # On PostgreSQL the killed run took ticket id 1 from its sequence (never given back).
+    [accept] = [data for data in data_of(card) if data.startswith("acc:")]
+    await bot.dies_during(lambda: emu.press_button(WORKER_LI, WORKER_LI, card.message_id, accept))
+    bot.seen(GROUP, "李娜已接单")
+    assert "处理中" in bot.live(WORKER_LI, CARD).text
+    await points_ready(bot, emu)
+    await award(bot, emu)
+    assert [r[0] for r in bot.rows("SELECT kind FROM ticket_events ORDER BY id")] == [
+        "opened",
+        "accepted",
+    ]
+    assert bot.count("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
+    assert bot.resends() == 0  # nothing of a killed update had reached anyone
+    assert bot.kills == 3
+
+
+async def test_a_kill_inside_an_updates_open_transaction_leaves_none_of_it(
+    tmp_path: Path,
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        bot = BotProcess(emu, tmp_path, "open", write_config(tmp_path))
+        await bot.start()
+        try:
+            await open_transaction(bot, emu)
+        finally:
+            await bot.stop()
+
+
+@pytest.mark.parametrize("crash", SENDS)
+async def test_a_deleted_card_sent_afresh_survives_a_kill_in_its_send(
+    tmp_path: Path, crash: str
+) -> None:
+    """The worker cleared the chat; the card's next redraw goes out as a new message and is
+    killed around that send: after the restart one live card, the ticket's, with its buttons."""
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        bot = BotProcess(emu, tmp_path, crash, write_config(tmp_path))
+        await bot.start()
+        try:
+            await open_privates(emu, WORKER_LI, DUTY, SECRETARY, RESIDENT)
+            await intake(bot, emu)
+            ack = bot.seen(GROUP, "已收到，登记为 #1")
+            emu.clear_history(WORKER_LI)
+            await bot.dies_during(lambda: emu.send_photo(GROUP, RESIDENT, reply_to=ack.message_id))
+            card = bot.live(WORKER_LI, CARD)
+            assert "📷 照片 1 张" in card.text and "acc:1" in data_of(card)
+            assert bot.count("SELECT card_message_id FROM tickets WHERE id = 1") == card.message_id
+            await emu.press_button(WORKER_LI, WORKER_LI, card.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "李娜已接单" in m.text, timeout=30)
+            assert bot.kills == 2
         finally:
             await bot.stop()

@@ -14,6 +14,8 @@ The subset, one process life per test so that its restarts, not its starts, take
   then a send interrupted after Telegram answered;
 - the scheduled digest at `job` (after its post committed) and `send`: the scheduler's own
   transactions and schedule_runs, the other writer beside updates;
+- a complaint, a button and an award killed inside the update's open transaction (`open`):
+  the server rolls back what the dead connection wrote, and the update runs again whole;
 - intake in webhook mode, a fleet of one, at `commit` and `send`: the update stored and claimed
   from the inbox (storage/fleet.py), its messages sent by the instance while it leads; the
   restarted instance takes the lead and resends what the dead one had in flight;
@@ -22,7 +24,7 @@ The subset, one process life per test so that its restarts, not its starts, take
   per-community numbering, bindings and stock written by the rebuild on PostgreSQL.
 What is left to SQLite alone: the rest of a ticket's and a task's life (their transitions are
 the same service code over the same store calls) and the adoption of a one-community
-deployment's rows (a SQLite upgrade path). The eight tests take about 80 s on a 2-core machine.
+deployment's rows (a SQLite upgrade path). The nine tests take about 90 s on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from tests.test_bot_crash_matrix import (
     award,
     digest,
     intake,
+    open_transaction,
     points_ready,
     write_config,
 )
@@ -126,5 +129,17 @@ async def test_a_street_offices_intake_survives_a_kill_on_postgresql(
             assert tickets(bot) == [(B, 1, ["opened"]), (A, 1, ["opened"])]
             assert bot.count("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
             assert bot.kills == 3
+        finally:
+            await bot.stop()
+
+
+async def test_a_kill_inside_an_updates_open_transaction_on_postgresql(tmp_path: Path) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        bot = BotProcess(emu, tmp_path, "open", write_config(tmp_path))
+        assert is_postgres_url(bot.target)
+        await bot.start()
+        try:
+            await open_transaction(bot, emu)
         finally:
             await bot.stop()

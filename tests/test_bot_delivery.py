@@ -19,6 +19,7 @@ from tests.botkit import (
     RESIDENT,
     SECRETARY,
     WORKER_LI,
+    WORKER_ZHANG,
     bot_env,
     gridbot_command,
     open_privates,
@@ -26,6 +27,7 @@ from tests.botkit import (
     running_bot,
     subprocess_env,
 )
+from tests.fastkit import offline_bot, offline_emulator
 from tgsandbox import Emulator
 from tgsandbox.model import BotMessage
 
@@ -282,3 +284,30 @@ def test_the_retry_time_is_a_setting_in_hours(tmp_path: Path) -> None:
     assert settings.send_retry_s == 1800
     with pytest.raises(SettingsError, match="GRIDBOT_SEND_RETRY_HOURS"):
         load_settings(env(tmp_path, GRIDBOT_SEND_RETRY_HOURS="0"))
+
+
+async def test_a_card_the_worker_deleted_comes_back_fresh_at_its_next_change(
+    tmp_path: Path,
+) -> None:
+    """A worker who cleared the chat lost the ticket's card: its next redraw (a photo the
+    reporter added) sends it afresh, its buttons work, and no admin is told of a failure."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY, RESIDENT)
+            await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            first = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            ack = await emu.wait_for(GROUP, lambda m: "登记为 #1" in m.text)
+            emu.clear_history(WORKER_LI)
+            await emu.send_photo(GROUP, RESIDENT, reply_to=ack.message_id)
+            fresh = await emu.wait_for(
+                WORKER_LI, lambda m: "工单 #1" in m.text and m.message_id != first.message_id
+            )
+            assert "📷 照片 1 张" in fresh.text and fresh.buttons
+            await bot.idle()
+            ticket = await bot.state.require_services().tickets.get(1)
+            assert ticket.card_message_id == fresh.message_id
+            await emu.press_button(WORKER_LI, WORKER_LI, fresh.message_id, "acc:1")
+            await emu.wait_for(GROUP, lambda m: "已接单" in m.text)
+            assert "处理中" in emu.message(WORKER_LI, fresh.message_id).text
+            assert not [m for m in emu.sent(SECRETARY) if "#1" in m.text]

@@ -337,10 +337,10 @@ async def test_a_greeting_in_private_gets_an_invitation_not_a_question(tmp_path:
         populate(emu)
         async with offline_bot(emu, tmp_path) as bot:
             await open_privates(emu, RESIDENT)
-            for text in ("你好", "谢谢你们"):
+            for text, answer in (("你好", texts.HINT_GREETING), ("谢谢你们", texts.HINT_THANKS)):
                 await emu.send_text(RESIDENT, RESIDENT, text)
                 reply = await emu.wait_for(RESIDENT)
-                assert reply.text == texts.PRIVATE_NOT_UNDERSTOOD
+                assert reply.text == answer
                 assert reply.buttons == []
             assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
             # What residents ask besides problems is answered with the command for it.
@@ -457,3 +457,32 @@ async def test_an_edited_message_does_not_open_a_second_ticket(tmp_path: Path) -
             await bot.idle()
             assert emu.sent(GROUP) == []  # edits are not read as new complaints
             assert await bot.state.require_services().tickets.by_number("幸福里社区", 1) is None
+
+
+async def test_the_reporters_edit_of_their_complaint_reaches_the_worker_once(
+    tmp_path: Path,
+) -> None:
+    """The first words stay the ticket's; the edit joins its timeline and its worker hears it."""
+    async with offline_emulator(privacy_mode=False) as emu:
+        populate(emu)
+        async with offline_bot(emu, tmp_path) as bot:
+            await open_privates(emu, *STAFF)
+            sent = await emu.send_text(GROUP, RESIDENT, "4号楼电梯坏了")
+            card = await emu.wait_for(WORKER_LI, lambda m: "工单 #1" in m.text)
+            await emu.wait_for(GROUP, lambda m: "#1" in m.text)
+            edited = "4号楼2单元电梯坏了，里面困着人"
+            await emu.edit_text(GROUP, RESIDENT, sent["message_id"], edited)
+            told = await emu.wait_for(WORKER_LI, lambda m: "修改了原话" in m.text)
+            assert told.text == texts.SOURCE_EDITED_TO_WORKER.format(number=1, text=edited)
+            assert told.reply_to_message_id == card.message_id
+            await emu.edit_text(GROUP, RESIDENT, sent["message_id"], edited)  # the same again
+            await bot.idle()
+            assert len([m for m in emu.sent(WORKER_LI) if "修改了原话" in m.text]) == 1
+            assert len(emu.sent(GROUP)) == 1  # the group heard only the acknowledgement
+            services = bot.state.require_services()
+            assert await services.tickets.by_number("幸福里社区", 2) is None
+            ticket = await services.tickets.by_number("幸福里社区", 1)
+            assert ticket is not None and ticket.text == "4号楼电梯坏了"
+            history = await services.tickets.history(ticket.id)
+            assert [e.kind for e in history] == ["opened", "source_edited"]
+            assert history[1].detail == {"note": edited}

@@ -117,7 +117,7 @@ async def test_forged_follow_and_rate_from_outsiders_change_nothing(tmp_path: Pa
             # A member of the community's group may follow, even from the bot's private chat.
             mine = await emu.send_text(NEIGHBOUR, NEIGHBOUR, "你好")
             # Its answer first: each chat is delivered on its own, so it could come after.
-            await emu.wait_for(NEIGHBOUR, lambda m: m.text == texts.PRIVATE_NOT_UNDERSTOOD)
+            await emu.wait_for(NEIGHBOUR, lambda m: m.text == texts.HINT_GREETING)
             answer = await answer_of(emu, NEIGHBOUR, NEIGHBOUR, mine["message_id"], "follow:1")
             assert "2 户反映" in answer
             # …and reads a status line in the group, the card privately as a follower.

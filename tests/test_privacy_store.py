@@ -190,3 +190,64 @@ async def test_forgetting_a_person_drops_their_own_dialogues(db: Store) -> None:
     await ErasureRepository(db).forget_person(ALICE.user_id)
     left = await db.fetchall("SELECT user_id FROM conversations")
     assert [r["user_id"] for r in left] == [BOB.user_id]
+
+
+async def said(db: Store, ticket_id: int, actor_id: int, role: str, kind: str, words: str) -> int:
+    key = "reason" if kind == "unsatisfied_reason" else "note"
+    return int(
+        await db.fetchval(
+            "INSERT INTO ticket_events (ticket_id, at, actor_id, actor_role, kind, detail)"
+            " VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
+            (ticket_id, AT.isoformat(), actor_id, role, kind, json.dumps({key: words})),
+        )
+    )
+
+
+async def details(db: Store, ticket_id: int) -> list[tuple[str, dict[str, object]]]:
+    rows = await db.fetchall(
+        "SELECT kind, detail FROM ticket_events WHERE ticket_id = ? ORDER BY id", (ticket_id,)
+    )
+    return [(str(r["kind"]), json.loads(r["detail"])) for r in rows]
+
+
+async def test_a_residents_later_words_go_with_the_ticket_and_with_them(db: Store) -> None:
+    """What a reporter added, edited or said when not satisfied is erased with the ticket's
+    words (retention) and with the person (/forget); a worker's note stays; nothing else may
+    rewrite a detail."""
+    kept = await add_ticket(db, created_at=AT, status="closed")
+    await said(db, kept, ALICE.user_id, "reporter", "added_words", "我家电话13912345678")
+    await said(db, kept, ALICE.user_id, "reporter", "source_edited", "3号楼2单元301电梯坏了")
+    await said(db, kept, BOB.user_id, "follower", "unsatisfied_reason", "王师傅根本没来")
+    await said(db, kept, 7, "worker", "noted", "维保公司明天来")
+    erasure = ErasureRepository(db)
+    anon = await erasure.new_anonymous_id("retention", AT)
+    with pytest.raises(INTEGRITY_ERRORS):  # words may go only with the person's id
+        await db.execute(
+            "UPDATE ticket_events SET detail = '{\"erased\": true}' WHERE ticket_id = ?", (kept,)
+        )
+    with pytest.raises(INTEGRITY_ERRORS):  # and only to the erased mark
+        await db.execute(
+            "UPDATE ticket_events SET actor_id = ?, detail = '{}' WHERE ticket_id = ?"
+            " AND actor_role = 'reporter'",
+            (anon, kept),
+        )
+    await erasure.anonymise_ticket(kept, anon, AT + timedelta(days=1))
+    assert await details(db, kept) == [
+        ("added_words", {"erased": True}),
+        ("source_edited", {"erased": True}),
+        ("unsatisfied_reason", {"erased": True}),
+        ("noted", {"note": "维保公司明天来"}),
+    ]
+
+
+async def test_forgetting_a_follower_erases_the_words_they_added(db: Store) -> None:
+    ticket = await add_ticket(db, created_at=AT)
+    await said(db, ticket, BOB.user_id, "follower", "added_words", "我们单元也是，我住502")
+    await said(db, ticket, ALICE.user_id, "reporter", "added_words", "麻烦快点")
+    erasure = ErasureRepository(db)
+    anon = await erasure.new_anonymous_id("forget", AT)
+    await erasure.forget_in_tickets(BOB.user_id, anon, {})
+    assert await details(db, ticket) == [
+        ("added_words", {"erased": True}),
+        ("added_words", {"note": "麻烦快点"}),  # the reporter was not forgotten
+    ]

@@ -339,22 +339,21 @@ async def test_find_similar_open_and_recent_by_reporter(
     ticket, _ = await service.open_ticket(new_ticket())
     clock.advance(timedelta(seconds=40))
     same = await service.find_similar_open("幸福里", "elevator", "3", None, timedelta(days=3))
-    assert same is not None and same.id == ticket.id
+    assert [t.id for t in same] == [ticket.id]
     assert (
-        await service.find_similar_open("幸福里", "elevator", "5", None, timedelta(days=3)) is None
+        await service.find_similar_open("幸福里", "elevator", "5", None, timedelta(days=3)) == []
     )
-    assert await service.find_similar_open("幸福里", "noise", "3", None, timedelta(days=3)) is None
+    assert await service.find_similar_open("幸福里", "noise", "3", None, timedelta(days=3)) == []
     assert (
-        await service.find_similar_open("幸福里", "elevator", None, None, timedelta(days=3))
-        is None
+        await service.find_similar_open("幸福里", "elevator", None, None, timedelta(days=3)) == []
     )
     burst = await service.recent_by_reporter(1001, "elevator", timedelta(minutes=1))
-    assert burst is not None and burst.id == ticket.id
+    assert [t.id for t in burst] == [ticket.id]
     clock.advance(timedelta(minutes=1))
-    assert await service.recent_by_reporter(1001, "elevator", timedelta(minutes=1)) is None
+    assert await service.recent_by_reporter(1001, "elevator", timedelta(minutes=1)) == []
     clock.advance(timedelta(days=4))
     assert (
-        await service.find_similar_open("幸福里", "elevator", "3", None, timedelta(days=3)) is None
+        await service.find_similar_open("幸福里", "elevator", "3", None, timedelta(days=3)) == []
     )
 
 

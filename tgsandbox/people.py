@@ -93,6 +93,14 @@ class People:
         self.world.person(user_id)
         self.world.group(chat_id).members[user_id] = status
 
+    def clear_history(self, chat_id: int) -> None:
+        """A person clears their private chat with the bot: its messages are gone for good
+        (an edit of one is refused "message to edit not found"; no update tells the bot)."""
+        chat = self.world.known_chat(chat_id)
+        if chat.is_group:
+            raise ValueError("only a private chat's history is cleared by its person")
+        chat.messages.clear()
+
     def set_bot_status(self, chat_id: int, status: str) -> None:
         """Set the bot's own status in a group: member, administrator, left or kicked."""
         self.world.group(chat_id).bot_status = status
@@ -236,6 +244,25 @@ class People:
         media = self.world.store_voice(data, duration)
         return self._person_media(chat_id, user_id, "voice", media, None, reply_to)
 
+    async def send_album(
+        self, chat_id: int, user_id: int, count: int, caption: str | None = None
+    ) -> list[JSON]:
+        """Post several photos at once as Telegram does an album: one message each, sharing a
+        media_group_id, the caption on the first only."""
+        group = f"album{self.world.seq}"
+        return [
+            self._person_media(
+                chat_id,
+                user_id,
+                "photo",
+                self.world.store_photo(make_png()),
+                caption if i == 0 else None,
+                None,
+                media_group_id=group,
+            )
+            for i in range(count)
+        ]
+
     def _person_media(
         self,
         chat_id: int,
@@ -244,12 +271,16 @@ class People:
         media: Any,
         caption: str | None,
         reply_to: int | None,
+        *,
+        media_group_id: str | None = None,
     ) -> JSON:
         """Post a person's photo or video with an optional caption."""
         world = self.world
         chat, person = world.acting(chat_id, user_id)
         message = world.new_message(chat, person.as_user(), reply_to)
         message[field] = media
+        if media_group_id is not None:
+            message["media_group_id"] = media_group_id
         if caption:
             message["caption"] = caption
             entities = auto_entities(caption)

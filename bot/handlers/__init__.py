@@ -28,6 +28,7 @@ from bot.handlers import (
 # Handler groups: the gate runs first and may stop an update; features follow in order.
 GROUP_RESOLVE = street.GROUP_RESOLVE  # which community the update acts in
 GROUP_GATE = -10
+GROUP_EDITS = -9  # a person's edit of a message: read there alone, never as a new message
 GROUP_COMMANDS = 0
 GROUP_CALLBACKS = 1
 GROUP_PROMPTS = 2  # a worker's answer to the bot's question; stops the update when it is one
@@ -40,6 +41,7 @@ def register_handlers(app: GridApp) -> None:
     """Add every feature's handlers and the one error handler; order within a group matters."""
     app.add_handlers(street.handlers(), group=GROUP_RESOLVE)
     app.add_handlers(gate.handlers(), group=GROUP_GATE)
+    app.add_handlers(intake.edit_handlers(), group=GROUP_EDITS)
     app.add_handlers(street.command_handlers(), group=GROUP_COMMANDS)
     app.add_handlers(basic.handlers(), group=GROUP_COMMANDS)
     app.add_handlers(admin.handlers(), group=GROUP_COMMANDS)

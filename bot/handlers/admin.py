@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram import Update
+from telegram import ChatMember, Update
+from telegram.error import TelegramError
 from telegram.ext import BaseHandler, CommandHandler
 
 from bot import texts
@@ -35,7 +36,22 @@ async def on_bind(update: Update, context: GridContext) -> None:
     names = "、".join(
         (g.name if (g := services.community.grid(code)) else code) for code in binding.grids
     )
-    await send(context.bot, services, msg.chat_id, texts.GROUP_BOUND.format(grids=names))
+    said = texts.GROUP_BOUND.format(grids=names)
+    if not await _reads_every_message(context, msg.chat_id):
+        said += texts.GROUP_BOUND_UNSEEN
+    await send(context.bot, services, msg.chat_id, said)
+
+
+async def _reads_every_message(context: GridContext, chat_id: int) -> bool:
+    """Whether the bot receives plain messages in this group: with privacy mode on (BotFather's
+    default) only as one of its admins. Unknown (Telegram did not answer): assumed so."""
+    if not context.bot_data.privacy_mode:
+        return True
+    try:
+        member = await context.bot.get_chat_member(chat_id, context.bot.id)
+    except TelegramError:
+        return True
+    return member.status in (ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 
 
 async def on_unbind(update: Update, context: GridContext) -> None:

@@ -37,6 +37,7 @@ from bot.services.flows import (
     PROOF,
     REASON,
     TASK,
+    AlbumStart,
     AwaitProof,
     AwaitReason,
     TaskForm,
@@ -405,6 +406,9 @@ async def proof_without_done(update: Update, context: GridContext) -> None:
     media = media_of(message)
     if media is None and not ("任务" in words and _DONE_WORDS.search(words)):
         return
+    album = message.media_group_id
+    if album and await services.intake.album_start(user.id, message.chat.id, album) is not None:
+        return  # a later photo of an album whose first the bot took: it goes where that went
     if media is not None and words and not _DONE_WORDS.search(words):
         return  # "楼道灯坏了" with a photo: a report, not a proof
     waiting = [
@@ -446,6 +450,9 @@ async def submit_proof(
         claim = await submit()
         # A captioned photo also answers a '/done 3' still waiting for its photo.
         await store.close_open(PROOF.name, user.id)
+    if message.media_group_id:  # the album's other photos: no word each, no other task's proof
+        start = AlbumStart(message.media_group_id, task_id=task_id)
+        await services.intake.remember_album(user.id, chat.id, message.message_id, start)
     done = texts.DONE_SUBMITTED if chat.type == "private" else texts.DONE_SUBMITTED_GROUP
     await reply(update, context, done.format(task_id=task_id))
     task = await services.tasks.get(task_id)

@@ -1,6 +1,6 @@
 """The gatekeeper: runs before every feature and stops what GridBot must not act on.
 
-Never a complaint: edits (a ticket is opened by the first version), channel posts, posts a
+Never a complaint: channel posts, posts a
 linked channel forwards into its discussion group (from Telegram's service account 777000, or
 `is_automatic_forward`), anything sent on behalf of a channel, messages from bots, and service
 messages (joins, leaves, pins, title changes; only a group's move to a supergroup goes on, so its
@@ -66,14 +66,13 @@ def is_service_message(message: Message) -> bool:
 
 def must_drop(update: Update) -> bool:
     """Whether no feature may see this update."""
-    if update.edited_message is not None or update.edited_channel_post is not None:
-        return True
-    if update.channel_post is not None:
+    if update.edited_channel_post is not None or update.channel_post is not None:
         return True
     chat = update.effective_chat
     if chat is not None and chat.type == "channel":
         return True
-    message = update.message
+    # A person's edit goes on to intake's edit handler, which alone reads edits.
+    message = update.message or update.edited_message
     if message is not None:
         if is_anonymous_admin(message):
             return True

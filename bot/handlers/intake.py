@@ -8,6 +8,7 @@ from typing import Any
 
 from telegram import Update
 from telegram.ext import (
+    ApplicationHandlerStop,
     BaseHandler,
     CallbackQueryHandler,
     CommandHandler,
@@ -77,6 +78,7 @@ def _report(
         explicit=explicit,
         group_grids=grids,
         about=about,
+        album=msg.album,
     )
 
 
@@ -107,13 +109,30 @@ async def on_group_message(update: Update, context: GridContext) -> None:
     if addressed:  # "@bot 4号楼电梯坏了": meant for the bot, even with group privacy on
         start = text.lower().index(mention)
         text = (text[:start] + text[start + len(mention) :]).strip()
-    if not text.strip():
+    if not text.strip() and msg.album is None:
         return
     about = await _acknowledged(context, msg)
     outcome = await services.intake.receive(
         _report(msg, text, explicit=addressed, grids=grids, about=about)
     )
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
+
+
+async def on_edited(update: Update, context: GridContext) -> None:
+    """An edit is never read as a new message (the first version was read). The reporter's
+    edit of the message that opened their open ticket goes into its timeline and to its
+    worker, who may have been sent to the wrong building by the first version."""
+    msg = incoming(update, context.bot.id)
+    if msg is not None and context.has_community and msg.text.strip():
+        services = _services(context)
+        report = _report(msg, msg.text, explicit=False, grids=None)
+        ticket = await services.intake.edited(report)
+        if ticket is not None:
+            said = texts.SOURCE_EDITED_TO_WORKER.format(
+                number=ticket.number, text=quote(msg.text.strip(), limit=NOTICE_LIMIT)
+            )
+            await _tell_card(context, ticket, said)
+    raise ApplicationHandlerStop
 
 
 async def _answered_dialogue(context: GridContext, msg: Incoming) -> bool:
@@ -134,6 +153,16 @@ async def _typed_rating(context: GridContext, msg: Incoming) -> bool:
     ticket = await services.tickets.rating_asked(msg.chat_id, msg.reply_to_message_id, user_id)
     if ticket is None:
         return False
+    rating = services.intake.typed_rating(msg.text)
+    if rating is not None:  # "满意！" typed: as if pressed
+        ticket = await services.tickets.rate(ticket.id, user_id, rating)
+        label = texts.RATING_LABELS[rating]
+        rated = texts.RATED_MESSAGE.format(number=ticket.number, rating=label)
+        await edit(context.bot, msg.chat_id, msg.reply_to_message_id, rated)
+        said = texts.RATING_THANKS.format(rating=label)
+        await send(context.bot, services, msg.chat_id, said, reply_to=msg.message_id)
+        await refresh_card(context.bot, services, ticket)
+        return True
     if not services.intake.says_unsolved(msg.text):  # 修好了，谢谢: the buttons say how much
         await send(
             context.bot,
@@ -239,13 +268,14 @@ async def on_private_message(update: Update, context: GridContext) -> None:
         return
     if await _answered_dialogue(context, msg):
         return
-    if not msg.text.strip():
-        await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)
-        return
     about = await _acknowledged(context, msg)
     outcome = await services.intake.receive(
         _report(msg, msg.text, explicit=True, grids=None, about=about)
     )
+    if outcome.kind == flow.IGNORED and not msg.text.strip():
+        # A photo without words (an album's first, too: its other photos then say nothing).
+        await send(context.bot, services, msg.chat_id, texts.PRIVATE_NOT_UNDERSTOOD)
+        return
     await respond(context, msg.chat_id, msg.message_id, msg.sender.name, outcome)
 
 
@@ -270,18 +300,25 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
         texts.PHOTO_ADDED.format(number=ticket.number),
         reply_to=msg.message_id,
     )
-    if ticket.card_chat_id is not None and ticket.card_chat_id == ticket.assignee_id:
-        with contextlib.suppress(Unreachable):
-            await send(
-                context.bot,
-                services,
-                ticket.card_chat_id,
-                texts.PHOTO_ADDED.format(number=ticket.number),
-                photo=msg.photo[0],
-                reply_to=ticket.card_message_id,
-            )
-        await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
+    await _show_worker_photo(context, ticket, msg.photo[0])
     return True
+
+
+async def _show_worker_photo(context: GridContext, ticket: Ticket, file_id: str) -> None:
+    """A photo added to a ticket goes to its worker under the card, and the card counts it."""
+    if ticket.card_chat_id is None or ticket.card_chat_id != ticket.assignee_id:
+        return
+    services = _services(context)
+    with contextlib.suppress(Unreachable):
+        await send(
+            context.bot,
+            services,
+            ticket.card_chat_id,
+            texts.PHOTO_ADDED.format(number=ticket.number),
+            photo=file_id,
+            reply_to=ticket.card_message_id,
+        )
+    await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
 
 
 async def respond(
@@ -296,7 +333,13 @@ async def respond(
     bot = context.bot
     call = outcome.call_first
     first = texts.CALL_FIRST[call] + "\n" if call else ""
-    if outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
+    if outcome.kind == flow.ALBUM_PHOTO:
+        # A photo of an album whose first message was answered already: no second answer.
+        if outcome.ticket is not None and outcome.photo is not None:
+            await _show_worker_photo(context, outcome.ticket, outcome.photo[0])
+        elif outcome.ticket is not None:  # the worker's own: the card counts it
+            await refresh_card(bot, services, await services.tickets.get(outcome.ticket.id))
+    elif outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:
         fresh = outcome.kind == flow.OPENED and not outcome.with_photo
         await deliver(bot, services, outcome.ticket, new_without_photos=fresh, call_first=call)
     elif outcome.kind == flow.SIMILAR and outcome.similar is not None:
@@ -331,6 +374,22 @@ async def respond(
             )
         elif call:  # the group heard about the ticket already; the danger needs saying now
             await send(bot, services, chat_id, texts.CALL_FIRST[call], reply_to=message_id)
+    elif outcome.kind == flow.SAID_GONE and outcome.ticket is not None:
+        number = outcome.ticket.number
+        if outcome.undo:  # one press withdraws it; the press tells the worker
+            button = Button(
+                texts.GONE_UNDO_BUTTON.format(number=number), f"undo:{outcome.ticket.id}"
+            )
+            said = texts.GONE_UNDO_OFFER.format(number=number)
+            await send(bot, services, chat_id, said, buttons=[[button]], reply_to=message_id)
+        else:
+            if outcome.created:
+                told = texts.GONE_TO_WORKER.format(
+                    number=number, text=quote(outcome.note, limit=NOTICE_LIMIT)
+                )
+                await _tell_card(context, outcome.ticket, told)
+            said = texts.GONE_TOLD.format(number=number)
+            await send(bot, services, chat_id, said, reply_to=message_id)
     elif outcome.kind == flow.ADDED and outcome.ticket is not None:
         if outcome.created:
             await _tell_card(context, outcome.ticket, _added_words(outcome))
@@ -360,7 +419,7 @@ async def _not_a_report(services: Services, chat_id: int, name: str, topic: str)
     staff = await Desk(services).actor(chat_id, name)  # a private chat's id is its person's
     if staff.worker_key or staff.is_admin:
         return texts.STAFF_NOT_UNDERSTOOD
-    return texts.ASIDE_HINTS.get(topic, texts.PRIVATE_NOT_UNDERSTOOD)
+    return texts.PRIVATE_HINTS.get(topic, texts.PRIVATE_NOT_UNDERSTOOD)
 
 
 async def _ask_category(
@@ -805,6 +864,11 @@ async def on_migrate(update: Update, context: GridContext) -> None:
 def handlers() -> list[BaseHandler[Any, Any, Any]]:
     """Commands of intake."""
     return [CommandHandler("report", on_report), CommandHandler("mygrid", on_mygrid)]
+
+
+def edit_handlers() -> list[BaseHandler[Any, Any, Any]]:
+    """Every edit of a person's message, which no other handler sees."""
+    return [MessageHandler(filters.UpdateType.EDITED_MESSAGE, on_edited)]
 
 
 def callback_handlers() -> list[BaseHandler[Any, Any, Any]]:

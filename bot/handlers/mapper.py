@@ -29,6 +29,7 @@ class Incoming:
     photo: tuple[str, str] | None  # (file_id, file_unique_id) of the largest size
     reply_to_message_id: int | None
     reply_to_bot: bool
+    album: str | None = None  # Telegram's media_group_id: photos sent together, one message each
 
     @property
     def is_private(self) -> bool:
@@ -72,4 +73,5 @@ def incoming(update: Update, bot_id: int | None = None) -> Incoming | None:
         photo=photo,
         reply_to_message_id=reply.message_id if reply else None,
         reply_to_bot=bool(reply and reply.from_user and bot_id and reply.from_user.id == bot_id),
+        album=message.media_group_id,
     )

@@ -19,7 +19,7 @@ import re
 import signal
 import time
 from collections.abc import Awaitable, Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from telegram import (
@@ -284,6 +284,7 @@ async def edit(
     buttons: tuple[tuple[Button, ...], ...] | list[list[Button]] = (),
     html: bool = False,
     caption: bool = False,
+    purpose: str = "",
 ) -> None:
     """Queue a new text (or caption) and buttons for a message the bot sent."""
     sender = sender_of(bot)
@@ -295,6 +296,7 @@ async def edit(
         html=html,
         caption=caption,
         private=chat_id > 0,
+        purpose=purpose,
     )
     await _queue(sender.services, chat_id, message, None)
 
@@ -492,6 +494,7 @@ class OutboxSender:
                 return  # superseded while it waited
         chat_id = item.chat_id
         resent = item.in_flight  # a crash interrupted an earlier attempt: it may have arrived
+        replaced: int | None = None  # a card sent afresh: the id of the one it replaces
         deadline = time.monotonic() + self.settings.retry_for_s
         attempt = 0
         while True:
@@ -501,7 +504,9 @@ class OutboxSender:
                     await outbox.start_attempt(item.id, self.services.clock.now(), resent=resent)
                 message_id = await self._call(chat_id, item)
                 crash_point("send")
-                await outbox.mark_sent(item.id, self.services.clock.now(), message_id)
+                await outbox.mark_sent(
+                    item.id, self.services.clock.now(), message_id, card=(chat_id, replaced)
+                )
                 self.delivered += 1
                 return
             except RetryAfter as exc:
@@ -520,6 +525,13 @@ class OutboxSender:
                 if "not modified" in str(exc).lower():
                     await outbox.mark_sent(item.id, self.services.clock.now(), None)
                     return
+                if _gone(exc) and item.message.purpose == CARD and item.message.kind == "edit":
+                    # The worker deleted the card (or cleared the chat): a fresh one, and the
+                    # ticket's card is that one from now on.
+                    replaced = await self._resolve(item.message.message_id)
+                    fresh = replace(item.message, kind="send", message_id=None, caption=False)
+                    item = replace(item, message=fresh)
+                    continue
                 await self._refused(item, f"400 {exc}")
                 return
             except _TargetLost:
@@ -693,6 +705,14 @@ class OutboxSender:
                 f"refused:{item.id}", item.message.purpose, reason, item.community
             )
             self.wake()
+
+
+CARD = "card"  # the purpose of a ticket card's redraw: sent afresh when the card is gone
+
+
+def _gone(error: BadRequest) -> bool:
+    """Whether Telegram refused an edit because the message is no longer there."""
+    return "message to edit not found" in error.message.lower()
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> bool:

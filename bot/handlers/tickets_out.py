@@ -8,7 +8,7 @@ from dataclasses import replace
 from telegram.ext import ExtBot
 
 from bot import texts
-from bot.handlers.sending import UNREACHABLE_HOOKS, Unreachable, edit, send
+from bot.handlers.sending import CARD, UNREACHABLE_HOOKS, Unreachable, edit, send
 from bot.services import lifecycle as lc
 from bot.services.bootstrap import Services
 from bot.services.cards import group_ack, handover_line, private_ack, worker_card
@@ -67,7 +67,15 @@ async def refresh_card(bot: ExtBot[None], services: Services, ticket: Ticket) ->
     text, buttons = await card_of(services, ticket, photos)
     if ticket.card_chat_id != ticket.assignee_id:
         buttons = []  # the card of someone who no longer has the ticket: read-only
-    await edit(bot, ticket.card_chat_id, ticket.card_message_id, text, buttons=buttons, html=True)
+    await edit(
+        bot,
+        ticket.card_chat_id,
+        ticket.card_message_id,
+        text,
+        buttons=buttons,
+        html=True,
+        purpose=CARD,
+    )
 
 
 async def tell_admins(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from telegram import CallbackQuery, Update
@@ -39,6 +40,7 @@ from bot.services.cards import (
 from bot.services.community import Admin, Worker
 from bot.services.desk import Desk
 from bot.services.errors import DomainError
+from bot.services.flows import AlbumStart
 from bot.services.tickets import MAX_NOTE, Actor, Ticket, acts_for_holder
 from bot.services.values import Button, TicketEvent
 
@@ -377,6 +379,7 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
         if not await desk.close_prompt(prompt):
             raise ApplicationHandlerStop
         await _resolve(context, services, prompt.ticket_id, actor, note=text, photo=msg.photo)
+        await _worker_album(services, msg, prompt.ticket_id)
         resolved = await services.tickets.get(prompt.ticket_id)
         await send(
             context.bot, services, msg.chat_id, texts.DONE_RESOLVED.format(number=resolved.number)
@@ -384,6 +387,15 @@ async def on_prompt_answer(update: Update, context: GridContext) -> None:
     elif prompt.action in lifecycle.PROMPT_ACTIONS:
         await lifecycle.answer_prompt(context, prompt, actor, msg.chat_id, text)
     raise ApplicationHandlerStop
+
+
+async def _worker_album(services: Services, msg: Incoming, ticket_id: int) -> None:
+    """A worker's album (整改前/整改后 photos at once): its other photos join the same ticket."""
+    if msg.album is not None:
+        start = AlbumStart(msg.album, ticket_id, role="worker")
+        await services.intake.remember_album(
+            msg.sender.user_id, msg.chat_id, msg.message_id, start
+        )
 
 
 async def _card_note(context: GridContext, msg: Incoming) -> bool:
@@ -398,6 +410,14 @@ async def _card_note(context: GridContext, msg: Incoming) -> bool:
         return False  # not a reply to one's own card: intake reads it
     actor = await Desk(services).require_staff(user_id, msg.sender.name)
     text = msg.text.strip()
+    later = msg.album is not None and not text
+    if later and await services.intake.album_start(user_id, msg.chat_id, msg.album or ""):
+        # A later photo of an album sent under the card: added without a word each.
+        if msg.photo is not None:
+            await services.tickets.add_photo(ticket.id, user_id, *msg.photo, "worker")
+        await refresh_card(context.bot, services, await services.tickets.get(ticket.id))
+        return True
+    await _worker_album(services, msg, ticket.id)
     if msg.photo is not None:
         await services.tickets.add_photo(ticket.id, user_id, msg.photo[0], msg.photo[1], "worker")
     buttons: list[list[Button]] = []
@@ -445,18 +465,46 @@ async def on_mytickets(update: Update, context: GridContext) -> None:
     if not tickets:
         await send(context.bot, services, msg.sender.user_id, texts.MYTICKETS_NONE)
         return
-    lines = [texts.MYTICKETS_HEAD.format(count=len(tickets))]
-    for t in tickets:
-        due = t.accept_due_at if t.accepted_at is None else t.resolve_due_at
-        lines.append(
-            texts.MYTICKETS_LINE.format(
-                number=t.number,
-                category=services.category_name(t.category),
-                place=place_of(t),
-                status=texts.TICKET_STATE_LABELS.get(t.status, t.status),
-                due=local_time(due, services.tz),
-            )
+    now = services.clock.now()
+
+    def due_of(t: Ticket) -> datetime | None:  # None: resolved, the reporter's rating awaited
+        return t.accept_due_at if t.accepted_at is None else t.resolve_due_at
+
+    def is_late(t: Ticket) -> bool:
+        due = due_of(t)
+        return due is not None and due < now
+
+    # What is late first, then what is urgent, then by deadline (none last).
+    tickets.sort(
+        key=lambda t: (
+            not is_late(t),
+            t.urgency != "urgent",
+            due_of(t) or datetime.max.replace(tzinfo=now.tzinfo),
         )
+    )
+    late = sum(is_late(t) for t in tickets)
+    head = texts.MYTICKETS_HEAD_LATE if late else texts.MYTICKETS_HEAD
+    lines = [head.format(count=len(tickets), late=late)]
+    for t in tickets:
+        due = due_of(t)
+        line = texts.MYTICKETS_LINE.format(
+            mark=texts.MYTICKETS_URGENT if t.urgency == "urgent" else "",
+            number=t.number,
+            category=services.category_name(t.category),
+            place=place_of(t),
+            status=texts.TICKET_STATE_LABELS.get(t.status, t.status),
+        )
+        if due is not None:
+            action = (
+                texts.MYTICKETS_ACTION_ACCEPT
+                if t.accepted_at is None
+                else texts.MYTICKETS_ACTION_RESOLVE
+            )
+            late_mark = texts.MYTICKETS_LATE if is_late(t) else ""
+            line += texts.MYTICKETS_DUE.format(
+                due=local_time(due, services.tz), action=action, late=late_mark
+            )
+        lines.append(line)
     await send(context.bot, services, msg.sender.user_id, "\n".join(lines))
 
 

@@ -250,7 +250,15 @@ async def build_services(
     )
     outbox = OutboxRepository(db, community=community.name)
     dialogues = DialogueService(db, clock, community=community.name)
-    intake = IntakeService(db, clock, classifier, community, state, tickets, dialogues=dialogues)
+    residents = ResidentService(db, clock, community)
+
+    async def home_of(user_id: int) -> str | None:
+        resident = await residents.get(user_id)
+        return None if resident is None else resident.building
+
+    intake = IntakeService(
+        db, clock, classifier, community, state, tickets, dialogues=dialogues, home_of=home_of
+    )
     triage = TriageService(
         db,
         clock,
@@ -309,7 +317,7 @@ async def build_services(
             contacts=state.contact_ids,
         ),
         intake=intake,
-        residents=ResidentService(db, clock, community),
+        residents=residents,
         points=points,
         tasks=TaskService(db, clock, points),
         redemption=redemption,

@@ -20,6 +20,11 @@ a person may wait on several, one per message, each known by the id its buttons 
     intake       category (a category's button) ─► building (a building, a place or 不清楚)
                  ─► DONE (the ticket opens)
 
+and what became of the first message of an album (photos sent together arrive as a message each,
+the words on the first only), so that the photos after it go the same way (kept 10 minutes):
+
+    album        sent ─► (never answered: it expires)
+
 An intake question starts at `building` when the kind of problem is clear; after `category` the
 building is asked only when routing needs it, and 不是投诉 (the category NONE) ends it there.
 
@@ -396,4 +401,52 @@ INTAKE: Flow[HeldReport, IntakeRules] = Flow(
     dump=_held_json,
     load=_held_from,
     ttl=INTAKE_TTL,
+)
+
+
+# ── album: where the photos after an album's first message go ────────────────────────────────
+
+
+ALBUM_TTL = timedelta(minutes=10)
+
+
+@dataclass(frozen=True, slots=True)
+class AlbumStart:
+    """What an album's first message became: the ticket it opened, went to or resolved (by the
+    sender in that role), the question it waits on (which kind, which building), or a task's
+    proof; none of them when it was nothing the bot keeps."""
+
+    album: str  # Telegram's media_group_id
+    ticket_id: int | None = None
+    question_id: int | None = None
+    role: str = "reporter"  # the sender's role on the ticket: 'reporter' or 'worker'
+    task_id: int | None = None  # the task whose proof it was
+
+
+def _album_json(start: AlbumStart) -> dict[str, Any]:
+    return {
+        "album": start.album,
+        "ticket": start.ticket_id,
+        "question": start.question_id,
+        "role": start.role,
+        "task": start.task_id,
+    }
+
+
+def _album_from(data: dict[str, Any]) -> AlbumStart:
+    return AlbumStart(
+        str(data["album"]),
+        data.get("ticket"),
+        data.get("question"),
+        str(data.get("role", "reporter")),
+        data.get("task"),
+    )
+
+
+ALBUM: Flow[AlbumStart, None] = Flow(
+    name="album",
+    steps={"sent": Step(lambda _: "", lambda _answer, _start, _env: None, then=DONE)},
+    dump=_album_json,
+    load=_album_from,
+    ttl=ALBUM_TTL,
 )

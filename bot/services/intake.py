@@ -22,7 +22,7 @@ from bot.services.clock import Clock
 from bot.services.community import Community, normalise_building, normalise_place
 from bot.services.dialogues import DONE, Answer, Conversation, DialogueService
 from bot.services.errors import DomainError
-from bot.services.flows import INTAKE, HeldReport, IntakeRules
+from bot.services.flows import ALBUM, INTAKE, AlbumStart, HeldReport, IntakeRules
 from bot.services.people import CommunityState
 from bot.services.routing import Route, route_ticket
 from bot.services.tickets import NewTicket, Ticket, TicketService
@@ -46,9 +46,16 @@ NOT_COMPLAINT = "not_complaint"
 STATUS = "status"  # the reporter asked how their own open ticket stands
 ADDED = "added"  # the reporter's words in reply to their ticket's acknowledgement, passed on
 ASIDE = "aside"  # addressed to the bot in a group, but a greeting or a question, not a report
+SAID_GONE = "said_gone"  # the reporter says under their acknowledgement it is over (已经好了)
+ALBUM_PHOTO = (
+    "album_photo"  # a photo sent with an earlier message of its album: gone where that one went
+)
+# What an album's first message became, that the photos after it join (the ticket).
+_ALBUM_TICKET_KINDS = frozenset({"opened", "replayed", "merged", "added"})
 
 # The timeline kind of a message folded into the reporter's ticket of a moment ago.
 ADDED_WORDS = "added_words"
+SOURCE_EDITED = "source_edited"  # the timeline kind of the reporter's edit of their message
 UNSATISFIED_REASON = "unsatisfied_reason"  # the timeline kind of a 不满意 rater's reason
 # Emergency numbers a resident in danger should call before anything else.
 EMERGENCY_NUMBERS = ("119", "110", "120")
@@ -66,21 +73,49 @@ _UNSOLVED = re.compile(
     r"没(?:有)?(?:修好|解决|处理好|弄好|搞好|好|人来)|还是[不没坏老一]|又(?:坏|不|停|漏|堵)"
     r"|不满意|不行|根本|一点(?:都|也)?没|白修|糊弄|敷衍"
 )
+# A rating typed in words (满意, 非常满意, 基本满意, 还行), with its polite tail (谢谢, 的, ！).
+_SATISFIED = re.compile(r"(?:非常|很|挺|十分|特别|都)?满意|(?:很|挺|非常)好|点赞|👍+")
+_BASIC = re.compile(r"基本满意|还行|还可以|一般|凑合|马马虎虎")
+_RATING_TAIL = re.compile(r"(?:[的了啊呀吧哈嘛]|谢谢|辛苦了?|[!！。.,，~～\s])+$")
 # Words about getting a complaint dealt with; a progress question without a topic needs one.
 _REPAIR = re.compile(
     r"修|处理|解决|弄好|搞好|进度|来人|人来|人管|人理|动静|回音|下文|结果|回复|答复|反馈"
+    r"|反映|投诉|报的|报上去"  # 我上次反映的问题怎么样了: their own complaint
 )
 # Words that only say how long or how often (一直, 这么久): no topic of their own.
 _PERSISTENCE = re.compile(r"^(?:一直|总是|老是|这么久|好久|很久|好几天|几天了|[还又都再])$")
 # A neighbour saying the problem is theirs too (我家也是, 我们单元也一样, +1).
 _ME_TOO = re.compile(r"也是|也一样|我也|我家也|我们.{0,3}也|同样|\+1|也遇到|也有这")
 # What residents ask the bot besides problems, by the topic a pointer answers
-# (texts.ASIDE_HINTS: /points, /tasks, /mygrid).
+# (texts.ASIDE_HINTS: /points, /tasks, /mygrid, /register, /ticket; texts.PRIVATE_HINTS adds
+# the answers to a greeting, thanks, and "我要投诉" said before the problem). The first wins.
 _TOPICS = (
     ("points", re.compile(r"积分|兑换|换什么|分数")),
     ("tasks", re.compile(r"任务|志愿|报名|活动|接单")),
     ("grid", re.compile(r"网格员|找谁|联系谁|谁负责|负责人")),
+    ("address", re.compile(r"住址|门牌|登记.{0,2}(?:地址|房号|楼号)|怎么登记")),
+    ("contact", re.compile(r"电话|联系方式|手机号|怎么联系")),
+    ("progress", re.compile(r"怎么样了|进度|处理了[吗没]|有结果了?[吗没]|有回音")),
+    ("report", re.compile(r"我要(?:投诉|反映|举报|报修)|想(?:投诉|反映|举报|报修)")),
+    ("thanks", re.compile(r"谢谢|多谢|感谢|辛苦")),
+    ("greeting", re.compile(r"你好|您好|在吗|在不在|有人吗|早上好|晚上好")),
 )
+# A reporter's reply under their acknowledgement that only thanks or agrees: nothing to add.
+_ONLY_THANKS = re.compile(
+    r"^(?:谢谢|多谢|感谢|辛苦|麻烦|好的|好滴|好嘞|收到|知道了|明白|嗯+|ok|👌|👍|🙏|🌹|💐"
+    r"|[你您]们?|大家|了|啦|呀|啊|哈|[!！。.,，~～\s])+$",
+    re.IGNORECASE,
+)
+# ... that says the problem went away, or was a mistake: withdrawn, or closed by its worker.
+_GONE = re.compile(
+    r"(?:已经|自己|又|已)(?:修)?好了|修好了|恢复了|能用了|没事了|不用(?:修|来|管|处理|麻烦)?了"
+    r"|不需要了|撤回|撤销|搞错|发错|弄错|误报"
+)
+# Words that place a problem at the reporter's own home (their registered building).
+_AT_HOME = re.compile(r"我家|我们家|家门口|家里|屋里|我们楼|我们这栋|我们单元|本楼|楼上|楼下|对门")
+# Topics that are questions for a pointer even when a thing is named (物业电话是多少,
+# 电梯维保的电话): no problem is said, so no kind of problem is asked.
+_QUESTION_TOPICS = frozenset({"address", "contact"})
 # Words addressed to the bot that are no report: greetings, thanks, points, tasks, tickets.
 _ASIDE = re.compile(
     r"你好|您好|在吗|在不在|谢谢|多谢|辛苦|积分|兑换|任务|志愿|报名|网格员|工单|进度|查一下|怎么用"
@@ -96,6 +131,20 @@ TRIAGE = "triage"  # might be a complaint: filed on the grid worker's triage lis
 def _topic(text: str) -> str:
     """What words that report nothing ask about ('points', 'tasks', 'grid'), or ''."""
     return next((name for name, words in _TOPICS if words.search(text)), "")
+
+
+def _same_thing(ticket: Ticket, reading: Reading) -> bool:
+    """Whether a message may be about a ticket's problem: no other thing named, no new danger."""
+    if reading.urgency == "urgent" and ticket.urgency != "urgent":
+        return False  # "着火了！" after a rant: the danger is news, not a repeat
+    said, before = _things(reading.keywords), _things(ticket.keywords)
+    # "楼道灯坏了" after "电梯坏了" (one category, one building): another thing, another ticket.
+    return not (said and before and not said & before)
+
+
+def _things(keywords: Sequence[str]) -> set[str]:
+    """What a reading says has the problem: the thing of each combo (电梯 of 电梯+坏)."""
+    return {k.split("+", 1)[0] for k in keywords if "+" in k}
 
 
 def _only_follow_up(keywords: Sequence[str]) -> bool:
@@ -119,6 +168,7 @@ class Report:
     explicit: bool = False  # /report or a private message: the person means to report
     group_grids: tuple[str, ...] | None = None  # grids of the bound group; None when private
     about: int | None = None  # the ticket whose acknowledgement this message replies to
+    album: str | None = None  # the album (photos sent together) the message belongs to
 
     @property
     def source_key(self) -> str:
@@ -142,6 +192,8 @@ class Outcome:
     with_photo: bool = False  # the message that opened the ticket carried a photo
     note: str = ""  # the words folded into a ticket (MERGED)
     topic: str = ""  # what an IGNORED or ASIDE message asked about instead (_topic)
+    photo: tuple[str, str] | None = None  # the photo an ALBUM_PHOTO added to its ticket
+    undo: bool = False  # SAID_GONE: the reporter may still withdraw it in one press
 
     @property
     def call_first(self) -> str:
@@ -201,6 +253,8 @@ class IntakeService:
     triage: Callable[[Report, Reading], Awaitable[Any]] | None = None
     # Where the questions to reporters are kept (the app's one dialogue service).
     dialogues: DialogueService | None = None
+    # The building a person registered as their home (/register), if any.
+    home_of: Callable[[int], Awaitable[str | None]] | None = None
     questions: DialogueService = field(init=False)
     _places: PlaceFinder = field(init=False)
 
@@ -219,7 +273,93 @@ class IntakeService:
         return await self._place(report, reading, reading.category)
 
     async def receive(self, report: Report) -> Outcome:
-        """Classify a message and act on it."""
+        """Classify a message and act on it; a photo of an album goes where its first went."""
+        if report.album is None:
+            return await self._receive(report)
+        joined = await self._album_photo(report, report.album)
+        if joined is not None:
+            return joined
+        outcome = await self._receive(report)
+        ticket = outcome.ticket if outcome.kind in _ALBUM_TICKET_KINDS else None
+        start = AlbumStart(report.album, ticket.id if ticket else None, outcome.pending_id)
+        await self.remember_album(report.reporter_id, report.chat_id, report.message_id, start)
+        return outcome
+
+    async def remember_album(
+        self, user_id: int, chat_id: int, message_id: int, start: AlbumStart
+    ) -> None:
+        """Keep what the first message of an album became, for the photos after it (10 min)."""
+        # Kept beside a question about the same message (which kind): under its negative id.
+        await self.questions.hold(ALBUM, user_id, chat_id, -message_id, "sent", start)
+
+    async def album_start(self, user_id: int, chat_id: int, album: str) -> AlbumStart | None:
+        """What the first message of this album became, if the bot kept it."""
+        found = await self.questions.newest_held(ALBUM, "sent", user_id, chat_id)
+        start = None if found is None else ALBUM.data_of(found)
+        return start if start is not None and start.album == album else None
+
+    async def edited(self, report: Report) -> Ticket | None:
+        """The reporter edited the message that opened their open ticket: the words as they now
+        stand go into its timeline once (the ticket keeps what was first said); the ticket, for
+        its worker to hear of it. None for the edit of any other message, or no new words."""
+        ticket = await self.tickets.repo.by_source(report.source_key)
+        if (
+            ticket is None
+            or ticket.reporter_id != report.reporter_id
+            or ticket.status not in lc.OPEN_STATES
+        ):
+            return None
+        text = report.text.strip()[:MAX_TEXT]
+        said = ticket.text
+        for event in await self.tickets.history(ticket.id):
+            if event.kind == SOURCE_EDITED:
+                said = str((event.detail or {}).get("note", said))
+        if not text or text == said:
+            return None  # the same words (an edit of the photo alone, or a repeated update)
+        await self.tickets.repo.add_event(
+            NewEvent(
+                ticket.id,
+                self.clock.now(),
+                report.reporter_id,
+                "reporter",
+                SOURCE_EDITED,
+                None,
+                None,
+                {"note": text},
+            )
+        )
+        return ticket
+
+    async def _album_photo(self, report: Report, album: str) -> Outcome | None:
+        """A photo sent after the first message of its album (Telegram sends an album as a
+        message each, the words on the first): added to the ticket that message opened, went
+        to or resolved (in the sender's role), or kept with the question it waits on; else
+        nothing (a task's proof keeps its first). None: the album's first."""
+        start = await self.album_start(report.reporter_id, report.chat_id, album)
+        if start is None or report.photo is None:
+            return None
+        ticket = None
+        if start.ticket_id is not None:
+            ticket = await self.tickets.get(start.ticket_id)
+            if ticket.status in lc.TERMINAL:
+                ticket = None
+            else:
+                await self.tickets.add_photo(
+                    ticket.id, report.reporter_id, *report.photo, start.role
+                )
+        elif start.question_id is not None:
+            waiting = await self.questions.held(start.question_id)
+            if waiting is not None and waiting.is_open:
+                held = INTAKE.data_of(waiting)
+                more = replace(held, photos=(*held.photos, report.photo))
+                await self.questions.hold(
+                    INTAKE, waiting.user_id, waiting.chat_id, held.message_id, waiting.step, more
+                )
+        # A resident's photo is shown to the ticket's worker; a worker's own stays on the card.
+        shown = report.photo if ticket is not None and start.role == "reporter" else None
+        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=shown)
+
+    async def _receive(self, report: Report) -> Outcome:
         # A replayed update needs no look-up here: open_ticket is idempotent on source_key and
         # delivery sends only what was not sent yet.
         text = report.text.strip()
@@ -244,12 +384,19 @@ class IntakeService:
         if reading.decision == "ignore" or reading.category == NONE:
             if not report.explicit:
                 return Outcome(IGNORED, reading=reading)
-            if report.is_private and not reading.candidates:
-                # "你好", "谢谢" in a private chat: invite them to describe a problem instead.
-                return Outcome(IGNORED, reading=reading, topic=_topic(text))
+            topic = _topic(text)
+            if (
+                report.is_private
+                and (not reading.candidates or topic in _QUESTION_TOPICS)
+                and report.photo is None
+            ):
+                # "你好", "谢谢", "物业电话是多少" in a private chat: a pointer, or an invitation
+                # to describe a problem. With a photo ("你们看看这个"), the photo is the
+                # report: which kind is asked.
+                return Outcome(IGNORED, reading=reading, topic=topic)
             if not reading.candidates and _ASIDE.search(text):
                 # "@bot 你好", "@bot 我的积分多少" in a group: no report; answered, not asked.
-                return Outcome(ASIDE, reading=reading, topic=_topic(text))
+                return Outcome(ASIDE, reading=reading, topic=topic)
             # /report with words that do not say what: ask which kind of problem it is.
             return await self._ask_category(report, reading)
         if reading.decision == "triage":
@@ -297,7 +444,17 @@ class IntakeService:
                 await self.tickets.add_photo(
                     ticket.id, report.reporter_id, report.photo[0], report.photo[1], "reporter"
                 )
+            elif _ONLY_THANKS.match(text):
+                # "谢谢，辛苦了": nothing for the worker (privately: 不客气).
+                return Outcome(IGNORED, topic=_topic(text))
             recorded = await self._record_added_words(ticket, report)
+            if _GONE.search(text):
+                # "不用了，已经好了": withdrawn in one press while that is still allowed, else
+                # its worker hears it, confirms and closes the ticket.
+                undo = self.clock.now() - ticket.created_at <= UNDO_WINDOW and (
+                    "withdraw" in lc.allowed_actions(ticket.status)
+                )
+                return Outcome(SAID_GONE, ticket=ticket, created=recorded, note=text, undo=undo)
             return Outcome(ADDED, ticket=ticket, created=recorded, note=text)
         if not ticket.is_private and _ME_TOO.search(text):
             return Outcome(SIMILAR, similar=ticket)  # offered 我也遇到, checked when pressed
@@ -369,10 +526,19 @@ class IntakeService:
         """Fold a repeat of the reporter's last minute's complaint (same place and event) in."""
         if category in (NONE, OTHER):
             return None
-        burst = await self.tickets.recent_by_reporter(report.reporter_id, category, BURST_WINDOW)
-        if burst is None or burst.source_key == report.source_key:
-            return None
-        if burst.status not in lc.OPEN_STATES or not self._same_event(burst, reading, report):
+        recent = await self.tickets.recent_by_reporter(report.reporter_id, category, BURST_WINDOW)
+        if any(t.source_key == report.source_key for t in recent):
+            return None  # this very message opened one of them (a replay)
+        # The newest of them this message repeats (电梯 again after 电梯 and then 楼道灯).
+        burst = next(
+            (
+                t
+                for t in recent
+                if t.status in lc.OPEN_STATES and self._same_event(t, reading, report)
+            ),
+            None,
+        )
+        if burst is None:
             return None
         if report.photo is not None:
             await self.tickets.add_photo(
@@ -387,9 +553,7 @@ class IntakeService:
         """Tell whether a second message repeats the ticket's event rather than a new one."""
         if not _same_place(self.community, ticket, reading.location, strict=True):
             return False
-        if reading.urgency == "urgent" and ticket.urgency != "urgent":
-            return False  # "着火了！" after a rant: the danger is news, not a repeat
-        return _NEW_EVENT.search(report.text) is None
+        return _same_thing(ticket, reading) and _NEW_EVENT.search(report.text) is None
 
     async def _record_added_words(self, ticket: Ticket, report: Report) -> bool:
         """Put a folded message into the ticket's timeline once; False when it was there."""
@@ -419,12 +583,14 @@ class IntakeService:
         merged = await self._merge_burst(report, reading, category)
         if merged is not None:
             return merged
+        reading = await self._at_home(report, reading)
         location = reading.location
-        similar = await self.tickets.find_similar_open(
+        alike = await self.tickets.find_similar_open(
             self.tickets.community, category, location.building, location.place, SIMILAR_WINDOW
         )
-        if similar is not None and similar.is_private:
-            similar = None  # a private complaint is never shown to anyone else, not even exists
+        # The newest open one about the same thing (电梯困人 is not the 楼道灯 of the same
+        # building); a private complaint is never shown to anyone else, not even that it exists.
+        similar = next((t for t in alike if not t.is_private and _same_thing(t, reading)), None)
         if similar is not None and similar.reporter_id != report.reporter_id:
             return Outcome(SIMILAR, reading=reading, similar=similar)
         unavailable = await self.state.unavailable_workers()
@@ -448,6 +614,19 @@ class IntakeService:
                 places=self.places,
             )
         return await self._open(report, reading, category, route)
+
+    async def _at_home(self, report: Report, reading: Reading) -> Reading:
+        """A report that names no place but the reporter's home (楼上, 我家门口, 对门) is at the
+        building they registered, instead of asking them which one."""
+        location = reading.location
+        if location.building or location.place or self.home_of is None:
+            return reading
+        if not _AT_HOME.search(report.text):
+            return reading
+        home = await self.home_of(report.reporter_id)
+        if home is None or self.community.grid_for_building(home) is None:
+            return reading
+        return replace(reading, location=replace(location, building=home))
 
     async def _open(
         self,
@@ -518,6 +697,7 @@ class IntakeService:
         reading = reading_from_json(moved.data.reading)
         # The building is asked (the question moves on) only when routing needs it.
         outcome = await self._place(report, reading, choice)
+        await self._add_held_photos(outcome, held)
         if outcome.kind != ASK_BUILDING:
             await self._settle(pending_id)
         return outcome
@@ -567,8 +747,18 @@ class IntakeService:
         outcome = await self._open(
             report, reading, reading.category, route, building=held.building
         )
+        await self._add_held_photos(outcome, held)
         await self._settle(pending_id)
         return outcome
+
+    async def _add_held_photos(self, outcome: Outcome, held: HeldReport) -> None:
+        """The photos sent with the held message after its first (an album) join its ticket,
+        before its card shows them to the worker."""
+        if outcome.kind == OPENED and outcome.ticket is not None:
+            for photo in held.photos[1:]:
+                await self.tickets.add_photo(
+                    outcome.ticket.id, outcome.ticket.reporter_id, *photo, "reporter"
+                )
 
     async def question(self, question_id: int) -> Question | None:
         """Return a question put to a reporter, by the id its buttons carry."""
@@ -605,6 +795,17 @@ class IntakeService:
         for place in self.places:
             if wanted == place:
                 return None, place, False
+        return None
+
+    @staticmethod
+    def typed_rating(text: str) -> str | None:
+        """The rating a reporter typed instead of pressing (满意, 很满意！, 基本满意, 还行),
+        only when that is all they wrote; 不满意 and anything longer are read otherwise."""
+        core = _RATING_TAIL.sub("", text.strip())
+        if _SATISFIED.fullmatch(core):
+            return "satisfied"
+        if _BASIC.fullmatch(core):
+            return "basic"
         return None
 
     def says_unsolved(self, text: str) -> bool:

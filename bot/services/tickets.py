@@ -224,10 +224,12 @@ class TicketService:
         building: str | None,
         place: str | None,
         within: timedelta,
-    ) -> Ticket | None:
-        """Return an open ticket of the same category and location opened within `within`."""
+        limit: int = 10,
+    ) -> list[Ticket]:
+        """Return the open tickets of the same category and location opened within `within`,
+        newest first."""
         if building is None and place is None:
-            return None  # no location: two complaints cannot be told to be the same thing
+            return []  # no location: two complaints cannot be told to be the same thing
         return await self.repo.find_open_like(
             community,
             category,
@@ -235,14 +237,16 @@ class TicketService:
             place,
             sorted(lc.OPEN_STATES),
             self.clock.now() - within,
+            limit,
         )
 
     async def recent_by_reporter(
-        self, reporter_id: int, category: str, within: timedelta
-    ) -> Ticket | None:
-        """Return the reporter's ticket of a category opened within `within` (a burst)."""
+        self, reporter_id: int, category: str, within: timedelta, limit: int = 5
+    ) -> list[Ticket]:
+        """Return the reporter's tickets of a category opened within `within` (a burst),
+        newest first."""
         return await self.repo.recent_by_reporter(
-            self.community, reporter_id, category, self.clock.now() - within
+            self.community, reporter_id, category, self.clock.now() - within, limit
         )
 
     # ── opening ──
