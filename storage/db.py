@@ -223,13 +223,6 @@ class Database:
             # than that, reading them back from the file while it writes (a 10,000-step sweep
             # took a third longer). The cache grows only as pages are used.
             await conn.execute(f"PRAGMA cache_size = -{PAGE_CACHE_KIB}")
-            # A savepoint (each batch of the street's sweep, a service inside an update) and a
-            # statement that may stop half-way keep a copy of every page they change until they
-            # end: in memory instead of a temporary file, which cost a write call per page (a
-            # 10,000-step sweep spent about a tenth of its time there, measured side by side).
-            # The copies go when the savepoint or statement ends. SQLite's temporary tables
-            # (DISTINCT, IN lists) live in memory too; the bot's are small.
-            await conn.execute("PRAGMA temp_store = MEMORY")
             if migrate:
                 await self.migrate()
         except BaseException:
