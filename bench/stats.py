@@ -99,8 +99,8 @@ TICKET_COLUMNS = [
     "closed_at",
     "accept_due_at",
     "resolve_due_at",
-    "next_check_at",
 ]
+CLOCK_COLUMNS = ["ticket_id", "community", "escalation_level", "next_check_at"]
 STEP_COLUMNS = [
     "ticket_id",
     "phase",
@@ -155,14 +155,17 @@ def _mix(i: int) -> int:
     return (i * 2_654_435_761 + 0x9E3779B9) & 0xFFFFFFFF
 
 
-def rows(first: int, last: int, due: dict[int, int]) -> Iterator[tuple[list[Any], list[Any]]]:
-    """Yield (tickets, steps) records in chunks for ids first..last; `due` maps id -> due s."""
+def rows(
+    first: int, last: int, due: dict[int, int]
+) -> Iterator[tuple[list[Any], list[Any], list[Any]]]:
+    """Yield (tickets, steps, clocks) records in chunks for ids first..last; `due`: id -> due s."""
     now_s = _at(NOW)
     start_s = _at(START)
     span = now_s - start_s - 60  # every ticket created in the year before NOW
     for chunk_start in range(first, last + 1, CHUNK):
         tickets: list[Any] = []
         steps: list[Any] = []
+        clocks: list[Any] = []
         for i in range(chunk_start, min(chunk_start + CHUNK, last + 1)):
             u = _mix(i)
             c = i % COMMUNITIES
@@ -257,10 +260,10 @@ def rows(first: int, last: int, due: dict[int, int]) -> Iterator[tuple[list[Any]
                     closed,
                     _iso(accept_due),
                     _iso(resolve_due),
-                    next_check,
                 )
             )
-        yield tickets, steps
+            clocks.append((i, f"社区{c:02d}", 0, next_check))
+        yield tickets, steps, clocks
 
 
 def _due_map() -> dict[int, int]:
@@ -293,10 +296,15 @@ async def build_sqlite(path: Path) -> None:
             f"INSERT INTO ticket_steps ({', '.join(STEP_COLUMNS)})"
             f" VALUES ({', '.join('?' for _ in STEP_COLUMNS)})"
         )
-        for tickets, steps in rows(1, COUNT, _due_map()):
+        clock_sql = (
+            f"INSERT INTO ticket_clock ({', '.join(CLOCK_COLUMNS)})"
+            f" VALUES ({', '.join('?' for _ in CLOCK_COLUMNS)})"
+        )
+        for tickets, steps, clocks in rows(1, COUNT, _due_map()):
             with conn:
                 conn.executemany(ticket_sql, tickets)
                 conn.executemany(step_sql, steps)
+                conn.executemany(clock_sql, clocks)
         with conn:
             conn.executemany(
                 "INSERT INTO ticket_numbers (community, last) VALUES (?, ?)", _numbers()
@@ -313,9 +321,10 @@ async def build_pg(url: str) -> None:
     await db.close()
     conn = await asyncpg.connect(url)
     try:
-        for tickets, steps in rows(1, COUNT, _due_map()):
+        for tickets, steps, clocks in rows(1, COUNT, _due_map()):
             await conn.copy_records_to_table("tickets", records=tickets, columns=TICKET_COLUMNS)
             await conn.copy_records_to_table("ticket_steps", records=steps, columns=STEP_COLUMNS)
+            await conn.copy_records_to_table("ticket_clock", records=clocks, columns=CLOCK_COLUMNS)
         await conn.copy_records_to_table(
             "ticket_numbers", records=_numbers(), columns=["community", "last"]
         )

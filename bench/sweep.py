@@ -3,7 +3,7 @@
 Figures: sweep_10k_ms, sweep_100k_ms (one EscalationSweep.run, median of 5 on a fresh copy of the
 database each time), sweep_growth (100k / 10k). With 1 % due the work itself grows tenfold (100
 then 1,000 due tickets to escalate), so the idle sweep (nothing due) is printed beside it: it
-stays flat because the sweep walks the next_check_at index instead of scanning the tickets.
+stays flat because the sweep walks the due index of ticket_clock instead of scanning the tickets.
 The due tickets are the oldest 1 % (ids grow with creation time, and so do deadlines);
 sweep_100k_scattered_ms spreads them over the whole table instead, which costs more because
 every escalation then dirties its own pages.
@@ -47,6 +47,7 @@ async def build(path: Path, count: int, *, scattered: bool = False) -> None:
     try:
         tickets = []
         steps = []
+        clocks = []
         for i in range(1, count + 1):
             # Ids grow with creation time, so the due 1 % are the oldest tickets; `scattered`
             # spreads them over the table instead (every 100th), the worst case for page writes.
@@ -81,9 +82,9 @@ async def build(path: Path, count: int, *, scattered: bool = False) -> None:
                     _iso(created),
                     _iso(accept_due),
                     _iso(created + timedelta(days=3)),
-                    _iso(next_check),
                 )
             )
+            clocks.append((i, "幸福里", 0, _iso(next_check)))
             if due:
                 steps.append(
                     (
@@ -127,9 +128,14 @@ async def build(path: Path, count: int, *, scattered: bool = False) -> None:
                 "INSERT INTO tickets (id, community, number, source_key, text, category,"
                 " confidence, keywords, urgency, location, building, grid, reporter_id,"
                 " reporter_name, is_private, chat_id, message_id, status, assignee_key,"
-                " assignee_id, created_at, accept_due_at, resolve_due_at, next_check_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " assignee_id, created_at, accept_due_at, resolve_due_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 tickets,
+            )
+            await db.executemany(
+                "INSERT INTO ticket_clock (ticket_id, community, escalation_level, next_check_at)"
+                " VALUES (?, ?, ?, ?)",
+                clocks,
             )
             await db.executemany(
                 "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at,"
@@ -163,9 +169,10 @@ def _plan(path: Path) -> str:
     conn = sqlite3.connect(path)
     try:
         rows = conn.execute(
-            "EXPLAIN QUERY PLAN SELECT id FROM tickets INDEXED BY tickets_next_check"
-            " WHERE next_check_at IS NOT NULL AND next_check_at <= ? ORDER BY next_check_at",
-            (_iso(NOW),),
+            "EXPLAIN QUERY PLAN SELECT ticket_id FROM ticket_clock INDEXED BY ticket_clock_due"
+            " WHERE community = ? AND next_check_at IS NOT NULL AND next_check_at <= ?"
+            " ORDER BY next_check_at",
+            ("幸福里", _iso(NOW)),
         ).fetchall()
         return "; ".join(str(r[-1]) for r in rows)
     finally:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import os
@@ -13,7 +14,7 @@ import socket
 import sqlite3
 import sys
 import time
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
@@ -41,6 +42,27 @@ Params = Sequence[Any] | dict[str, Any]
 
 
 PAGE_CACHE_KIB = 64 * 1024
+
+# Bulk statements carry up to this many rows each (multi-row VALUES, IN lists): a batch of
+# thousands is a handful of statements instead of a statement per row. Sizes are powers of
+# two, so there are few statement texts: each is prepared once, not once per batch size.
+BULK_ROWS = 512
+
+
+def bulk_pieces(count: int) -> Iterator[tuple[int, int]]:
+    """Split `count` rows into (start, size) pieces whose sizes are powers of two."""
+    start, size = 0, BULK_ROWS
+    while start < count:
+        while size > count - start:
+            size //= 2
+        yield start, size
+        start += size
+
+
+@functools.lru_cache(maxsize=256)
+def _values_sql(head: str, width: int, rows: int, tail: str) -> str:
+    group = "(" + ", ".join("?" * width) + ")"
+    return f"{head} VALUES {', '.join([group] * rows)}{tail}"
 
 
 class DatabaseError(Exception):
@@ -474,6 +496,23 @@ class Database:
             except sqlite3.Error as exc:
                 _raise_known(exc)
                 raise
+
+    async def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        tail: str = "",
+    ) -> None:
+        """Insert many rows in their order (multi-row VALUES, up to _BULK_ROWS a statement)."""
+        if not rows:
+            return
+        head = f"INSERT INTO {table} ({', '.join(columns)})"
+        tail = f" {tail}" if tail else ""
+        width = len(columns)
+        for start, size in bulk_pieces(len(rows)):
+            params = [v for row in rows[start : start + size] for v in row]
+            await self.execute(_values_sql(head, width, size, tail), params)
 
     async def fetchone(self, sql: str, params: Params = ()) -> sqlite3.Row | None:
         """Return the first row of a query (or of an INSERT/UPDATE … RETURNING), or None."""

@@ -95,6 +95,20 @@ class Store(Protocol):
         """Run one statement for many parameter rows."""
         ...
 
+    async def insert_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        rows: Sequence[Sequence[Any]],
+        tail: str = "",
+    ) -> None:
+        """Insert many rows in their order, `tail` an ON CONFLICT clause (SQLite's dialect).
+
+        In as few statements as the store allows: multi-row VALUES on SQLite; on PostgreSQL
+        COPY without a tail and one INSERT … SELECT FROM unnest(…) with one.
+        """
+        ...
+
     async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         """Return the first row of a query (or of … RETURNING), or None."""
         ...

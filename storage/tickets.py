@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar
 
+from storage.db import BULK_ROWS
 from storage.outbox import Button, OutgoingMessage
 from storage.store import Row, Store
 
@@ -23,6 +24,8 @@ _V = TypeVar("_V")
 
 def iso(dt: datetime) -> str:
     """Return the stored form of a time: UTC ISO-8601 text."""
+    if dt.tzinfo is UTC:  # what the database gives back: no conversion to make
+        return dt.isoformat()
     if dt.tzinfo is None:
         raise ValueError("naive datetime")
     return dt.astimezone(UTC).isoformat()
@@ -36,44 +39,12 @@ def _req_dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-# Bulk statements carry up to this many rows each (multi-row VALUES, IN lists): both stores
-# accept them as they are, and a batch of thousands is a handful of statements instead of a
-# statement per row. Sizes are powers of two, so there are few statement texts: each is
-# translated (PostgreSQL) and prepared once, not once per batch size.
-_BULK_ROWS = 512
-
-
-def _pieces(count: int) -> Iterator[tuple[int, int]]:
-    """Split `count` rows into (start, size) pieces whose sizes are powers of two."""
-    start, size = 0, _BULK_ROWS
-    while start < count:
-        while size > count - start:
-            size //= 2
-        yield start, size
-        start += size
-
-
-@functools.lru_cache(maxsize=256)
-def _values_sql(head: str, width: int, rows: int, tail: str) -> str:
-    group = "(" + ", ".join("?" * width) + ")"
-    return f"{head} VALUES {', '.join([group] * rows)}{tail}"
+_BULK_ROWS = BULK_ROWS
 
 
 @functools.lru_cache(maxsize=64)
 def _in_sql(head: str, count: int, tail: str) -> str:
     return f"{head} IN ({', '.join('?' * count)}){tail}"
-
-
-async def _insert_rows(
-    db: Store, head: str, rows: Sequence[Sequence[Any]], tail: str = ""
-) -> None:
-    """Run `head VALUES (…), (…) … tail` over rows, a piece at a time, in their order."""
-    if not rows:
-        return
-    width = len(rows[0])
-    for start, size in _pieces(len(rows)):
-        params = [v for row in rows[start : start + size] for v in row]
-        await db.execute(_values_sql(head, width, size, tail), params)
 
 
 async def _update_in(
@@ -412,8 +383,14 @@ class DueStep(NamedTuple):
     reject_pending: bool = False
 
 
-# (ticket_id, kind, from_status, to_status, detail) of a history row the system writes.
-SystemEvent = tuple[int, str, str | None, str | None, dict[str, Any]]
+# (ticket_id, kind, from_status, to_status, detail) of a history row the system writes; the
+# detail as a dict, or already encoded by encode_detail (the sweep encodes a shared one once).
+SystemEvent = tuple[int, str, str | None, str | None, dict[str, Any] | str]
+
+
+def encode_detail(detail: dict[str, Any]) -> str:
+    """Return a history row's detail as stored (the JSON add_event writes)."""
+    return _JSON_SORTED.encode(detail)
 
 
 class QueuedText(NamedTuple):
@@ -438,27 +415,37 @@ _TICKET_COLUMNS = (
     " escalation_level, duplicate_of, rating, created_at, accepted_at, resolved_at, closed_at,"
     " accept_due_at, resolve_due_at, next_check_at"
 )
+# The sweep's two columns live in ticket_clock (a narrow row of their own, 0021); every other
+# column is the tickets row's.
+_CLOCK_COLUMNS = {
+    "escalation_level": "COALESCE(k.escalation_level, 0)",
+    "next_check_at": "k.next_check_at",
+}
+_ALL_COLUMNS = [c.strip() for c in _TICKET_COLUMNS.split(",")]
+_ROW_COLUMNS = [c for c in _ALL_COLUMNS if c not in _CLOCK_COLUMNS]
 _SELECT_TICKET = (
     "SELECT "
-    + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
+    + ", ".join(_CLOCK_COLUMNS.get(c, f"t.{c}") for c in _ALL_COLUMNS)
     + ", (SELECT COUNT(*) FROM ticket_followers f WHERE f.ticket_id = t.id) AS follower_count"
-    " FROM tickets t"
+    " FROM tickets t LEFT JOIN ticket_clock k ON k.ticket_id = t.id"
 )
-# The sweep never needs the follower count: skip the per-row subquery.
-_SELECT_TICKET_NO_FOLLOWERS = (
-    "SELECT "
-    + ", ".join(f"t.{c.strip()}" for c in _TICKET_COLUMNS.split(","))
-    + ", 0 AS follower_count FROM tickets t"
+_EVENT_COLUMNS = (
+    "ticket_id",
+    "at",
+    "actor_id",
+    "actor_role",
+    "kind",
+    "from_status",
+    "to_status",
+    "detail",
 )
-_EVENT_INSERT_HEAD = (
-    "INSERT INTO ticket_events"
-    " (ticket_id, at, actor_id, actor_role, kind, from_status, to_status, detail)"
+_EVENT_INSERT = (
+    f"INSERT INTO ticket_events ({', '.join(_EVENT_COLUMNS)}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 )
-_EVENT_INSERT = _EVENT_INSERT_HEAD + " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
 # A ticket's next check: its earliest pending step (NULL when none).
 _NEXT_CHECK = (
     "(SELECT MIN(s.due_at) FROM ticket_steps s"
-    " WHERE s.ticket_id = tickets.id AND s.done_at IS NULL)"
+    " WHERE s.ticket_id = ticket_clock.ticket_id AND s.done_at IS NULL)"
 )
 _STEP_COLUMNS = "id, ticket_id, phase, step, started_at, deadline_at, due_at, done_at, outcome"
 _WHISTLE_COLUMNS = (
@@ -523,26 +510,39 @@ class TicketRepository:
 
     async def insert(self, values: dict[str, Any]) -> Ticket:
         """Insert a ticket row from column values; return it as stored (no followers yet)."""
-        columns = list(values)
-        placeholders = ", ".join("?" for _ in columns)
+        own = {c: v for c, v in values.items() if c not in _CLOCK_COLUMNS}
+        level = int(values.get("escalation_level", 0))
+        next_check = _stored(values.get("next_check_at"))
+        placeholders = ", ".join("?" for _ in own)
         row = await self.db.fetchone(
-            f"INSERT INTO tickets ({', '.join(columns)}) VALUES ({placeholders})"
-            f" RETURNING {_TICKET_COLUMNS}, 0 AS follower_count",
-            [_stored(v) for v in values.values()],
+            f"INSERT INTO tickets ({', '.join(own)}) VALUES ({placeholders})"
+            f" RETURNING {', '.join(_ROW_COLUMNS)}",
+            [_stored(v) for v in own.values()],
         )
         assert row is not None
-        return Ticket._from_row(row)
+        stored = dict(zip(_ROW_COLUMNS, tuple(row), strict=True))
+        await self.db.execute(
+            "INSERT INTO ticket_clock (ticket_id, community, escalation_level, next_check_at)"
+            " VALUES (?, ?, ?, ?)",
+            (stored["id"], stored["community"], level, next_check),
+        )
+        stored.update(escalation_level=level, next_check_at=next_check)
+        return Ticket._from_row((*(stored[c] for c in _ALL_COLUMNS), 0))
 
     async def update(self, ticket_id: int, **values: Any) -> None:
         """Set some columns of a ticket."""
         unknown = set(values) - _UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
-        assignments = ", ".join(f"{c} = ?" for c in values)
-        await self.db.execute(
-            f"UPDATE tickets SET {assignments} WHERE id = ?",
-            [*(_stored(v) for v in values.values()), ticket_id],
-        )
+        clock = {c: v for c, v in values.items() if c in _CLOCK_COLUMNS}
+        own = {c: v for c, v in values.items() if c not in _CLOCK_COLUMNS}
+        for table, key, part in (("tickets", "id", own), ("ticket_clock", "ticket_id", clock)):
+            if part:
+                assignments = ", ".join(f"{c} = ?" for c in part)
+                await self.db.execute(
+                    f"UPDATE {table} SET {assignments} WHERE {key} = ?",
+                    [*(_stored(v) for v in part.values()), ticket_id],
+                )
 
     async def get(self, ticket_id: int) -> Ticket | None:
         """Return a ticket by id."""
@@ -645,7 +645,7 @@ class TicketRepository:
 
     async def add_events(self, events: Iterable[NewEvent]) -> None:
         """Append many history rows, in their order."""
-        await _insert_rows(self.db, _EVENT_INSERT_HEAD, [e.params() for e in events])
+        await self.db.insert_rows("ticket_events", _EVENT_COLUMNS, [e.params() for e in events])
 
     async def add_system_events(self, events: Sequence[SystemEvent], at: datetime) -> None:
         """Append (ticket_id, kind, from_status, to_status, detail) rows the system made at `at`.
@@ -653,9 +653,9 @@ class TicketRepository:
         The same rows as add_events with actor_id None and actor_role 'system'.
         """
         stamp = iso(at)
-        await _insert_rows(
-            self.db,
-            _EVENT_INSERT_HEAD,
+        await self.db.insert_rows(
+            "ticket_events",
+            _EVENT_COLUMNS,
             [
                 (
                     ticket_id,
@@ -665,7 +665,7 @@ class TicketRepository:
                     kind,
                     before,
                     after,
-                    _JSON_SORTED.encode(detail),
+                    detail if isinstance(detail, str) else _JSON_SORTED.encode(detail),
                 )
                 for ticket_id, kind, before, after, detail in events
             ],
@@ -781,11 +781,11 @@ class TicketRepository:
             # The first of two alike wins, as when each was inserted on its own: the second
             # met the first and left it (PostgreSQL refuses one upsert touching a row twice).
             rows.setdefault((row[0], row[1], row[2], row[4]), row)
-        await _insert_rows(
-            self.db,
-            "INSERT INTO ticket_steps (ticket_id, phase, step, started_at, deadline_at, due_at)",
+        await self.db.insert_rows(
+            "ticket_steps",
+            ("ticket_id", "phase", "step", "started_at", "deadline_at", "due_at"),
             list(rows.values()),
-            " ON CONFLICT (ticket_id, phase, step, deadline_at)"
+            "ON CONFLICT (ticket_id, phase, step, deadline_at)"
             # A step cancelled by a hand-over and planned again for the same deadline revives.
             " DO UPDATE SET started_at = excluded.started_at, due_at = excluded.due_at,"
             " done_at = NULL, outcome = NULL WHERE ticket_steps.outcome = 'cancelled'",
@@ -829,8 +829,8 @@ class TicketRepository:
         for level, ids in sorted(by_level.items()):
             await _update_in(
                 self.db,
-                "UPDATE tickets SET escalation_level = MAX(escalation_level, ?),"
-                f" next_check_at = {_NEXT_CHECK} WHERE id",
+                "UPDATE ticket_clock SET escalation_level = MAX(escalation_level, ?),"
+                f" next_check_at = {_NEXT_CHECK} WHERE ticket_id",
                 ids,
                 (level,),
             )
@@ -838,7 +838,9 @@ class TicketRepository:
     async def refresh_next_check(self, ticket_ids: Iterable[int]) -> None:
         """Set next_check_at to each ticket's earliest pending step (NULL when none)."""
         await _update_in(
-            self.db, f"UPDATE tickets SET next_check_at = {_NEXT_CHECK} WHERE id", list(ticket_ids)
+            self.db,
+            f"UPDATE ticket_clock SET next_check_at = {_NEXT_CHECK} WHERE ticket_id",
+            list(ticket_ids),
         )
 
     async def due_steps(self, community: str, now: datetime, limit: int) -> list[DueStep]:
@@ -846,10 +848,10 @@ class TicketRepository:
 
         Up to `limit` tickets, each with all its due steps, in ticket order then due order.
         """
-        # The outer scan walks the partial index tickets_community_next_check (one community's
-        # range of it), never the whole table.
+        # The outer scan walks the partial index ticket_clock_due (one community's range of
+        # it), never the whole table.
         rows = await self.db.fetchall(
-            "WITH due AS (SELECT id FROM tickets INDEXED BY tickets_community_next_check"
+            "WITH due AS (SELECT ticket_id AS id FROM ticket_clock INDEXED BY ticket_clock_due"
             " WHERE community = ? AND next_check_at IS NOT NULL AND next_check_at <= ?"
             " ORDER BY next_check_at LIMIT ?)"
             " SELECT s.id, s.phase, s.step, s.started_at, s.deadline_at, t.id, t.number,"
@@ -927,12 +929,11 @@ class TicketRepository:
         self, whistles: Iterable[tuple[int, str, int, datetime, datetime]]
     ) -> None:
         """Record (ticket_id, department, contact_id, at, ack_due) whistles, in their order."""
-        await _insert_rows(
-            self.db,
-            "INSERT INTO ticket_whistles (ticket_id, department, contact_id, whistled_at,"
-            " ack_due_at)",
+        await self.db.insert_rows(
+            "ticket_whistles",
+            ("ticket_id", "department", "contact_id", "whistled_at", "ack_due_at"),
             [(t, d, c, iso(at), iso(due)) for t, d, c, at, due in whistles],
-            " ON CONFLICT DO NOTHING",
+            "ON CONFLICT DO NOTHING",
         )
 
     async def open_whistle(self, ticket_id: int) -> Whistle | None:
@@ -980,11 +981,11 @@ class TicketRepository:
             [ticket_id for ticket_id, _ in tickets],
             (status, iso(now)),
         )
-        await _insert_rows(
-            self.db,
-            "INSERT INTO ticket_ratings (ticket_id, resolved_at, user_id, role, rating, at)",
+        await self.db.insert_rows(
+            "ticket_ratings",
+            ("ticket_id", "resolved_at", "user_id", "role", "rating", "at"),
             [(t, iso(resolved), None, "system", "unrated", iso(now)) for t, resolved in tickets],
-            " ON CONFLICT DO NOTHING",
+            "ON CONFLICT DO NOTHING",
         )
 
     async def add_rating(
@@ -1077,12 +1078,19 @@ class TicketRepository:
     async def communities_with_work(self, now: datetime) -> set[str]:
         """Return the communities a sweep has work in: steps due, or refusals to report.
 
-        Two reads over partial indexes (tickets_next_check, outbox_failed): a street office's
-        sweep job runs only those communities' sweeps (together, in one transaction).
+        Reads over partial indexes (ticket_clock_due, outbox_failed): a street office's sweep
+        job runs only those communities' sweeps (together, in one transaction). The due index
+        is walked community by community (each community's least next check: one probe each).
         """
         due = await self.db.fetchall(
-            "SELECT DISTINCT community FROM tickets INDEXED BY tickets_next_check"
-            " WHERE next_check_at IS NOT NULL AND next_check_at <= ?",
+            "WITH RECURSIVE c (community) AS ("
+            " SELECT MIN(community) FROM ticket_clock WHERE next_check_at IS NOT NULL"
+            " UNION ALL SELECT (SELECT MIN(community) FROM ticket_clock"
+            " WHERE next_check_at IS NOT NULL AND community > c.community)"
+            " FROM c WHERE c.community IS NOT NULL)"
+            " SELECT c.community FROM c WHERE c.community IS NOT NULL AND EXISTS ("
+            "SELECT 1 FROM ticket_clock k WHERE k.community = c.community"
+            " AND k.next_check_at IS NOT NULL AND k.next_check_at <= ?)",
             (iso(now),),
         )
         refused = await self.db.fetchall(f"SELECT DISTINCT t.community {_REFUSED_FROM}", ())
@@ -1160,11 +1168,11 @@ class TicketRepository:
         unique: dict[str, tuple[str, int, str, str, str, str | None]] = {}
         for row in rows:
             unique.setdefault(row[0], (*row, self.community))
-        await _insert_rows(
-            self.db,
-            "INSERT INTO outbox (dedup_key, chat_id, payload, created_at, not_before, community)",
+        await self.db.insert_rows(
+            "outbox",
+            ("dedup_key", "chat_id", "payload", "created_at", "not_before", "community"),
             list(unique.values()),
-            " ON CONFLICT (dedup_key) DO NOTHING",
+            "ON CONFLICT (dedup_key) DO NOTHING",
         )
 
 

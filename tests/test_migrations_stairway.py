@@ -358,10 +358,27 @@ def _v20(c: sqlite3.Connection) -> None:
     """0020 drops the old question stores and creates no table: nothing new."""
 
 
+def _v21(c: sqlite3.Connection) -> None:
+    """The sweep's clock in a table of its own: a ticket opened since, escalated to the office."""
+    c.execute(
+        "INSERT INTO tickets (id, community, number, source_key, text, category, confidence,"
+        " urgency, building, grid, reporter_id, reporter_name, is_private, chat_id, message_id,"
+        " status, assignee_key, created_at, accept_due_at)"
+        " VALUES (3, 'xfl', 3, 'msg:-100:3', '路灯不亮', 'facilities', 0.9, 'normal', '5', 'g1',"
+        " 503, '张叔', 0, -100, 3, 'new', 'li', ?, ?)",
+        (T0, T1),
+    )
+    c.execute(
+        "INSERT INTO ticket_clock (ticket_id, community, escalation_level, next_check_at)"
+        " VALUES (3, 'xfl', 1, ?)",
+        (FUTURE,),
+    )
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
     9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15, 16: _v16, 17: _v17,
-    18: _v18, 19: _v19, 20: _v20,
+    18: _v18, 19: _v19, 20: _v20, 21: _v21,
 }  # fmt: skip
 
 
@@ -421,7 +438,9 @@ def _snapshot(path: Path) -> dict[str, int]:
 
 
 def test_every_landed_version_has_a_filler() -> None:
-    assert set(FILLERS) == set(range(1, len(LANDED) + 1))
+    # A migration still on its branch may bring its filler before it is pinned in LANDED.
+    assert set(range(1, len(LANDED) + 1)) <= set(FILLERS)
+    assert set(FILLERS) <= {number for number, _, _ in load_migrations()}
 
 
 @pytest.mark.parametrize("version", sorted(FILLERS))

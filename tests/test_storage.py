@@ -143,3 +143,37 @@ async def test_outbox_dedup_and_round_trip(db: Store) -> None:
     assert item.message == message
     await outbox.mark_sent(item.id, NOW, 77)
     assert await outbox.due(NOW) == []
+
+
+_OUTBOX_COLUMNS = ("dedup_key", "chat_id", "payload", "created_at", "not_before")
+
+
+async def test_insert_rows_keeps_order_and_meets_conflicts_like_single_inserts(db: Store) -> None:
+    """The bulk seam (COPY / unnest on PostgreSQL, multi-row VALUES on SQLite) writes the rows
+    single INSERTs would, in their order; a tail decides conflicts as it would one by one."""
+    rows = [
+        (
+            f"k{i}",
+            -100 - i % 3,
+            f'{{"text": "第{i}条"}}',
+            "2026-11-23T01:00:00+00:00",
+            "2026-11-23T01:00:00+00:00",
+        )
+        for i in range(700)
+    ]
+    await db.insert_rows("outbox", _OUTBOX_COLUMNS, rows[:5])
+    await db.insert_rows(
+        "outbox",
+        _OUTBOX_COLUMNS,
+        [(k, c, p.replace("条", "次"), at, nb) for k, c, p, at, nb in rows],
+        "ON CONFLICT (dedup_key) DO NOTHING",
+    )
+    found = await db.fetchall("SELECT dedup_key, chat_id, payload FROM outbox ORDER BY id")
+    assert [r["dedup_key"] for r in found] == [f"k{i}" for i in range(700)]
+    assert [r["payload"] for r in found[4:6]] == ['{"text": "第4条"}', '{"text": "第5次"}']
+    assert [r["chat_id"] for r in found[:3]] == [-100, -101, -102]
+    # Without a tail (COPY on PostgreSQL) a duplicate is refused, as a single INSERT is.
+    with pytest.raises(INTEGRITY_ERRORS):
+        async with db.transaction():
+            await db.insert_rows("outbox", _OUTBOX_COLUMNS, rows[:1])
+    assert await db.fetchval("SELECT COUNT(*) FROM outbox") == 700

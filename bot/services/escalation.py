@@ -7,7 +7,8 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 from bot import texts
 from bot.services import lifecycle as lc
@@ -25,6 +26,7 @@ from storage.tickets import (
     SystemEvent,
     Ticket,
     TicketRepository,
+    encode_detail,
     iso,
 )
 
@@ -213,49 +215,85 @@ FLOOD_LINES = 40  # a summary lists this many and counts the rest
 _FLOOD_PURPOSES = frozenset({"escalate", "overdue", "remind", "status"})
 
 
-def consolidate(messages: list[QueuedText]) -> list[QueuedText]:
+# A message of the office rung not written out yet: (chat_id, purpose, not_before, due step,
+# how to write it). After an outage thousands of office steps fall due at once and nearly all
+# their messages end in a flood's summary, which names only the first FLOOD_LINES: a draft
+# carries what the grouping needs, and its text, key and extra are made only for the messages
+# sent as they are (and a summary's first lines). A plain tuple: thousands are made at once.
+_Draft = tuple[int, str, datetime | None, DueStep, Callable[[DueStep], QueuedText]]
+Outgoing = QueuedText | _Draft
+
+
+def consolidate(messages: Sequence[Outgoing]) -> list[QueuedText]:
     """Replace a flood of one kind of message to one chat by one summary (order kept)."""
-    groups: dict[tuple[int, str, datetime | None], list[QueuedText]] = defaultdict(list)
+    groups: dict[tuple[int, str, datetime | None], list[Outgoing]] = defaultdict(list)
+    keys: list[tuple[int, str, datetime | None] | None] = []
     for m in messages:
-        if _may_summarise(m):
-            groups[(m.chat_id, m.purpose, m.not_before)].append(m)
+        if not isinstance(m, QueuedText):
+            key: tuple[int, str, datetime | None] | None = (m[0], m[1], m[2])
+        elif _may_summarise(m):
+            key = (m.chat_id, m.purpose, m.not_before)
+        else:
+            key = None
+        keys.append(key)
+        if key is not None:
+            groups[key].append(m)
     done: set[tuple[int, str, datetime | None]] = set()
     out: list[QueuedText] = []
-    for m in messages:
-        key = (m.chat_id, m.purpose, m.not_before)
-        same = groups.get(key)
-        if same is None or len(same) <= FLOOD_AT or not _may_summarise(m):
-            out.append(m)
+    for m, key in zip(messages, keys, strict=True):
+        if key is None or len(same := groups[key]) <= FLOOD_AT:
+            out.append(_made(m))
         elif key not in done:
             done.add(key)
             out.append(_summary(same))
     return out
 
 
-def mark_urgent(messages: list[QueuedText], urgent: set[int]) -> list[QueuedText]:
+def mark_urgent(messages: list[Outgoing], urgent: set[int]) -> list[Outgoing]:
     """Mark the messages about urgent tickets: they ring even in quiet hours (the sender)."""
     if not urgent:
         return messages
     return [
-        m._replace(extra={**m.extra, "urgent": True}) if m.extra.get("ticket_id") in urgent else m
+        m._replace(extra={**m.extra, "urgent": True})
+        if isinstance(m, QueuedText) and m.extra.get("ticket_id") in urgent
+        else m
         for m in messages
     ]
 
 
-def _may_summarise(m: QueuedText) -> bool:
+def _made(m: Outgoing) -> QueuedText:
+    if isinstance(m, QueuedText):
+        return m
+    due = m[3]
+    made = m[4](due)
+    return made._replace(extra={**made.extra, "urgent": True}) if due.urgency == "urgent" else made
+
+
+def _may_summarise(m: Outgoing) -> bool:
+    if not isinstance(m, QueuedText):
+        return True
     if m.purpose not in _FLOOD_PURPOSES or m.buttons:
         return False
     return m.purpose != "escalate" or m.extra.get("level") == LEVEL_OFFICE
 
 
-def _summary(same: list[QueuedText]) -> QueuedText:
-    first = same[0]
-    ids = [x.extra["ticket_id"] for x in same if "ticket_id" in x.extra]
+def _summary(same: list[Outgoing]) -> QueuedText:
+    first = _made(same[0])
+    ids = [
+        x.extra["ticket_id"] if isinstance(x, QueuedText) else x[3].ticket_id
+        for x in same
+        if not isinstance(x, QueuedText) or "ticket_id" in x.extra
+    ]
     if first.purpose == "status":  # the group: numbers only, as each note would say
-        numbers = "、".join(x.text.split(" ", 1)[0] for x in same)
+        numbers = "、".join(
+            x.text.split(" ", 1)[0]
+            if isinstance(x, QueuedText)
+            else _STATUS_HEAD.format(number=x[3].number)
+            for x in same
+        )
         text = texts.FLOOD_GROUP_STATUS.format(numbers=numbers)
     else:
-        lines = [f"• {x.text}" for x in same[:FLOOD_LINES]]
+        lines = [f"• {_made(x).text}" for x in same[:FLOOD_LINES]]
         rest = len(same) - FLOOD_LINES
         if rest > 0:
             lines.append(texts.FLOOD_MORE.format(count=rest))
@@ -263,7 +301,10 @@ def _summary(same: list[QueuedText]) -> QueuedText:
     extra: dict[str, Any] = {"ticket_ids": ids, "summary": len(same)}
     if "level" in first.extra:
         extra["level"] = first.extra["level"]
-    if any(x.extra.get("urgent") for x in same):
+    if any(
+        x.extra.get("urgent") if isinstance(x, QueuedText) else x[3].urgency == "urgent"
+        for x in same
+    ):
         extra["urgent"] = True
     return first._replace(
         dedup_key=f"{first.dedup_key}:flood",
@@ -271,6 +312,18 @@ def _summary(same: list[QueuedText]) -> QueuedText:
         extra=extra,
         reply_to_message_id=None,
     )
+
+
+# A group's "being worked on" note begins with the ticket's number: its summary lists those.
+_STATUS_HEAD = texts.GROUP_CALM_STATUS.split(" ", 1)[0]
+
+
+class _OfficeNotes(NamedTuple):
+    """How a batch writes out the office rung's drafts (made once per batch)."""
+
+    office: tuple[tuple[int, Callable[[DueStep], QueuedText]], ...]
+    overdue: Callable[[DueStep], QueuedText]
+    status: Callable[[DueStep], QueuedText]
 
 
 @dataclass
@@ -283,8 +336,8 @@ class _Batch:
     # A non-urgent escalation waits for the community's quiet hours to end (None: at once).
     escalation_hold: datetime | None
     events: list[SystemEvent] = field(default_factory=list)
-    messages: list[QueuedText] = field(default_factory=list)
-    held: list[QueuedText] = field(default_factory=list)  # queued after the others
+    messages: list[Outgoing] = field(default_factory=list)
+    held: list[Outgoing] = field(default_factory=list)  # queued after the others
     finished: list[tuple[int, str]] = field(default_factory=list)
     planned: list[tuple[int, str, str, datetime, datetime, datetime]] = field(default_factory=list)
     levels: dict[int, int] = field(default_factory=dict)  # every ticket touched: its new level
@@ -297,6 +350,9 @@ class _Batch:
     group_holds: dict[int, datetime | None] = field(default_factory=dict)
     late: dict[datetime, str] = field(default_factory=dict)  # deadline -> 多久
     epochs: dict[datetime, int] = field(default_factory=dict)  # deadline -> its seconds
+    late_minutes: dict[datetime, int] = field(default_factory=dict)  # deadline -> minutes late
+    details: dict[tuple[Any, ...], str] = field(default_factory=dict)  # encoded event details
+    notes: _OfficeNotes | None = None
 
 
 class EscalationSweep:
@@ -558,17 +614,19 @@ class EscalationSweep:
 
     def _climb(self, due: DueStep, batch: _Batch, level: int) -> None:
         self._raise(due, batch, level)
-        self._event(
-            due,
-            "escalated",
-            {
-                "phase": due.phase,
-                "level": level,
-                "to": due.step,
-                "late_minutes": int((batch.now - due.deadline_at).total_seconds() // 60),
-            },
-            batch,
-        )
+        late = batch.late_minutes.get(due.deadline_at)
+        if late is None:
+            late = batch.late_minutes[due.deadline_at] = int(
+                (batch.now - due.deadline_at).total_seconds() // 60
+            )
+        # The same detail for every ticket as late on the same rung: encoded once.
+        key = (due.phase, level, due.step, late)
+        detail = batch.details.get(key)
+        if detail is None:
+            detail = batch.details[key] = encode_detail(
+                {"phase": due.phase, "level": level, "to": due.step, "late_minutes": late}
+            )
+        batch.events.append((due.ticket_id, "escalated", due.status, due.status, detail))
         batch.counts["escalated"] += 1
 
     @staticmethod
@@ -590,56 +648,73 @@ class EscalationSweep:
         )
 
     def _office(self, due: DueStep, batch: _Batch) -> str:
-        facts = self._facts(due, batch)
-        hold = self._escalation_hold(due, batch)
-        extra = {"ticket_id": due.ticket_id, "level": LEVEL_OFFICE}
+        # The hot path after an outage: drafts, written out only when sent as they are.
+        notes = batch.notes
+        if notes is None:
+            notes = batch.notes = self._office_notes(batch)
+        hold = None if due.urgency == "urgent" else batch.escalation_hold
+        queue = batch.messages if hold is None else batch.held
+        for office_id, make in notes.office:
+            queue.append((office_id, "escalate", hold, due, make))
+        if due.assignee_id is not None and not due.reject_pending:
+            batch.messages.append((due.assignee_id, "overdue", None, due, notes.overdue))
+        if not due.is_private and due.chat_id is not None:
+            # The group only sees that it is being worked on: no names, no lateness.
+            group_hold = self._group_hold(due.chat_id, batch)
+            (batch.messages if group_hold is None else batch.held).append(
+                (due.chat_id, "status", group_hold, due, notes.status)
+            )
+        self._climb(due, batch, LEVEL_OFFICE)
+        self._plan_next(due, "street", self.policy.street_after, batch)
+        return "done"
+
+    def _office_notes(self, batch: _Batch) -> _OfficeNotes:
+        return _OfficeNotes(
+            tuple(
+                (office_id, partial(self._office_note, batch, office_id))
+                for office_id in self.policy.office_ids
+            ),
+            partial(self._overdue_note, batch),
+            partial(self._status_note, batch),
+        )
+
+    def _office_note(self, batch: _Batch, office_id: int, due: DueStep) -> QueuedText:
         # A 不予受理 waiting for approval: the deadline still runs for the resident, but the
         # next move is the admins' (approve or refuse), not the worker's.
         template = (
             texts.ESCALATE_REJECT_PENDING if due.reject_pending else texts.ESCALATE_TO_OFFICE
         )
-        text = template.format(**facts)
-        for office_id in self.policy.office_ids:
-            self._send(
-                batch,
-                QueuedText(
-                    self._key(due, batch, office_id),
-                    office_id,
-                    text,
-                    "escalate",
-                    extra,
-                    not_before=hold,
-                ),
-            )
-        if due.assignee_id is not None and not due.reject_pending:
-            self._send(
-                batch,
-                QueuedText(
-                    self._key(due, batch, "worker"),
-                    due.assignee_id,
-                    texts.OVERDUE_TO_WORKER.format(**facts),
-                    "overdue",
-                    {"ticket_id": due.ticket_id},
-                ),
-            )
-        if not due.is_private and due.chat_id is not None:
-            # The group only sees that it is being worked on: no names, no lateness.
-            self._send(
-                batch,
-                QueuedText(
-                    self._key(due, batch, "group"),
-                    due.chat_id,
-                    texts.GROUP_CALM_STATUS.format(number=due.number),
-                    "status",
-                    {"ticket_id": due.ticket_id},
-                    private=False,
-                    reply_to_message_id=due.message_id,
-                    not_before=self._group_hold(due.chat_id, batch),
-                ),
-            )
-        self._climb(due, batch, LEVEL_OFFICE)
-        self._plan_next(due, "street", self.policy.street_after, batch)
-        return "done"
+        return QueuedText(
+            self._key(due, batch, office_id),
+            office_id,
+            template.format(**self._facts(due, batch)),
+            "escalate",
+            {"ticket_id": due.ticket_id, "level": LEVEL_OFFICE},
+            not_before=self._escalation_hold(due, batch),
+        )
+
+    def _overdue_note(self, batch: _Batch, due: DueStep) -> QueuedText:
+        assert due.assignee_id is not None
+        return QueuedText(
+            self._key(due, batch, "worker"),
+            due.assignee_id,
+            texts.OVERDUE_TO_WORKER.format(**self._facts(due, batch)),
+            "overdue",
+            {"ticket_id": due.ticket_id},
+        )
+
+    def _status_note(self, batch: _Batch, due: DueStep) -> QueuedText:
+        assert due.chat_id is not None
+        return QueuedText(
+            self._key(due, batch, "group"),
+            due.chat_id,
+            texts.GROUP_CALM_STATUS.format(number=due.number),
+            "status",
+            {"ticket_id": due.ticket_id},
+            private=False,
+            reply_to_message_id=due.message_id,
+            not_before=self._group_hold(due.chat_id, batch),
+        )
 
     def _street(self, due: DueStep, batch: _Batch) -> str:
         facts = self._facts(due, batch)
@@ -755,9 +830,9 @@ class EscalationSweep:
         repo, now = self.repo, batch.now
         await repo.finish_steps(batch.finished, now)
         await repo.add_system_events(batch.events, now)
-        batch.messages = consolidate(mark_urgent(batch.messages, batch.urgent))
-        batch.held = consolidate(mark_urgent(batch.held, batch.urgent))
-        await repo.queue_texts(batch.messages + batch.held, now)
+        messages = consolidate(mark_urgent(batch.messages, batch.urgent))
+        held = consolidate(mark_urgent(batch.held, batch.urgent))
+        await repo.queue_texts(messages + held, now)
         if batch.planned:
             await repo.plan_step_rows(batch.planned)
         if batch.whistles:
@@ -767,7 +842,7 @@ class EscalationSweep:
         if batch.closed:
             await repo.close_unrated(batch.closed, lc.CLOSED, now)
         await repo.raise_level_and_refresh(batch.levels.items())
-        batch.counts["messages"] += len(batch.messages) + len(batch.held)
+        batch.counts["messages"] += len(messages) + len(held)
 
     async def _report_refused(self, now: datetime) -> int:
         """Tell the admins, once each, of escalations Telegram refused (chat not found, 403)."""
