@@ -54,6 +54,11 @@ LANDED = {
     "0020_drop_old_question_stores.sql": (
         "3a089802eaf1818ec56d0eb43c61338c691023ae13f9cd54beff3cf9fc041b41"
     ),
+    "0021_ticket_clock.sql": "c64d81fe07860f8c4df3ffa76680e90060979d676880449d4b7158fedca809a2",
+    "0022_erase_residents_later_words.sql": (
+        "b8f9865cc85f279269e30c57926b9da170829dffe42c247cd332d24a4b70e446"
+    ),
+    "0023_ticket_videos.sql": "925b81521b59ee73510cb06939ab1f42e5ddc8a6fb7b71d97c3561effcdb8d63",
 }
 # Tables a migration dropped after an earlier one moved every open row elsewhere (the moves
 # are tested below: test_open_dialogues_move_…, test_open_questions_to_staff_move_…, and the
@@ -375,10 +380,24 @@ def _v21(c: sqlite3.Connection) -> None:
     )
 
 
+def _v22(c: sqlite3.Connection) -> None:
+    """0022 lets anonymisation erase a resident's later words and creates no table: nothing
+    new (test_words_left_by_earlier_anonymisations_are_erased_on_upgrade)."""
+
+
+def _v23(c: sqlite3.Connection) -> None:
+    """A video kept as evidence on the ticket of _v2."""
+    c.execute(
+        "INSERT INTO ticket_photos (ticket_id, file_id, file_unique_id, added_by, role, at, kind)"
+        " VALUES (1, 'BAACAgIAAxkBAAI', 'AgADvideo', 501, 'reporter', ?, 'video')",
+        (T1,),
+    )
+
+
 FILLERS: dict[int, Callable[[sqlite3.Connection], None]] = {
     1: _v1, 2: _v2, 3: _v3, 4: _v4, 5: _v5, 6: _v6, 7: _v7, 8: _v8,
     9: _v9, 10: _v10, 11: _v11, 12: _v12, 13: _v13, 14: _v14, 15: _v15, 16: _v16, 17: _v17,
-    18: _v18, 19: _v19, 20: _v20, 21: _v21,
+    18: _v18, 19: _v19, 20: _v20, 21: _v21, 22: _v22, 23: _v23,
 }  # fmt: skip
 
 
@@ -470,6 +489,41 @@ async def test_a_past_schema_upgrades_to_head_with_its_data(tmp_path: Path, vers
             assert total == 2
             stock = await database.fetchval("SELECT stock FROM catalogue_stock WHERE code='soap'")
             assert stock == 9
+
+
+async def test_words_left_by_earlier_anonymisations_are_erased_on_upgrade(
+    tmp_path: Path,
+) -> None:
+    """A ticket anonymised before 0022 kept its reporter's later words in its history (their id
+    anonymous): the upgrade erases them; a worker's note and an event's other details stay."""
+    path = tmp_path / "db.sqlite3"
+    _build(path, 21)
+    conn = sqlite3.connect(path, isolation_level=None)
+    try:
+        rows = [
+            (-7, "reporter", "added_words", '{"note": "我家电话13912345678"}'),
+            (-7, "reporter", "unsatisfied_reason", '{"reason": "王师傅根本没来"}'),
+            (-7, "reporter", "opened", '{"category": "facilities"}'),
+            (7, "worker", "noted", '{"note": "维保明天来"}'),
+        ]
+        for actor, role, kind, detail in rows:
+            conn.execute(
+                "INSERT INTO ticket_events (ticket_id, at, actor_id, actor_role, kind, detail)"
+                " VALUES (1, ?, ?, ?, ?, ?)",
+                (T1, actor, role, kind, detail),
+            )
+    finally:
+        conn.close()
+    async with Database(path) as database:
+        found = await database.fetchall(
+            "SELECT kind, detail FROM ticket_events WHERE at = ? ORDER BY id", (T1,)
+        )
+        assert [(r["kind"], json.loads(r["detail"])) for r in found] == [
+            ("added_words", {"erased": True}),
+            ("unsatisfied_reason", {"erased": True}),
+            ("opened", {"category": "facilities"}),
+            ("noted", {"note": "维保明天来"}),
+        ]
 
 
 async def test_open_dialogues_move_to_the_one_conversation_store(tmp_path: Path) -> None:
