@@ -21,7 +21,7 @@ from bot.context import GridContext
 from bot.handlers import access as gate_access
 from bot.handlers.mapper import Incoming, incoming, media_kind
 from bot.handlers.sending import Unreachable, edit, send
-from bot.handlers.tickets_out import deliver, refresh_card, tell_admins
+from bot.handlers.tickets_out import deliver, refresh_card, send_evidence, tell_admins
 from bot.nlp import NONE, OTHER
 from bot.services import access
 from bot.services import intake as flow
@@ -314,13 +314,13 @@ async def _show_worker_photo(
         return
     services = _services(context)
     with contextlib.suppress(Unreachable):
-        await send(
+        await send_evidence(
             context.bot,
             services,
             ticket.card_chat_id,
-            texts.PHOTO_ADDED.format(number=ticket.number),
-            photo=None if video else file_id,
-            video=file_id if video else None,
+            file_id,
+            "video" if video else "photo",
+            text=texts.PHOTO_ADDED.format(number=ticket.number),
             reply_to=ticket.card_message_id,
         )
     await refresh_card(context.bot, services, await services.tickets.get(ticket.id))

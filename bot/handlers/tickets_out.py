@@ -72,15 +72,17 @@ async def send_evidence(
     file_id: str,
     kind: str,
     *,
+    text: str = "",
     reply_to: int | None = None,
 ) -> None:
-    """Show a ticket's photo or video again (a video goes as a video, never as a photo)."""
+    """Show a ticket's photo or video again, with a caption (a video goes as a video, never as
+    a photo)."""
     video = kind == "video"
     await send(
         bot,
         services,
         chat_id,
-        "",
+        text,
         photo=None if video else file_id,
         video=file_id if video else None,
         reply_to=reply_to,

@@ -323,19 +323,25 @@ class IntakeService:
                 said = str((event.detail or {}).get("note", said))
         if not text or text == said:
             return None  # the same words (an edit of the photo alone, or a repeated update)
+        await self._reporter_said(ticket, report, SOURCE_EDITED, {"note": text})
+        return ticket
+
+    async def _reporter_said(
+        self, ticket: Ticket, report: Report, kind: str, detail: dict[str, Any]
+    ) -> None:
+        """Put the reporter's words into their ticket's timeline (added words, an edit)."""
         await self.tickets.repo.add_event(
             NewEvent(
                 ticket.id,
                 self.clock.now(),
                 report.reporter_id,
                 "reporter",
-                SOURCE_EDITED,
+                kind,
                 None,
                 None,
-                {"note": text},
+                detail,
             )
         )
-        return ticket
 
     async def _album_photo(self, report: Report, album: str) -> Outcome | None:
         """A photo sent after the first message of its album (Telegram sends an album as a
@@ -581,17 +587,8 @@ class IntakeService:
                     report.source_key
                 ):
                     return False
-            await self.tickets.repo.add_event(
-                NewEvent(
-                    ticket.id,
-                    self.clock.now(),
-                    report.reporter_id,
-                    "reporter",
-                    ADDED_WORDS,
-                    None,
-                    None,
-                    {"note": text, "source": report.source_key},
-                )
+            await self._reporter_said(
+                ticket, report, ADDED_WORDS, {"note": text, "source": report.source_key}
             )
         return True
 
