@@ -504,7 +504,7 @@ class Database:
         rows: Sequence[Sequence[Any]],
         tail: str = "",
     ) -> None:
-        """Insert many rows in their order (multi-row VALUES, up to _BULK_ROWS a statement)."""
+        """Insert many rows in their order (multi-row VALUES, up to BULK_ROWS a statement)."""
         if not rows:
             return
         head = f"INSERT INTO {table} ({', '.join(columns)})"

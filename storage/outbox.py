@@ -202,12 +202,12 @@ class OutboxRepository:
         now: datetime,
         message_id: int | None,
         *,
-        card: tuple[int, int | None] = (0, None),
+        replaces_card: tuple[int, int] | None = None,
     ) -> None:
         """Record that Telegram accepted the message, and put its id where a placeholder is.
 
-        card: (chat, id) of a ticket card this message replaces (sent afresh because the card
-        was deleted): the ticket's card is this message from now on.
+        replaces_card: (chat, id) of a ticket card this message replaces (sent afresh because
+        the card was deleted): the ticket's card is this message from now on.
         """
         stamp = now.astimezone(UTC).isoformat()
         item_id, real = int(item_id), None if message_id is None else int(message_id)
@@ -224,11 +224,11 @@ class OutboxRepository:
                 f" WHERE {column} = {-item_id} AND {column} < 0"
                 for table, column in PLACEHOLDER_COLUMNS
             )
-            chat, replaced = int(card[0]), card[1]
-            if replaced is not None:
+            if replaces_card is not None:
+                chat, replaced = (int(x) for x in replaces_card)
                 statements.append(
                     f"UPDATE tickets SET card_message_id = {real}"
-                    f" WHERE card_chat_id = {chat} AND card_message_id = {int(replaced)}"
+                    f" WHERE card_chat_id = {chat} AND card_message_id = {replaced}"
                 )
         await self.db.script(statements)
 

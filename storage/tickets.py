@@ -39,9 +39,6 @@ def _req_dt(value: str) -> datetime:
     return datetime.fromisoformat(value)
 
 
-_BULK_ROWS = BULK_ROWS
-
-
 @functools.lru_cache(maxsize=64)
 def _in_sql(head: str, count: int, tail: str) -> str:
     return f"{head} IN ({', '.join('?' * count)}){tail}"
@@ -50,13 +47,13 @@ def _in_sql(head: str, count: int, tail: str) -> str:
 async def _update_in(
     db: Store, head: str, ids: Sequence[int], params: Sequence[Any] = (), tail: str = ""
 ) -> None:
-    """Run `head IN (ids) tail` for every id, up to _BULK_ROWS ids per statement.
+    """Run `head IN (ids) tail` for every id, up to BULK_ROWS ids per statement.
 
     `params` bind the placeholders of `head`; a short list is padded with its last id (an IN
     list holding an id twice means the same) so every statement has a power-of-two length.
     """
-    for start in range(0, len(ids), _BULK_ROWS):
-        piece = list(ids[start : start + _BULK_ROWS])
+    for start in range(0, len(ids), BULK_ROWS):
+        piece = list(ids[start : start + BULK_ROWS])
         size = 1
         while size < len(piece):
             size *= 2

@@ -301,12 +301,12 @@ async def _photo_for_ticket(context: GridContext, msg: Incoming) -> bool:
         texts.PHOTO_ADDED.format(number=ticket.number),
         reply_to=msg.message_id,
     )
-    await _show_worker_photo(context, ticket, msg.photo[0], video=msg.video)
+    await _show_worker_photo(context, ticket, msg.photo[0], media_kind(msg))
     return True
 
 
 async def _show_worker_photo(
-    context: GridContext, ticket: Ticket, file_id: str, *, video: bool
+    context: GridContext, ticket: Ticket, file_id: str, kind: str
 ) -> None:
     """A photo (or video) added to a ticket goes to its worker under the card, and the card
     counts it."""
@@ -319,7 +319,7 @@ async def _show_worker_photo(
             services,
             ticket.card_chat_id,
             file_id,
-            "video" if video else "photo",
+            kind,
             text=texts.PHOTO_ADDED.format(number=ticket.number),
             reply_to=ticket.card_message_id,
         )
@@ -341,9 +341,7 @@ async def respond(
     if outcome.kind == flow.ALBUM_PHOTO:
         # A photo of an album whose first message was answered already: no second answer.
         if outcome.ticket is not None and outcome.photo is not None:
-            await _show_worker_photo(
-                context, outcome.ticket, outcome.photo[0], video=outcome.video
-            )
+            await _show_worker_photo(context, outcome.ticket, outcome.photo[0], outcome.photo_kind)
         elif outcome.ticket is not None:  # the worker's own: the card counts it
             await refresh_card(bot, services, await services.tickets.get(outcome.ticket.id))
     elif outcome.kind in (flow.OPENED, flow.REPLAYED) and outcome.ticket is not None:

@@ -505,7 +505,10 @@ class OutboxSender:
                 message_id = await self._call(chat_id, item)
                 crash_point("send")
                 await outbox.mark_sent(
-                    item.id, self.services.clock.now(), message_id, card=(chat_id, replaced)
+                    item.id,
+                    self.services.clock.now(),
+                    message_id,
+                    replaces_card=None if replaced is None else (chat_id, replaced),
                 )
                 self.delivered += 1
                 return

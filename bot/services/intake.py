@@ -199,7 +199,7 @@ class Outcome:
     note: str = ""  # the words folded into a ticket (MERGED)
     topic: str = ""  # what an IGNORED or ASIDE message asked about instead (_topic)
     photo: tuple[str, str] | None = None  # the photo an ALBUM_PHOTO added to its ticket
-    video: bool = False  # ... is a video
+    photo_kind: str = "photo"  # ... and what it is: 'photo' or 'video'
     undo: bool = False  # SAID_GONE: the reporter may still withdraw it in one press
 
     @property
@@ -374,7 +374,7 @@ class IntakeService:
                 )
         # A resident's photo is shown to the ticket's worker; a worker's own stays on the card.
         shown = report.photo if ticket is not None and start.role == "reporter" else None
-        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=shown, video=report.video)
+        return Outcome(ALBUM_PHOTO, ticket=ticket, photo=shown, photo_kind=report.media_kind)
 
     async def _receive(self, report: Report) -> Outcome:
         # A replayed update needs no look-up here: open_ticket is idempotent on source_key and
