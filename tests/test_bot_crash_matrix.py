@@ -776,3 +776,53 @@ async def test_a_deleted_card_sent_afresh_survives_a_kill_in_its_send(
             assert bot.kills == 2
         finally:
             await bot.stop()
+
+
+@pytest.mark.parametrize("crash", CRASHES)
+async def test_edits_albums_and_its_over_survive_a_kill_at_every_step(
+    tmp_path: Path, crash: str
+) -> None:
+    """What new users did, each killed: the reporter edits the complaint (its worker hears the
+    new words once), sends three photos at once with one caption (one ticket, every photo, one
+    answer), and says under the acknowledgement that it is over (offered the withdrawal)."""
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        bot = BotProcess(emu, tmp_path, crash, write_config(tmp_path))
+        await bot.start()
+        try:
+            await new_users(bot, emu)
+        finally:
+            await bot.stop()
+
+
+async def new_users(bot: BotProcess, emu: Emulator) -> None:
+    """An edit, an album and "已经好了", each killed (shared with the PostgreSQL subset)."""
+    await open_privates(emu, WORKER_LI, WORKER_ZHANG, DUTY, SECRETARY, RESIDENT)
+    await intake(bot, emu)
+
+    # 1. the complaint edited: the worker hears the new words, the ticket keeps the first.
+    [(source,)] = bot.rows("SELECT message_id FROM tickets WHERE number = 1")
+    edited = LIFT + "，2单元那部"
+    await bot.dies_during(lambda: emu.edit_text(GROUP, RESIDENT, int(source), edited))
+    bot.seen(WORKER_LI, "修改了原话")
+
+    # 2. an album with one caption, privately: one ticket with all three photos.
+    await bot.dies_during(lambda: emu.send_album(RESIDENT, RESIDENT, 3, "8号楼楼道灯坏了好几天了"))
+    bot.seen(RESIDENT, "登记为 #2")
+    assert not matching(emu, RESIDENT, "没太看明白")
+    photos = "SELECT COUNT(*) FROM ticket_photos p JOIN tickets t ON t.id = p.ticket_id"
+    assert bot.count(photos + " WHERE t.number = 2") == 3
+
+    # 3. "不用了，已经好了" under #1's acknowledgement: the withdrawal is offered.
+    ack = bot.live(GROUP, "已收到，登记为 #1")
+    await bot.dies_during(
+        lambda: emu.send_text(GROUP, RESIDENT, "不用了，已经好了", reply_to=ack.message_id)
+    )
+    bot.seen(GROUP, "撤回 #1")
+
+    kinds = "SELECT e.kind FROM ticket_events e JOIN tickets t ON t.id = e.ticket_id"
+    first = [r[0] for r in bot.rows(kinds + " WHERE t.number = 1 ORDER BY e.id")]
+    assert first == ["opened", "source_edited", "added_words"]
+    assert bot.count("SELECT COUNT(*) FROM tickets") == 2
+    assert bot.count("SELECT COUNT(*) FROM inbox WHERE status != 'done'") == 0
+    assert bot.kills == 4

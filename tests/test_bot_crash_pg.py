@@ -16,6 +16,7 @@ The subset, one process life per test so that its restarts, not its starts, take
   transactions and schedule_runs, the other writer beside updates;
 - a complaint, a button and an award killed inside the update's open transaction (`open`):
   the server rolls back what the dead connection wrote, and the update runs again whole;
+- an edit, an album and "已经好了" under the acknowledgement at `commit` and `send`;
 - intake in webhook mode, a fleet of one, at `commit` and `send`: the update stored and claimed
   from the inbox (storage/fleet.py), its messages sent by the instance while it leads; the
   restarted instance takes the lead and resends what the dead one had in flight;
@@ -24,7 +25,7 @@ The subset, one process life per test so that its restarts, not its starts, take
   per-community numbering, bindings and stock written by the rebuild on PostgreSQL.
 What is left to SQLite alone: the rest of a ticket's and a task's life (their transitions are
 the same service code over the same store calls) and the adoption of a one-community
-deployment's rows (a SQLite upgrade path). The nine tests take about 90 s on a 2-core machine.
+deployment's rows (a SQLite upgrade path). The eleven tests take about 110 s on a 2-core machine.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from tests.test_bot_crash_matrix import (
     award,
     digest,
     intake,
+    new_users,
     open_transaction,
     points_ready,
     write_config,
@@ -141,5 +143,20 @@ async def test_a_kill_inside_an_updates_open_transaction_on_postgresql(tmp_path:
         await bot.start()
         try:
             await open_transaction(bot, emu)
+        finally:
+            await bot.stop()
+
+
+@pytest.mark.parametrize("crash", POINTS_AND_DIGEST)
+async def test_an_edit_an_album_and_its_over_survive_a_kill_on_postgresql(
+    tmp_path: Path, crash: str
+) -> None:
+    async with Emulator(privacy_mode=False) as emu:
+        populate(emu)
+        bot = BotProcess(emu, tmp_path, crash, write_config(tmp_path))
+        assert is_postgres_url(bot.target)
+        await bot.start()
+        try:
+            await new_users(bot, emu)
         finally:
             await bot.stop()
